@@ -1,0 +1,71 @@
+# Two commands do all set-up: `make dev` runs the whole system locally, `make test` runs every test.
+# Both create the virtualenv and install pinned dependencies on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NPM_STAMP := worker/node_modules/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint typecheck pytest worker-build worker backend stripe-fake demo bench soak api-key clean
+
+help:
+	@echo "make dev          run Worker host, backend and Stripe fake locally (Ctrl-C stops all)"
+	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
+	@echo "make worker | backend | stripe-fake   run one part in the foreground"
+	@echo "make demo         walk the onboarding -> transfer story against a running stack"
+	@echo "make bench        benchmarks (prints a table)"
+	@echo "make soak         bounded load run with a D1 audit"
+	@echo "make api-key      print a new internal API key"
+
+$(STAMP): requirements-dev.txt backend/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NPM_STAMP): worker/package.json worker/package-lock.json
+	cd worker && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dev: $(STAMP)
+	$(PY) -m devstack.run
+
+worker: $(STAMP)
+	$(PY) -m devstack.worker_host
+
+backend: $(STAMP)
+	$(PY) -m backend
+
+stripe-fake: $(STAMP)
+	$(PY) -m stripe_fake
+
+demo: $(STAMP)
+	$(PY) -m devstack.demo
+
+api-key: $(STAMP)
+	@$(PY) -c "import secrets; print(secrets.token_urlsafe(48))"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) $(NPM_STAMP)
+	$(PY) -m pytest
+
+worker-build: $(NPM_STAMP)
+	cd worker && npx wrangler deploy --dry-run --outdir "$$(mktemp -d)"
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+soak: $(STAMP)
+	$(PY) -m bench.soak
+
+clean:
+	rm -rf $(VENV) worker/node_modules .mypy_cache .ruff_cache .pytest_cache .devstack
