@@ -1,0 +1,117 @@
+"""D1 on CPython: the Worker core's D1-shaped interface over one `sqlite3` connection.
+
+D1 *is* SQLite, so the same SQL runs here unchanged. Like D1, a `batch` is one transaction and one
+round trip; `round_trips` counts them so tests can hold the hot path to its budget. SQLite errors
+become `D1Error`, the one failure type the core understands.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
+
+__all__ = ["SqliteD1", "SqliteStatement", "connect"]
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection configured like the host uses it (WAL, autocommit, FKs enforced as on D1)."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, cached_statements=512
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class SqliteStatement:
+    __slots__ = ("_db", "params", "sql")
+
+    def __init__(self, db: SqliteD1, sql: str, params: tuple[SqlValue, ...] = ()) -> None:
+        self._db = db
+        self.sql = sql
+        self.params = params
+
+    def bind(self, *values: SqlValue) -> SqliteStatement:
+        for value in values:
+            if value is not None and not isinstance(value, str | int | float | bytes):
+                raise D1Error(f"D1_TYPE_ERROR: Type '{type(value).__name__}' not supported")
+        return SqliteStatement(self._db, self.sql, values)
+
+    async def first(self) -> Row | None:
+        rows = self._db.execute(self).rows
+        return rows[0] if rows else None
+
+    async def all(self) -> list[Row]:
+        return self._db.execute(self).rows
+
+    async def run(self) -> D1Result:
+        return self._db.execute(self)
+
+
+class SqliteD1:
+    """One shared connection; calls are serialized by a lock so threads may share it too."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(path)
+        self._conn.row_factory = _dict_row
+        self._lock = threading.Lock()
+        self.round_trips = 0
+
+    def prepare(self, sql: str) -> SqliteStatement:
+        return SqliteStatement(self, sql)
+
+    def execute(self, statement: SqliteStatement) -> D1Result:
+        with self._lock:
+            self.round_trips += 1
+            try:
+                return self._execute(statement)
+            except sqlite3.Error as exc:
+                raise D1Error(f"D1_ERROR: {exc}") from exc
+
+    async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
+        stmts: list[SqliteStatement] = list(statements)
+        read_only = all(s.sql.lstrip()[:6].upper() == "SELECT" for s in stmts)
+        with self._lock:
+            self.round_trips += 1
+            try:
+                self._conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise D1Error(f"D1_ERROR: {exc}") from exc
+            try:
+                results = [self._execute(s) for s in stmts]
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise D1Error(f"D1_ERROR: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            return results
+
+    def _execute(self, statement: SqliteStatement) -> D1Result:
+        before = self._conn.total_changes
+        cursor = self._conn.execute(statement.sql, statement.params)
+        rows: list[Row] = cursor.fetchall() if cursor.description else []
+        return D1Result(rows=rows, changes=self._conn.total_changes - before)
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

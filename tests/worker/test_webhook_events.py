@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from tests.worker.conftest import Core, make_core
+
+
+def claim_body(event_id: str = "evt_1", **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": "account.updated",
+        "event_created": 1795794424,
+        "stripe_account_id": "acct_123",
+        **extra,
+    }
+
+
+async def test_first_claim_is_granted_and_a_second_is_refused_while_processing(
+    fresh_core: Core,
+) -> None:
+    status, first = await fresh_core.post("webhook-events/claim", claim_body())
+    assert status == 200
+    assert first["claimed"] is True
+    assert first["attempts"] == 1
+    assert first["claim_id"]
+    assert await fresh_core.post("webhook-events/claim", claim_body()) == (
+        200,
+        {"claimed": False, "status": "processing"},
+    )
+
+
+async def test_processed_events_are_never_claimed_again(fresh_core: Core) -> None:
+    _, first = await fresh_core.post("webhook-events/claim", claim_body())
+    done = {"event_id": "evt_1", "claim_id": first["claim_id"], "outcome": "processed"}
+    assert await fresh_core.post("webhook-events/complete", done) == (200, {"status": "processed"})
+    # Completing the same claim again (a retried HTTP call) is harmless.
+    assert await fresh_core.post("webhook-events/complete", done) == (200, {"status": "processed"})
+    fresh_core.clock.advance(3600)
+    assert await fresh_core.post("webhook-events/claim", claim_body()) == (
+        200,
+        {"claimed": False, "status": "processed"},
+    )
+
+
+async def test_a_failed_event_can_be_reclaimed_and_the_old_claim_is_then_stale(
+    fresh_core: Core,
+) -> None:
+    _, first = await fresh_core.post("webhook-events/claim", claim_body())
+    failed = {
+        "event_id": "evt_1",
+        "claim_id": first["claim_id"],
+        "outcome": "failed",
+        "error": "Stripe unreachable",
+    }
+    assert await fresh_core.post("webhook-events/complete", failed) == (200, {"status": "failed"})
+    _, second = await fresh_core.post("webhook-events/claim", claim_body())
+    assert second["claimed"] is True
+    assert second["attempts"] == 2
+    assert second["claim_id"] != first["claim_id"]
+    stale = {"event_id": "evt_1", "claim_id": first["claim_id"], "outcome": "processed"}
+    status, body = await fresh_core.post("webhook-events/complete", stale)
+    assert status == 409
+    assert body["error"]["code"] == "claim_lost"
+
+
+async def test_an_expired_lease_can_be_taken_over(fresh_core: Core) -> None:
+    _, first = await fresh_core.post("webhook-events/claim", claim_body(lease_seconds=30))
+    fresh_core.clock.advance(29)
+    assert (await fresh_core.post("webhook-events/claim", claim_body()))[1]["claimed"] is False
+    fresh_core.clock.advance(2)
+    _, second = await fresh_core.post("webhook-events/claim", claim_body())
+    assert second["claimed"] is True
+    assert second["attempts"] == 2
+    status, _ = await fresh_core.post(
+        "webhook-events/complete",
+        {"event_id": "evt_1", "claim_id": first["claim_id"], "outcome": "processed"},
+    )
+    assert status == 409
+
+
+async def test_complete_for_an_unknown_event_is_409(fresh_core: Core) -> None:
+    status, body = await fresh_core.post(
+        "webhook-events/complete", {"event_id": "evt_x", "claim_id": "c", "outcome": "processed"}
+    )
+    assert status == 409
+    assert body["error"]["code"] == "claim_lost"
+
+
+def test_two_replicas_racing_get_exactly_one_grant(fresh_core: Core) -> None:
+    """Two cores on separate connections to one file (two replicas, one D1), many events."""
+    path: Path = fresh_core.db_path
+    replicas = [make_core(path, fresh_core.clock) for _ in range(2)]
+    events = [f"evt_race_{i}" for i in range(40)]
+    grants: list[list[str]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def run(index: int) -> None:
+        async def claim_all() -> None:
+            for event_id in events:
+                _, body = await replicas[index].post("webhook-events/claim", claim_body(event_id))
+                if body["claimed"]:
+                    grants[index].append(event_id)
+
+        barrier.wait()
+        asyncio.run(claim_all())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for replica in replicas:
+        replica.db.close()
+    assert sorted(grants[0] + grants[1]) == sorted(events)
+    assert not set(grants[0]) & set(grants[1])
+
+
+async def test_prune_deletes_only_old_processed_events(fresh_core: Core) -> None:
+    for event_id in ("evt_old_done", "evt_old_failed"):
+        _, c = await fresh_core.post("webhook-events/claim", claim_body(event_id))
+        outcome = "processed" if event_id.endswith("done") else "failed"
+        await fresh_core.post(
+            "webhook-events/complete",
+            {"event_id": event_id, "claim_id": c["claim_id"], "outcome": outcome},
+        )
+    fresh_core.clock.advance(31 * 86400)
+    _, c = await fresh_core.post("webhook-events/claim", claim_body("evt_new"))
+    await fresh_core.post(
+        "webhook-events/complete",
+        {"event_id": "evt_new", "claim_id": c["claim_id"], "outcome": "processed"},
+    )
+    assert await fresh_core.post("webhook-events/prune", {}) == (200, {"deleted": 1})
+    rows = await fresh_core.db.prepare(
+        "SELECT event_id FROM connect_webhook_event ORDER BY event_id"
+    ).all()
+    assert [r["event_id"] for r in rows] == ["evt_new", "evt_old_failed"]
+    status, body = await fresh_core.post("webhook-events/prune", {"older_than_days": 3})
+    assert status == 400
+    assert body["error"]["code"] == "invalid_request"

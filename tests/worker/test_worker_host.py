@@ -1,0 +1,214 @@
+"""The Worker core hosted over HTTP (devstack.worker_host) — what the backend really talks to."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.worker import WorkerStack
+
+VERIFY = "/api/internal/verify-user-context"
+
+
+def post(stack: WorkerStack, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+    headers = kwargs.pop("headers", stack.headers)
+    return httpx.post(f"{stack.url}{path}", json=body, headers=headers, **kwargs)
+
+
+def error_code(response: httpx.Response) -> str:
+    assert response.headers["content-type"] == "application/json"
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+@pytest.mark.parametrize("member", ["owner", "admin", "member"])
+def test_each_seeded_member_gets_their_role(worker_stack: WorkerStack, member: str) -> None:
+    seeded = getattr(worker_stack, member)
+    before = worker_stack.db.round_trips
+    response = post(
+        worker_stack, VERIFY, {"token": seeded.token, "organization_id": worker_stack.acme_org_id}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"]["id"] == seeded.user_id
+    assert body["role"] == member
+    assert body["organization"]["slug"] == "acme"
+    assert body["session"]["id"] == seeded.session.session_id
+    assert worker_stack.db.round_trips - before == 1
+
+
+def test_url_encoded_and_raw_tokens_verify_over_http(worker_stack: WorkerStack) -> None:
+    for token in (
+        worker_stack.owner.session.signed_token_urlencoded,
+        worker_stack.owner.session.token,
+    ):
+        assert post(worker_stack, VERIFY, {"token": token}).status_code == 200
+
+
+def test_outsider_is_forbidden_from_acme(worker_stack: WorkerStack) -> None:
+    response = post(
+        worker_stack,
+        VERIFY,
+        {"token": worker_stack.outsider.token, "organization_id": worker_stack.acme_org_id},
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "forbidden"
+
+
+def test_expired_session_is_401_after_the_clock_moves(worker_stack: WorkerStack) -> None:
+    short = worker_stack.new_session(worker_stack.member.user_id, ttl_seconds=60)
+    signed = short.signed_token
+    assert post(worker_stack, VERIFY, {"token": signed}).status_code == 200
+    worker_stack.clock.advance(61)
+    response = post(worker_stack, VERIFY, {"token": signed})
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_token"
+
+
+def test_deleted_users_sessions_stop_working(worker_stack: WorkerStack) -> None:
+    worker_stack.execute('DELETE FROM "user" WHERE id = ?', worker_stack.member.user_id)
+    assert post(worker_stack, VERIFY, {"token": worker_stack.member.token}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda s: {"X-API-Key": s.api_keys["v2"]},
+        lambda s: {"X-API-Key": s.api_keys["v1"]},
+        lambda s: {"Authorization": f"Bearer {s.api_keys['v2']}"},
+        lambda s: {"Authorization": f"Bearer {s.api_keys['v1']}"},
+    ],
+)
+def test_both_keys_in_either_header_are_accepted(
+    worker_stack: WorkerStack, headers: Callable[[WorkerStack], dict[str, str]]
+) -> None:
+    response = httpx.get(f"{worker_stack.url}/api/internal/health", headers=headers(worker_stack))
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": ""},
+        {"X-API-Key": "x" * 64},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer"},
+    ],
+)
+def test_missing_or_wrong_keys_get_401_json(
+    worker_stack: WorkerStack, headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="connect_worker"):
+        response = httpx.get(f"{worker_stack.url}/api/internal/health", headers=headers)
+    assert response.status_code == 401
+    assert error_code(response) == "unauthorized"
+    assert "key_version=unknown" in caplog.text
+    assert "x" * 64 not in caplog.text
+
+
+def test_removing_the_old_key_refuses_it(
+    make_worker_stack: Callable[..., WorkerStack], worker_stack: WorkerStack
+) -> None:
+    new_only = make_worker_stack(env={"INTERNAL_API_KEYS": f"v2:{worker_stack.api_keys['v2']}"})
+    health = f"{new_only.url}/api/internal/health"
+    assert httpx.get(health, headers={"X-API-Key": worker_stack.api_keys["v2"]}).status_code == 200
+    assert httpx.get(health, headers={"X-API-Key": worker_stack.api_keys["v1"]}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b'{"token": NaN}', "invalid_json"),
+        (b"[]", "invalid_request"),
+        (b'"token"', "invalid_request"),
+        (b"{}", "invalid_request"),
+        (b'{"token": 5}', "invalid_request"),
+        (b'{"token": "t", "extra": 1}', "invalid_request"),
+        (b'{"token": "t", "organization_id": true}', "invalid_request"),
+        (json.dumps({"token": "t" * 5000}).encode(), "invalid_request"),
+    ],
+)
+def test_bad_bodies_are_400_json(worker_stack: WorkerStack, content: bytes, code: str) -> None:
+    response = httpx.post(
+        f"{worker_stack.url}{VERIFY}", content=content, headers=worker_stack.headers
+    )
+    assert response.status_code == 400, response.text
+    assert error_code(response) == code
+
+
+def test_oversized_body_is_413(worker_stack: WorkerStack) -> None:
+    content = json.dumps({"token": "t" * (70 * 1024)}).encode()
+    response = httpx.post(
+        f"{worker_stack.url}{VERIFY}", content=content, headers=worker_stack.headers
+    )
+    assert response.status_code == 413
+    assert error_code(response) == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/api/internal",
+        "/api/internal/nope",
+        "/api/internal/verify-user-context/extra",
+        "/api/internal/organization",
+        "/API/internal/health",
+    ],
+)
+def test_unknown_routes_are_404(worker_stack: WorkerStack, path: str) -> None:
+    response = httpx.get(f"{worker_stack.url}{path}", headers=worker_stack.headers)
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"
+
+
+def test_wrong_method_is_405_with_allow(worker_stack: WorkerStack) -> None:
+    response = httpx.get(f"{worker_stack.url}{VERIFY}", headers=worker_stack.headers)
+    assert response.status_code == 405
+    assert error_code(response) == "method_not_allowed"
+    assert response.headers["allow"] == "POST"
+    response = httpx.delete(
+        f"{worker_stack.url}/api/internal/organization/x", headers=worker_stack.headers
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize("org_id", ["' OR 1=1 --", "x%27%3B%20DROP%20TABLE%20organization", ".."])
+def test_sql_looking_ids_in_paths_are_not_found(worker_stack: WorkerStack, org_id: str) -> None:
+    response = httpx.get(
+        f"{worker_stack.url}/api/internal/organization/{org_id}", headers=worker_stack.headers
+    )
+    assert response.status_code == 404
+    assert worker_stack.row("SELECT COUNT(*) AS n FROM organization") == {"n": 2}
+
+
+def test_d1_failure_is_503(worker_stack: WorkerStack) -> None:
+    worker_stack.db.close()
+    response = httpx.get(f"{worker_stack.url}/api/internal/health", headers=worker_stack.headers)
+    assert response.status_code == 503
+    assert error_code(response) == "d1_unavailable"
+
+
+def test_onboarding_writes_are_visible_in_d1(worker_stack: WorkerStack) -> None:
+    response = post(
+        worker_stack,
+        "/api/internal/create-connect-account",
+        {"organization_id": worker_stack.acme_org_id, "stripe_account_id": "acct_1Q"},
+    )
+    assert response.status_code == 201
+    row = worker_stack.row(
+        "SELECT stripe_connect_account_id, stripe_connect_status FROM organization WHERE id = ?",
+        worker_stack.acme_org_id,
+    )
+    assert row == {"stripe_connect_account_id": "acct_1Q", "stripe_connect_status": "pending"}

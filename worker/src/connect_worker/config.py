@@ -1,0 +1,133 @@
+"""Worker settings from the environment (`wrangler.toml` vars and secrets), validated once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MIN_API_KEY_LENGTH = 32
+MIN_AUTH_SECRET_LENGTH = 32
+MIN_RETENTION_DAYS = 4  # Stripe retries an event for 3 days; dedupe must outlive that.
+
+
+# Every setting `load_config` reads (vars in wrangler.toml, or secrets); adapters copy these names.
+SETTING_NAMES = (
+    "INTERNAL_API_KEYS",
+    "BETTER_AUTH_SECRET",
+    "BETTER_AUTH_REQUIRE_SIGNED_TOKENS",
+    "BETTER_AUTH_JWT_ISSUER",
+    "BETTER_AUTH_JWT_AUDIENCE",
+    "WEBHOOK_EVENT_RETENTION_DAYS",
+    "PLATFORM_FEE_MIN_PERCENT",
+    "PLATFORM_FEE_MAX_PERCENT",
+)
+
+
+class ConfigError(ValueError):
+    """Raised at startup; the message never contains a secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    version: str
+    key: str
+
+    def __repr__(self) -> str:  # keys must never reach a log line through repr()
+        return f"ApiKey(version={self.version!r}, key=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    api_keys: tuple[ApiKey, ...]
+    better_auth_secret: str
+    require_signed_tokens: bool = False
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    webhook_event_retention_days: int = 30
+    platform_fee_min_percent: float = 0.0
+    platform_fee_max_percent: float = 50.0
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerConfig(api_key_versions={[k.version for k in self.api_keys]!r}, "
+            f"require_signed_tokens={self.require_signed_tokens!r}, "
+            f"jwt_issuer={self.jwt_issuer!r}, jwt_audience={self.jwt_audience!r})"
+        )
+
+
+def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
+    """`v2:<key>,v1:<key>`; a key without a version is labelled by its position."""
+    keys: list[ApiKey] = []
+    for index, entry in enumerate(part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        version, sep, key = entry.partition(":")
+        if not sep:
+            version, key = f"k{index + 1}", entry
+        version, key = version.strip(), key.strip()
+        if not version:
+            raise ConfigError(f"INTERNAL_API_KEYS entry {index + 1} has an empty version label")
+        if len(key) < MIN_API_KEY_LENGTH:
+            raise ConfigError(
+                f"INTERNAL_API_KEYS key {version!r} is shorter than {MIN_API_KEY_LENGTH} characters"
+            )
+        if any(k.version == version for k in keys):
+            raise ConfigError(f"INTERNAL_API_KEYS has the version {version!r} twice")
+        keys.append(ApiKey(version=version, key=key))
+    if not keys:
+        raise ConfigError("INTERNAL_API_KEYS is empty: set at least one key (`make api-key`)")
+    return tuple(keys)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number") from None
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    return raw.strip() or None if raw is not None else None
+
+
+def load_config(env: Mapping[str, str]) -> WorkerConfig:
+    secret = env.get("BETTER_AUTH_SECRET", "")
+    if len(secret) < MIN_AUTH_SECRET_LENGTH:
+        raise ConfigError(
+            f"BETTER_AUTH_SECRET must be set and at least {MIN_AUTH_SECRET_LENGTH} characters"
+        )
+    retention = _number(env, "WEBHOOK_EVENT_RETENTION_DAYS", 30)
+    if retention != int(retention) or retention < MIN_RETENTION_DAYS:
+        raise ConfigError(
+            f"WEBHOOK_EVENT_RETENTION_DAYS must be a whole number >= {MIN_RETENTION_DAYS}"
+        )
+    fee_min = _number(env, "PLATFORM_FEE_MIN_PERCENT", 0.0)
+    fee_max = _number(env, "PLATFORM_FEE_MAX_PERCENT", 50.0)
+    if not 0 <= fee_min <= fee_max <= 100:
+        raise ConfigError("need 0 <= PLATFORM_FEE_MIN_PERCENT <= PLATFORM_FEE_MAX_PERCENT <= 100")
+    return WorkerConfig(
+        api_keys=parse_api_keys(env.get("INTERNAL_API_KEYS", "")),
+        better_auth_secret=secret,
+        require_signed_tokens=_bool(env, "BETTER_AUTH_REQUIRE_SIGNED_TOKENS", False),
+        jwt_issuer=_optional(env, "BETTER_AUTH_JWT_ISSUER"),
+        jwt_audience=_optional(env, "BETTER_AUTH_JWT_AUDIENCE"),
+        webhook_event_retention_days=int(retention),
+        platform_fee_min_percent=fee_min,
+        platform_fee_max_percent=fee_max,
+    )

@@ -1,0 +1,44 @@
+"""The D1-shaped interface the core is written against (D1 on Workers, SQLite on CPython).
+
+Rows are plain dicts. One `first`/`all`/`run` or one `batch` is one round trip; a `batch` is a
+transaction (all statements or none), as on D1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+SqlValue = str | int | float | bytes | None
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class D1Result:
+    rows: list[Row] = field(default_factory=list)
+    changes: int = 0
+
+
+class D1Error(Exception):
+    """Any failure reported by D1 (or SQLite standing in for it)."""
+
+    @property
+    def is_constraint(self) -> bool:
+        return "constraint" in str(self).lower()
+
+
+class D1Statement(Protocol):
+    def bind(self, *values: SqlValue) -> D1Statement: ...
+
+    async def first(self) -> Row | None: ...
+
+    async def all(self) -> list[Row]: ...
+
+    async def run(self) -> D1Result: ...
+
+
+class D1Database(Protocol):
+    def prepare(self, sql: str) -> D1Statement: ...
+
+    async def batch(self, statements: Sequence[D1Statement]) -> list[D1Result]: ...

@@ -1,0 +1,475 @@
+"""Route handlers: validated input → (status, JSON body). SQL lives in the table modules."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connect_worker import organizations, payouts, sessions, transfers, webhook_events
+from connect_worker.clock import Clock, iso_ms, parse_timestamp
+from connect_worker.config import WorkerConfig
+from connect_worker.d1 import D1Database, D1Error, Row
+from connect_worker.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidToken,
+    NotFound,
+)
+from connect_worker.jwt import (
+    Ed25519Verifier,
+    claims_acceptable,
+    looks_like_jwt,
+    parse_jwt,
+    verify_signature,
+)
+from connect_worker.session_tokens import parse_session_token
+from connect_worker.validation import (
+    MAX_TOKEN,
+    Field,
+    boolean,
+    free_text,
+    integer,
+    nullable,
+    number,
+    optional,
+    required,
+    string,
+    string_list,
+    validate_object,
+)
+
+Result = tuple[int, dict[str, Any]]
+
+ACCOUNT_ID = r"acct_[A-Za-z0-9]{1,100}"
+CURRENCY = r"[a-z]{3}"
+MAX_AMOUNT = 10**12
+MAX_FIXED_FEE = 10_000_000
+PAYOUT_STATUSES = ("pending", "in_transit", "paid", "failed", "canceled")
+
+
+def _new_claim_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """Everything a handler needs; the runtime adapter builds this once."""
+
+    config: WorkerConfig
+    db: D1Database
+    verifier: Ed25519Verifier
+    now: Clock = time.time
+    new_claim_id: Callable[[], str] = field(default=_new_claim_id)
+
+
+def organization_not_found() -> NotFound:
+    return NotFound("Organization not found.", code="organization_not_found")
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+async def health(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    await deps.db.prepare("SELECT 1 AS ok").first()
+    return 200, {"ok": True}
+
+
+# --- verify-user-context --------------------------------------------------------------------
+
+ID = string(max_len=128)
+VERIFY_FIELDS = {
+    "token": required(string(max_len=MAX_TOKEN)),
+    "organization_id": optional(nullable(ID)),
+}
+
+
+async def verify_user_context(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    token: str = body["token"]
+    organization_id: str | None = body.get("organization_id")
+    if looks_like_jwt(token):
+        return await _verify_jwt(deps, token, organization_id)
+    parsed = parse_session_token(
+        token,
+        secret=deps.config.better_auth_secret,
+        require_signed=deps.config.require_signed_tokens,
+    )
+    if parsed is None:
+        raise InvalidToken()
+    principal = await sessions.load_by_session_token(deps.db, parsed.token, organization_id)
+    row = principal.row
+    if row is None:
+        raise InvalidToken()
+    expires_at = parse_timestamp(row["session_expires_at"])
+    if expires_at is None or expires_at <= deps.now():
+        raise InvalidToken()
+    session = {
+        "id": row["session_id"],
+        "expires_at": row["session_expires_at"],
+        "active_organization_id": row["active_organization_id"],
+    }
+    return 200, _context(principal, organization_id, "session", session)
+
+
+async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Result:
+    parsed = parse_jwt(token)
+    if parsed is None or parsed.subject is None:
+        raise InvalidToken()
+    if not claims_acceptable(
+        parsed.claims,
+        now=deps.now(),
+        issuer=deps.config.jwt_issuer,
+        audience=deps.config.jwt_audience,
+    ):
+        raise InvalidToken()
+    principal = await sessions.load_by_jwt(deps.db, parsed.kid, parsed.subject, organization_id)
+    jwk = principal.jwk
+    if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
+        raise InvalidToken()
+    if not await verify_signature(parsed, str(jwk["public_key"]), deps.verifier):
+        raise InvalidToken()
+    if principal.row is None:
+        raise InvalidToken()
+    return 200, _context(principal, organization_id, "jwt", None)
+
+
+def _context(
+    principal: sessions.Principal,
+    organization_id: str | None,
+    token_type: str,
+    session: dict[str, Any] | None,
+) -> dict[str, Any]:
+    row = principal.row
+    assert row is not None
+    memberships = [
+        {"organization_id": m["organization_id"], "role": m["role"]} for m in principal.memberships
+    ]
+    organization: dict[str, Any] | None = None
+    role: str | None = None
+    if organization_id is not None:
+        # Same answer for an organization that does not exist and one the user is not in.
+        if principal.organization is None:
+            raise Forbidden("Not a member of this organization.")
+        organization = organizations.to_api(principal.organization)
+        role = next(m["role"] for m in memberships if m["organization_id"] == organization_id)
+    return {
+        "user": {
+            "id": row["user_id"],
+            "name": row["user_name"],
+            "email": row["user_email"],
+            "email_verified": bool(row["user_email_verified"]),
+            "image": row["user_image"],
+        },
+        "session": session,
+        "token_type": token_type,
+        "active_organization_id": session["active_organization_id"] if session else None,
+        "memberships": memberships,
+        "organization": organization,
+        "role": role,
+    }
+
+
+# --- organizations --------------------------------------------------------------------------
+
+
+def _org_result(row: Row | None, status: int = 200, **extra: Any) -> Result:
+    if row is None:
+        raise organization_not_found()
+    return status, {**extra, "organization": organizations.to_api(row)}
+
+
+def _path_id(params: Mapping[str, str], name: str) -> str | None:
+    value = params[name]
+    return value if 0 < len(value) <= 255 else None
+
+
+async def get_organization(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    org_id = _path_id(params, "id")
+    return _org_result(await organizations.get(deps.db, org_id) if org_id else None)
+
+
+async def get_organization_by_account(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    account_id = _path_id(params, "stripe_account_id")
+    row = await organizations.get_by_account(deps.db, account_id) if account_id else None
+    return _org_result(row)
+
+
+UPDATE_FIELD_SPECS: dict[str, Field] = {
+    "stripe_connect_status": optional(string(choices=organizations.CONNECT_STATUSES)),
+    "onboarding_step": optional(string(choices=organizations.ONBOARDING_STEPS)),
+    "onboarding_rejection_reason": optional(nullable(free_text(max_len=500))),
+    "charges_enabled": optional(boolean()),
+    "payouts_enabled": optional(boolean()),
+    "details_submitted": optional(boolean()),
+    "requirements_currently_due": optional(string_list()),
+    "requirements_past_due": optional(string_list()),
+    "requirements_disabled_reason": optional(nullable(string(max_len=256))),
+}
+assert tuple(UPDATE_FIELD_SPECS) == organizations.UPDATABLE_COLUMNS
+
+
+def _update_fields(value: Any, name: str) -> dict[str, Any]:
+    fields = validate_object(value, UPDATE_FIELD_SPECS, name=name)
+    if not fields:
+        raise InvalidRequest(f"`{name}` must hold at least one field.")
+    return fields
+
+
+UPDATE_FIELDS = {
+    "organization_id": required(ID),
+    "fields": required(_update_fields),
+    "synced_at": optional(nullable(integer(min_value=0, max_value=2**53))),
+}
+
+
+async def update_organization(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    updated, row = await organizations.update_fields(
+        deps.db, body["organization_id"], body["fields"], synced_at=body.get("synced_at")
+    )
+    return _org_result(row, updated=updated)
+
+
+CREATE_ACCOUNT_FIELDS = {
+    "organization_id": required(ID),
+    "stripe_account_id": required(string(pattern=ACCOUNT_ID)),
+}
+
+
+async def create_connect_account(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    org_id, account_id = body["organization_id"], body["stripe_account_id"]
+    try:
+        created, row = await organizations.set_connect_account(deps.db, org_id, account_id)
+    except D1Error as exc:
+        if not exc.is_constraint:
+            raise
+        # Another request stored this account id on another organization in between.
+        created, row = False, await organizations.get(deps.db, org_id)
+    if row is None:
+        raise organization_not_found()
+    if created:
+        return _org_result(row, 201, created=True)
+    if row["stripe_connect_account_id"] == account_id:
+        return _org_result(row, 200, created=False)
+    raise Conflict(
+        "The organization already has a different Connect account, or the account belongs to "
+        "another organization.",
+        code="account_conflict",
+    )
+
+
+def _fee_percent(deps_config: WorkerConfig) -> Callable[[Any, str], float]:
+    bounded = number(
+        min_value=deps_config.platform_fee_min_percent,
+        max_value=deps_config.platform_fee_max_percent,
+    )
+
+    def check(value: Any, name: str) -> float:
+        percent = float(bounded(value, name))
+        if abs(round(percent, 2) - percent) > 1e-9:
+            raise InvalidRequest(f"`{name}` may have at most two decimals.")
+        return round(percent, 2)
+
+    return check
+
+
+async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+    # The percent bounds come from configuration, so this body is validated here, not in the table.
+    values = validate_object(
+        body,
+        {
+            "organization_id": required(ID),
+            "platform_fee_percent": required(_fee_percent(deps.config)),
+            "platform_fee_fixed": optional(integer(min_value=0, max_value=MAX_FIXED_FEE)),
+        },
+    )
+    row = await organizations.set_platform_fee(
+        deps.db,
+        values["organization_id"],
+        percent=values["platform_fee_percent"],
+        fixed=values.get("platform_fee_fixed"),
+    )
+    return _org_result(row)
+
+
+# --- webhook events -------------------------------------------------------------------------
+
+CLAIM_FIELDS = {
+    "event_id": required(ID),
+    "event_type": required(string(max_len=128)),
+    "event_created": required(integer(min_value=0, max_value=2**53)),
+    "stripe_account_id": optional(nullable(ID)),
+    "lease_seconds": optional(integer(min_value=1, max_value=900)),
+}
+
+
+async def claim_webhook_event(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    now = deps.now()
+    result = await webhook_events.claim(
+        deps.db,
+        event_id=body["event_id"],
+        event_type=body["event_type"],
+        event_created=body["event_created"],
+        stripe_account_id=body.get("stripe_account_id"),
+        claim_id=deps.new_claim_id(),
+        now_ms=int(now * 1000),
+        lease_ms=body.get("lease_seconds", 60) * 1000,
+        received_at=iso_ms(now),
+    )
+    if result.claimed:
+        return 200, {"claimed": True, "claim_id": result.claim_id, "attempts": result.attempts}
+    return 200, {"claimed": False, "status": result.status}
+
+
+COMPLETE_EVENT_FIELDS = {
+    "event_id": required(ID),
+    "claim_id": required(ID),
+    "outcome": required(string(choices=("processed", "failed"))),
+    "error": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def complete_webhook_event(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    done = await webhook_events.complete(
+        deps.db,
+        event_id=body["event_id"],
+        claim_id=body["claim_id"],
+        outcome=body["outcome"],
+        error=body.get("error"),
+        now_iso=iso_ms(deps.now()),
+    )
+    if not done:
+        raise Conflict("This claim is no longer current.", code="claim_lost")
+    return 200, {"status": body["outcome"]}
+
+
+PRUNE_FIELDS = {"older_than_days": optional(integer(min_value=4, max_value=3650))}
+
+
+async def prune_webhook_events(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    days = body.get("older_than_days", deps.config.webhook_event_retention_days)
+    return 200, {"deleted": await prune_expired_events(deps, older_than_days=days)}
+
+
+async def prune_expired_events(deps: Deps, *, older_than_days: int | None = None) -> int:
+    """The retention rule; also what the Worker's daily cron trigger runs."""
+    days = older_than_days or deps.config.webhook_event_retention_days
+    cutoff = iso_ms(deps.now() - days * 86400)
+    return await webhook_events.prune(deps.db, received_before=cutoff)
+
+
+# --- transfers ------------------------------------------------------------------------------
+
+AMOUNT = integer(min_value=0, max_value=MAX_AMOUNT)
+RESERVE_FIELDS = {
+    "organization_id": required(ID),
+    "idempotency_key": required(string(min_len=1, max_len=255)),
+    "request_hash": required(string(max_len=128)),
+    "gross_amount": required(AMOUNT),
+    "fee_amount": required(AMOUNT),
+    "net_amount": required(AMOUNT),
+    "currency": required(string(pattern=CURRENCY)),
+    "stripe_account_id": required(string(pattern=ACCOUNT_ID)),
+}
+
+
+async def reserve_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    if body["fee_amount"] + body["net_amount"] != body["gross_amount"]:
+        raise InvalidRequest("`fee_amount` + `net_amount` must equal `gross_amount`.")
+    created, row, org_exists = await transfers.reserve(deps.db, body, now_iso=iso_ms(deps.now()))
+    if not org_exists or row is None:
+        raise organization_not_found()
+    if created:
+        return 201, {"created": True, "transfer": transfers.to_api(row)}
+    if row["request_hash"] != body["request_hash"]:
+        raise Conflict(
+            "This idempotency key was used for a different request.",
+            code="idempotency_key_reused",
+        )
+    return 200, {"created": False, "transfer": transfers.to_api(row)}
+
+
+COMPLETE_TRANSFER_FIELDS = {
+    "organization_id": required(ID),
+    "idempotency_key": required(string(min_len=1, max_len=255)),
+    "status": required(string(choices=("succeeded", "failed"))),
+    "stripe_transfer_id": optional(nullable(ID)),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+}
+
+
+def transfer_not_found() -> NotFound:
+    return NotFound("Transfer not found.", code="transfer_not_found")
+
+
+async def complete_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    row = await transfers.complete(
+        deps.db,
+        organization_id=body["organization_id"],
+        idempotency_key=body["idempotency_key"],
+        status=body["status"],
+        stripe_transfer_id=body.get("stripe_transfer_id"),
+        failure_message=body.get("failure_message"),
+        now_iso=iso_ms(deps.now()),
+    )
+    if row is None:
+        raise transfer_not_found()
+    return 200, {"transfer": transfers.to_api(row)}
+
+
+SYNC_TRANSFER_FIELDS = {
+    "stripe_transfer_id": required(ID),
+    "amount_reversed": required(AMOUNT),
+    "reversed": required(boolean()),
+}
+
+
+async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    row = await transfers.sync(
+        deps.db,
+        stripe_transfer_id=body["stripe_transfer_id"],
+        amount_reversed=body["amount_reversed"],
+        reversed_=body["reversed"],
+        now_iso=iso_ms(deps.now()),
+    )
+    if row is None:
+        raise transfer_not_found()
+    return 200, {"transfer": transfers.to_api(row)}
+
+
+# --- payouts --------------------------------------------------------------------------------
+
+PAYOUT_FIELDS = {
+    "stripe_payout_id": required(ID),
+    "organization_id": required(ID),
+    "stripe_account_id": required(string(pattern=ACCOUNT_ID)),
+    "amount": required(AMOUNT),
+    "currency": required(string(pattern=CURRENCY)),
+    "status": required(string(choices=PAYOUT_STATUSES)),
+    "failure_code": optional(nullable(string(max_len=128))),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+    "arrival_date": optional(nullable(integer(min_value=0, max_value=2**53))),
+    "event_created": required(integer(min_value=0, max_value=2**53)),
+}
+
+
+async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    updated, row = await payouts.upsert(deps.db, body, now_iso=iso_ms(deps.now()))
+    if row is None:  # pragma: no cover - the upsert always leaves a row
+        raise ApiError("The payout could not be stored.")
+    return 200, {"updated": updated, "payout": payouts.to_api(row)}

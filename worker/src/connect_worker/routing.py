@@ -1,0 +1,61 @@
+"""Routes as data: `{(method, pattern): handler}`, exact segment matching, explicit 404/405."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from connect_worker.errors import MethodNotAllowed, NotFound
+
+H = TypeVar("H")
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[H]):
+    handler: H
+    params: dict[str, str]
+
+
+class Router(Generic[H]):
+    def __init__(self, table: Mapping[tuple[str, str], H]) -> None:
+        self._routes: list[tuple[str, tuple[str, ...], H]] = [
+            (method.upper(), _segments(pattern), handler)
+            for (method, pattern), handler in table.items()
+        ]
+
+    def match(self, method: str, path: str) -> Match[H]:
+        segments = _segments(path)
+        allowed: list[str] = []
+        for route_method, pattern, handler in self._routes:
+            params = _match_segments(pattern, segments)
+            if params is None:
+                continue
+            if route_method == method.upper():
+                return Match(handler=handler, params=params)
+            allowed.append(route_method)
+        if allowed:
+            raise MethodNotAllowed(tuple(sorted(set(allowed))))
+        raise NotFound("No such route.")
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    # "/a/b" and "/a/b/" are the same route; empty inner segments ("/a//b") never match a pattern.
+    stripped = path[1:] if path.startswith("/") else path
+    if stripped.endswith("/"):
+        stripped = stripped[:-1]
+    return tuple(stripped.split("/")) if stripped else ()
+
+
+def _match_segments(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:
+    if len(pattern) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for expected, actual in zip(pattern, segments, strict=True):
+        if expected.startswith("{") and expected.endswith("}"):
+            if not actual:
+                return None
+            params[expected[1:-1]] = actual
+        elif expected != actual:
+            return None
+    return params

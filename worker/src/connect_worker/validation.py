@@ -1,0 +1,165 @@
+"""Stdlib-only validation of JSON request bodies: required/optional/unknown fields, types, bounds.
+
+A validator is a function `(value, field_name) -> value` that raises `InvalidRequest` naming the
+field. `bool` is never accepted where a number is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connect_worker.errors import InvalidJson, InvalidRequest, PayloadTooLarge
+from connect_worker.http import MAX_BODY_BYTES
+
+Validator = Callable[[Any, str], Any]
+
+MAX_ID = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_TOKEN = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    validator: Validator
+    required: bool = True
+
+
+def required(validator: Validator) -> Field:
+    return Field(validator, required=True)
+
+
+def optional(validator: Validator) -> Field:
+    return Field(validator, required=False)
+
+
+def string(
+    *,
+    min_len: int = 1,
+    max_len: int = MAX_ID,
+    choices: Collection[str] | None = None,
+    pattern: str | None = None,
+) -> Validator:
+    compiled = re.compile(pattern) if pattern is not None else None
+
+    def check(value: Any, name: str) -> str:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"`{name}` must be a string.")
+        if not min_len <= len(value) <= max_len:
+            raise InvalidRequest(f"`{name}` must be {min_len}..{max_len} characters.")
+        if choices is not None and value not in choices:
+            raise InvalidRequest(f"`{name}` must be one of: {', '.join(sorted(choices))}.")
+        if _CONTROL.search(value):
+            raise InvalidRequest(f"`{name}` must not contain control characters.")
+        if compiled is not None and not compiled.fullmatch(value):
+            raise InvalidRequest(f"`{name}` has the wrong format.")
+        return value
+
+    return check
+
+
+def free_text(*, max_len: int) -> Validator:
+    """Human text (error reasons): newlines allowed, other control characters not."""
+
+    def check(value: Any, name: str) -> str:
+        if not isinstance(value, str):
+            raise InvalidRequest(f"`{name}` must be a string.")
+        if len(value) > max_len:
+            raise InvalidRequest(f"`{name}` must be at most {max_len} characters.")
+        if _CONTROL_EXCEPT_WHITESPACE.search(value):
+            raise InvalidRequest(f"`{name}` must not contain control characters.")
+        return value
+
+    return check
+
+
+def integer(*, min_value: int | None = None, max_value: int | None = None) -> Validator:
+    def check(value: Any, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"`{name}` must be an integer.")
+        if min_value is not None and value < min_value:
+            raise InvalidRequest(f"`{name}` must be >= {min_value}.")
+        if max_value is not None and value > max_value:
+            raise InvalidRequest(f"`{name}` must be <= {max_value}.")
+        return value
+
+    return check
+
+
+def number(*, min_value: float, max_value: float) -> Validator:
+    def check(value: Any, name: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidRequest(f"`{name}` must be a number.")
+        if not math.isfinite(value) or not min_value <= value <= max_value:
+            raise InvalidRequest(f"`{name}` must lie within {min_value}..{max_value}.")
+        return float(value)
+
+    return check
+
+
+def boolean() -> Validator:
+    def check(value: Any, name: str) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidRequest(f"`{name}` must be a boolean.")
+        return value
+
+    return check
+
+
+def string_list(*, max_items: int = 200, max_len: int = 256) -> Validator:
+    item = string(min_len=1, max_len=max_len)
+
+    def check(value: Any, name: str) -> list[str]:
+        if not isinstance(value, list):
+            raise InvalidRequest(f"`{name}` must be a list of strings.")
+        if len(value) > max_items:
+            raise InvalidRequest(f"`{name}` must have at most {max_items} items.")
+        return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+    return check
+
+
+def nullable(validator: Validator) -> Validator:
+    def check(value: Any, name: str) -> Any:
+        return None if value is None else validator(value, name)
+
+    return check
+
+
+def validate_object(
+    value: Any, fields: Mapping[str, Field], *, name: str = "body"
+) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"`{name}` must be a JSON object.")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise InvalidRequest(f"Unknown field `{unknown[0]}`.")
+    out: dict[str, Any] = {}
+    for field_name, spec in fields.items():
+        if field_name not in value:
+            if spec.required:
+                raise InvalidRequest(f"Missing field `{field_name}`.")
+            continue
+        out[field_name] = spec.validator(value[field_name], field_name)
+    return out
+
+
+def parse_json_body(body: bytes) -> Any:
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    if not body:
+        raise InvalidJson("The body must be a JSON object.")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidJson("The body is not valid JSON.") from None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON; Python's parser would accept them.
+    raise ValueError(name)

@@ -1,0 +1,91 @@
+"""SQL for `connect_webhook_event`: the durable, cross-replica dedupe of Stripe events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connect_worker.d1 import D1Database
+
+# One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
+# RETURNING yields a row only when this caller now holds the claim.
+_CLAIM = (
+    'INSERT INTO "connect_webhook_event" ("event_id", "event_type", "event_created", '
+    '"stripe_account_id", "status", "claim_id", "lease_expires_at", "attempts", "received_at") '
+    "VALUES (?, ?, ?, ?, 'processing', ?, ?, 1, ?) "
+    'ON CONFLICT ("event_id") DO UPDATE SET "status" = \'processing\', '
+    '"claim_id" = excluded."claim_id", "lease_expires_at" = excluded."lease_expires_at", '
+    '"attempts" = "connect_webhook_event"."attempts" + 1 '
+    'WHERE "connect_webhook_event"."status" = \'failed\' OR '
+    '("connect_webhook_event"."status" = \'processing\' AND '
+    '"connect_webhook_event"."lease_expires_at" < ?) '
+    'RETURNING "claim_id", "attempts"'
+)
+_STATUS = 'SELECT "status", "claim_id" FROM "connect_webhook_event" WHERE "event_id" = ?'
+_COMPLETE = (
+    'UPDATE "connect_webhook_event" SET "status" = ?, "last_error" = ?, '
+    '"lease_expires_at" = NULL, '
+    '"processed_at" = CASE WHEN ? = \'processed\' THEN ? ELSE "processed_at" END '
+    'WHERE "event_id" = ? AND "claim_id" = ? AND ("status" = \'processing\' OR "status" = ?)'
+)
+_PRUNE = 'DELETE FROM "connect_webhook_event" WHERE "status" = \'processed\' AND "received_at" < ?'
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    claimed: bool
+    claim_id: str | None
+    attempts: int | None
+    status: str | None
+
+
+async def claim(
+    db: D1Database,
+    *,
+    event_id: str,
+    event_type: str,
+    event_created: int,
+    stripe_account_id: str | None,
+    claim_id: str,
+    now_ms: int,
+    lease_ms: int,
+    received_at: str,
+) -> ClaimResult:
+    insert = db.prepare(_CLAIM).bind(
+        event_id,
+        event_type,
+        event_created,
+        stripe_account_id,
+        claim_id,
+        now_ms + lease_ms,
+        received_at,
+        now_ms,
+    )
+    results = await db.batch([insert, db.prepare(_STATUS).bind(event_id)])
+    granted = results[0].rows
+    if granted and granted[0]["claim_id"] == claim_id:
+        return ClaimResult(True, claim_id, int(granted[0]["attempts"]), "processing")
+    current = results[1].rows[0] if results[1].rows else None
+    status = str(current["status"]) if current else "processing"
+    # A `failed` row always yields to a new claim, so a refused claim is processing or processed.
+    return ClaimResult(False, None, None, status)
+
+
+async def complete(
+    db: D1Database,
+    *,
+    event_id: str,
+    claim_id: str,
+    outcome: str,
+    error: str | None,
+    now_iso: str,
+) -> bool:
+    result = (
+        await db.prepare(_COMPLETE)
+        .bind(outcome, error, outcome, now_iso, event_id, claim_id, outcome)
+        .run()
+    )
+    return result.changes > 0
+
+
+async def prune(db: D1Database, *, received_before: str) -> int:
+    return (await db.prepare(_PRUNE).bind(received_before).run()).changes

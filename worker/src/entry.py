@@ -1,0 +1,38 @@
+"""Cloudflare Workers entry point: adapts the runtime to the core and nothing else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from connect_worker.app import handle
+from connect_worker.config import ConfigError
+from connect_worker.handlers import prune_expired_events
+from connect_worker.http import Response as CoreResponse
+from connect_worker.http import error_payload
+from runtime_adapter import deps_from_env, to_core_request
+from workers import Response, WorkerEntrypoint
+
+log = logging.getLogger("connect_worker")
+
+
+def _to_workers(response: CoreResponse) -> Any:
+    headers = {"content-type": "application/json", **response.headers}
+    return Response(response.body().decode(), status=response.status, headers=headers)
+
+
+class Default(WorkerEntrypoint):  # type: ignore[misc]
+    async def fetch(self, request: Any) -> Any:
+        try:
+            deps = deps_from_env(self.env)
+        except ConfigError as exc:
+            log.error("worker misconfigured: %s", exc)
+            return _to_workers(
+                CoreResponse(500, error_payload("misconfigured", "The Worker is misconfigured."))
+            )
+        return _to_workers(await handle(await to_core_request(request), deps=deps))
+
+    async def scheduled(self, *_event: Any) -> None:
+        """Daily cron: apply the webhook-event retention rule."""
+        deleted = await prune_expired_events(deps_from_env(self.env))
+        log.info("pruned %d processed webhook events", deleted)
