@@ -1,0 +1,180 @@
+"""Run the fake in-process (a uvicorn server on a background thread) and drive its control API.
+
+Used by the pytest fixture and by the local stack; the calls mirror the `/_fake/` routes.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import httpx
+import uvicorn
+
+from stripe_fake.app import build_app
+from stripe_fake.config import FakeConfig
+
+T = TypeVar("T")
+Call = tuple[str, str, dict[str, Any] | None]
+
+
+class _Calls(Generic[T]):
+    """The control API as calls; `_send` is sync (returns dict) or async (returns awaitable)."""
+
+    def _send(self, call: Call) -> T:
+        raise NotImplementedError
+
+    def submit_details(self, account_id: str) -> T:
+        return self._send(("POST", f"/_fake/accounts/{account_id}/submit-details", None))
+
+    def complete_onboarding(self, account_id: str) -> T:
+        return self._send(("POST", f"/_fake/accounts/{account_id}/complete-onboarding", None))
+
+    def restrict(self, account_id: str) -> T:
+        return self._send(("POST", f"/_fake/accounts/{account_id}/restrict", None))
+
+    def reject(self, account_id: str, reason: str = "fraud") -> T:
+        return self._send(("POST", f"/_fake/accounts/{account_id}/reject", {"reason": reason}))
+
+    def deauthorize(self, account_id: str) -> T:
+        return self._send(("POST", f"/_fake/accounts/{account_id}/deauthorize", None))
+
+    def fund(
+        self, account_id: str | None, amount: int, currency: str = "usd", *, pending: bool = False
+    ) -> T:
+        body = {"account": account_id, "amount": amount, "currency": currency, "pending": pending}
+        return self._send(("POST", "/_fake/balance/fund", body))
+
+    def settle_balance(self, account_id: str | None = None) -> T:
+        return self._send(("POST", "/_fake/balance/settle", {"account": account_id}))
+
+    def pay_payout(self, payout_id: str) -> T:
+        return self._send(("POST", f"/_fake/payouts/{payout_id}/pay", None))
+
+    def fail_payout(self, payout_id: str, failure_code: str = "account_closed") -> T:
+        body = {"failure_code": failure_code}
+        return self._send(("POST", f"/_fake/payouts/{payout_id}/fail", body))
+
+    def configure_webhooks(
+        self,
+        url: str | None,
+        secret: str | None = None,
+        connect_secret: str | None = None,
+        *,
+        out_of_order: bool = False,
+        duplicate: bool = False,
+        retry_base_seconds: float | None = None,
+        max_attempts: int | None = None,
+    ) -> T:
+        body: dict[str, Any] = {
+            "url": url,
+            "connect_secret": connect_secret,
+            "out_of_order": out_of_order,
+            "duplicate": duplicate,
+        }
+        if secret is not None:
+            body["secret"] = secret
+        if retry_base_seconds is not None:
+            body["retry_base_seconds"] = retry_base_seconds
+        if max_attempts is not None:
+            body["max_attempts"] = max_attempts
+        return self._send(("POST", "/_fake/webhooks", body))
+
+    def set_faults(
+        self, mode: str | None, *, count: int | None = None, delay_seconds: float = 1.0
+    ) -> T:
+        body = {"mode": mode, "count": count, "delay_seconds": delay_seconds}
+        return self._send(("POST", "/_fake/faults", body))
+
+    def clear_faults(self) -> T:
+        return self.set_faults(None)
+
+    def deliveries(self) -> T:
+        return self._send(("GET", "/_fake/webhooks/deliveries", None))
+
+    def events(self) -> T:
+        return self._send(("GET", "/_fake/events", None))
+
+    def resend_event(self, event_id: str) -> T:
+        return self._send(("POST", f"/_fake/events/{event_id}/resend", None))
+
+    def reset(self) -> T:
+        return self._send(("POST", "/_fake/reset", None))
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+class Control(_Calls[dict[str, Any]]):
+    """Synchronous control client."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _send(self, call: Call) -> dict[str, Any]:
+        method, path, body = call
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            return _decode(client.request(method, path, json=body))
+
+
+class AsyncControl(_Calls[Awaitable[dict[str, Any]]]):
+    """Asynchronous control client (same calls, awaited)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def _request(self, call: Call) -> dict[str, Any]:
+        method, path, body = call
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            return _decode(await client.request(method, path, json=body))
+
+    def _send(self, call: Call) -> Awaitable[dict[str, Any]]:
+        return self._request(call)
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server on a background thread; `stop()` ends it and joins the thread."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+        if self.thread.is_alive():
+            raise RuntimeError("server thread did not stop")
+
+
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Bind first (port 0 = a free port), then serve on a daemon thread; returns once started."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("stripe fake did not start")
+        time.sleep(0.005)
+    return RunningServer(url=f"http://{host}:{bound_port}", server=server, thread=thread, sock=sock)
+
+
+def start_fake(config: FakeConfig) -> RunningServer:
+    return serve_in_thread(build_app(config), host=config.host, port=config.port)
