@@ -12,6 +12,7 @@ NPM_STAMP := worker/node_modules/.installed
 
 help:
 	@echo "make dev          run Worker host, backend and Stripe fake locally (Ctrl-C stops all)"
+	@echo "                  (make dev WORKER_RUNTIME=wrangler: the Worker under wrangler dev)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
 	@echo "make worker | backend | stripe-fake   run one part in the foreground"
 	@echo "make demo         walk the onboarding -> transfer story against a running stack"
@@ -20,6 +21,8 @@ help:
 	@echo "make api-key      print a new internal API key"
 
 $(STAMP): requirements-dev.txt backend/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11+ is needed: make PYTHON=python3.11 ..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -28,7 +31,9 @@ $(NPM_STAMP): worker/package.json worker/package-lock.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-dev: $(STAMP)
+# WORKER_RUNTIME=wrangler runs the Worker under `wrangler dev` (needs internet: workerd downloads
+# the Pyodide runtime); the default hosts the same Worker code on CPython with SQLite as D1.
+dev: $(STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP))
 	$(PY) -m devstack.run
 
 worker: $(STAMP)

@@ -23,8 +23,11 @@ from devstack.sqlite_d1 import SqliteD1
 from tests.fixtures.worker import ShiftableClock
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("SHARED_DIR", str(REPO.parent / "shared")))
-BETTER_AUTH = SHARED / "fixtures" / "better-auth"
+# A copy of `../shared/fixtures/better-auth/` (real Better Auth 1.7.25 output) lives in the repo so a
+# bare clone tests against it; `test_better_auth_fixture_copy.py` keeps it equal to the shared one.
+BETTER_AUTH = Path(
+    os.environ.get("BETTER_AUTH_FIXTURE_DIR", str(REPO / "tests" / "fixtures" / "better_auth"))
+)
 API_KEY = "k" * 40
 OLD_API_KEY = "o" * 40
 
@@ -33,7 +36,7 @@ OLD_API_KEY = "o" * 40
 def ba_fixture() -> dict[str, Any]:
     path = BETTER_AUTH / "fixture.json"
     if not path.exists():
-        pytest.fail(f"Better Auth fixture missing at {path} (set SHARED_DIR)")
+        pytest.fail(f"Better Auth fixture missing at {path} (set BETTER_AUTH_FIXTURE_DIR)")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 

@@ -1,0 +1,200 @@
+"""What `make dev` runs: the D1 file prepared, then one process spec per part.
+
+Each part is started exactly as `make worker`, `make stripe-fake` and `make backend` start it
+alone: the same module, configured only through the environment variables the README lists.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from devstack.migrate import apply_migrations
+from devstack.processes import ProcessSpec, StackError, http_probe
+from devstack.seed_demo import DemoIdentity, seed_demo
+from devstack.stack_config import HOST, REPO_ROOT, StackConfig
+
+__all__ = ["STRIPE_FAKE_API_KEY", "WEBHOOK_PATH", "part_specs", "prepare_database"]
+
+WEBHOOK_PATH = "/api/connect/webhook"
+WORKER_DIR = REPO_ROOT / "worker"
+D1_BINDING = "DB"
+# The key the backend presents to the fake: it guards nothing, so a fixed, obvious value.
+STRIPE_FAKE_API_KEY = "sk_test_devstack_local_fake"
+
+
+def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> DemoIdentity:
+    """Apply missing migrations to the local D1 and seed (or find) the demo user and org."""
+    if config.worker_runtime == "wrangler":
+        path = _wrangler_local_d1(config, say=say)
+    else:
+        path = config.d1_path
+        applied = apply_migrations(path)
+        say(f"D1 {path}: {'applied ' + ', '.join(applied) if applied else 'migrations up to date'}")
+    identity = seed_demo(path, secret=config.better_auth_secret)
+    say(f"demo identity {'created' if identity.created else 'reused'}: {identity.user_email}")
+    return identity
+
+
+def part_specs(config: StackConfig) -> list[ProcessSpec]:
+    """Worker, then the Stripe fake (when there is no real key), then the backend."""
+    specs = [_worker_spec(config)]
+    if config.uses_stripe_fake:
+        specs.append(_stripe_fake_spec(config))
+    specs.append(_backend_spec(config))
+    return specs
+
+
+def _base_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def _worker_spec(config: StackConfig) -> ProcessSpec:
+    ready = http_probe(
+        f"{config.worker_url}/api/internal/health",
+        headers={"X-API-Key": config.internal_api_key},
+    )
+    if config.worker_runtime == "wrangler":
+        env_file = config.state_dir / "worker.env"
+        _write_env_file(
+            env_file,
+            {
+                "BETTER_AUTH_SECRET": config.better_auth_secret,
+                "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
+            },
+        )
+        argv = [
+            "npx",
+            "wrangler",
+            "dev",
+            "--local",
+            "--ip",
+            HOST,
+            "--port",
+            str(config.worker_port),
+            "--persist-to",
+            str(config.wrangler_persist_dir),
+            "--env-file",
+            str(env_file),
+            "--show-interactive-dev-session=false",
+        ]
+        # workerd fetches the Pyodide bundle on first start: give it time.
+        return ProcessSpec(
+            name="worker",
+            argv=argv,
+            env=_base_env({}),
+            cwd=WORKER_DIR,
+            ready=ready,
+            ready_timeout=300.0,
+        )
+    return ProcessSpec(
+        name="worker",
+        argv=[sys.executable, "-m", "devstack.worker_host"],
+        env=_base_env(
+            {
+                "D1_DATABASE_PATH": str(config.d1_path),
+                "BETTER_AUTH_SECRET": config.better_auth_secret,
+                "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
+                "WORKER_PORT": str(config.worker_port),
+                "WORKER_HOST": HOST,
+            }
+        ),
+        cwd=REPO_ROOT,
+        ready=ready,
+    )
+
+
+def _stripe_fake_spec(config: StackConfig) -> ProcessSpec:
+    platform_secret, connect_secret = config.webhook_secrets
+    return ProcessSpec(
+        name="stripe-fake",
+        argv=[sys.executable, "-m", "stripe_fake"],
+        env=_base_env(
+            {
+                "STRIPE_FAKE_HOST": HOST,
+                "STRIPE_FAKE_PORT": str(config.stripe_fake_port),
+                "STRIPE_FAKE_WEBHOOK_URL": config.backend_url + WEBHOOK_PATH,
+                "STRIPE_FAKE_WEBHOOK_SECRET": platform_secret,
+                "STRIPE_FAKE_CONNECT_WEBHOOK_SECRET": connect_secret,
+                "STRIPE_FAKE_API_KEYS": STRIPE_FAKE_API_KEY,
+                "STRIPE_FAKE_STATE_FILE": str(config.state_dir / "stripe-fake.json"),
+            }
+        ),
+        cwd=REPO_ROOT,
+        ready=http_probe(f"{config.stripe_fake_url}/_fake/webhooks/deliveries"),
+    )
+
+
+def _backend_spec(config: StackConfig) -> ProcessSpec:
+    if config.uses_stripe_fake:
+        stripe = {
+            "STRIPE_SECRET_KEY": STRIPE_FAKE_API_KEY,
+            "STRIPE_API_BASE": config.stripe_fake_url,
+        }
+    else:
+        assert config.stripe_secret_key is not None
+        stripe = {
+            "STRIPE_SECRET_KEY": config.stripe_secret_key,
+            "STRIPE_API_BASE": config.stripe_api_base or "",
+        }
+    return ProcessSpec(
+        name="backend",
+        argv=[sys.executable, "-m", "backend"],
+        env=_base_env(
+            {
+                **stripe,
+                "BACKEND_HOST": HOST,
+                "BACKEND_PORT": str(config.backend_port),
+                "WORKER_URL": config.worker_url,
+                "INTERNAL_API_KEY": config.internal_api_key,
+                "STRIPE_WEBHOOK_SECRETS": ",".join(config.webhook_secrets),
+                "FRONTEND_ORIGINS": config.frontend_origins,
+                "OPERATOR_API_KEY": config.operator_api_key,
+            }
+        ),
+        cwd=REPO_ROOT,
+        ready=http_probe(f"{config.backend_url}/readyz"),
+    )
+
+
+def _wrangler_local_d1(config: StackConfig, *, say: Callable[[str], None]) -> Path:
+    """Apply migrations with wrangler itself and return the SQLite file miniflare keeps D1 in."""
+    persist = config.wrangler_persist_dir
+    say("applying D1 migrations with wrangler (local) …")
+    result = subprocess.run(
+        [
+            "npx",
+            "wrangler",
+            "d1",
+            "migrations",
+            "apply",
+            D1_BINDING,
+            "--local",
+            "--persist-to",
+            str(persist),
+        ],
+        cwd=WORKER_DIR,
+        env=_base_env({"CI": "1"}),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"wrangler d1 migrations apply failed with status {result.returncode}")
+    # miniflare keeps one `<hash>.sqlite` per database beside its own `metadata.sqlite`.
+    found = [p for p in sorted(persist.glob("v3/d1/*/*.sqlite")) if p.name != "metadata.sqlite"]
+    if len(found) != 1:
+        raise StackError(f"expected one local D1 file under {persist}, found {len(found)}")
+    return found[0]
+
+
+def _write_env_file(path: Path, values: Mapping[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        for name, value in values.items():
+            handle.write(f'{name}="{value}"\n')

@@ -1,0 +1,125 @@
+"""`make dev`'s configuration: local defaults with no accounts, every value overridable by env."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from devstack.parts import STRIPE_FAKE_API_KEY, part_specs
+from devstack.stack_config import StackConfig
+
+
+def test_defaults_need_no_stripe_key_and_no_cloudflare_account(tmp_path: Path) -> None:
+    config = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path)})
+
+    assert (config.worker_port, config.backend_port, config.stripe_fake_port) == (8787, 8000, 12111)
+    assert config.d1_path == tmp_path / "d1.sqlite3"
+    assert config.worker_runtime == "python"
+    assert config.uses_stripe_fake
+    assert len(config.internal_api_key) >= 32
+    assert len(config.better_auth_secret) >= 32
+    assert [s[:6] for s in config.webhook_secrets] == ["whsec_", "whsec_"]
+    assert config.webhook_secrets[0] != config.webhook_secrets[1]
+
+
+def test_local_secrets_are_made_once_and_readable_only_by_the_owner(tmp_path: Path) -> None:
+    first = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path)})
+    second = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path)})
+
+    assert second.internal_api_key == first.internal_api_key
+    assert second.better_auth_secret == first.better_auth_secret
+    assert second.webhook_secrets == first.webhook_secrets
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    other = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path / "elsewhere")})
+    assert other.internal_api_key != first.internal_api_key
+
+
+def test_environment_overrides_ports_paths_and_secrets(tmp_path: Path) -> None:
+    config = StackConfig.from_env(
+        {
+            "DEVSTACK_DIR": str(tmp_path),
+            "D1_DATABASE_PATH": str(tmp_path / "other.sqlite3"),
+            "WORKER_PORT": "9001",
+            "BACKEND_PORT": "9002",
+            "STRIPE_FAKE_PORT": "9003",
+            "BETTER_AUTH_SECRET": "b" * 40,
+            "INTERNAL_API_KEY": "k" * 40,
+            "STRIPE_FAKE_WEBHOOK_SECRET": "whsec_platform",
+            "FRONTEND_ORIGINS": "http://localhost:5173",
+        }
+    )
+    assert config.d1_path == tmp_path / "other.sqlite3"
+    assert config.worker_url == "http://127.0.0.1:9001"
+    assert config.backend_url == "http://127.0.0.1:9002"
+    assert config.stripe_fake_url == "http://127.0.0.1:9003"
+    assert config.better_auth_secret == "b" * 40
+    assert config.internal_api_key == "k" * 40
+    assert config.webhook_secrets[0] == "whsec_platform"
+
+    worker, fake, backend = part_specs(config)
+    assert worker.env["INTERNAL_API_KEYS"] == "dev:" + "k" * 40
+    assert worker.env["D1_DATABASE_PATH"] == str(tmp_path / "other.sqlite3")
+    assert worker.env["WORKER_PORT"] == "9001"
+    assert backend.env["INTERNAL_API_KEY"] == "k" * 40
+    assert backend.env["WORKER_URL"] == "http://127.0.0.1:9001"
+    assert backend.env["FRONTEND_ORIGINS"] == "http://localhost:5173"
+    assert backend.env["STRIPE_API_BASE"] == "http://127.0.0.1:9003"
+    assert backend.env["STRIPE_SECRET_KEY"] == fake.env["STRIPE_FAKE_API_KEYS"]
+    assert backend.env["STRIPE_WEBHOOK_SECRETS"] == ",".join(config.webhook_secrets)
+    assert fake.env["STRIPE_FAKE_WEBHOOK_URL"] == "http://127.0.0.1:9002/api/connect/webhook"
+    assert fake.env["STRIPE_FAKE_WEBHOOK_SECRET"] == "whsec_platform"
+    assert fake.env["STRIPE_FAKE_CONNECT_WEBHOOK_SECRET"] == config.webhook_secrets[1]
+
+
+def test_a_real_stripe_key_means_no_fake_and_the_given_webhook_secrets(tmp_path: Path) -> None:
+    config = StackConfig.from_env(
+        {
+            "DEVSTACK_DIR": str(tmp_path),
+            "STRIPE_SECRET_KEY": "sk_test_real",
+            "STRIPE_WEBHOOK_SECRETS": "whsec_a,whsec_b",
+        }
+    )
+    assert not config.uses_stripe_fake
+    specs = part_specs(config)
+    assert [s.name for s in specs] == ["worker", "backend"]
+    backend = specs[1]
+    assert backend.env["STRIPE_SECRET_KEY"] == "sk_test_real"
+    assert backend.env["STRIPE_API_BASE"] == ""
+    assert backend.env["STRIPE_WEBHOOK_SECRETS"] == "whsec_a,whsec_b"
+    assert STRIPE_FAKE_API_KEY not in backend.env.values()
+
+
+def test_wrangler_runtime_runs_wrangler_dev_on_the_same_port_with_local_d1(
+    tmp_path: Path,
+) -> None:
+    config = StackConfig.from_env(
+        {"DEVSTACK_DIR": str(tmp_path), "WORKER_RUNTIME": "wrangler", "WORKER_PORT": "9100"}
+    )
+    worker = part_specs(config)[0]
+    argv = list(worker.argv)
+    assert argv[:3] == ["npx", "wrangler", "dev"]
+    assert argv[argv.index("--port") + 1] == "9100"
+    assert argv[argv.index("--ip") + 1] == "127.0.0.1"
+    assert argv[argv.index("--persist-to") + 1] == str(tmp_path / "wrangler")
+    env_file = Path(argv[argv.index("--env-file") + 1])
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert f'INTERNAL_API_KEYS="dev:{config.internal_api_key}"' in env_file.read_text()
+    assert config.internal_api_key not in " ".join(argv)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WORKER_PORT", "http", "WORKER_PORT must be a TCP port"),
+        ("BACKEND_PORT", "70000", "BACKEND_PORT must be a TCP port"),
+        ("WORKER_RUNTIME", "node", "WORKER_RUNTIME must be 'python' or 'wrangler'"),
+        ("INTERNAL_API_KEY", "short", "at least 32 characters"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_variable_named(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path), name: value})
