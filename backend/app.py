@@ -1,0 +1,139 @@
+"""The Starlette application: routes as data, one handler table, middleware, and a lifespan that
+opens the Worker and Stripe clients once per process."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from backend.auth import Authenticator, UserContextCache
+from backend.errors import EXCEPTION_HANDLERS
+from backend.middleware import BodySizeLimit
+from backend.openapi import build_openapi
+from backend.routes import connect, health, operator, webhooks
+from backend.services import Services
+from backend.settings import Settings, SettingsError, load_settings
+from backend.stripe_gateway import ConnectStripe
+from backend.worker_client import WorkerClient
+
+logger = logging.getLogger("backend")
+
+USER_BODY_LIMIT = 64 * 1024
+WEBHOOK_PATH = "/api/connect/webhook"
+WEBHOOK_BODY_LIMIT = 512 * 1024
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+ROUTES = [
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/openapi.json", _openapi, methods=["GET"]),
+    Route("/api/connect/onboard", connect.onboard, methods=["POST"]),
+    Route("/api/connect/status", connect.status_by_header, methods=["GET"]),
+    Route("/api/connect/status/{org_id}", connect.status_by_path, methods=["GET"]),
+    Route("/api/connect/transfer", connect.transfer, methods=["POST"]),
+    Route("/api/connect/balance/{org_id}", connect.balance, methods=["GET"]),
+    Route("/api/connect/payout", connect.payout, methods=["POST"]),
+    Route("/api/connect/login-link", connect.login_link, methods=["POST"]),
+    Route(WEBHOOK_PATH, webhooks.webhook, methods=["POST"]),
+    Route("/api/operator/platform-fee", operator.set_platform_fee, methods=["POST"]),
+]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The app for `settings` (read from the environment when omitted)."""
+    config = settings if settings is not None else load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        worker = WorkerClient(
+            config.worker_url,
+            config.internal_api_key.get_secret_value(),
+            timeout_seconds=config.worker_timeout_seconds,
+        )
+        await worker.open()
+        stripe_gateway = ConnectStripe(
+            config.stripe_secret_key.get_secret_value(),
+            api_base=config.stripe_api_base,
+            timeout_seconds=config.stripe_timeout_seconds,
+            max_network_retries=config.stripe_max_network_retries,
+        )
+        cache = UserContextCache(
+            ttl_seconds=config.user_context_cache_ttl_seconds,
+            max_entries=config.user_context_cache_max_entries,
+        )
+        app.state.services = Services(
+            settings=config, worker=worker, stripe=stripe_gateway, auth=Authenticator(worker, cache)
+        )
+        app.state.openapi = build_openapi()
+        try:
+            yield
+        finally:
+            await worker.close()
+            await stripe_gateway.close()
+
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(config.frontend_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Org-ID",
+                "X-User-ID",
+            ],
+            expose_headers=["Idempotent-Replayed", "Retry-After"],
+            allow_credentials=False,
+            max_age=600,
+        ),
+        Middleware(
+            BodySizeLimit,
+            default_limit=USER_BODY_LIMIT,
+            limits={WEBHOOK_PATH: WEBHOOK_BODY_LIMIT},
+        ),
+    ]
+    return Starlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+class _AppFromEnvironment:
+    """`uvicorn backend.app:app`: importing this module must not need the environment, so the app
+    is built on the first ASGI event (lifespan startup), and a bad configuration fails startup with
+    the readable message instead of a traceback."""
+
+    def __init__(self) -> None:
+        self._app: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            try:
+                self._app = create_app()
+            except SettingsError as exc:
+                if scope["type"] == "lifespan":
+                    await receive()
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                raise
+        await self._app(scope, receive, send)
+
+
+app: Any = _AppFromEnvironment()

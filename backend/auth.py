@@ -1,0 +1,127 @@
+"""Who is calling, and may they touch this organization? One Worker call answers both.
+
+The token is read from the `Authorization` header only (never a query string, which ends up in
+logs). `X-User-ID` is never trusted: when present it must equal the verified user, else 403. A
+foreign organization and a non-existent one get the same 403 (the Worker already answers so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from backend.errors import Forbidden, Unauthorized
+from backend.models import Organization, UserContext
+from backend.worker_client import WorkerClient
+
+MANAGER_ROLES = ("owner", "admin")
+MAX_TOKEN_LENGTH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class OrgAccess:
+    user_id: str
+    organization: Organization
+    role: str
+
+    def has_role(self, *roles: str) -> bool:
+        held = {part.strip() for part in self.role.split(",")}
+        return any(role in held for role in roles)
+
+
+class UserContextCache:
+    """Verified contexts for `ttl` seconds, keyed by sha256(token) — the token itself is not kept.
+
+    Off by default (ttl 0): with it on, a revoked session or a changed role is honoured only after
+    the TTL. Failures are never cached.
+    """
+
+    def __init__(self, *, ttl_seconds: float, max_entries: int) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: OrderedDict[str, tuple[float, UserContext]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self._ttl > 0
+
+    @staticmethod
+    def key(token: str, organization_id: str | None) -> str:
+        return hashlib.sha256(f"{organization_id or ''}\n{token}".encode()).hexdigest()
+
+    def get(self, key: str) -> UserContext | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, context = entry
+        if time.monotonic() >= expires:
+            self._entries.pop(key, None)
+            return None
+        return context
+
+    def put(self, key: str, context: UserContext) -> None:
+        self._entries[key] = (time.monotonic() + self._ttl, context)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized(code="missing_token", message="Send Authorization: Bearer <token>.")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthorized()
+    return token
+
+
+class Authenticator:
+    def __init__(self, worker: WorkerClient, cache: UserContextCache) -> None:
+        self._worker = worker
+        self._cache = cache
+
+    async def _context(self, token: str, organization_id: str | None) -> UserContext:
+        key = UserContextCache.key(token, organization_id) if self._cache.enabled else ""
+        if key:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        context = await self._worker.verify_user_context(token, organization_id=organization_id)
+        if key:
+            self._cache.put(key, context)
+        return context
+
+    async def organization_access(
+        self, request: Request, organization_id: str, *, roles: tuple[str, ...] = ()
+    ) -> OrgAccess:
+        """The caller's verified access to `organization_id`, or 401/403."""
+        token = bearer_token(request)
+        if not organization_id or len(organization_id) > 128:
+            # Still verify the token first so a bad token is 401 whatever the org id.
+            await self._context(token, None)
+            raise Forbidden()
+        context = await self._context(token, organization_id)
+        claimed_user = request.headers.get("x-user-id")
+        if claimed_user is not None and claimed_user != context.user.id:
+            raise Forbidden(code="user_mismatch", message="X-User-ID does not match the session.")
+        if (
+            context.organization is None
+            or context.role is None
+            or context.organization.id != organization_id
+        ):
+            raise Forbidden()
+        access = OrgAccess(
+            user_id=context.user.id, organization=context.organization, role=context.role
+        )
+        if roles and not access.has_role(*roles):
+            raise Forbidden(
+                code="insufficient_role",
+                message="This action needs the owner or admin role in the organization.",
+            )
+        return access

@@ -1,0 +1,287 @@
+"""Every body in and out, as pydantic models.
+
+Requests from browsers are strict (`extra="forbid"`, no coercion: an amount is a JSON integer,
+never "100" or 100.0). Replies from the Worker are read leniently (`extra="ignore"`), so the Worker
+can add fields without breaking running replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backend.fees import MAX_AMOUNT
+
+OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+ConnectStatus = Literal["pending", "active", "disabled"]
+OnboardingStep = Literal[
+    "account_creation", "details_submission", "verification", "complete", "rejected"
+]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkerModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- Worker replies (docs/internal-api.md) ---------------------------------------------------
+
+
+class Organization(WorkerModel):
+    id: str
+    name: str | None = None
+    slug: str | None = None
+    stripe_connect_account_id: str | None = None
+    stripe_connect_status: ConnectStatus | None = None
+    onboarding_step: OnboardingStep | None = None
+    onboarding_rejection_reason: str | None = None
+    platform_fee_percent: float = 10.0
+    platform_fee_fixed: int = 0
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    requirements_currently_due: list[str] = Field(default_factory=list)
+    requirements_past_due: list[str] = Field(default_factory=list)
+    requirements_disabled_reason: str | None = None
+    stripe_synced_at: int | None = None
+
+
+class Membership(WorkerModel):
+    organization_id: str
+    role: str
+
+    def has_role(self, *roles: str) -> bool:
+        held = {part.strip() for part in self.role.split(",")}
+        return any(role in held for role in roles)
+
+
+class User(WorkerModel):
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+class UserContext(WorkerModel):
+    user: User
+    token_type: str = "session"  # noqa: S105 - a kind of token, not a secret
+    active_organization_id: str | None = None
+    memberships: list[Membership] = Field(default_factory=list)
+    organization: Organization | None = None
+    role: str | None = None
+
+
+class UpdateResult(WorkerModel):
+    updated: bool
+    organization: Organization
+
+
+class CreateAccountResult(WorkerModel):
+    created: bool
+    organization: Organization
+
+
+class Claim(WorkerModel):
+    claimed: bool
+    claim_id: str | None = None
+    attempts: int | None = None
+    status: str | None = None
+
+
+TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]
+
+
+class LedgerTransfer(WorkerModel):
+    organization_id: str
+    idempotency_key: str
+    request_hash: str
+    gross_amount: int
+    fee_amount: int
+    net_amount: int
+    currency: str
+    stripe_account_id: str | None = None
+    stripe_transfer_id: str | None = None
+    status: TransferStatus
+    amount_reversed: int = 0
+    failure_message: str | None = None
+
+
+class ReserveResult(WorkerModel):
+    created: bool
+    transfer: LedgerTransfer
+
+
+class LedgerPayout(WorkerModel):
+    stripe_payout_id: str
+    organization_id: str
+    amount: int
+    currency: str
+    status: str
+
+
+# --- Our view of Stripe objects (the gateway returns these, never StripeObjects) ------------
+
+
+class StripeAccount(WorkerModel):
+    id: str
+    details_submitted: bool = False
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    metadata: dict[str, str] = Field(default_factory=dict)
+    raw: dict[str, object] = Field(default_factory=dict)
+
+
+class AccountLink(WorkerModel):
+    url: str
+    expires_at: int
+
+
+class StripeTransfer(WorkerModel):
+    id: str
+    amount: int
+    currency: str
+    destination: str | None = None
+
+
+class Money(Reply):
+    amount: int
+    currency: str
+
+
+class BalanceReply(Reply):
+    organization_id: str
+    available: list[Money]
+    pending: list[Money]
+
+
+class StripePayout(WorkerModel):
+    id: str
+    amount: int
+    currency: str
+    status: str
+    created: int
+    arrival_date: int | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+# --- Browser requests and replies --------------------------------------------------------------
+
+
+class OnboardRequest(Request):
+    organization_id: OrgId | None = None
+    return_url: Url | None = None
+    refresh_url: Url | None = None
+    return_path: Url | None = None
+    refresh_path: Url | None = None
+
+
+class OnboardReply(Reply):
+    url: str
+    expires_at: int
+    account_id: str
+
+
+class StatusReply(Reply):
+    organization_id: str
+    stripe_connect_account_id: str | None
+    stripe_connect_status: ConnectStatus | None
+    onboarding_step: OnboardingStep | None
+    onboarding_rejection_reason: str | None
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements_currently_due: list[str]
+    requirements_past_due: list[str]
+    requirements_disabled_reason: str | None
+    platform_fee_percent: float
+    platform_fee_fixed: int
+    stripe_synced_at: int | None
+
+    @classmethod
+    def of(cls, org: Organization) -> StatusReply:
+        return cls(
+            organization_id=org.id,
+            **org.model_dump(exclude={"id", "name", "slug"}),
+        )
+
+
+class TransferRequest(Request):
+    organization_id: OrgId
+    amount: Amount
+    currency: Currency
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    transfer_group: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] | None = None
+
+
+class TransferReply(Reply):
+    organization_id: str
+    idempotency_key: str
+    gross_amount: int
+    fee_amount: int
+    net_amount: int
+    currency: str
+    stripe_transfer_id: str | None
+    status: TransferStatus
+
+
+class PayoutRequest(Request):
+    organization_id: OrgId
+    currency: Currency
+    amount: Amount | None = None
+
+
+class PayoutReply(Reply):
+    organization_id: str
+    payout_id: str
+    amount: int
+    currency: str
+    status: str
+    arrival_date: int | None
+
+
+class LoginLinkRequest(Request):
+    organization_id: OrgId
+
+
+class LoginLinkReply(Reply):
+    url: str
+
+
+class PlatformFeeRequest(Request):
+    organization_id: OrgId
+    platform_fee_percent: Annotated[float, Field(ge=0, le=100)]
+    platform_fee_fixed: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+
+class WebhookReply(Reply):
+    received: bool
+    duplicate: bool = False
+    handled: bool = True
+
+
+class HealthReply(Reply):
+    ok: bool
+    worker: bool | None = None
+
+
+class ErrorDetail(Reply):
+    code: str
+    message: str
+
+
+class ErrorReply(Reply):
+    error: ErrorDetail

@@ -1,0 +1,370 @@
+"""The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend.auth import MANAGER_ROLES, OrgAccess, bearer_token
+from backend.errors import ApiError, Conflict, InvalidRequest
+from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
+from backend.models import (
+    BalanceReply,
+    LedgerTransfer,
+    LoginLinkReply,
+    LoginLinkRequest,
+    OnboardReply,
+    OnboardRequest,
+    Organization,
+    PayoutReply,
+    PayoutRequest,
+    StatusReply,
+    TransferReply,
+    TransferRequest,
+)
+from backend.redirects import resolve_redirect
+from backend.services import Services, read_model, services
+from backend.stripe_gateway import idempotency_key, is_definitive
+from backend.sync import sync_account
+from backend.worker_client import WorkerError
+
+logger = logging.getLogger("backend.connect")
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _reply(
+    model: TransferReply | OnboardReply | StatusReply | BalanceReply | PayoutReply | LoginLinkReply,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _org_from(request: Request, body_org: str | None) -> str:
+    header_org = request.headers.get("x-org-id")
+    if body_org is not None and header_org is not None and body_org != header_org:
+        raise InvalidRequest(
+            code="organization_mismatch", message="organization_id and X-Org-ID differ."
+        )
+    org_id = body_org or header_org
+    if not org_id:
+        bearer_token(request)  # no token is 401 before a missing org is 400
+        raise InvalidRequest(
+            code="organization_required", message="Send organization_id or X-Org-ID."
+        )
+    return org_id
+
+
+def require_idempotency_key(request: Request) -> str:
+    key = request.headers.get("idempotency-key")
+    if key is None or key == "":
+        raise InvalidRequest(
+            code="idempotency_key_required", message="Send an Idempotency-Key header."
+        )
+    if len(key) > MAX_IDEMPOTENCY_KEY or any(not 0x20 <= ord(ch) <= 0x7E for ch in key):
+        raise InvalidRequest(
+            code="invalid_idempotency_key",
+            message="Idempotency-Key must be 1..255 printable ASCII characters.",
+        )
+    return key
+
+
+def _require_account(org: Organization) -> str:
+    if not org.stripe_connect_account_id:
+        raise Conflict(
+            code="no_connect_account", message="The organization has no Stripe account yet."
+        )
+    return org.stripe_connect_account_id
+
+
+def _require_ready(org: Organization) -> str:
+    account_id = org.stripe_connect_account_id
+    if not account_id or org.stripe_connect_status != "active" or not org.payouts_enabled:
+        raise Conflict(
+            code="account_not_ready",
+            message="The organization's Stripe account cannot receive transfers yet.",
+        )
+    return account_id
+
+
+# --- onboarding --------------------------------------------------------------------------------
+
+
+async def _store_account(svc: Services, organization_id: str, account_id: str) -> str:
+    try:
+        result = await svc.worker.create_connect_account(organization_id, account_id)
+    except WorkerError as exc:
+        if exc.status != 409:
+            raise
+        # Someone else stored an account first: theirs is the organization's account.
+        stored = (await svc.worker.get_organization(organization_id)).stripe_connect_account_id
+        if not stored:
+            raise
+        if stored != account_id:
+            logger.warning(
+                "org %s already holds %s; %s is unused", organization_id, stored, account_id
+            )
+        return stored
+    return result.organization.stripe_connect_account_id or account_id
+
+
+async def onboard(request: Request) -> Response:
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    body = await read_model(request, OnboardRequest)
+    org_id = _org_from(request, body.organization_id)
+    access = await svc.auth.organization_access(request, org_id, roles=MANAGER_ROLES)
+    origins = svc.settings.frontend_origins
+    return_url = resolve_redirect(
+        body.return_url, body.return_path, origins=origins, purpose="return"
+    )
+    refresh_url = resolve_redirect(
+        body.refresh_url, body.refresh_path, origins=origins, purpose="refresh"
+    )
+    account_id = access.organization.stripe_connect_account_id
+    if not account_id:
+        account = await svc.stripe.create_express_account(org_id)
+        account_id = await _store_account(svc, org_id, account.id)
+    link = await svc.stripe.create_account_link(
+        account_id, refresh_url=refresh_url, return_url=return_url, request_key=uuid.uuid4().hex
+    )
+    return _reply(OnboardReply(url=link.url, expires_at=link.expires_at, account_id=account_id))
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _refresh_flag(request: Request) -> bool:
+    value = request.query_params.get("refresh")
+    if value is None or value.lower() in ("false", "0", ""):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise InvalidRequest(message="refresh must be true or false.")
+
+
+async def _status(request: Request, org_id: str) -> Response:
+    svc = services(request)
+    refresh = _refresh_flag(request)
+    access = await svc.auth.organization_access(request, org_id)
+    org = access.organization
+    if refresh and org.stripe_connect_account_id:
+        org = await sync_account(svc, org.id, org.stripe_connect_account_id)
+    return _reply(StatusReply.of(org))
+
+
+async def status_by_path(request: Request) -> Response:
+    return await _status(request, request.path_params["org_id"])
+
+
+async def status_by_header(request: Request) -> Response:
+    return await _status(request, _org_from(request, None))
+
+
+# --- platform-fee transfer ---------------------------------------------------------------------
+
+
+def _request_hash(body: TransferRequest) -> str:
+    canonical = json.dumps(
+        {
+            "organization_id": body.organization_id,
+            "amount": body.amount,
+            "currency": body.currency.lower(),
+            "description": body.description,
+            "transfer_group": body.transfer_group,
+            "metadata": body.metadata or {},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    if row.status == "failed":
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "transfer_failed",
+                    "message": row.failure_message or "Stripe refused the transfer.",
+                }
+            },
+            status_code=400,
+            headers=headers,
+        )
+    reply = TransferReply(
+        organization_id=row.organization_id,
+        idempotency_key=row.idempotency_key,
+        gross_amount=row.gross_amount,
+        fee_amount=row.fee_amount,
+        net_amount=row.net_amount,
+        currency=row.currency,
+        stripe_transfer_id=row.stripe_transfer_id,
+        status=row.status,
+    )
+    return _reply(reply, 201, headers)
+
+
+async def transfer(request: Request) -> Response:
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    key = require_idempotency_key(request)
+    body = await read_model(request, TransferRequest)
+    access = await svc.auth.organization_access(request, body.organization_id, roles=MANAGER_ROLES)
+    org = access.organization
+    account_id = _require_ready(org)
+    try:
+        fee = compute_fee(
+            body.amount,
+            percent=org.platform_fee_percent,
+            fixed_amount=org.platform_fee_fixed,
+            currency=body.currency,
+        )
+    except FeeError as exc:
+        raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
+    if fee.net_amount <= 0:
+        raise InvalidRequest(
+            code="invalid_amount", message="After the platform fee nothing is left to transfer."
+        )
+    try:
+        reserved = await svc.worker.reserve_transfer(
+            organization_id=org.id,
+            idempotency_key=key,
+            request_hash=_request_hash(body),
+            gross_amount=fee.gross_amount,
+            fee_amount=fee.fee_amount,
+            net_amount=fee.net_amount,
+            currency=fee.currency,
+            stripe_account_id=account_id,
+        )
+    except WorkerError as exc:
+        if exc.code == "idempotency_key_reused":
+            raise Conflict(
+                code="idempotency_key_reused",
+                message="This Idempotency-Key was used with a different request.",
+            ) from None
+        raise
+    row = reserved.transfer
+    if not reserved.created and row.status != "pending":
+        return _transfer_reply(row, replayed=True)
+    return await _execute_transfer(svc, row, body, replayed=not reserved.created)
+
+
+async def _execute_transfer(
+    svc: Services, row: LedgerTransfer, body: TransferRequest, *, replayed: bool
+) -> Response:
+    """Send the reserved (possibly retried) transfer with the amounts stored in the ledger."""
+    metadata = {
+        **(body.metadata or {}),
+        "organization_id": row.organization_id,
+        "idempotency_key": row.idempotency_key,
+        "gross_amount": str(row.gross_amount),
+        "fee_amount": str(row.fee_amount),
+    }
+    try:
+        sent = await svc.stripe.create_transfer(
+            destination=row.stripe_account_id or "",
+            amount=row.net_amount,
+            currency=row.currency,
+            key=idempotency_key("transfer", row.organization_id, row.idempotency_key),
+            transfer_group=body.transfer_group,
+            description=body.description,
+            metadata=metadata,
+        )
+    except ApiError as exc:
+        if not is_definitive(exc):
+            raise  # left pending: a retry with the same key finishes it
+        done = await svc.worker.complete_transfer(
+            row.organization_id, row.idempotency_key, status="failed", failure_message=exc.message
+        )
+        return _transfer_reply(done, replayed=False)
+    done = await svc.worker.complete_transfer(
+        row.organization_id, row.idempotency_key, status="succeeded", stripe_transfer_id=sent.id
+    )
+    return _transfer_reply(done, replayed=replayed and done.status != "pending")
+
+
+# --- balance, payout, login link ---------------------------------------------------------------
+
+
+async def balance(request: Request) -> Response:
+    svc = services(request)
+    access = await svc.auth.organization_access(request, request.path_params["org_id"])
+    account_id = _require_account(access.organization)
+    available, pending = await svc.stripe.retrieve_balance(account_id)
+    return _reply(
+        BalanceReply(organization_id=access.organization.id, available=available, pending=pending)
+    )
+
+
+async def payout(request: Request) -> Response:
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    key = require_idempotency_key(request)
+    body = await read_model(request, PayoutRequest)
+    access: OrgAccess = await svc.auth.organization_access(
+        request, body.organization_id, roles=MANAGER_ROLES
+    )
+    account_id = _require_ready(access.organization)
+    currency = normalise_currency(body.currency)
+    amount = body.amount
+    if amount is None:
+        available, _ = await svc.stripe.retrieve_balance(account_id)
+        amount = sum(m.amount for m in available if m.currency == currency)
+        if amount <= 0:
+            raise Conflict(
+                code="insufficient_balance", message=f"No available {currency} balance to pay out."
+            )
+    try:
+        validate_amount(amount, currency)
+    except FeeError as exc:
+        raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
+    sent = await svc.stripe.create_payout(
+        account_id,
+        amount=amount,
+        currency=currency,
+        key=idempotency_key("payout", access.organization.id, key),
+        metadata={"organization_id": access.organization.id, "idempotency_key": key},
+    )
+    await svc.worker.upsert_payout(
+        stripe_payout_id=sent.id,
+        organization_id=access.organization.id,
+        stripe_account_id=account_id,
+        amount=sent.amount,
+        currency=sent.currency,
+        status=sent.status,
+        failure_code=sent.failure_code,
+        failure_message=sent.failure_message,
+        arrival_date=sent.arrival_date,
+        event_created=sent.created,
+    )
+    reply = PayoutReply(
+        organization_id=access.organization.id,
+        payout_id=sent.id,
+        amount=sent.amount,
+        currency=sent.currency,
+        status=sent.status,
+        arrival_date=sent.arrival_date,
+    )
+    return _reply(reply, 201)
+
+
+async def login_link(request: Request) -> Response:
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    body = await read_model(request, LoginLinkRequest)
+    access = await svc.auth.organization_access(request, body.organization_id, roles=MANAGER_ROLES)
+    account_id = _require_account(access.organization)
+    if not access.organization.details_submitted:
+        raise Conflict(
+            code="account_not_ready", message="Finish onboarding before opening the dashboard."
+        )
+    url = await svc.stripe.create_login_link(account_id, request_key=uuid.uuid4().hex)
+    return _reply(LoginLinkReply(url=url))

@@ -1,0 +1,27 @@
+"""The platform fee is the platform's revenue: only the operator sets it, never an org's members."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend.errors import ApiError
+from backend.models import PlatformFeeRequest, StatusReply
+from backend.services import read_model, services
+
+
+async def set_platform_fee(request: Request) -> Response:
+    svc = services(request)
+    configured = svc.settings.operator_api_key
+    if configured is None:
+        raise ApiError(404, "not_found", "Not found.")
+    presented = request.headers.get("x-operator-key", "")
+    if not hmac.compare_digest(presented.encode(), configured.get_secret_value().encode()):
+        raise ApiError(401, "invalid_operator_key", "Missing or invalid operator key.")
+    body = await read_model(request, PlatformFeeRequest)
+    org = await svc.worker.set_platform_fee(
+        body.organization_id, percent=body.platform_fee_percent, fixed=body.platform_fee_fixed
+    )
+    return JSONResponse(StatusReply.of(org).model_dump(mode="json"))

@@ -1,0 +1,35 @@
+"""What a request handler needs, built once per process in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from backend.auth import Authenticator
+from backend.settings import Settings
+from backend.stripe_gateway import ConnectStripe
+from backend.worker_client import WorkerClient
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    worker: WorkerClient
+    stripe: ConnectStripe
+    auth: Authenticator
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    """The body as `model`; malformed JSON, wrong types and unknown fields become 400."""
+    body = await request.body()
+    return model.model_validate_json(body or b"null")

@@ -1,0 +1,189 @@
+"""Configuration: one object read from the environment at startup, refused early when wrong.
+
+A replica that starts with a half-valid configuration fails later, on a customer's request, with an
+error nobody can tie back to the deploy. So everything is validated here, and the error names each
+bad variable on its own line without ever echoing its value (they are secrets).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_INTERNAL_API_KEY_LENGTH = 32
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """Invalid startup configuration; `str()` is one line per bad variable, values never shown."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid backend configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` in lower case, or ValueError: CORS and redirects compare these."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("each origin must look like https://app.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError("an origin has no path, query, fragment or user info")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("an origin has an invalid port") from None
+    netloc = parts.hostname.lower() if port is None else f"{parts.hostname.lower()}:{port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname.lower()}]" + (f":{port}" if port is not None else "")
+    return f"{parts.scheme}://{netloc}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    stripe_secret_key: SecretStr
+    stripe_webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode]
+    stripe_api_base: str | None = None
+    worker_url: str
+    internal_api_key: SecretStr
+    frontend_origins: CommaList
+    operator_api_key: SecretStr | None = None
+    backend_host: str = "127.0.0.1"
+    backend_port: int = Field(default=8000, ge=1, le=65535)
+    worker_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    user_context_cache_ttl_seconds: float = Field(default=0.0, ge=0, le=300)
+    user_context_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    log_level: str = "info"
+
+    @field_validator("stripe_secret_key")
+    @classmethod
+    def _stripe_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if not key.startswith(("sk_", "rk_")) or len(key) < 8:
+            raise ValueError("must be a Stripe secret or restricted key (sk_… or rk_…)")
+        return SecretStr(key)
+
+    @field_validator("stripe_webhook_secrets", mode="before")
+    @classmethod
+    def _webhook_secrets(cls, value: object) -> object:
+        parts = _split(value)
+        if isinstance(parts, tuple):
+            if not parts:
+                raise ValueError("needs at least one whsec_… secret (comma-separated)")
+            for part in parts:
+                if not (isinstance(part, str) and part.startswith("whsec_") and len(part) > 6):
+                    raise ValueError("every entry must be a webhook signing secret (whsec_…)")
+        return parts
+
+    @field_validator("stripe_api_base", mode="before")
+    @classmethod
+    def _api_base(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # unset means real Stripe
+        if not isinstance(value, str):
+            raise ValueError("must be a URL")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:12111")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("must be https:// unless it is a loopback address")
+        return value.strip().rstrip("/")
+
+    @field_validator("worker_url")
+    @classmethod
+    def _worker_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://connect-worker.example.com")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError(
+                "must be https:// (the internal API key travels in every request); "
+                "plain http:// is allowed only on loopback"
+            )
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must not carry a query, fragment or user info")
+        return value.strip().rstrip("/")
+
+    @field_validator("internal_api_key")
+    @classmethod
+    def _internal_key(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if len(key) < MIN_INTERNAL_API_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
+        return SecretStr(key)
+
+    @field_validator("operator_api_key", mode="before")
+    @classmethod
+    def _operator_key(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and len(value.strip()) < MIN_INTERNAL_API_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("frontend_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        parts = _split(value)
+        if isinstance(parts, tuple):
+            if not parts:
+                raise ValueError("needs at least one origin (comma-separated)")
+            return tuple(dict.fromkeys(normalise_origin(str(p)) for p in parts))
+        return parts
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in ("critical", "error", "warning", "info", "debug"):
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return level
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        return tuple(s.get_secret_value() for s in self.stripe_webhook_secrets)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the environment (or `environ`), raising `SettingsError` on any problem."""
+    try:
+        if environ is None:
+            return Settings()  # type: ignore[call-arg]  # values come from the environment
+        lowered = {k.lower(): v for k, v in environ.items()}
+        return Settings.model_validate(
+            {name: lowered[name] for name in Settings.model_fields if name in lowered}
+        )
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            if error["type"] == "missing":
+                problems.append(f"{name}: missing (required)")
+            else:
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(f"{name}: {message}")
+        raise SettingsError(problems) from None

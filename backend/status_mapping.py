@@ -1,0 +1,93 @@
+"""Stripe account state → the three Connect columns in D1. Pure, so a table of cases tests it.
+
+Order matters and is the whole design:
+1. no account → pending / account_creation;
+2. `requirements.disabled_reason` starting with `rejected.` → disabled / rejected (final);
+3. charges and payouts enabled with no disabled_reason → active / complete (future `currently_due`
+   items do not block: Stripe keeps the account enabled until their deadline);
+4. details not submitted → pending / details_submission (checked after 3 and before 5 because a
+   fresh Express account already reports `disabled_reason = requirements.past_due`);
+5. Stripe itself is reviewing (`requirements.pending_verification`, `under_review`, `listed`) →
+   pending / verification;
+6. any other disabled_reason, or past-due requirements → disabled / verification with the reason:
+   the account cannot receive money until someone acts, and "disabled" is what tells the UI to ask;
+7. otherwise (submitted, not yet enabled) → pending / verification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ConnectStatus = Literal["pending", "active", "disabled"]
+OnboardingStep = Literal[
+    "account_creation", "details_submission", "verification", "complete", "rejected"
+]
+
+UNDER_REVIEW_REASONS = frozenset({"requirements.pending_verification", "under_review", "listed"})
+DEAUTHORIZED_REASON = "deauthorized"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    stripe_connect_status: ConnectStatus
+    onboarding_step: OnboardingStep
+    onboarding_rejection_reason: str | None
+
+
+def _string_list(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def map_account_status(account: Mapping[str, Any] | None) -> AccountStatus:
+    if account is None:
+        return AccountStatus("pending", "account_creation", None)
+    requirements = account.get("requirements") or {}
+    disabled_reason = requirements.get("disabled_reason") or None
+    past_due = _string_list(requirements.get("past_due"))
+    charges = bool(account.get("charges_enabled"))
+    payouts = bool(account.get("payouts_enabled"))
+    submitted = bool(account.get("details_submitted"))
+
+    if isinstance(disabled_reason, str) and disabled_reason.startswith("rejected."):
+        return AccountStatus("disabled", "rejected", disabled_reason)
+    if charges and payouts and disabled_reason is None:
+        return AccountStatus("active", "complete", None)
+    if not submitted:
+        return AccountStatus("pending", "details_submission", None)
+    if disabled_reason in UNDER_REVIEW_REASONS:
+        return AccountStatus("pending", "verification", None)
+    if disabled_reason is not None:
+        return AccountStatus("disabled", "verification", str(disabled_reason))
+    if past_due:
+        return AccountStatus("disabled", "verification", "requirements.past_due")
+    return AccountStatus("pending", "verification", None)
+
+
+def organization_fields(account: Mapping[str, Any]) -> dict[str, Any]:
+    """Every Connect column the Worker's `update-organization` accepts, from one account object."""
+    status = map_account_status(account)
+    requirements = account.get("requirements") or {}
+    return {
+        "stripe_connect_status": status.stripe_connect_status,
+        "onboarding_step": status.onboarding_step,
+        "onboarding_rejection_reason": status.onboarding_rejection_reason,
+        "charges_enabled": bool(account.get("charges_enabled")),
+        "payouts_enabled": bool(account.get("payouts_enabled")),
+        "details_submitted": bool(account.get("details_submitted")),
+        "requirements_currently_due": _string_list(requirements.get("currently_due")),
+        "requirements_past_due": _string_list(requirements.get("past_due")),
+        "requirements_disabled_reason": requirements.get("disabled_reason") or None,
+    }
+
+
+def deauthorized_fields() -> dict[str, Any]:
+    """After `account.application.deauthorized` the platform can no longer read the account."""
+    return {
+        "stripe_connect_status": "disabled",
+        "onboarding_step": "rejected",
+        "onboarding_rejection_reason": DEAUTHORIZED_REASON,
+        "charges_enabled": False,
+        "payouts_enabled": False,
+    }

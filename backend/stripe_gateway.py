@@ -1,0 +1,267 @@
+"""Stripe behind one service of ours: typed arguments in, our pydantic models out.
+
+Routes never build Stripe parameters. Every write carries an idempotency key. The Express account
+profile lives in `EXPRESS_ACCOUNT_PROFILE` alone, so "Custom later" is a change of this constant.
+`map_stripe_error` is the single translation from Stripe's error classes to our statuses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import stripe
+from stripe._base_address import BaseAddresses
+from stripe.params import (
+    AccountCreateParams,
+    AccountLinkCreateParams,
+    PayoutCreateParams,
+    TransferCreateParams,
+)
+
+from backend.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamError
+from backend.models import AccountLink, Money, StripeAccount, StripePayout, StripeTransfer
+
+logger = logging.getLogger("backend.stripe")
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+T = TypeVar("T")
+
+EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
+    "controller": {
+        "stripe_dashboard": {"type": "express"},
+        "fees": {"payer": "application"},
+        "losses": {"payments": "application"},
+        "requirement_collection": "stripe",
+    },
+    "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+    "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+}
+
+
+class StripePermissionDenied(UpstreamError):
+    """The platform may no longer act for this account (typically it was deauthorized)."""
+
+    code, message = "stripe_permission_denied", "Stripe refused access to the account."
+
+
+class StripeRejected(InvalidRequest):
+    """Stripe refused the request for a reason that a retry will not change."""
+
+    code = "stripe_invalid_request"
+
+
+def idempotency_key(*parts: str) -> str:
+    """`a:b:c`, or a hash of it when it would exceed Stripe's 255-character limit."""
+    key = ":".join(parts)
+    if len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        return key
+    return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
+    request_id = getattr(exc, "request_id", None)
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
+        message = (exc.user_message or "Stripe rejected the request.")[:300]
+        return StripeRejected(message=message)
+    if isinstance(exc, stripe.IdempotencyError):
+        return ApiError(409, "idempotency_conflict", "A conflicting request is in progress.")
+    if isinstance(exc, stripe.PermissionError):
+        logger.error("stripe %s: permission denied (request %s)", operation, request_id)
+        return StripePermissionDenied()
+    if isinstance(exc, stripe.AuthenticationError):
+        logger.error("stripe %s: authentication failed — check STRIPE_SECRET_KEY", operation)
+        return UpstreamError(code="stripe_misconfigured", message="Payment provider unavailable.")
+    if isinstance(exc, stripe.RateLimitError):
+        retry_after = str((exc.headers or {}).get("retry-after") or "2")
+        logger.warning("stripe %s: rate limited (request %s)", operation, request_id)
+        return ServiceUnavailable(
+            code="stripe_rate_limited",
+            message="Payment provider is busy; retry shortly.",
+            headers={"Retry-After": retry_after if retry_after.isdigit() else "2"},
+        )
+    if isinstance(exc, stripe.APIConnectionError):
+        logger.warning("stripe %s: unreachable (%s)", operation, type(exc).__name__)
+        return UpstreamError(code="stripe_unavailable", message="Payment provider unreachable.")
+    logger.warning(
+        "stripe %s: %s status %s (request %s)",
+        operation,
+        type(exc).__name__,
+        exc.http_status,
+        request_id,
+    )
+    return UpstreamError(code="stripe_error", message="Payment provider error.")
+
+
+def is_definitive(error: ApiError) -> bool:
+    """A Stripe refusal that a retry with the same key will repeat (so the ledger may record it)."""
+    return isinstance(error, StripeRejected)
+
+
+def _account(obj: stripe.Account) -> StripeAccount:
+    raw: dict[str, Any] = obj.to_dict(recursive=True)
+    return StripeAccount(
+        id=obj.id,
+        details_submitted=bool(raw.get("details_submitted")),
+        charges_enabled=bool(raw.get("charges_enabled")),
+        payouts_enabled=bool(raw.get("payouts_enabled")),
+        metadata={str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+        raw=raw,
+    )
+
+
+class ConnectStripe:
+    """One configured `StripeClient` (async, aiohttp) and the Connect operations we use."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        timeout_seconds: float = 20.0,
+        max_network_retries: int = 2,
+    ) -> None:
+        self._http = stripe.AIOHTTPClient(timeout=timeout_seconds)
+        base_addresses: BaseAddresses = {}
+        if api_base:
+            base_addresses = {"api": api_base, "connect": api_base, "files": api_base}
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses=base_addresses,
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+
+    async def _guard(self, operation: str, call: Awaitable[T]) -> T:
+        """Stripe's own errors, and transport failures the SDK lets through (a body cut short
+        surfaces as a raw aiohttp error), all become our errors."""
+        try:
+            return await call
+        except stripe.StripeError as exc:
+            raise map_stripe_error(exc, operation=operation) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("stripe %s: transport failure (%s)", operation, type(exc).__name__)
+            raise UpstreamError(
+                code="stripe_unavailable", message="Payment provider unreachable."
+            ) from None
+
+    async def close(self) -> None:
+        close: Callable[[], Awaitable[None]] = self._http.close_async
+        await close()
+
+    async def create_express_account(
+        self, organization_id: str, *, email: str | None = None
+    ) -> StripeAccount:
+        params: AccountCreateParams = {
+            **EXPRESS_ACCOUNT_PROFILE,
+            "metadata": {"organization_id": organization_id},
+        }
+        if email:
+            params["email"] = email
+        account = await self._guard(
+            "create account",
+            self._client.v1.accounts.create_async(
+                params, {"idempotency_key": idempotency_key("connect-account", organization_id)}
+            ),
+        )
+        return _account(account)
+
+    async def retrieve_account(self, account_id: str) -> StripeAccount:
+        account = await self._guard(
+            "retrieve account", self._client.v1.accounts.retrieve_async(account_id)
+        )
+        return _account(account)
+
+    async def create_account_link(
+        self, account_id: str, *, refresh_url: str, return_url: str, request_key: str
+    ) -> AccountLink:
+        params: AccountLinkCreateParams = {
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+            "collection_options": {"fields": "eventually_due"},
+        }
+        link = await self._guard(
+            "create account link",
+            self._client.v1.account_links.create_async(
+                params, {"idempotency_key": idempotency_key("account-link", request_key)}
+            ),
+        )
+        return AccountLink(url=link.url, expires_at=link.expires_at)
+
+    async def create_login_link(self, account_id: str, *, request_key: str) -> str:
+        link = await self._guard(
+            "create login link",
+            self._client.v1.accounts.login_links.create_async(
+                account_id,
+                options={"idempotency_key": idempotency_key("login-link", request_key)},
+            ),
+        )
+        return link.url
+
+    async def create_transfer(
+        self,
+        *,
+        destination: str,
+        amount: int,
+        currency: str,
+        key: str,
+        transfer_group: str | None,
+        description: str | None,
+        metadata: dict[str, str],
+    ) -> StripeTransfer:
+        params: TransferCreateParams = {
+            "amount": amount,
+            "currency": currency,
+            "destination": destination,
+            "metadata": metadata,
+        }
+        if transfer_group:
+            params["transfer_group"] = transfer_group
+        if description:
+            params["description"] = description
+        transfer = await self._guard(
+            "create transfer",
+            self._client.v1.transfers.create_async(params, {"idempotency_key": key}),
+        )
+        destination_id = transfer.destination
+        return StripeTransfer(
+            id=transfer.id,
+            amount=transfer.amount,
+            currency=transfer.currency,
+            destination=destination_id if isinstance(destination_id, str) else None,
+        )
+
+    async def retrieve_balance(self, account_id: str) -> tuple[list[Money], list[Money]]:
+        balance = await self._guard(
+            "retrieve balance",
+            self._client.v1.balance.retrieve_async(options={"stripe_account": account_id}),
+        )
+        available = [Money(amount=b.amount, currency=b.currency) for b in balance.available]
+        pending = [Money(amount=b.amount, currency=b.currency) for b in balance.pending]
+        return available, pending
+
+    async def create_payout(
+        self, account_id: str, *, amount: int, currency: str, key: str, metadata: dict[str, str]
+    ) -> StripePayout:
+        params: PayoutCreateParams = {"amount": amount, "currency": currency, "metadata": metadata}
+        payout = await self._guard(
+            "create payout",
+            self._client.v1.payouts.create_async(
+                params, {"stripe_account": account_id, "idempotency_key": key}
+            ),
+        )
+        return StripePayout(
+            id=payout.id,
+            amount=payout.amount,
+            currency=payout.currency,
+            status=payout.status,
+            created=payout.created,
+            arrival_date=payout.arrival_date,
+            failure_code=payout.failure_code,
+            failure_message=payout.failure_message,
+        )

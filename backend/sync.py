@@ -1,0 +1,47 @@
+"""Bring an organization's Connect columns in line with Stripe, never letting older data win.
+
+The watermark is the moment the read *started*: whatever Stripe returned is at least that fresh,
+so a slower, older read loses against a newer one in the Worker's "only if newer" guard.
+"""
+
+from __future__ import annotations
+
+import time
+
+from backend.models import Organization
+from backend.services import Services
+from backend.status_mapping import deauthorized_fields, organization_fields
+from backend.stripe_gateway import StripePermissionDenied
+
+
+async def sync_account(
+    svc: Services,
+    organization_id: str,
+    account_id: str,
+    *,
+    deauthorized_since: int | None = None,
+) -> Organization:
+    """Re-read the account and store its mapped state; returns the organization as now stored.
+
+    With `deauthorized_since` (webhooks), a permission error means the platform lost the account,
+    and the org is marked deauthorized as of that time. Without it (a user's refresh) the error is
+    raised: a mis-scoped key must not disable every organization.
+    """
+    started = int(time.time())
+    try:
+        account = await svc.stripe.retrieve_account(account_id)
+    except StripePermissionDenied:
+        if deauthorized_since is None:
+            raise
+        return await mark_deauthorized(svc, organization_id, synced_at=deauthorized_since)
+    result = await svc.worker.update_organization(
+        organization_id, organization_fields(account.raw), synced_at=started
+    )
+    return result.organization
+
+
+async def mark_deauthorized(svc: Services, organization_id: str, *, synced_at: int) -> Organization:
+    result = await svc.worker.update_organization(
+        organization_id, deauthorized_fields(), synced_at=synced_at
+    )
+    return result.organization

@@ -1,0 +1,131 @@
+"""What each Stripe event does to D1: a table from event type to one small handler.
+
+Every handler is safe to run twice (guarded writes, upserts), because a crash between the effect
+and marking the event processed makes Stripe deliver it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from backend.services import Services
+from backend.sync import mark_deauthorized, sync_account
+from backend.worker_client import WorkerError
+
+logger = logging.getLogger("backend.webhooks")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    created: int
+    account: str | None
+    object: Mapping[str, Any]
+
+
+Handler = Callable[[Services, Event], Awaitable[None]]
+
+
+async def _organization_for_account(svc: Services, account_id: str) -> str | None:
+    org = await svc.worker.find_organization_by_account(account_id)
+    return org.id if org is not None else None
+
+
+async def _account_changed(svc: Services, event: Event) -> None:
+    """Re-read the account rather than trusting the payload, so a late old event cannot win."""
+    account_id = event.account
+    if event.type == "account.updated":
+        account_id = account_id or str(event.object.get("id") or "") or None
+    elif account_id is None:
+        account_id = str(event.object.get("account") or "") or None
+    if not account_id:
+        return
+    org_id = await _organization_for_account(svc, account_id)
+    if org_id is None:
+        org_id = await _adopt_account(svc, event, account_id)
+        if org_id is None:
+            logger.info("event %s: account %s belongs to no organization", event.id, account_id)
+            return
+    await sync_account(svc, org_id, account_id, deauthorized_since=event.created)
+
+
+async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | None:
+    """An account we created whose id the Worker has not stored yet (the onboarding request died
+    between Stripe and the Worker): store it now from the metadata we put on it."""
+    if event.type != "account.updated":
+        return None
+    metadata = event.object.get("metadata") or {}
+    org_id = metadata.get("organization_id") if isinstance(metadata, Mapping) else None
+    if not isinstance(org_id, str) or not org_id:
+        return None
+    try:
+        await svc.worker.create_connect_account(org_id, account_id)
+    except WorkerError as exc:
+        if exc.status in (404, 409):
+            return None
+        raise
+    return org_id
+
+
+async def _deauthorized(svc: Services, event: Event) -> None:
+    """The platform can no longer read the account: act on the payload alone."""
+    if not event.account:
+        return
+    org_id = await _organization_for_account(svc, event.account)
+    if org_id is not None:
+        await mark_deauthorized(svc, org_id, synced_at=event.created)
+
+
+async def _payout(svc: Services, event: Event) -> None:
+    payout = event.object
+    if not event.account or not payout.get("id"):
+        return
+    org_id = await _organization_for_account(svc, event.account)
+    if org_id is None:
+        return
+    await svc.worker.upsert_payout(
+        stripe_payout_id=str(payout["id"]),
+        organization_id=org_id,
+        stripe_account_id=event.account,
+        amount=int(payout.get("amount") or 0),
+        currency=str(payout.get("currency") or ""),
+        status=str(payout.get("status") or "pending"),
+        failure_code=payout.get("failure_code"),
+        failure_message=payout.get("failure_message"),
+        arrival_date=payout.get("arrival_date"),
+        event_created=event.created,
+    )
+
+
+async def _transfer(svc: Services, event: Event) -> None:
+    transfer = event.object
+    if not transfer.get("id"):
+        return
+    amount = int(transfer.get("amount") or 0)
+    reversed_amount = int(transfer.get("amount_reversed") or 0)
+    row = await svc.worker.sync_transfer(
+        str(transfer["id"]),
+        amount_reversed=reversed_amount,
+        reversed=bool(transfer.get("reversed")) or (amount > 0 and reversed_amount >= amount),
+    )
+    if row is None:
+        logger.info("event %s: transfer %s is not in the ledger", event.id, transfer["id"])
+
+
+HANDLERS: dict[str, Handler] = {
+    "account.updated": _account_changed,
+    "capability.updated": _account_changed,
+    "account.application.deauthorized": _deauthorized,
+    "payout.created": _payout,
+    "payout.updated": _payout,
+    "payout.paid": _payout,
+    "payout.failed": _payout,
+    "payout.canceled": _payout,
+    "transfer.created": _transfer,
+    "transfer.updated": _transfer,
+    "transfer.reversed": _transfer,
+}

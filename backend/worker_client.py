@@ -1,0 +1,352 @@
+"""The backend's only door to D1: typed calls to the Worker's internal API over one pooled session.
+
+Retries are deliberately narrow. Reads (and `verify-user-context`, which writes nothing) retry on
+connection failures, timeouts and 502/503/504. Writes retry only when the TCP connection could not
+be opened — the request never left, so repeating it cannot double an effect. Everything else
+surfaces as `WorkerUnavailable` (503) so the caller (or Stripe's webhook retry) decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from backend.errors import ApiError, Forbidden, Unauthorized, WorkerUnavailable
+from backend.models import (
+    Claim,
+    CreateAccountResult,
+    LedgerPayout,
+    LedgerTransfer,
+    Organization,
+    ReserveResult,
+    UpdateResult,
+    UserContext,
+)
+
+logger = logging.getLogger("backend.worker_client")
+
+M = TypeVar("M", bound=BaseModel)
+
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+_READ_ATTEMPTS = 3
+_WRITE_CONNECT_ATTEMPTS = 2
+_BACKOFF_SECONDS = 0.05
+
+
+class WorkerError(ApiError):
+    """A 4xx answer from the Worker, carrying its code so callers can branch on it."""
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WorkerClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_seconds: float = 5.0,
+        pool_size: int = 100,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"X-API-Key": api_key, "Accept": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=timeout_seconds)
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, headers=self._headers
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- transport -----------------------------------------------------------------------------
+
+    async def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None
+    ) -> tuple[int, dict[str, Any]]:
+        if self._session is None:
+            await self.open()
+        assert self._session is not None
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        async with self._session.request(
+            method, self._base_url + path, data=data, headers=headers
+        ) as response:
+            raw = await response.read()
+            try:
+                payload = json.loads(raw) if raw else {}
+            except ValueError:
+                payload = {}
+            return response.status, payload if isinstance(payload, dict) else {}
+
+    async def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None, *, read: bool
+    ) -> tuple[int, dict[str, Any]]:
+        attempts = _READ_ATTEMPTS if read else _WRITE_CONNECT_ATTEMPTS
+        last_reason = "unknown"
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(_BACKOFF_SECONDS * attempt)
+            try:
+                status, payload = await self._send(method, path, body)
+            except aiohttp.ClientConnectorError:
+                last_reason = "connection refused"
+                continue  # nothing was sent: safe for writes too
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last_reason = type(exc).__name__
+                if read:
+                    continue
+                break
+            if status in _RETRYABLE_STATUS and read and attempt + 1 < attempts:
+                last_reason = f"HTTP {status}"
+                continue
+            return status, payload
+        logger.warning("worker %s %s failed: %s", method, path, last_reason)
+        raise WorkerUnavailable()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        read: bool,
+        model: type[M],
+    ) -> tuple[int, M]:
+        status, payload = await self._call(method, path, body, read=read)
+        if status >= 500:
+            logger.warning("worker %s %s answered %s", method, path, status)
+            raise WorkerUnavailable()
+        if status == 401 and path != "/api/internal/verify-user-context":
+            logger.error("worker rejected the internal API key (check INTERNAL_API_KEY)")
+            raise WorkerUnavailable()
+        if status >= 400:
+            found = payload.get("error")
+            error: dict[str, Any] = found if isinstance(found, dict) else {}
+            code = str(error.get("code") or "worker_error")
+            message = str(error.get("message") or "Request refused.")
+            if status == 401 and code != "invalid_token":
+                logger.error("worker rejected the internal API key (check INTERNAL_API_KEY)")
+                raise WorkerUnavailable()
+            raise WorkerError(status, code, message)
+        try:
+            return status, model.model_validate(payload)
+        except ValidationError:
+            logger.error("worker %s %s returned an unexpected body", method, path)
+            raise WorkerUnavailable() from None
+
+    # --- routes (docs/internal-api.md) --------------------------------------------------------
+
+    async def health(self) -> bool:
+        try:
+            status, _ = await self._call("GET", "/api/internal/health", read=True)
+        except WorkerUnavailable:
+            return False
+        return status == 200
+
+    async def verify_user_context(
+        self, token: str, *, organization_id: str | None = None
+    ) -> UserContext:
+        body: dict[str, Any] = {"token": token}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        try:
+            _, context = await self._request(
+                "POST", "/api/internal/verify-user-context", body, read=True, model=UserContext
+            )
+        except WorkerError as exc:
+            if exc.status == 401:
+                raise Unauthorized() from None
+            if exc.status == 403:
+                raise Forbidden() from None
+            if exc.status == 400:
+                # An id the Worker cannot even look up is, to the user, an org they do not hold.
+                raise (Forbidden() if organization_id is not None else Unauthorized()) from None
+            raise
+        return context
+
+    async def get_organization(self, organization_id: str) -> Organization:
+        _, reply = await self._request(
+            "GET",
+            f"/api/internal/organization/{_segment(organization_id)}",
+            read=True,
+            model=_OrganizationReply,
+        )
+        return reply.organization
+
+    async def find_organization_by_account(self, stripe_account_id: str) -> Organization | None:
+        try:
+            _, reply = await self._request(
+                "GET",
+                f"/api/internal/organization-by-account/{_segment(stripe_account_id)}",
+                read=True,
+                model=_OrganizationReply,
+            )
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply.organization
+
+    async def update_organization(
+        self, organization_id: str, fields: Mapping[str, Any], *, synced_at: int | None
+    ) -> UpdateResult:
+        body: dict[str, Any] = {"organization_id": organization_id, "fields": dict(fields)}
+        if synced_at is not None:
+            body["synced_at"] = synced_at
+        _, result = await self._request(
+            "POST", "/api/internal/update-organization", body, read=False, model=UpdateResult
+        )
+        return result
+
+    async def create_connect_account(
+        self, organization_id: str, stripe_account_id: str
+    ) -> CreateAccountResult:
+        _, result = await self._request(
+            "POST",
+            "/api/internal/create-connect-account",
+            {"organization_id": organization_id, "stripe_account_id": stripe_account_id},
+            read=False,
+            model=CreateAccountResult,
+        )
+        return result
+
+    async def set_platform_fee(
+        self, organization_id: str, *, percent: float, fixed: int | None
+    ) -> Organization:
+        body: dict[str, Any] = {"organization_id": organization_id, "platform_fee_percent": percent}
+        if fixed is not None:
+            body["platform_fee_fixed"] = fixed
+        _, reply = await self._request(
+            "POST", "/api/internal/set-platform-fee", body, read=False, model=_OrganizationReply
+        )
+        return reply.organization
+
+    async def claim_event(
+        self,
+        event_id: str,
+        *,
+        event_type: str,
+        event_created: int,
+        stripe_account_id: str | None,
+        lease_seconds: int = 60,
+    ) -> Claim:
+        _, claim = await self._request(
+            "POST",
+            "/api/internal/webhook-events/claim",
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "event_created": event_created,
+                "stripe_account_id": stripe_account_id,
+                "lease_seconds": lease_seconds,
+            },
+            read=False,
+            model=Claim,
+        )
+        return claim
+
+    async def complete_event(
+        self, event_id: str, *, claim_id: str, outcome: str, error: str | None = None
+    ) -> str:
+        body: dict[str, Any] = {"event_id": event_id, "claim_id": claim_id, "outcome": outcome}
+        if error is not None:
+            body["error"] = error[:500]
+        _, reply = await self._request(
+            "POST", "/api/internal/webhook-events/complete", body, read=False, model=_StatusReply
+        )
+        return reply.status
+
+    async def reserve_transfer(self, **fields: Any) -> ReserveResult:
+        _, result = await self._request(
+            "POST", "/api/internal/transfers/reserve", fields, read=False, model=ReserveResult
+        )
+        return result
+
+    async def complete_transfer(
+        self,
+        organization_id: str,
+        idempotency_key: str,
+        *,
+        status: str,
+        stripe_transfer_id: str | None = None,
+        failure_message: str | None = None,
+    ) -> LedgerTransfer:
+        body: dict[str, Any] = {
+            "organization_id": organization_id,
+            "idempotency_key": idempotency_key,
+            "status": status,
+        }
+        if stripe_transfer_id is not None:
+            body["stripe_transfer_id"] = stripe_transfer_id
+        if failure_message is not None:
+            body["failure_message"] = failure_message[:500]
+        _, reply = await self._request(
+            "POST", "/api/internal/transfers/complete", body, read=False, model=_TransferReply
+        )
+        return reply.transfer
+
+    async def sync_transfer(
+        self, stripe_transfer_id: str, *, amount_reversed: int, reversed: bool
+    ) -> LedgerTransfer | None:
+        try:
+            _, reply = await self._request(
+                "POST",
+                "/api/internal/transfers/sync",
+                {
+                    "stripe_transfer_id": stripe_transfer_id,
+                    "amount_reversed": amount_reversed,
+                    "reversed": reversed,
+                },
+                read=False,
+                model=_TransferReply,
+            )
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply.transfer
+
+    async def upsert_payout(self, **fields: Any) -> LedgerPayout:
+        _, reply = await self._request(
+            "POST", "/api/internal/payouts/upsert", fields, read=False, model=_PayoutReply
+        )
+        return reply.payout
+
+
+class _OrganizationReply(BaseModel):
+    organization: Organization
+
+
+class _StatusReply(BaseModel):
+    status: str
+
+
+class _TransferReply(BaseModel):
+    transfer: LedgerTransfer
+
+
+class _PayoutReply(BaseModel):
+    payout: LedgerPayout
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
+
+
+async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"ok": True}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["worker"] is True
+
+
+async def test_readiness_fails_when_the_worker_is_unreachable(
+    make_backend: Callable[..., BackendStack],
+) -> None:
+    stack = make_backend(env={"WORKER_URL": "http://127.0.0.1:9"}, webhooks=False)
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        ready = await http.get("/readyz")
+        assert (ready.status_code, ready.json()["error"]["code"]) == (503, "not_ready")
+        r = await http.get(f"/api/connect/status/{stack.org_id}", headers=stack.auth())
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "worker_unavailable")
+
+
+async def test_cors_allows_only_the_configured_origins(client: httpx.AsyncClient) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+    }
+    ok = await client.options(
+        "/api/connect/transfer", headers={"Origin": FRONTEND_ORIGIN, **preflight}
+    )
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+    bad = await client.options(
+        "/api/connect/transfer", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert bad.status_code == 400
+    assert "access-control-allow-origin" not in bad.headers
+    simple = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_malformed_json_and_wrong_types_are_400_never_500(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    headers = {**backend_stack.auth(), "Content-Type": "application/json"}
+    for raw, code in (
+        (b"{not json", "invalid_json"),
+        (b"[]", "invalid_request"),
+        (b'"x"', "invalid_request"),
+        (b'{"organization_id": 5}', "invalid_request"),
+        (b'{"organization_id": "x", "return_url": ["a"]}', "invalid_request"),
+    ):
+        r = await client.post("/api/connect/onboard", content=raw, headers=headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, code), raw
+
+
+async def test_oversized_bodies_are_413(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    big = b'{"organization_id": "' + b"x" * (70 * 1024) + b'"}'
+    r = await client.post("/api/connect/onboard", content=big, headers=backend_stack.auth())
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "payload_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 4096
+
+    streamed = await client.post(
+        "/api/connect/onboard", content=chunks(), headers=backend_stack.auth()
+    )
+    assert streamed.status_code == 413
+    webhook = await client.post("/api/connect/webhook", content=b"x" * (600 * 1024))
+    assert webhook.status_code == 413
+
+
+async def test_unknown_paths_and_methods_answer_json_errors(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/connect/nothing")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    wrong = await client.get("/api/connect/transfer")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
+
+
+async def test_openapi_describes_every_route_with_schemas(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.")
+    for path in (
+        "/api/connect/onboard",
+        "/api/connect/status/{org_id}",
+        "/api/connect/status",
+        "/api/connect/transfer",
+        "/api/connect/balance/{org_id}",
+        "/api/connect/webhook",
+    ):
+        assert path in spec["paths"], path
+    transfer = spec["components"]["schemas"]["TransferRequest"]
+    assert transfer["additionalProperties"] is False
+    assert transfer["properties"]["amount"]["type"] == "integer"
+
+
+async def test_tokens_never_reach_logs_or_error_bodies(
+    client: httpx.AsyncClient, backend_stack: BackendStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = backend_stack.tokens["owner"]
+    bad = token[:-4] + "AAA="
+    for t in (token, bad):
+        r = await client.post(
+            "/api/connect/transfer",
+            json={"organization_id": backend_stack.org_id, "amount": 1, "currency": "usd"},
+            headers={"Authorization": f"Bearer {t}", "Idempotency-Key": "k"},
+        )
+        assert t not in r.text
+    assert token not in caplog.text
+    assert bad not in caplog.text
+    assert backend_stack.worker.api_key not in caplog.text
+
+
+async def test_operator_sets_the_platform_fee_and_members_cannot(
+    make_backend: Callable[..., BackendStack], backend_stack: BackendStack
+) -> None:
+    operator_key = "o" * 40
+    stack = make_backend(env={"OPERATOR_API_KEY": operator_key}, webhooks=False)
+    body = {"organization_id": stack.org_id, "platform_fee_percent": 2.5, "platform_fee_fixed": 30}
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        refused = await http.post("/api/operator/platform-fee", json=body, headers=stack.auth())
+        assert refused.status_code == 401
+        r = await http.post(
+            "/api/operator/platform-fee", json=body, headers={"X-Operator-Key": operator_key}
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["platform_fee_percent"], r.json()["platform_fee_fixed"]) == (2.5, 30)
+    async with httpx.AsyncClient(base_url=backend_stack.url) as http:  # no operator key set
+        off = await http.post(
+            "/api/operator/platform-fee", json=body, headers={"X-Operator-Key": operator_key}
+        )
+        assert off.status_code == 404

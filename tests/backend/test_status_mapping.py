@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backend.status_mapping import (
+    AccountStatus,
+    deauthorized_fields,
+    map_account_status,
+    organization_fields,
+)
+
+
+def account(
+    *,
+    submitted: bool = True,
+    charges: bool = False,
+    payouts: bool = False,
+    due: list[str] | None = None,
+    past_due: list[str] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": "acct_1",
+        "details_submitted": submitted,
+        "charges_enabled": charges,
+        "payouts_enabled": payouts,
+        "requirements": {
+            "currently_due": due or [],
+            "past_due": past_due or [],
+            "disabled_reason": reason,
+        },
+    }
+
+
+CASES = [
+    ("no account", None, ("pending", "account_creation", None)),
+    (
+        "fresh express account (Stripe already says past_due)",
+        account(
+            submitted=False,
+            due=["business_type"],
+            past_due=["business_type"],
+            reason="requirements.past_due",
+        ),
+        ("pending", "details_submission", None),
+    ),
+    ("details not submitted", account(submitted=False), ("pending", "details_submission", None)),
+    ("submitted, not enabled yet", account(), ("pending", "verification", None)),
+    (
+        "submitted, Stripe verifying",
+        account(reason="requirements.pending_verification"),
+        ("pending", "verification", None),
+    ),
+    ("under review", account(reason="under_review"), ("pending", "verification", None)),
+    ("charges only", account(charges=True), ("pending", "verification", None)),
+    ("fully enabled", account(charges=True, payouts=True), ("active", "complete", None)),
+    (
+        "enabled with future requirements",
+        account(charges=True, payouts=True, due=["individual.id_number"]),
+        ("active", "complete", None),
+    ),
+    (
+        "rejected for fraud",
+        account(charges=True, payouts=True, reason="rejected.fraud"),
+        ("disabled", "rejected", "rejected.fraud"),
+    ),
+    (
+        "rejected before submitting",
+        account(submitted=False, reason="rejected.terms_of_service"),
+        ("disabled", "rejected", "rejected.terms_of_service"),
+    ),
+    (
+        "restricted: requirements past due",
+        account(past_due=["external_account"], reason="requirements.past_due"),
+        ("disabled", "verification", "requirements.past_due"),
+    ),
+    (
+        "past due without a reason yet",
+        account(past_due=["external_account"]),
+        ("disabled", "verification", "requirements.past_due"),
+    ),
+    (
+        "paused by the platform",
+        account(charges=True, payouts=True, reason="platform_paused"),
+        ("disabled", "verification", "platform_paused"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("acct", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_status_mapping_table(acct: dict[str, Any] | None, expected: tuple[Any, ...]) -> None:
+    assert map_account_status(acct) == AccountStatus(*expected)
+
+
+def test_organization_fields_carry_flags_and_requirements() -> None:
+    fields = organization_fields(account(charges=True, payouts=True, due=["x"]))
+    assert fields == {
+        "stripe_connect_status": "active",
+        "onboarding_step": "complete",
+        "onboarding_rejection_reason": None,
+        "charges_enabled": True,
+        "payouts_enabled": True,
+        "details_submitted": True,
+        "requirements_currently_due": ["x"],
+        "requirements_past_due": [],
+        "requirements_disabled_reason": None,
+    }
+
+
+def test_deauthorized_org_is_disabled_and_cannot_receive_money() -> None:
+    fields = deauthorized_fields()
+    assert fields["stripe_connect_status"] == "disabled"
+    assert fields["onboarding_rejection_reason"] == "deauthorized"
+    assert fields["charges_enabled"] is False
+    assert fields["payouts_enabled"] is False

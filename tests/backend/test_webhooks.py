@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.webhook_verification import sign_header
+from tests.backend.conftest import eventually, onboard, settle_webhooks, status_of
+from tests.fixtures.backend import BackendStack
+
+Activated = Callable[[], Awaitable[str]]
+
+
+def signed(
+    stack: BackendStack, event: dict[str, Any], *, secret: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(event).encode()
+    header = sign_header(body, secret=secret or stack.stripe.connect_webhook_secret)
+    return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def event_row(stack: BackendStack, event_id: str) -> dict[str, Any] | None:
+    return stack.worker.row(
+        "SELECT status, attempts FROM connect_webhook_event WHERE event_id = ?", event_id
+    )
+
+
+def account_event(account_id: str, *, created: int, event_id: str, **obj: Any) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": "account.updated",
+        "created": created,
+        "account": account_id,
+        "data": {"object": {"id": account_id, "object": "account", **obj}},
+    }
+
+
+async def test_bad_or_missing_signatures_are_refused_and_logged_without_secrets(
+    client: httpx.AsyncClient, backend_stack: BackendStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = account_event("acct_x", created=int(time.time()), event_id="evt_bad1")
+    body, headers = signed(backend_stack, event, secret="whsec_not_ours")
+    caplog.set_level(logging.WARNING, logger="backend.webhooks")
+    for h in (headers, {}, {"Stripe-Signature": "t=1,v1=00"}):
+        r = await client.post("/api/connect/webhook", content=body, headers=h)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_signature")
+    assert event_row(backend_stack, "evt_bad1") is None
+    logged = caplog.text
+    assert "type=account.updated" in logged
+    assert "reason=no_matching_signature" in logged
+    assert "whsec_" not in logged
+    assert "acct_x" not in logged
+
+
+async def test_every_configured_secret_is_accepted(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    for n, secret in enumerate(backend_stack.settings.webhook_secrets):
+        event = {
+            "id": f"evt_unhandled{n}",
+            "type": "customer.created",
+            "created": 1,
+            "data": {"object": {}},
+        }
+        body, headers = signed(backend_stack, event, secret=secret)
+        r = await client.post("/api/connect/webhook", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"received": True, "duplicate": False, "handled": False}
+
+
+async def test_malformed_signed_events_are_400(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    for raw in (b"not json", b"[]", b'{"id": "evt_1", "type": "account.updated"}'):
+        header = sign_header(raw, secret=backend_stack.stripe.webhook_secret)
+        r = await client.post(
+            "/api/connect/webhook", content=raw, headers={"Stripe-Signature": header}
+        )
+        assert r.status_code == 400, raw
+
+
+async def test_replayed_event_is_applied_once_and_answered_as_duplicate(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    account_id = await onboard(client, backend_stack)
+    event = account_event(account_id, created=int(time.time()), event_id="evt_replay1")
+    body, headers = signed(backend_stack, event)
+    first = await client.post("/api/connect/webhook", content=body, headers=headers)
+    assert first.json() == {"received": True, "duplicate": False, "handled": True}
+    for _ in range(3):
+        again = await client.post("/api/connect/webhook", content=body, headers=headers)
+        assert again.status_code == 200
+        assert again.json()["duplicate"] is True
+    assert event_row(backend_stack, "evt_replay1") == {"status": "processed", "attempts": 1}
+
+
+async def test_late_stale_event_cannot_flip_an_active_account_back(
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+) -> None:
+    account_id = await activated()
+    stale = account_event(
+        account_id,
+        created=int(time.time()) - 120,
+        event_id="evt_stale1",
+        details_submitted=False,
+        charges_enabled=False,
+        payouts_enabled=False,
+    )
+    body, headers = signed(backend_stack, stale)
+    r = await client.post("/api/connect/webhook", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert (await status_of(client, backend_stack))["stripe_connect_status"] == "active"
+
+
+async def test_duplicated_and_reordered_deliveries_end_in_the_latest_state(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    stripe = backend_stack.stripe
+    stripe.configure_webhooks(
+        backend_stack.webhook_url,
+        stripe.webhook_secret,
+        stripe.connect_webhook_secret,
+        out_of_order=True,
+        duplicate=True,
+    )
+    account_id = await onboard(client, backend_stack)
+    await stripe.aio.submit_details(account_id)
+    await stripe.aio.complete_onboarding(account_id)
+
+    await settle_webhooks(backend_stack)  # every emitted event answered 2xx at least once
+    status = await status_of(client, backend_stack)
+    assert (status["stripe_connect_status"], status["onboarding_step"]) == ("active", "complete")
+    rows = backend_stack.worker.rows("SELECT status, attempts FROM connect_webhook_event")
+    assert rows
+    # A delivery that met a busy claim is retried by Stripe; what counts: all ended processed.
+    assert all(r["status"] == "processed" for r in rows), rows
+
+
+async def test_same_event_to_two_instances_at_once_is_applied_once(
+    make_backend: Callable[..., BackendStack],
+    backend_stack: BackendStack,
+    client: httpx.AsyncClient,
+) -> None:
+    other = make_backend(webhooks=False)
+    account_id = await onboard(client, backend_stack)
+    results: list[int] = []
+    async with httpx.AsyncClient(timeout=20) as http:
+        for n in range(5):
+            event = account_event(account_id, created=int(time.time()), event_id=f"evt_twin{n}")
+            body, headers = signed(backend_stack, event)
+            replies = await asyncio.gather(
+                http.post(backend_stack.webhook_url, content=body, headers=headers),
+                http.post(other.webhook_url, content=body, headers=headers),
+            )
+            results.extend(r.status_code for r in replies)
+            handled = [r for r in replies if r.status_code == 200 and not r.json()["duplicate"]]
+            assert len(handled) <= 1
+            assert all(r.status_code in (200, 409) for r in replies), [r.text for r in replies]
+            # Stripe retries whatever was not 2xx: the retry is a duplicate, not a second effect.
+            retry = await http.post(other.webhook_url, content=body, headers=headers)
+            assert retry.json()["duplicate"] is True
+            assert event_row(backend_stack, f"evt_twin{n}") == {
+                "status": "processed",
+                "attempts": 1,
+            }
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def test_worker_down_during_a_webhook_is_5xx_and_the_redelivery_completes(
+    make_backend: Callable[..., BackendStack],
+    backend_stack: BackendStack,
+    client: httpx.AsyncClient,
+) -> None:
+    stripe = backend_stack.stripe
+    account_id = await onboard(client, backend_stack)
+    cut_off = make_backend(env={"WORKER_URL": _dead_url()})  # the fake now delivers here
+    await stripe.aio.complete_onboarding(account_id)
+
+    async def refused() -> bool:
+        deliveries = stripe.deliveries()["deliveries"]
+        return any(d["type"] == "account.updated" and d["status"] == 503 for d in deliveries)
+
+    await eventually(refused, what="a 503 while the Worker is unreachable")
+    assert cut_off.url != backend_stack.url
+    assert (await status_of(client, backend_stack))["stripe_connect_status"] == "pending"
+
+    event_id = next(
+        d["event_id"]
+        for d in stripe.deliveries()["deliveries"]
+        if d["type"] == "account.updated" and d["status"] == 503
+    )
+    assert event_row(backend_stack, event_id) is None  # nothing was recorded while cut off
+
+    # The Worker is reachable again (the healthy replica): Stripe's redelivery succeeds.
+    stripe.configure_webhooks(
+        backend_stack.webhook_url, stripe.webhook_secret, stripe.connect_webhook_secret
+    )
+    await stripe.aio.resend_event(event_id)
+
+    async def processed() -> bool:
+        return event_row(backend_stack, event_id) == {"status": "processed", "attempts": 1}
+
+    await eventually(processed, what="redelivery to apply the update")
+    assert (await status_of(client, backend_stack))["stripe_connect_status"] == "active"
+
+
+async def test_deauthorization_disables_the_org_from_the_payload_alone(
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+) -> None:
+    account_id = await activated()
+    await backend_stack.stripe.aio.deauthorize(account_id)
+
+    async def disabled() -> bool:
+        return (await status_of(client, backend_stack))["stripe_connect_status"] == "disabled"
+
+    await eventually(disabled, what="account.application.deauthorized")
+    status = await status_of(client, backend_stack)
+    assert status["onboarding_rejection_reason"] == "deauthorized"
+    assert status["payouts_enabled"] is False
+
+
+async def test_rejected_account_is_disabled_with_the_reason(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    account_id = await onboard(client, backend_stack)
+    await backend_stack.stripe.aio.reject(account_id, "fraud")
+
+    async def rejected() -> bool:
+        return (await status_of(client, backend_stack))["onboarding_step"] == "rejected"
+
+    await eventually(rejected, what="rejection to land")
+    assert (await status_of(client, backend_stack))["onboarding_rejection_reason"] == (
+        "rejected.fraud"
+    )
