@@ -23,8 +23,8 @@ from devstack.sqlite_d1 import SqliteD1
 from tests.fixtures.worker import ShiftableClock
 
 REPO = Path(__file__).resolve().parents[2]
-# A copy of `../shared/fixtures/better-auth/` (real Better Auth 1.7.25 output) lives in the repo so a
-# bare clone tests against it; `test_better_auth_fixture_copy.py` keeps it equal to the shared one.
+# A copy of `../shared/fixtures/better-auth/` (real Better Auth 1.7.25 output) lives in the repo, so
+# a bare clone tests against it; `test_better_auth_fixture_copy.py` keeps it equal to the original.
 BETTER_AUTH = Path(
     os.environ.get("BETTER_AUTH_FIXTURE_DIR", str(REPO / "tests" / "fixtures" / "better_auth"))
 )

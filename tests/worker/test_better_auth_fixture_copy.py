@@ -1,4 +1,4 @@
-"""The repo's copy of the Better Auth fixture must stay byte-identical to the shared ground truth."""
+"""The repo's copy of the Better Auth fixture stays byte-identical to the shared ground truth."""
 
 from __future__ import annotations
 
