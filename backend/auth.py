@@ -8,8 +8,10 @@ foreign organization and a non-existent one get the same 403 (the Worker already
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -34,16 +36,30 @@ class OrgAccess:
 
 
 class UserContextCache:
-    """Verified contexts for `ttl` seconds, keyed by sha256(token) — the token itself is not kept.
+    """Verified contexts for `ttl` seconds, keyed by sha256(organization id, token) — the token
+    itself is not kept.
 
-    Off by default (ttl 0): with it on, a revoked session or a changed role is honoured only after
-    the TTL. Failures are never cached.
+    What is cached is the whole answer of the one-call path: the user, the role *and the
+    organization with its Connect state*. Off by default (ttl 0): with it on, a revoked session, a
+    changed role and the organization's Connect status / fee are all up to `ttl` seconds old
+    (never older: an entry is dropped once its TTL has passed). Failures (401/403) are never
+    cached. At most `max_entries` are kept; the oldest stored goes first.
     """
 
-    def __init__(self, *, ttl_seconds: float, max_entries: int) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
+        self._clock = clock
         self._entries: OrderedDict[str, tuple[float, UserContext]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     @property
     def enabled(self) -> bool:
@@ -51,20 +67,21 @@ class UserContextCache:
 
     @staticmethod
     def key(token: str, organization_id: str | None) -> str:
-        return hashlib.sha256(f"{organization_id or ''}\n{token}".encode()).hexdigest()
+        # JSON, not a separator: no (organization, token) pair can spell another pair's key.
+        return hashlib.sha256(json.dumps([organization_id, token]).encode()).hexdigest()
 
     def get(self, key: str) -> UserContext | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         expires, context = entry
-        if time.monotonic() >= expires:
+        if self._clock() >= expires:
             self._entries.pop(key, None)
             return None
         return context
 
     def put(self, key: str, context: UserContext) -> None:
-        self._entries[key] = (time.monotonic() + self._ttl, context)
+        self._entries[key] = (self._clock() + self._ttl, context)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -124,11 +124,24 @@ class ReserveResult(WorkerModel):
 
 
 class LedgerPayout(WorkerModel):
-    stripe_payout_id: str
+    """A payout row: `reserved` / `refused` are ours (no Stripe payout), the rest Stripe's."""
+
+    stripe_payout_id: str | None = None
     organization_id: str
+    stripe_account_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
     amount: int
     currency: str
     status: str
+    failure_code: str | None = None
+    failure_message: str | None = None
+    arrival_date: int | None = None
+
+
+class PayoutReserveResult(WorkerModel):
+    created: bool
+    payout: LedgerPayout
 
 
 # --- Our view of Stripe objects (the gateway returns these, never StripeObjects) ------------

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     worker_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    # Caches the verified user *and the organization it was asked for* (the one-call path), so
+    # with a TTL > 0 a revoked session, a changed role and the org's Connect status/fee may be up
+    # to this many seconds old (`?refresh=true` still reads Stripe). 0 = off: every request asks
+    # the Worker.
     user_context_cache_ttl_seconds: float = Field(default=0.0, ge=0, le=300)
     user_context_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)

@@ -98,7 +98,18 @@ async def _payout(svc: Services, event: Event) -> None:
         failure_message=payout.get("failure_message"),
         arrival_date=payout.get("arrival_date"),
         event_created=event.created,
+        idempotency_key=_our_idempotency_key(payout, org_id),
     )
+
+
+def _our_idempotency_key(payout: Mapping[str, Any], org_id: str) -> str | None:
+    """The key of a payout made through our route (we put it in its metadata), so an event that
+    arrives before the route's own write still lands on the reservation."""
+    metadata = payout.get("metadata")
+    if not isinstance(metadata, Mapping) or metadata.get("organization_id") != org_id:
+        return None
+    key = metadata.get("idempotency_key")
+    return key if isinstance(key, str) and 0 < len(key) <= 255 else None
 
 
 async def _transfer(svc: Services, event: Event) -> None:

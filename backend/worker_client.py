@@ -4,6 +4,9 @@ Retries are deliberately narrow. Reads (and `verify-user-context`, which writes 
 connection failures, timeouts and 502/503/504. Writes retry only when the TCP connection could not
 be opened — the request never left, so repeating it cannot double an effect. Everything else
 surfaces as `WorkerUnavailable` (503) so the caller (or Stripe's webhook retry) decides.
+
+`timeout_seconds` is the budget of a whole call, retries included: a user request never waits on
+the Worker longer than that, however many attempts fit in it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from backend.models import (
     LedgerPayout,
     LedgerTransfer,
     Organization,
+    PayoutReserveResult,
     ReserveResult,
     UpdateResult,
     UserContext,
@@ -61,6 +65,7 @@ class WorkerClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = {"X-API-Key": api_key, "Accept": "application/json"}
+        self._timeout_seconds = timeout_seconds
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=timeout_seconds)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
@@ -80,7 +85,7 @@ class WorkerClient:
     # --- transport -----------------------------------------------------------------------------
 
     async def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None
+        self, method: str, path: str, body: Mapping[str, Any] | None, *, budget: float
     ) -> tuple[int, dict[str, Any]]:
         if self._session is None:
             await self.open()
@@ -88,7 +93,11 @@ class WorkerClient:
         data = None if body is None else json.dumps(body, separators=(",", ":"))
         headers = {"Content-Type": "application/json"} if data is not None else None
         async with self._session.request(
-            method, self._base_url + path, data=data, headers=headers
+            method,
+            self._base_url + path,
+            data=data,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=budget),
         ) as response:
             raw = await response.read()
             try:
@@ -102,11 +111,16 @@ class WorkerClient:
     ) -> tuple[int, dict[str, Any]]:
         attempts = _READ_ATTEMPTS if read else _WRITE_CONNECT_ATTEMPTS
         last_reason = "unknown"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_seconds
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(_BACKOFF_SECONDS * attempt)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
             try:
-                status, payload = await self._send(method, path, body)
+                status, payload = await self._send(method, path, body, budget=remaining)
             except aiohttp.ClientConnectorError:
                 last_reason = "connection refused"
                 continue  # nothing was sent: safe for writes too
@@ -281,6 +295,23 @@ class WorkerClient:
         )
         return result
 
+    async def find_transfer(
+        self, organization_id: str, idempotency_key: str
+    ) -> LedgerTransfer | None:
+        """The ledger row for this idempotency key, or None (a replay's lookup)."""
+        try:
+            _, reply = await self._request(
+                "GET",
+                f"/api/internal/transfers/{_segment(organization_id)}/{_segment(idempotency_key)}",
+                read=True,
+                model=_TransferReply,
+            )
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply.transfer
+
     async def complete_transfer(
         self,
         organization_id: str,
@@ -324,6 +355,46 @@ class WorkerClient:
                 return None
             raise
         return reply.transfer
+
+    async def reserve_payout(self, **fields: Any) -> PayoutReserveResult:
+        _, result = await self._request(
+            "POST", "/api/internal/payouts/reserve", fields, read=False, model=PayoutReserveResult
+        )
+        return result
+
+    async def find_payout(self, organization_id: str, idempotency_key: str) -> LedgerPayout | None:
+        """The payout reserved under this idempotency key, or None (a replay's lookup)."""
+        try:
+            _, reply = await self._request(
+                "GET",
+                f"/api/internal/payouts/{_segment(organization_id)}/{_segment(idempotency_key)}",
+                read=True,
+                model=_PayoutReply,
+            )
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply.payout
+
+    async def refuse_payout(
+        self,
+        organization_id: str,
+        idempotency_key: str,
+        *,
+        failure_code: str | None,
+        failure_message: str | None,
+    ) -> LedgerPayout:
+        body: dict[str, Any] = {
+            "organization_id": organization_id,
+            "idempotency_key": idempotency_key,
+            "failure_code": failure_code,
+            "failure_message": None if failure_message is None else failure_message[:500],
+        }
+        _, reply = await self._request(
+            "POST", "/api/internal/payouts/refuse", body, read=False, model=_PayoutReply
+        )
+        return reply.payout
 
     async def upsert_payout(self, **fields: Any) -> LedgerPayout:
         _, reply = await self._request(

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 from connect_worker.app import handle
@@ -66,9 +67,11 @@ def build_asgi_app(deps: Deps) -> ASGIApp:
             if wanted is not None:
                 headers[wanted] = value.decode("latin-1")
         body = await _read_body(receive)
+        # The encoded path, as on Workers: the core splits on "/" before decoding (keys hold "%2F").
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
         response = await handle(
-            Request(method=scope["method"], path=scope["path"], headers=headers, body=body),
-            deps=deps,
+            Request(method=scope["method"], path=path, headers=headers, body=body), deps=deps
         )
         payload = response.body()
         raw_headers = [_JSON, (b"content-length", str(len(payload)).encode())]

@@ -15,6 +15,7 @@ from backend.errors import ApiError, Conflict, InvalidRequest
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.models import (
     BalanceReply,
+    LedgerPayout,
     LedgerTransfer,
     LoginLinkReply,
     LoginLinkRequest,
@@ -151,10 +152,9 @@ def _refresh_flag(request: Request) -> bool:
 
 async def _status(request: Request, org_id: str) -> Response:
     svc = services(request)
-    refresh = _refresh_flag(request)
-    access = await svc.auth.organization_access(request, org_id)
+    access = await svc.auth.organization_access(request, org_id)  # 401/403 before any 400
     org = access.organization
-    if refresh and org.stripe_connect_account_id:
+    if _refresh_flag(request) and org.stripe_connect_account_id:
         org = await sync_account(svc, org.id, org.stripe_connect_account_id)
     return _reply(StatusReply.of(org))
 
@@ -184,6 +184,18 @@ def _request_hash(body: TransferRequest) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _key_reused() -> Conflict:
+    return Conflict(
+        code="idempotency_key_reused",
+        message="This Idempotency-Key was used with a different request.",
+    )
+
+
+def _check_same_request(stored_hash: str, request_hash: str) -> None:
+    if stored_hash != request_hash:
+        raise _key_reused()
 
 
 def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Response:
@@ -219,7 +231,21 @@ async def transfer(request: Request) -> Response:
     body = await read_model(request, TransferRequest)
     access = await svc.auth.organization_access(request, body.organization_id, roles=MANAGER_ROLES)
     org = access.organization
-    account_id = _require_ready(org)
+    request_hash = _request_hash(body)
+    try:
+        account_id = _require_ready(org)
+    except Conflict:
+        # A finished transfer is replayed whatever the account's state now; only the (rare)
+        # not-ready path pays for the lookup.
+        # A pending row stays pending: whether Stripe made it is unknown, and sending it now would
+        # move money to an account that may no longer take it. A retry once active finishes it.
+        stored = await svc.worker.find_transfer(org.id, key)
+        if stored is None:
+            raise
+        _check_same_request(stored.request_hash, request_hash)
+        if stored.status == "pending":
+            raise
+        return _transfer_reply(stored, replayed=True)
     try:
         fee = compute_fee(
             body.amount,
@@ -237,7 +263,7 @@ async def transfer(request: Request) -> Response:
         reserved = await svc.worker.reserve_transfer(
             organization_id=org.id,
             idempotency_key=key,
-            request_hash=_request_hash(body),
+            request_hash=request_hash,
             gross_amount=fee.gross_amount,
             fee_amount=fee.fee_amount,
             net_amount=fee.net_amount,
@@ -246,10 +272,7 @@ async def transfer(request: Request) -> Response:
         )
     except WorkerError as exc:
         if exc.code == "idempotency_key_reused":
-            raise Conflict(
-                code="idempotency_key_reused",
-                message="This Idempotency-Key was used with a different request.",
-            ) from None
+            raise _key_reused() from None
         raise
     row = reserved.transfer
     if not reserved.created and row.status != "pending":
@@ -304,6 +327,54 @@ async def balance(request: Request) -> Response:
     )
 
 
+def _payout_hash(body: PayoutRequest) -> str:
+    """The request as sent: an absent amount ("the available balance") stays absent here, while
+    the reservation stores the amount it resolved to."""
+    canonical = json.dumps(
+        {
+            "organization_id": body.organization_id,
+            "amount": body.amount,
+            "currency": body.currency.lower(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _payout_reply(row: LedgerPayout, *, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    if row.status == "refused" or row.stripe_payout_id is None:
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "payout_failed",
+                    "message": row.failure_message or "Stripe refused the payout.",
+                }
+            },
+            status_code=400,
+            headers=headers,
+        )
+    reply = PayoutReply(
+        organization_id=row.organization_id,
+        payout_id=row.stripe_payout_id,
+        amount=row.amount,
+        currency=row.currency,
+        status=row.status,
+        arrival_date=row.arrival_date,
+    )
+    return _reply(reply, 201, headers)
+
+
+async def _stored_payout(
+    svc: Services, org_id: str, key: str, request_hash: str
+) -> LedgerPayout | None:
+    stored = await svc.worker.find_payout(org_id, key)
+    if stored is not None:
+        _check_same_request(stored.request_hash or "", request_hash)
+    return stored
+
+
 async def payout(request: Request) -> Response:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
@@ -312,10 +383,23 @@ async def payout(request: Request) -> Response:
     access: OrgAccess = await svc.auth.organization_access(
         request, body.organization_id, roles=MANAGER_ROLES
     )
-    account_id = _require_ready(access.organization)
+    org = access.organization
+    request_hash = _payout_hash(body)
+    try:
+        account_id = _require_ready(org)
+    except Conflict:
+        # As for transfers: a finished payout is replayed whatever the account's state now.
+        stored = await _stored_payout(svc, org.id, key, request_hash)
+        if stored is None or stored.status == "reserved":
+            raise
+        return _payout_reply(stored, replayed=True)
     currency = normalise_currency(body.currency)
     amount = body.amount
     if amount is None:
+        # "The available balance" means the balance of the first request, not of a replay.
+        stored = await _stored_payout(svc, org.id, key, request_hash)
+        if stored is not None:
+            return await _execute_payout(svc, stored, replayed=True)
         available, _ = await svc.stripe.retrieve_balance(account_id)
         amount = sum(m.amount for m in available if m.currency == currency)
         if amount <= 0:
@@ -326,16 +410,46 @@ async def payout(request: Request) -> Response:
         validate_amount(amount, currency)
     except FeeError as exc:
         raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
-    sent = await svc.stripe.create_payout(
-        account_id,
-        amount=amount,
-        currency=currency,
-        key=idempotency_key("payout", access.organization.id, key),
-        metadata={"organization_id": access.organization.id, "idempotency_key": key},
-    )
-    await svc.worker.upsert_payout(
+    try:
+        reserved = await svc.worker.reserve_payout(
+            organization_id=org.id,
+            idempotency_key=key,
+            request_hash=request_hash,
+            amount=amount,
+            currency=currency,
+            stripe_account_id=account_id,
+        )
+    except WorkerError as exc:
+        if exc.code == "idempotency_key_reused":
+            raise _key_reused() from None
+        raise
+    return await _execute_payout(svc, reserved.payout, replayed=not reserved.created)
+
+
+async def _execute_payout(svc: Services, row: LedgerPayout, *, replayed: bool) -> Response:
+    """Send the reserved (possibly retried) payout with the amount stored in the ledger."""
+    if row.status != "reserved":
+        return _payout_reply(row, replayed=True)
+    key = row.idempotency_key or ""
+    account_id = row.stripe_account_id or ""
+    try:
+        sent = await svc.stripe.create_payout(
+            account_id,
+            amount=row.amount,
+            currency=row.currency,
+            key=idempotency_key("payout", row.organization_id, key),
+            metadata={"organization_id": row.organization_id, "idempotency_key": key},
+        )
+    except ApiError as exc:
+        if not is_definitive(exc):
+            raise  # left reserved: a retry with the same key finishes it
+        done = await svc.worker.refuse_payout(
+            row.organization_id, key, failure_code=None, failure_message=exc.message
+        )
+        return _payout_reply(done, replayed=False)
+    done = await svc.worker.upsert_payout(
         stripe_payout_id=sent.id,
-        organization_id=access.organization.id,
+        organization_id=row.organization_id,
         stripe_account_id=account_id,
         amount=sent.amount,
         currency=sent.currency,
@@ -344,16 +458,9 @@ async def payout(request: Request) -> Response:
         failure_message=sent.failure_message,
         arrival_date=sent.arrival_date,
         event_created=sent.created,
+        idempotency_key=key,
     )
-    reply = PayoutReply(
-        organization_id=access.organization.id,
-        payout_id=sent.id,
-        amount=sent.amount,
-        currency=sent.currency,
-        status=sent.status,
-        arrival_date=sent.arrival_date,
-    )
-    return _reply(reply, 201)
+    return _payout_reply(done, replayed=replayed)
 
 
 async def login_link(request: Request) -> Response:

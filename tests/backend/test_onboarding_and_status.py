@@ -189,3 +189,19 @@ async def test_status_refresh_flag_must_be_a_boolean(
         headers=backend_stack.auth(),
     )
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request")
+
+
+async def test_status_authenticates_before_judging_the_refresh_flag(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    path = f"/api/connect/status/{backend_stack.org_id}?refresh=maybe"
+    r = await client.get(path)
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "missing_token")
+    r = await client.get(path, headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+    r = await client.get(path, headers=backend_stack.auth("outsider"))
+    assert r.status_code == 403
+    r = await client.get(
+        "/api/connect/status?refresh=maybe", headers={"X-Org-ID": backend_stack.org_id}
+    )
+    assert r.status_code == 401

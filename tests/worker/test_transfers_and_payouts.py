@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -140,3 +141,167 @@ async def test_payout_upsert_ignores_older_events(fresh_core: Core) -> None:
     assert body["payout"]["status"] == "paid"
     status, _ = await fresh_core.post("payouts/upsert", payout(org_id, status="lost"))
     assert status == 400
+
+
+def transfer_path(org_id: str, key: str) -> str:
+    return f"/api/internal/transfers/{quote(org_id, safe='')}/{quote(key, safe='')}"
+
+
+@pytest.mark.parametrize("key", ["order-42", "a/b?c#d%e f", "' OR 1=1 --"])
+async def test_get_transfer_finds_the_row_by_org_and_key(fresh_core: Core, key: str) -> None:
+    org_id = make_org(fresh_core)
+    other_org = make_org(fresh_core, "globex")
+    status, reserved = await fresh_core.post(
+        "transfers/reserve", reserve_body(org_id, idempotency_key=key)
+    )
+    assert status == 201
+    status, body = await fresh_core.call("GET", transfer_path(org_id, key))
+    assert (status, body) == (200, {"transfer": reserved["transfer"]})
+    # The same key in another organization is another (absent) row.
+    status, body = await fresh_core.call("GET", transfer_path(other_org, key))
+    assert (status, body["error"]["code"]) == (404, "transfer_not_found")
+
+
+@pytest.mark.parametrize(
+    "key", ["missing", "' OR '1'='1", "%", "order-42'; DROP TABLE connect_transfer; --"]
+)
+async def test_get_transfer_of_an_unknown_or_sql_looking_key_is_404(
+    fresh_core: Core, key: str
+) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("transfers/reserve", reserve_body(org_id))
+    status, body = await fresh_core.call("GET", transfer_path(org_id, key))
+    assert (status, body["error"]["code"]) == (404, "transfer_not_found")
+    status, body = await fresh_core.call("GET", transfer_path("' OR 1=1 --", "order-42"))
+    assert (status, body["error"]["code"]) == (404, "transfer_not_found")
+    rows = await fresh_core.db.prepare("SELECT COUNT(*) AS n FROM connect_transfer").first()
+    assert rows == {"n": 1}
+
+
+async def test_get_transfer_needs_the_api_key(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("transfers/reserve", reserve_body(org_id))
+    for key in (None, "wrong" * 10):
+        status, body = await fresh_core.call("GET", transfer_path(org_id, "order-42"), key=key)
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+    status, body = await fresh_core.call("POST", transfer_path(org_id, "order-42"), {})
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+
+
+def payout_reserve(org_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "organization_id": org_id,
+        "idempotency_key": "payout-1",
+        "request_hash": "p" * 64,
+        "amount": 5000,
+        "currency": "eur",
+        "stripe_account_id": "acct_A1",
+        **changes,
+    }
+
+
+def payout_path(org_id: str, key: str) -> str:
+    return f"/api/internal/payouts/{quote(org_id, safe='')}/{quote(key, safe='')}"
+
+
+async def test_payout_reserve_then_replay_then_reuse_with_another_request(
+    fresh_core: Core,
+) -> None:
+    org_id = make_org(fresh_core)
+    status, first = await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    assert status == 201
+    assert first["created"] is True
+    assert first["payout"]["status"] == "reserved"
+    assert first["payout"]["stripe_payout_id"] is None
+    assert first["payout"]["amount"] == 5000
+    status, again = await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    assert (status, again) == (200, {"created": False, "payout": first["payout"]})
+    status, body = await fresh_core.post(
+        "payouts/reserve", payout_reserve(org_id, request_hash="q" * 64, amount=1)
+    )
+    assert (status, body["error"]["code"]) == (409, "idempotency_key_reused")
+    status, body = await fresh_core.post("payouts/reserve", payout_reserve("missing"))
+    assert (status, body["error"]["code"]) == (404, "organization_not_found")
+    status, found = await fresh_core.call("GET", payout_path(org_id, "payout-1"))
+    assert (status, found) == (200, {"payout": first["payout"]})
+    for key in ("payout-2", "' OR 1=1 --"):
+        status, body = await fresh_core.call("GET", payout_path(org_id, key))
+        assert (status, body["error"]["code"]) == (404, "payout_not_found")
+    status, body = await fresh_core.call("GET", payout_path(org_id, "payout-1"), key=None)
+    assert status == 401
+
+
+async def test_payout_refusal_is_recorded_once(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    refuse = {
+        "organization_id": org_id,
+        "idempotency_key": "payout-1",
+        "failure_code": "balance_insufficient",
+        "failure_message": "Not enough funds.",
+    }
+    status, body = await fresh_core.post("payouts/refuse", refuse)
+    assert status == 200
+    assert (body["payout"]["status"], body["payout"]["failure_code"]) == (
+        "refused",
+        "balance_insufficient",
+    )
+    status, body = await fresh_core.post("payouts/refuse", {**refuse, "failure_code": "other"})
+    assert body["payout"]["failure_code"] == "balance_insufficient"
+    status, body = await fresh_core.post("payouts/refuse", {**refuse, "idempotency_key": "x"})
+    assert (status, body["error"]["code"]) == (404, "payout_not_found")
+
+
+async def test_payout_upsert_with_the_key_completes_the_reservation(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    # The webhook (it carries our key in metadata) may arrive before the route's own write.
+    status, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, event_created=150, idempotency_key="payout-1")
+    )
+    assert (status, body["updated"]) == (200, True)
+    assert body["payout"]["idempotency_key"] == "payout-1"
+    assert body["payout"]["request_hash"] == "p" * 64
+    assert (body["payout"]["stripe_payout_id"], body["payout"]["status"]) == ("po_1", "pending")
+    _, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, event_created=100, idempotency_key="payout-1")
+    )
+    assert body["updated"] is False  # older than what is stored
+    _, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, status="paid", event_created=300)
+    )
+    assert body["updated"] is True  # a keyless webhook still updates the keyed row
+    assert (body["payout"]["status"], body["payout"]["idempotency_key"]) == ("paid", "payout-1")
+    rows = await fresh_core.db.prepare("SELECT COUNT(*) AS n FROM connect_payout").first()
+    assert rows == {"n": 1}
+
+
+async def test_payout_upsert_folds_a_keyless_row_into_the_waiting_reservation(
+    fresh_core: Core,
+) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    await fresh_core.post("payouts/upsert", payout(org_id))  # no key: stored on its own
+    status, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, idempotency_key="payout-1", event_created=120)
+    )
+    assert status == 200, body
+    assert (body["payout"]["stripe_payout_id"], body["payout"]["idempotency_key"]) == (
+        "po_1",
+        "payout-1",
+    )
+    rows = await fresh_core.db.prepare("SELECT COUNT(*) AS n FROM connect_payout").first()
+    assert rows == {"n": 1}
+
+
+async def test_payout_upsert_never_gives_a_key_two_stripe_payouts(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    await fresh_core.post("payouts/upsert", payout(org_id, idempotency_key="payout-1"))
+    _, body = await fresh_core.post(
+        "payouts/upsert",
+        payout(org_id, stripe_payout_id="po_2", idempotency_key="payout-1", event_created=200),
+    )
+    assert (body["payout"]["stripe_payout_id"], body["payout"]["idempotency_key"]) == ("po_2", None)
+    _, found = await fresh_core.call("GET", payout_path(org_id, "payout-1"))
+    assert found["payout"]["stripe_payout_id"] == "po_1"

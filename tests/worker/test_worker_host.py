@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -212,3 +213,32 @@ def test_onboarding_writes_are_visible_in_d1(worker_stack: WorkerStack) -> None:
         worker_stack.acme_org_id,
     )
     assert row == {"stripe_connect_account_id": "acct_1Q", "stripe_connect_status": "pending"}
+
+
+def test_transfer_lookup_over_http_decodes_each_path_segment(worker_stack: WorkerStack) -> None:
+    """A key may hold "/" (sent as %2F): the host hands the core the encoded path."""
+    org_id = worker_stack.acme_org_id
+    key = "order/42 ?#%"
+    reserved = post(
+        worker_stack,
+        "/api/internal/transfers/reserve",
+        {
+            "organization_id": org_id,
+            "idempotency_key": key,
+            "request_hash": "h" * 64,
+            "gross_amount": 1000,
+            "fee_amount": 100,
+            "net_amount": 900,
+            "currency": "usd",
+            "stripe_account_id": "acct_1Q",
+        },
+    )
+    assert reserved.status_code == 201, reserved.text
+    url = f"{worker_stack.url}/api/internal/transfers/{org_id}/{quote(key, safe='')}"
+    found = httpx.get(url, headers=worker_stack.headers)
+    assert found.status_code == 200, found.text
+    assert found.json()["transfer"]["idempotency_key"] == key
+    assert httpx.get(url).status_code == 401
+    unencoded = f"{worker_stack.url}/api/internal/transfers/{org_id}/order/42"
+    missing = httpx.get(unencoded, headers=worker_stack.headers)
+    assert (missing.status_code, error_code(missing)) == (404, "not_found")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from connect_worker.config import SETTING_NAMES, WorkerConfig, load_config
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
@@ -150,7 +150,7 @@ async def to_core_request(request: Any) -> Request:
         body = (await js_request.arrayBuffer()).to_bytes()
     return Request(
         method=str(js_request.method).upper(),
-        path=unquote(urlsplit(str(js_request.url)).path),
+        path=urlsplit(str(js_request.url)).path,  # still encoded: the router decodes segments
         headers=headers,
         body=body,
     )

@@ -65,8 +65,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", f"{PREFIX}/transfers/complete"): _post(
         handlers.complete_transfer, handlers.COMPLETE_TRANSFER_FIELDS
     ),
+    ("GET", f"{PREFIX}/transfers/{{organization_id}}/{{idempotency_key}}"): Route(
+        handlers.get_transfer
+    ),
     ("POST", f"{PREFIX}/transfers/sync"): _post(
         handlers.sync_transfer, handlers.SYNC_TRANSFER_FIELDS
+    ),
+    ("POST", f"{PREFIX}/payouts/reserve"): _post(
+        handlers.reserve_payout, handlers.PAYOUT_RESERVE_FIELDS
+    ),
+    ("GET", f"{PREFIX}/payouts/{{organization_id}}/{{idempotency_key}}"): Route(
+        handlers.get_payout
+    ),
+    ("POST", f"{PREFIX}/payouts/refuse"): _post(
+        handlers.refuse_payout, handlers.PAYOUT_REFUSE_FIELDS
     ),
     ("POST", f"{PREFIX}/payouts/upsert"): _post(handlers.upsert_payout, handlers.PAYOUT_FIELDS),
 }

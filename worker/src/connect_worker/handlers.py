@@ -417,6 +417,18 @@ def transfer_not_found() -> NotFound:
     return NotFound("Transfer not found.", code="transfer_not_found")
 
 
+async def get_transfer(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    """A replay's lookup: the ledger row for (organization, idempotency key), if any."""
+    org_id = _path_id(params, "organization_id")
+    key = _path_id(params, "idempotency_key")
+    row = None
+    if org_id and key:
+        row = await transfers.get(deps.db, organization_id=org_id, idempotency_key=key)
+    if row is None:
+        raise transfer_not_found()
+    return 200, {"transfer": transfers.to_api(row)}
+
+
 async def complete_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
     row = await transfers.complete(
         deps.db,
@@ -454,6 +466,69 @@ async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, A
 
 # --- payouts --------------------------------------------------------------------------------
 
+IDEMPOTENCY_KEY = string(min_len=1, max_len=255)
+PAYOUT_RESERVE_FIELDS = {
+    "organization_id": required(ID),
+    "idempotency_key": required(IDEMPOTENCY_KEY),
+    "request_hash": required(string(max_len=128)),
+    "amount": required(AMOUNT),
+    "currency": required(string(pattern=CURRENCY)),
+    "stripe_account_id": required(string(pattern=ACCOUNT_ID)),
+}
+
+
+def payout_not_found() -> NotFound:
+    return NotFound("Payout not found.", code="payout_not_found")
+
+
+async def reserve_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    created, row, org_exists = await payouts.reserve(deps.db, body, now_iso=iso_ms(deps.now()))
+    if not org_exists or row is None:
+        raise organization_not_found()
+    if created:
+        return 201, {"created": True, "payout": payouts.to_api(row)}
+    if row["request_hash"] != body["request_hash"]:
+        raise Conflict(
+            "This idempotency key was used for a different request.",
+            code="idempotency_key_reused",
+        )
+    return 200, {"created": False, "payout": payouts.to_api(row)}
+
+
+async def get_payout(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    """A replay's lookup: the payout reserved under (organization, idempotency key), if any."""
+    org_id = _path_id(params, "organization_id")
+    key = _path_id(params, "idempotency_key")
+    row = None
+    if org_id and key:
+        row = await payouts.get(deps.db, organization_id=org_id, idempotency_key=key)
+    if row is None:
+        raise payout_not_found()
+    return 200, {"payout": payouts.to_api(row)}
+
+
+PAYOUT_REFUSE_FIELDS = {
+    "organization_id": required(ID),
+    "idempotency_key": required(IDEMPOTENCY_KEY),
+    "failure_code": optional(nullable(string(max_len=128))),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def refuse_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    row = await payouts.refuse(
+        deps.db,
+        organization_id=body["organization_id"],
+        idempotency_key=body["idempotency_key"],
+        failure_code=body.get("failure_code"),
+        failure_message=body.get("failure_message"),
+        now_iso=iso_ms(deps.now()),
+    )
+    if row is None:
+        raise payout_not_found()
+    return 200, {"payout": payouts.to_api(row)}
+
+
 PAYOUT_FIELDS = {
     "stripe_payout_id": required(ID),
     "organization_id": required(ID),
@@ -465,6 +540,7 @@ PAYOUT_FIELDS = {
     "failure_message": optional(nullable(free_text(max_len=500))),
     "arrival_date": optional(nullable(integer(min_value=0, max_value=2**53))),
     "event_created": required(integer(min_value=0, max_value=2**53)),
+    "idempotency_key": optional(nullable(IDEMPOTENCY_KEY)),
 }
 
 

@@ -13,6 +13,7 @@ MAX_BODY_BYTES = 64 * 1024
 @dataclass(frozen=True, slots=True)
 class Request:
     method: str
+    # The path as received, still percent-encoded: the router decodes each segment after splitting.
     path: str
     # Lower-case header names; adapters copy only the few headers the core reads.
     headers: Mapping[str, str] = field(default_factory=dict)

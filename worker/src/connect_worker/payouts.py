@@ -1,4 +1,9 @@
-"""SQL for `connect_payout`: the latest Stripe state of each payout, ordered by event time."""
+"""SQL for `connect_payout`: payout requests reserved under an idempotency key, then Stripe's state.
+
+A payout made through us is reserved first (`reserved`, no Stripe id yet) and gets its Stripe id
+and state from `upsert` with the key. A payout seen only in webhooks has no key. Stripe's state is
+ordered by event time, so an older event never overwrites a newer one.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ COLUMNS = (
     "stripe_payout_id",
     "organization_id",
     "stripe_account_id",
+    "idempotency_key",
+    "request_hash",
     "amount",
     "currency",
     "status",
@@ -19,25 +26,139 @@ COLUMNS = (
     "event_created",
     "updated_at",
 )
-_WRITABLE = COLUMNS[:-1]
-_QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
-_SELECT = f'SELECT {_QUOTED} FROM "connect_payout" WHERE "stripe_payout_id" = ?'
-_UPSERT = (
-    f'INSERT INTO "connect_payout" ({_QUOTED}) '
-    f"VALUES ({', '.join('?' for _ in COLUMNS)}) "
-    'ON CONFLICT ("stripe_payout_id") DO UPDATE SET '
-    + ", ".join(f'"{c}" = excluded."{c}"' for c in COLUMNS[1:])
-    + ' WHERE excluded."event_created" >= "connect_payout"."event_created"'
+_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
+_BY_KEY = (
+    f'SELECT {_SELECT} FROM "connect_payout" WHERE "organization_id" = ? AND "idempotency_key" = ?'
 )
+_ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
+_RESERVE = (
+    'INSERT INTO "connect_payout" ("organization_id", "stripe_account_id", "idempotency_key", '
+    '"request_hash", "amount", "currency", "status", "updated_at") '
+    "SELECT ?, ?, ?, ?, ?, ?, 'reserved', ? "
+    'WHERE EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?) '
+    'ON CONFLICT ("organization_id", "idempotency_key") WHERE "idempotency_key" IS NOT NULL '
+    "DO NOTHING"
+)
+_REFUSE = (
+    'UPDATE "connect_payout" SET "status" = \'refused\', "failure_code" = ?, '
+    '"failure_message" = ?, "updated_at" = ? '
+    'WHERE "organization_id" = ? AND "idempotency_key" = ? AND "status" = \'reserved\''
+)
+
+# Upsert parameters, numbered so each statement of the batch can reuse them:
+# ?1 stripe_payout_id, ?2 organization_id, ?3 stripe_account_id, ?4 amount, ?5 currency,
+# ?6 status, ?7 failure_code, ?8 failure_message, ?9 arrival_date, ?10 event_created,
+# ?11 updated_at, ?12 idempotency_key (NULL for a payout not made through us).
+_STATE_SET = (
+    '"stripe_account_id" = ?3, "amount" = ?4, "currency" = ?5, "status" = ?6, '
+    '"failure_code" = ?7, "failure_message" = ?8, "arrival_date" = ?9, "event_created" = ?10, '
+    '"updated_at" = ?11'
+)
+_RESERVATION_WAITING = (
+    'SELECT 1 FROM "connect_payout" WHERE "organization_id" = ?2 AND "idempotency_key" = ?12 '
+    'AND "stripe_payout_id" IS NULL'
+)
+# Defensive: a keyless row for this payout (a webhook that lacked our metadata arrived before the
+# reservation learnt its Stripe id) would block the reservation's unique Stripe id; fold it in.
+_DROP_STRAY = (
+    'DELETE FROM "connect_payout" WHERE "stripe_payout_id" = ?1 AND "idempotency_key" IS NULL '
+    f'AND "organization_id" = ?2 AND ?12 IS NOT NULL AND EXISTS ({_RESERVATION_WAITING})'
+)
+_ATTACH = (
+    f'UPDATE "connect_payout" SET "stripe_payout_id" = ?1, {_STATE_SET} '
+    'WHERE ?12 IS NOT NULL AND "organization_id" = ?2 AND "idempotency_key" = ?12 '
+    'AND ("stripe_payout_id" IS NULL OR "stripe_payout_id" = ?1) '
+    'AND ("event_created" IS NULL OR "event_created" <= ?10)'
+)
+# Everything the keyed statement did not own: payouts not made through us, or a key whose row
+# already holds another Stripe payout.
+_UPSERT_BY_STRIPE_ID = (
+    'INSERT INTO "connect_payout" ("stripe_payout_id", "organization_id", "stripe_account_id", '
+    '"amount", "currency", "status", "failure_code", "failure_message", "arrival_date", '
+    '"event_created", "updated_at") '
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 "
+    'WHERE NOT EXISTS (SELECT 1 FROM "connect_payout" WHERE ?12 IS NOT NULL '
+    'AND "organization_id" = ?2 AND "idempotency_key" = ?12 '
+    'AND ("stripe_payout_id" IS NULL OR "stripe_payout_id" = ?1)) '
+    'ON CONFLICT ("stripe_payout_id") WHERE "stripe_payout_id" IS NOT NULL DO UPDATE SET '
+    + _STATE_SET
+    + ' WHERE "connect_payout"."event_created" IS NULL OR "connect_payout"."event_created" <= ?10'
+)
+_BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_payout" WHERE "stripe_payout_id" = ?'
 
 
 def to_api(row: Row) -> dict[str, Any]:
     return {c: row.get(c) for c in COLUMNS}
 
 
+async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> Row | None:
+    return await db.prepare(_BY_KEY).bind(organization_id, idempotency_key).first()
+
+
+async def reserve(
+    db: D1Database, values: dict[str, Any], *, now_iso: str
+) -> tuple[bool, Row | None, bool]:
+    """(created, row, organization exists) — insert-if-absent and read back in one batch."""
+    org_id, key = values["organization_id"], values["idempotency_key"]
+    insert = db.prepare(_RESERVE).bind(
+        org_id,
+        values["stripe_account_id"],
+        key,
+        values["request_hash"],
+        values["amount"],
+        values["currency"],
+        now_iso,
+        org_id,
+    )
+    results = await db.batch(
+        [insert, db.prepare(_BY_KEY).bind(org_id, key), db.prepare(_ORG_EXISTS).bind(org_id)]
+    )
+    row = results[1].rows[0] if results[1].rows else None
+    return results[0].changes > 0, row, bool(results[2].rows)
+
+
+async def refuse(
+    db: D1Database,
+    *,
+    organization_id: str,
+    idempotency_key: str,
+    failure_code: str | None,
+    failure_message: str | None,
+    now_iso: str,
+) -> Row | None:
+    """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
+    update = db.prepare(_REFUSE).bind(
+        failure_code, failure_message, now_iso, organization_id, idempotency_key
+    )
+    results = await db.batch([update, db.prepare(_BY_KEY).bind(organization_id, idempotency_key)])
+    return results[1].rows[0] if results[1].rows else None
+
+
 async def upsert(
     db: D1Database, values: dict[str, Any], *, now_iso: str
 ) -> tuple[bool, Row | None]:
-    insert = db.prepare(_UPSERT).bind(*(values.get(c) for c in _WRITABLE), now_iso)
-    results = await db.batch([insert, db.prepare(_SELECT).bind(values["stripe_payout_id"])])
-    return results[0].changes > 0, results[1].rows[0] if results[1].rows else None
+    """Stripe's state of a payout; with `idempotency_key`, onto the reservation it answers."""
+    params = (
+        values["stripe_payout_id"],
+        values["organization_id"],
+        values["stripe_account_id"],
+        values["amount"],
+        values["currency"],
+        values["status"],
+        values.get("failure_code"),
+        values.get("failure_message"),
+        values.get("arrival_date"),
+        values["event_created"],
+        now_iso,
+        values.get("idempotency_key"),
+    )
+    results = await db.batch(
+        [
+            db.prepare(_DROP_STRAY).bind(*params),
+            db.prepare(_ATTACH).bind(*params),
+            db.prepare(_UPSERT_BY_STRIPE_ID).bind(*params),
+            db.prepare(_BY_STRIPE_ID).bind(values["stripe_payout_id"]),
+        ]
+    )
+    updated = results[1].changes + results[2].changes > 0
+    return updated, results[3].rows[0] if results[3].rows else None

@@ -1,10 +1,15 @@
-"""Routes as data: `{(method, pattern): handler}`, exact segment matching, explicit 404/405."""
+"""Routes as data: `{(method, pattern): handler}`, exact segment matching, explicit 404/405.
+
+Paths arrive still percent-encoded and are split on `/` *before* each segment is decoded, so a
+parameter may hold any character, `/` included (`%2F`): an idempotency key is printable ASCII.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import unquote
 
 from connect_worker.errors import MethodNotAllowed, NotFound
 
@@ -20,7 +25,7 @@ class Match(Generic[H]):
 class Router(Generic[H]):
     def __init__(self, table: Mapping[tuple[str, str], H]) -> None:
         self._routes: list[tuple[str, tuple[str, ...], H]] = [
-            (method.upper(), _segments(pattern), handler)
+            (method.upper(), _segments(pattern, decode=False), handler)
             for (method, pattern), handler in table.items()
         ]
 
@@ -39,12 +44,15 @@ class Router(Generic[H]):
         raise NotFound("No such route.")
 
 
-def _segments(path: str) -> tuple[str, ...]:
+def _segments(path: str, *, decode: bool = True) -> tuple[str, ...]:
     # "/a/b" and "/a/b/" are the same route; empty inner segments ("/a//b") never match a pattern.
     stripped = path[1:] if path.startswith("/") else path
     if stripped.endswith("/"):
         stripped = stripped[:-1]
-    return tuple(stripped.split("/")) if stripped else ()
+    if not stripped:
+        return ()
+    parts = stripped.split("/")
+    return tuple(unquote(p) for p in parts) if decode else tuple(parts)
 
 
 def _match_segments(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:

@@ -43,8 +43,9 @@ _COMPLETE = (
     '"updated_at" = ? WHERE "organization_id" = ? AND "idempotency_key" = ? '
     "AND \"status\" = 'pending'"
 )
+# Reversals only ever add up, and Stripe delivers out of order: the amount never goes down.
 _SYNC = (
-    'UPDATE "connect_transfer" SET "amount_reversed" = ?, '
+    'UPDATE "connect_transfer" SET "amount_reversed" = MAX("amount_reversed", ?), '
     '"status" = CASE WHEN ? = 1 THEN \'reversed\' ELSE "status" END, "updated_at" = ? '
     'WHERE "stripe_transfer_id" = ?'
 )
@@ -52,6 +53,10 @@ _SYNC = (
 
 def to_api(row: Row) -> dict[str, Any]:
     return {c: row.get(c) for c in COLUMNS}
+
+
+async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> Row | None:
+    return await db.prepare(_BY_KEY).bind(organization_id, idempotency_key).first()
 
 
 async def reserve(
