@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         http="httptools",
         lifespan="on",
         log_level=settings.log_level,
-        # Per-request access lines cost ~13% CPU (docs/performance.md); Railway logs requests itself.
+        # Access lines cost ~13% CPU per request (docs/performance.md); Railway logs requests.
         access_log=False,
         proxy_headers=True,
         server_header=False,

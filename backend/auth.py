@@ -42,7 +42,8 @@ class UserContextCache:
     What is cached is the whole answer of the one-call path: the user, the role *and the
     organization with its Connect state*. Off by default (ttl 0): with it on, a revoked session, a
     changed role and the organization's Connect status / fee are all up to `ttl` seconds old
-    (never older: an entry is dropped once its TTL has passed). Failures (401/403) are never
+    (never older: an entry is dropped once its TTL has passed) — for reads only: callers that
+    move money pass `fresh=True` and always reach the Worker. Failures (401/403) are never
     cached. At most `max_entries` are kept; the oldest stored goes first.
     """
 
@@ -103,9 +104,11 @@ class Authenticator:
         self._worker = worker
         self._cache = cache
 
-    async def _context(self, token: str, organization_id: str | None) -> UserContext:
+    async def _context(
+        self, token: str, organization_id: str | None, *, fresh: bool = False
+    ) -> UserContext:
         key = UserContextCache.key(token, organization_id) if self._cache.enabled else ""
-        if key:
+        if key and not fresh:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
@@ -115,15 +118,24 @@ class Authenticator:
         return context
 
     async def organization_access(
-        self, request: Request, organization_id: str, *, roles: tuple[str, ...] = ()
+        self,
+        request: Request,
+        organization_id: str,
+        *,
+        roles: tuple[str, ...] = (),
+        fresh: bool = False,
     ) -> OrgAccess:
-        """The caller's verified access to `organization_id`, or 401/403."""
+        """The caller's verified access to `organization_id`, or 401/403.
+
+        `fresh` skips the cache: actions that move money or create accounts must see the current
+        session, role, Connect status and fee, never a copy up to a TTL old.
+        """
         token = bearer_token(request)
         if not organization_id or len(organization_id) > 128:
             # Still verify the token first so a bad token is 401 whatever the org id.
             await self._context(token, None)
             raise Forbidden()
-        context = await self._context(token, organization_id)
+        context = await self._context(token, organization_id, fresh=fresh)
         claimed_user = request.headers.get("x-user-id")
         if claimed_user is not None and claimed_user != context.user.id:
             raise Forbidden(code="user_mismatch", message="X-User-ID does not match the session.")

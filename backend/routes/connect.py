@@ -120,7 +120,7 @@ async def onboard(request: Request) -> Response:
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, OnboardRequest)
     org_id = _org_from(request, body.organization_id)
-    access = await svc.auth.organization_access(request, org_id, roles=MANAGER_ROLES)
+    access = await svc.auth.organization_access(request, org_id, roles=MANAGER_ROLES, fresh=True)
     origins = svc.settings.frontend_origins
     return_url = resolve_redirect(
         body.return_url, body.return_path, origins=origins, purpose="return"
@@ -229,7 +229,9 @@ async def transfer(request: Request) -> Response:
     bearer_token(request)  # 401 before any 400 about the body
     key = require_idempotency_key(request)
     body = await read_model(request, TransferRequest)
-    access = await svc.auth.organization_access(request, body.organization_id, roles=MANAGER_ROLES)
+    access = await svc.auth.organization_access(
+        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
+    )
     org = access.organization
     request_hash = _request_hash(body)
     try:
@@ -381,7 +383,7 @@ async def payout(request: Request) -> Response:
     key = require_idempotency_key(request)
     body = await read_model(request, PayoutRequest)
     access: OrgAccess = await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES
+        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
     )
     org = access.organization
     request_hash = _payout_hash(body)
@@ -467,7 +469,9 @@ async def login_link(request: Request) -> Response:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, LoginLinkRequest)
-    access = await svc.auth.organization_access(request, body.organization_id, roles=MANAGER_ROLES)
+    access = await svc.auth.organization_access(
+        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
+    )
     account_id = _require_account(access.organization)
     if not access.organization.details_submitted:
         raise Conflict(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from backend.auth import Authenticator, UserContextCache
+from backend.auth import MANAGER_ROLES, Authenticator, UserContextCache
 from backend.errors import Forbidden, Unauthorized
 from backend.models import Organization, User, UserContext
 from backend.worker_client import WorkerClient
@@ -207,3 +207,26 @@ async def test_status_route_with_the_cache_on_serves_the_worker_once_per_ttl(
             denied = await http.get(path, headers=stack.auth("outsider"))
             assert denied.status_code == 403
             assert db.round_trips > before
+
+
+async def test_actions_that_move_money_never_use_the_cache(
+    worker_stack: WorkerStack, make_auth: MakeAuth
+) -> None:
+    auth, _ = make_auth(ttl=30)
+    org = worker_stack.acme_org_id
+    await auth.organization_access(request_with(worker_stack.owner.token), org)
+    worker_stack.execute(
+        "UPDATE organization SET stripe_connect_status = 'disabled' WHERE id = ?", org
+    )
+    trips = worker_stack.db.round_trips
+    fresh = await auth.organization_access(
+        request_with(worker_stack.owner.token), org, roles=MANAGER_ROLES, fresh=True
+    )
+    assert worker_stack.db.round_trips > trips
+    assert fresh.organization.stripe_connect_status == "disabled"
+    # A revoked session is refused at once on the fresh path, whatever the cache holds.
+    worker_stack.execute("DELETE FROM session WHERE id = ?", worker_stack.owner.session.session_id)
+    with pytest.raises(Unauthorized):
+        await auth.organization_access(
+            request_with(worker_stack.owner.token), org, roles=MANAGER_ROLES, fresh=True
+        )
