@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -33,6 +31,8 @@ from connect_worker.http import MAX_BODY_BYTES, Request
 
 from devstack.ed25519 import CryptographyEd25519Verifier
 from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
+from devstack.serving import RunningServer
+from devstack.serving import serve_in_thread as serve_threaded
 from devstack.sqlite_d1 import SqliteD1
 
 __all__ = ["HostedWorker", "build_asgi_app", "build_deps", "main", "serve_in_thread"]
@@ -110,17 +110,14 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def _uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        **options,
-    )
+_SERVER_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "ws": "none",
+    "lifespan": "off",
+    "access_log": False,
+    "log_level": "warning",
+}
 
 
 @dataclass
@@ -130,14 +127,10 @@ class HostedWorker:
     url: str
     port: int
     db: SqliteD1
-    server: uvicorn.Server
-    thread: threading.Thread
+    running: RunningServer
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise RuntimeError("worker host thread did not stop")
+        self.running.stop(timeout)
 
 
 def serve_in_thread(
@@ -151,27 +144,13 @@ def serve_in_thread(
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
     apply_migrations(db_path)
     db = SqliteD1(db_path)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else Nagle adds ~40 ms a reply
-    sock.bind((host, port))
-    bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(build_asgi_app(build_deps(config, db, now=now))))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="worker-host", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            db.close()
-            raise RuntimeError("worker host failed to start")
-        time.sleep(0.005)
-    return HostedWorker(
-        url=f"http://{host}:{bound_port}", port=bound_port, db=db, server=server, thread=thread
-    )
+    app = build_asgi_app(build_deps(config, db, now=now))
+    try:
+        running = serve_threaded(app, host=host, port=port, **_SERVER_OPTIONS)
+    except RuntimeError:
+        db.close()
+        raise
+    return HostedWorker(url=running.url, port=running.port, db=db, running=running)
 
 
 def main() -> int:
@@ -189,9 +168,8 @@ def main() -> int:
     port = int(os.environ.get("WORKER_PORT", "8787"))
     db = SqliteD1(db_path)
     log.info("Worker core on http://%s:%d (D1 = %s)", host, port, db_path)
-    uvicorn.Server(
-        _uvicorn_config(build_asgi_app(build_deps(config, db)), host=host, port=port)
-    ).run()
+    app = build_asgi_app(build_deps(config, db))
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_SERVER_OPTIONS)).run()
     db.close()
     return 0
 

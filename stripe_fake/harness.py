@@ -5,16 +5,12 @@ Used by the pytest fixture and by the local stack; the calls mirror the `/_fake/
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
-import uvicorn
 
+from devstack.serving import RunningServer, serve_in_thread
 from stripe_fake.app import build_app
 from stripe_fake.config import FakeConfig
 
@@ -139,44 +135,5 @@ class AsyncControl(_Calls[Awaitable[dict[str, Any]]]):
         return self._request(call)
 
 
-@dataclass
-class RunningServer:
-    """A uvicorn server on a background thread; `stop()` ends it and joins the thread."""
-
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-    sock: socket.socket
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-        if self.thread.is_alive():
-            raise RuntimeError("server thread did not stop")
-
-
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Bind first (port 0 = a free port), then serve on a daemon thread; returns once started."""
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every small response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", loop="asyncio")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("stripe fake did not start")
-        time.sleep(0.005)
-    return RunningServer(url=f"http://{host}:{bound_port}", server=server, thread=thread, sock=sock)
-
-
 def start_fake(config: FakeConfig) -> RunningServer:
-    return serve_in_thread(build_app(config), host=config.host, port=config.port)
+    return serve_in_thread(build_app(config), host=config.host, port=config.port, loop="asyncio")
