@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from backend.fees import ZERO_DECIMAL_CURRENCIES
 from devstack.stack_config import REPO_ROOT, read_demo_state
 
 __all__ = ["DemoError", "DemoTarget", "StoryResult", "TransferSummary", "main", "run_story"]
@@ -280,30 +281,8 @@ def _amounts(entries: list[Mapping[str, Any]]) -> dict[str, int]:
     return totals
 
 
-_ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
-
-
 def _money(amount: int, currency: str) -> str:
-    if currency.lower() in _ZERO_DECIMAL:
+    if currency.lower() in ZERO_DECIMAL_CURRENCIES:
         return f"{amount} {currency.upper()}"
     sign = "-" if amount < 0 else ""
     whole, cents = divmod(abs(amount), 100)
