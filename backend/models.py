@@ -144,6 +144,20 @@ class PayoutReserveResult(WorkerModel):
     payout: LedgerPayout
 
 
+class TransferOrigin(BaseModel):
+    """The ledger row a Stripe transfer names in its metadata, with the transfer's money fields:
+    `transfers/sync` lets that row take the transfer if it is still `pending` and they match. The
+    bounds are the Worker's, so a stranger's metadata is dropped here rather than refused there."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    organization_id: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
+    idempotency_key: Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,255}$")]
+    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+    destination: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
+
+
 # --- Our view of Stripe objects (the gateway returns these, never StripeObjects) ------------
 
 

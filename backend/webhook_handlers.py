@@ -11,6 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from backend.models import TransferOrigin
 from backend.services import Services
 from backend.sync import mark_deauthorized, sync_account
 from backend.worker_client import WorkerError
@@ -118,13 +121,48 @@ async def _transfer(svc: Services, event: Event) -> None:
         return
     amount = int(transfer.get("amount") or 0)
     reversed_amount = int(transfer.get("amount_reversed") or 0)
-    row = await svc.worker.sync_transfer(
-        str(transfer["id"]),
-        amount_reversed=reversed_amount,
-        reversed=bool(transfer.get("reversed")) or (amount > 0 and reversed_amount >= amount),
-    )
+    try:
+        row = await svc.worker.sync_transfer(
+            str(transfer["id"]),
+            amount_reversed=reversed_amount,
+            reversed=bool(transfer.get("reversed")) or (amount > 0 and reversed_amount >= amount),
+            origin=_transfer_origin(transfer),
+        )
+    except WorkerError as exc:
+        if exc.code != "transfer_mismatch":
+            raise
+        # Retrying cannot fix this; an operator must look (the Worker logged the row's state).
+        logger.warning(
+            "event %s: transfer %s names a ledger row that does not match it; not applied",
+            event.id,
+            transfer["id"],
+        )
+        return
     if row is None:
         logger.info("event %s: transfer %s is not in the ledger", event.id, transfer["id"])
+
+
+def _transfer_origin(transfer: Mapping[str, Any]) -> TransferOrigin | None:
+    """The ledger row our transfer route names in the transfer's metadata, so a transfer whose
+    request died after Stripe made it (its row still `pending`) is finished by its webhook."""
+    metadata = transfer.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return None
+    if "organization_id" not in metadata or "idempotency_key" not in metadata:
+        return None
+    try:
+        return TransferOrigin.model_validate(
+            {
+                "organization_id": metadata["organization_id"],
+                "idempotency_key": metadata["idempotency_key"],
+                "amount": transfer.get("amount"),
+                "currency": transfer.get("currency"),
+                "destination": transfer.get("destination"),
+            }
+        )
+    except ValidationError:
+        logger.info("transfer %s: its ledger metadata is malformed; ignored", transfer.get("id"))
+        return None
 
 
 HANDLERS: dict[str, Handler] = {

@@ -30,6 +30,7 @@ from backend.models import (
     Organization,
     PayoutReserveResult,
     ReserveResult,
+    TransferOrigin,
     UpdateResult,
     UserContext,
 )
@@ -336,19 +337,26 @@ class WorkerClient:
         return reply.transfer
 
     async def sync_transfer(
-        self, stripe_transfer_id: str, *, amount_reversed: int, reversed: bool
+        self,
+        stripe_transfer_id: str,
+        *,
+        amount_reversed: int,
+        reversed: bool,
+        origin: TransferOrigin | None = None,
     ) -> LedgerTransfer | None:
+        """The row holding this Stripe transfer after the update, or None (not made through us).
+        With `origin`, a `pending` row it names takes the transfer first; a named row that cannot
+        (finished, or other money) raises `WorkerError` `transfer_mismatch`."""
+        body: dict[str, Any] = {
+            "stripe_transfer_id": stripe_transfer_id,
+            "amount_reversed": amount_reversed,
+            "reversed": reversed,
+        }
+        if origin is not None:
+            body.update(origin.model_dump())
         try:
             _, reply = await self._request(
-                "POST",
-                "/api/internal/transfers/sync",
-                {
-                    "stripe_transfer_id": stripe_transfer_id,
-                    "amount_reversed": amount_reversed,
-                    "reversed": reversed,
-                },
-                read=False,
-                model=_TransferReply,
+                "POST", "/api/internal/transfers/sync", body, read=False, model=_TransferReply
             )
         except WorkerError as exc:
             if exc.status == 404:

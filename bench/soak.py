@@ -1,6 +1,6 @@
 """`make soak`: a bounded load run on loopback, then an audit of D1 against what was sent.
 
-    python -m bench.soak      (SOAK_REQUESTS=30000 SOAK_SECONDS=120 SOAK_CONCURRENCY=16
+    python -m bench.soak      (SOAK_REQUESTS=100000 SOAK_SECONDS=120 SOAK_CONCURRENCY=16
                                SOAK_REPLICAS=2 SOAK_SEED=1)
 
 Starts the stack as real processes (Worker host over a fresh SQLite D1, the Stripe fake, and
@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -59,7 +60,7 @@ class Config:
     def from_env(cls) -> Config:
         env = os.environ
         return cls(
-            requests=int(env.get("SOAK_REQUESTS", "30000")),
+            requests=int(env.get("SOAK_REQUESTS", "100000")),
             seconds=float(env.get("SOAK_SECONDS", "120")),
             concurrency=int(env.get("SOAK_CONCURRENCY", "16")),
             replicas=int(env.get("SOAK_REPLICAS", "2")),
@@ -491,7 +492,12 @@ def report(config: Config, load: Load, wall: float) -> bool:
     return not failed
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through `start_stack`, which stops every server
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     config = Config.from_env()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         log_dir = Path(tmp)

@@ -116,27 +116,3 @@ def test_two_replicas_racing_get_exactly_one_grant(fresh_core: Core) -> None:
         replica.db.close()
     assert sorted(grants[0] + grants[1]) == sorted(events)
     assert not set(grants[0]) & set(grants[1])
-
-
-async def test_prune_deletes_only_old_processed_events(fresh_core: Core) -> None:
-    for event_id in ("evt_old_done", "evt_old_failed"):
-        _, c = await fresh_core.post("webhook-events/claim", claim_body(event_id))
-        outcome = "processed" if event_id.endswith("done") else "failed"
-        await fresh_core.post(
-            "webhook-events/complete",
-            {"event_id": event_id, "claim_id": c["claim_id"], "outcome": outcome},
-        )
-    fresh_core.clock.advance(31 * 86400)
-    _, c = await fresh_core.post("webhook-events/claim", claim_body("evt_new"))
-    await fresh_core.post(
-        "webhook-events/complete",
-        {"event_id": "evt_new", "claim_id": c["claim_id"], "outcome": "processed"},
-    )
-    assert await fresh_core.post("webhook-events/prune", {}) == (200, {"deleted": 1})
-    rows = await fresh_core.db.prepare(
-        "SELECT event_id FROM connect_webhook_event ORDER BY event_id"
-    ).all()
-    assert [r["event_id"] for r in rows] == ["evt_new", "evt_old_failed"]
-    status, body = await fresh_core.post("webhook-events/prune", {"older_than_days": 3})
-    assert status == 400
-    assert body["error"]["code"] == "invalid_request"

@@ -25,6 +25,8 @@ CREATE INDEX IF NOT EXISTS "connect_webhook_event_status_received_idx" ON "conne
 -- outlive the organization row.
 CREATE TABLE IF NOT EXISTS "connect_transfer" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "organization_id" TEXT NOT NULL, "idempotency_key" TEXT NOT NULL CHECK (length("idempotency_key") BETWEEN 1 AND 255), "request_hash" TEXT NOT NULL, "gross_amount" INTEGER NOT NULL CHECK ("gross_amount" >= 0), "fee_amount" INTEGER NOT NULL CHECK ("fee_amount" >= 0), "net_amount" INTEGER NOT NULL CHECK ("net_amount" >= 0), "currency" TEXT NOT NULL CHECK (length("currency") = 3 AND "currency" = lower("currency")), "stripe_account_id" TEXT NOT NULL, "stripe_transfer_id" TEXT, "status" TEXT NOT NULL DEFAULT 'pending' CHECK ("status" IN ('pending', 'succeeded', 'failed', 'reversed')), "amount_reversed" INTEGER NOT NULL DEFAULT 0 CHECK ("amount_reversed" >= 0), "failure_message" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL, UNIQUE ("organization_id", "idempotency_key"), CHECK ("fee_amount" + "net_amount" = "gross_amount"));
 CREATE UNIQUE INDEX IF NOT EXISTS "connect_transfer_stripe_transfer_id_uidx" ON "connect_transfer" ("stripe_transfer_id") WHERE "stripe_transfer_id" IS NOT NULL;
+-- Retention deletes finished rows by age (LEDGER_RETENTION_DAYS).
+CREATE INDEX IF NOT EXISTS "connect_transfer_status_updated_idx" ON "connect_transfer" ("status", "updated_at");
 
 -- Payouts: requests made through us are reserved under (organization, idempotency key) before
 -- Stripe is called ("reserved"; "refused" when Stripe said no), so a replay after Stripe's 24-hour
@@ -34,3 +36,4 @@ CREATE TABLE IF NOT EXISTS "connect_payout" ("id" INTEGER PRIMARY KEY AUTOINCREM
 CREATE UNIQUE INDEX IF NOT EXISTS "connect_payout_stripe_payout_id_uidx" ON "connect_payout" ("stripe_payout_id") WHERE "stripe_payout_id" IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS "connect_payout_idempotency_key_uidx" ON "connect_payout" ("organization_id", "idempotency_key") WHERE "idempotency_key" IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "connect_payout_organization_id_idx" ON "connect_payout" ("organization_id");
+CREATE INDEX IF NOT EXISTS "connect_payout_status_updated_idx" ON "connect_payout" ("status", "updated_at");

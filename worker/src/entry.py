@@ -7,7 +7,7 @@ from typing import Any
 
 from connect_worker.app import handle
 from connect_worker.config import ConfigError
-from connect_worker.handlers import prune_expired_events
+from connect_worker.handlers import prune_expired
 from connect_worker.http import Response as CoreResponse
 from connect_worker.http import error_payload
 from runtime_adapter import deps_from_env, to_core_request
@@ -33,6 +33,11 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         return _to_workers(await handle(await to_core_request(request), deps=deps))
 
     async def scheduled(self, *_event: Any) -> None:
-        """Daily cron: apply the webhook-event retention rule."""
-        deleted = await prune_expired_events(deps_from_env(self.env))
-        log.info("pruned %d processed webhook events", deleted)
+        """Daily cron: apply the retention rule of every ledger table."""
+        deleted = await prune_expired(deps_from_env(self.env))
+        log.info(
+            "pruned %d webhook events, %d transfers, %d payouts",
+            deleted["webhook_events"],
+            deleted["transfers"],
+            deleted["payouts"],
+        )

@@ -56,9 +56,6 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", f"{PREFIX}/webhook-events/complete"): _post(
         handlers.complete_webhook_event, handlers.COMPLETE_EVENT_FIELDS
     ),
-    ("POST", f"{PREFIX}/webhook-events/prune"): _post(
-        handlers.prune_webhook_events, handlers.PRUNE_FIELDS
-    ),
     ("POST", f"{PREFIX}/transfers/reserve"): _post(
         handlers.reserve_transfer, handlers.RESERVE_FIELDS
     ),
@@ -81,6 +78,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         handlers.refuse_payout, handlers.PAYOUT_REFUSE_FIELDS
     ),
     ("POST", f"{PREFIX}/payouts/upsert"): _post(handlers.upsert_payout, handlers.PAYOUT_FIELDS),
+    ("POST", f"{PREFIX}/ledgers/prune"): _post(handlers.prune_ledgers, handlers.PRUNE_FIELDS),
 }
 ROUTER: Router[Route] = Router(ROUTES)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 MIN_API_KEY_LENGTH = 32
 MIN_AUTH_SECRET_LENGTH = 32
 MIN_RETENTION_DAYS = 4  # Stripe retries an event for 3 days; dedupe must outlive that.
+# A finished transfer/payout row is what answers a client's retry with the first result, long after
+# Stripe's 24-hour idempotency window; keep it well past any retry and a reconciliation cycle.
+MIN_LEDGER_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 36500
 
 
 # Every setting `load_config` reads (vars in wrangler.toml, or secrets); adapters copy these names.
@@ -18,6 +23,7 @@ SETTING_NAMES = (
     "BETTER_AUTH_JWT_ISSUER",
     "BETTER_AUTH_JWT_AUDIENCE",
     "WEBHOOK_EVENT_RETENTION_DAYS",
+    "LEDGER_RETENTION_DAYS",
     "PLATFORM_FEE_MIN_PERCENT",
     "PLATFORM_FEE_MAX_PERCENT",
 )
@@ -44,6 +50,7 @@ class WorkerConfig:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     webhook_event_retention_days: int = 30
+    ledger_retention_days: int = 400
     platform_fee_min_percent: float = 0.0
     platform_fee_max_percent: float = 50.0
 
@@ -101,6 +108,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number") from None
 
 
+def _days(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    days = _number(env, name, default)
+    if not math.isfinite(days) or days != int(days) or not minimum <= days <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"{name} must be a whole number of days, {minimum}..{MAX_RETENTION_DAYS}")
+    return int(days)
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
     return raw.strip() or None if raw is not None else None
@@ -112,11 +126,8 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         raise ConfigError(
             f"BETTER_AUTH_SECRET must be set and at least {MIN_AUTH_SECRET_LENGTH} characters"
         )
-    retention = _number(env, "WEBHOOK_EVENT_RETENTION_DAYS", 30)
-    if retention != int(retention) or retention < MIN_RETENTION_DAYS:
-        raise ConfigError(
-            f"WEBHOOK_EVENT_RETENTION_DAYS must be a whole number >= {MIN_RETENTION_DAYS}"
-        )
+    retention = _days(env, "WEBHOOK_EVENT_RETENTION_DAYS", 30, minimum=MIN_RETENTION_DAYS)
+    ledger_retention = _days(env, "LEDGER_RETENTION_DAYS", 400, minimum=MIN_LEDGER_RETENTION_DAYS)
     fee_min = _number(env, "PLATFORM_FEE_MIN_PERCENT", 0.0)
     fee_max = _number(env, "PLATFORM_FEE_MAX_PERCENT", 50.0)
     if not 0 <= fee_min <= fee_max <= 100:
@@ -127,7 +138,8 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         require_signed_tokens=_bool(env, "BETTER_AUTH_REQUIRE_SIGNED_TOKENS", False),
         jwt_issuer=_optional(env, "BETTER_AUTH_JWT_ISSUER"),
         jwt_audience=_optional(env, "BETTER_AUTH_JWT_AUDIENCE"),
-        webhook_event_retention_days=int(retention),
+        webhook_event_retention_days=retention,
+        ledger_retention_days=ledger_retention,
         platform_fee_min_percent=fee_min,
         platform_fee_max_percent=fee_max,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -10,7 +11,12 @@ from typing import Any
 
 from connect_worker import organizations, payouts, sessions, transfers, webhook_events
 from connect_worker.clock import Clock, iso_ms, parse_timestamp
-from connect_worker.config import WorkerConfig
+from connect_worker.config import (
+    MAX_RETENTION_DAYS,
+    MIN_LEDGER_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    WorkerConfig,
+)
 from connect_worker.d1 import D1Database, D1Error, Row
 from connect_worker.errors import (
     ApiError,
@@ -44,6 +50,8 @@ from connect_worker.validation import (
 )
 
 Result = tuple[int, dict[str, Any]]
+
+log = logging.getLogger("connect_worker")
 
 ACCOUNT_ID = r"acct_[A-Za-z0-9]{1,100}"
 CURRENCY = r"[a-z]{3}"
@@ -356,23 +364,6 @@ async def complete_webhook_event(
     return 200, {"status": body["outcome"]}
 
 
-PRUNE_FIELDS = {"older_than_days": optional(integer(min_value=4, max_value=3650))}
-
-
-async def prune_webhook_events(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Result:
-    days = body.get("older_than_days", deps.config.webhook_event_retention_days)
-    return 200, {"deleted": await prune_expired_events(deps, older_than_days=days)}
-
-
-async def prune_expired_events(deps: Deps, *, older_than_days: int | None = None) -> int:
-    """The retention rule; also what the Worker's daily cron trigger runs."""
-    days = older_than_days or deps.config.webhook_event_retention_days
-    cutoff = iso_ms(deps.now() - days * 86400)
-    return await webhook_events.prune(deps.db, received_before=cutoff)
-
-
 # --- transfers ------------------------------------------------------------------------------
 
 AMOUNT = integer(min_value=0, max_value=MAX_AMOUNT)
@@ -448,20 +439,62 @@ SYNC_TRANSFER_FIELDS = {
     "stripe_transfer_id": required(ID),
     "amount_reversed": required(AMOUNT),
     "reversed": required(boolean()),
+    # The ledger row the Stripe transfer says it was made for (its metadata) and its money fields:
+    # all five or none.
+    "organization_id": optional(ID),
+    "idempotency_key": optional(string(min_len=1, max_len=255)),
+    "amount": optional(AMOUNT),
+    "currency": optional(string(pattern=CURRENCY)),
+    "destination": optional(ID),
 }
+_ORIGIN_FIELDS = ("organization_id", "idempotency_key", "amount", "currency", "destination")
+
+
+def _stripe_origin(body: dict[str, Any]) -> transfers.StripeOrigin | None:
+    given = [name for name in _ORIGIN_FIELDS if name in body]
+    if not given:
+        return None
+    if len(given) != len(_ORIGIN_FIELDS):
+        missing = next(name for name in _ORIGIN_FIELDS if name not in body)
+        raise InvalidRequest(f"Missing field `{missing}`: send all of {', '.join(_ORIGIN_FIELDS)}.")
+    return transfers.StripeOrigin(**{name: body[name] for name in _ORIGIN_FIELDS})
 
 
 async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
-    row = await transfers.sync(
+    origin = _stripe_origin(body)
+    result = await transfers.sync(
         deps.db,
         stripe_transfer_id=body["stripe_transfer_id"],
         amount_reversed=body["amount_reversed"],
         reversed_=body["reversed"],
+        origin=origin,
         now_iso=iso_ms(deps.now()),
     )
-    if row is None:
-        raise transfer_not_found()
-    return 200, {"transfer": transfers.to_api(row)}
+    if result.row is not None:
+        return 200, {"transfer": transfers.to_api(result.row)}
+    named = result.named_row
+    if origin is not None and named is not None:
+        # Our metadata, but the row cannot take this transfer: it is finished (possibly with
+        # another Stripe transfer: money may have moved twice) or its money fields differ.
+        log.warning(
+            "transfer %s names a ledger row of organization %s that cannot take it: status=%s "
+            "stripe_transfer_id=%s amount=%s/%s currency=%s/%s destination=%s/%s",
+            body["stripe_transfer_id"],
+            origin.organization_id,
+            named["status"],
+            named["stripe_transfer_id"],
+            origin.amount,
+            named["net_amount"],
+            origin.currency,
+            named["currency"],
+            origin.destination,
+            named["stripe_account_id"],
+        )
+        raise Conflict(
+            "The ledger row named by this transfer's metadata does not match it.",
+            code="transfer_mismatch",
+        )
+    raise transfer_not_found()
 
 
 # --- payouts --------------------------------------------------------------------------------
@@ -549,3 +582,45 @@ async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, A
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("The payout could not be stored.")
     return 200, {"updated": updated, "payout": payouts.to_api(row)}
+
+
+# --- retention ------------------------------------------------------------------------------
+
+PRUNE_FIELDS = {
+    "webhook_event_retention_days": optional(
+        integer(min_value=MIN_RETENTION_DAYS, max_value=MAX_RETENTION_DAYS)
+    ),
+    "ledger_retention_days": optional(
+        integer(min_value=MIN_LEDGER_RETENTION_DAYS, max_value=MAX_RETENTION_DAYS)
+    ),
+}
+
+
+async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    deleted = await prune_expired(
+        deps,
+        webhook_event_days=body.get("webhook_event_retention_days"),
+        ledger_days=body.get("ledger_retention_days"),
+    )
+    return 200, {"deleted": deleted}
+
+
+async def prune_expired(
+    deps: Deps, *, webhook_event_days: int | None = None, ledger_days: int | None = None
+) -> dict[str, int]:
+    """The retention rule for every ledger, shared by the prune route and the daily cron.
+
+    Processed webhook events only need to outlive Stripe's 3 days of retries. Transfer and payout
+    rows answer a client's retry with the first result, so they are kept far longer, and only
+    once finished: a `pending`/`reserved` row is money whose outcome is not known yet.
+    """
+    now = deps.now()
+    event_days = webhook_event_days or deps.config.webhook_event_retention_days
+    row_days = ledger_days or deps.config.ledger_retention_days
+    events_before = iso_ms(now - event_days * 86400)
+    rows_before = iso_ms(now - row_days * 86400)
+    return {
+        "webhook_events": await webhook_events.prune(deps.db, received_before=events_before),
+        "transfers": await transfers.prune(deps.db, updated_before=rows_before),
+        "payouts": await payouts.prune(deps.db, updated_before=rows_before),
+    }

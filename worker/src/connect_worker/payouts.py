@@ -86,6 +86,11 @@ _UPSERT_BY_STRIPE_ID = (
 )
 _BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_payout" WHERE "stripe_payout_id" = ?'
 
+# Retention: only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit`
+# payouts are still moving.
+FINAL_STATUSES = ("paid", "failed", "canceled", "refused")
+_PRUNE = 'DELETE FROM "connect_payout" WHERE "status" IN (?, ?, ?, ?) AND "updated_at" < ?'
+
 
 def to_api(row: Row) -> dict[str, Any]:
     return {c: row.get(c) for c in COLUMNS}
@@ -162,3 +167,7 @@ async def upsert(
     )
     updated = results[1].changes + results[2].changes > 0
     return updated, results[3].rows[0] if results[3].rows else None
+
+
+async def prune(db: D1Database, *, updated_before: str) -> int:
+    return (await db.prepare(_PRUNE).bind(*FINAL_STATUSES, updated_before).run()).changes

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from connect_worker.d1 import D1Database, Row
+from connect_worker.d1 import D1Database, D1Statement, Row
 
 COLUMNS = (
     "organization_id",
@@ -48,6 +49,22 @@ _SYNC = (
     'UPDATE "connect_transfer" SET "amount_reversed" = MAX("amount_reversed", ?), '
     '"status" = CASE WHEN ? = 1 THEN \'reversed\' ELSE "status" END, "updated_at" = ? '
     'WHERE "stripe_transfer_id" = ?'
+)
+
+# Retention: only finished rows; a `pending` row is money whose outcome is still unknown.
+FINAL_STATUSES = ("succeeded", "failed", "reversed")
+_PRUNE = 'DELETE FROM "connect_transfer" WHERE "status" IN (?, ?, ?) AND "updated_at" < ?'
+
+# A transfer Stripe made for a `pending` row whose request died before `complete`: the row takes
+# it only if it is still pending, holds no Stripe id, and the money fields match; and only if no
+# row holds this Stripe transfer already (?1 is unique).
+_ADOPT = (
+    'UPDATE "connect_transfer" SET "status" = \'succeeded\', "stripe_transfer_id" = ?1, '
+    '"failure_message" = NULL, "updated_at" = ?2 '
+    'WHERE "organization_id" = ?3 AND "idempotency_key" = ?4 AND "status" = \'pending\' '
+    'AND "stripe_transfer_id" IS NULL AND "net_amount" = ?5 AND "currency" = ?6 '
+    'AND "stripe_account_id" = ?7 '
+    'AND NOT EXISTS (SELECT 1 FROM "connect_transfer" WHERE "stripe_transfer_id" = ?1)'
 )
 
 
@@ -101,11 +118,59 @@ async def complete(
     return results[1].rows[0] if results[1].rows else None
 
 
+@dataclass(frozen=True, slots=True)
+class StripeOrigin:
+    """What a Stripe transfer says about the ledger row it was made for: the metadata the backend
+    puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields."""
+
+    organization_id: str
+    idempotency_key: str
+    amount: int
+    currency: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    row: Row | None  # the row holding this Stripe transfer, after the update
+    named_row: Row | None  # the row the metadata names (None without metadata or no such row)
+
+
 async def sync(
-    db: D1Database, *, stripe_transfer_id: str, amount_reversed: int, reversed_: bool, now_iso: str
-) -> Row | None:
-    update = db.prepare(_SYNC).bind(
-        amount_reversed, 1 if reversed_ else 0, now_iso, stripe_transfer_id
-    )
-    results = await db.batch([update, db.prepare(_BY_STRIPE_ID).bind(stripe_transfer_id)])
-    return results[1].rows[0] if results[1].rows else None
+    db: D1Database,
+    *,
+    stripe_transfer_id: str,
+    amount_reversed: int,
+    reversed_: bool,
+    origin: StripeOrigin | None,
+    now_iso: str,
+) -> SyncResult:
+    """Apply Stripe's reversal state; with `origin`, first let a `pending` row whose backend died
+    after Stripe made the transfer take it (one batch, so the row is never half-finished)."""
+    statements: list[D1Statement] = []
+    if origin is not None:
+        statements.append(
+            db.prepare(_ADOPT).bind(
+                stripe_transfer_id,
+                now_iso,
+                origin.organization_id,
+                origin.idempotency_key,
+                origin.amount,
+                origin.currency,
+                origin.destination,
+            )
+        )
+    statements += [
+        db.prepare(_SYNC).bind(amount_reversed, 1 if reversed_ else 0, now_iso, stripe_transfer_id),
+        db.prepare(_BY_STRIPE_ID).bind(stripe_transfer_id),
+    ]
+    if origin is not None:
+        statements.append(db.prepare(_BY_KEY).bind(origin.organization_id, origin.idempotency_key))
+    results = await db.batch(statements)
+    by_id = results[len(statements) - 2 if origin is not None else -1].rows
+    named = results[-1].rows if origin is not None else []
+    return SyncResult(row=by_id[0] if by_id else None, named_row=named[0] if named else None)
+
+
+async def prune(db: D1Database, *, updated_before: str) -> int:
+    return (await db.prepare(_PRUNE).bind(*FINAL_STATUSES, updated_before).run()).changes

@@ -1,0 +1,259 @@
+"""Concurrency at the volume and process level: onboarding clicks spread over two replica
+processes, one webhook hitting two processes at once, and 100 distinct events delivered shuffled,
+duplicated and out of order. (One backend with 20 clicks is in tests/backend/.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bench.soak_events import account_updated, payout_event, transfer_event
+from tests.fixtures.backend import BackendStack
+from tests.fixtures.stripe import StripeFake
+from tests.fixtures.worker import WorkerStack
+from tests.reliability.conftest import deliver, eventually, org_row, stop_webhooks
+from tests.reliability.fault_proxy import FaultProxy
+from tests.reliability.replica import BackendProcess
+
+UPDATE = "/api/internal/update-organization"
+
+
+async def test_twenty_clicks_over_two_replica_processes_make_one_connect_account(
+    make_replica: Callable[..., BackendProcess],
+    worker_stack: WorkerStack,
+    stripe_fake: StripeFake,
+) -> None:
+    replicas = [make_replica(), make_replica()]
+    headers = {"Authorization": f"Bearer {worker_stack.owner.token}"}
+    body = {"organization_id": worker_stack.acme_org_id}
+    async with httpx.AsyncClient(timeout=30) as client:
+        replies = await asyncio.gather(
+            *(
+                client.post(
+                    f"{replicas[i % 2].url}/api/connect/onboard", json=body, headers=headers
+                )
+                for i in range(20)
+            )
+        )
+    assert [r.status_code for r in replies] == [200] * 20, [r.text for r in replies]
+    account_ids = {r.json()["account_id"] for r in replies}
+    assert len(account_ids) == 1
+    assert len({r.json()["url"] for r in replies}) == 20  # a fresh link per click
+    with stripe_fake.sync_client() as stripe_client:
+        accounts = stripe_client.v1.accounts.list({"limit": 100}).data
+    assert [a.id for a in accounts] == list(account_ids)
+    row = worker_stack.row(
+        'SELECT "stripe_connect_account_id" FROM "organization" WHERE "id" = ?',
+        worker_stack.acme_org_id,
+    )
+    assert row == {"stripe_connect_account_id": accounts[0].id}
+
+
+async def test_one_webhook_delivered_to_two_processes_at_once_has_one_effect(
+    make_replica: Callable[..., BackendProcess],
+    worker_proxy: FaultProxy,
+    worker_stack: WorkerStack,
+    stripe_fake: StripeFake,
+) -> None:
+    a, b = make_replica(), make_replica()
+    stop_webhooks(stripe_fake)
+    secret = stripe_fake.connect_webhook_secret
+    async with httpx.AsyncClient(timeout=30) as client:
+        r = await client.post(
+            f"{a.url}/api/connect/onboard",
+            json={"organization_id": worker_stack.acme_org_id},
+            headers={"Authorization": f"Bearer {worker_stack.owner.token}"},
+        )
+        account_id = r.json()["account_id"]
+        transitions = [stripe_fake.submit_details, stripe_fake.complete_onboarding]
+        transitions += [stripe_fake.restrict, stripe_fake.complete_onboarding] * 4
+        created = 1_800_000_000
+        for round_no, transition in enumerate(transitions):
+            transition(account_id)
+            event_id = f"evt_rel_twice_{round_no}"
+            payload = account_updated(event_id, account_id, created=created + round_no)
+            writes_before = worker_proxy.count(UPDATE)
+            first, second = await asyncio.gather(
+                deliver(client, a.webhook_url, payload, secret),
+                deliver(client, b.webhook_url, payload, secret),
+            )
+            statuses = sorted([first.status_code, second.status_code])
+            assert statuses in ([200, 200], [200, 409]), (first.text, second.text)
+            # Stripe retries whichever was refused; by now that is a recorded duplicate.
+            again = await deliver(client, b.webhook_url, payload, secret)
+            assert again.json() == {"received": True, "duplicate": True, "handled": True}
+            assert worker_proxy.count(UPDATE) - writes_before == 1
+            [row] = worker_stack.rows(
+                'SELECT * FROM "connect_webhook_event" WHERE "event_id" = ?', event_id
+            )
+            assert (row["status"], row["attempts"]) == ("processed", 1)
+
+    with stripe_fake.sync_client() as stripe_client:
+        account = stripe_client.v1.accounts.retrieve(account_id)
+    org = worker_stack.row('SELECT * FROM "organization" WHERE "id" = ?', worker_stack.acme_org_id)
+    assert org is not None
+    assert org["stripe_connect_status"] == "active"
+    assert bool(org["charges_enabled"]) is account.charges_enabled is True
+
+
+async def _activate(client: httpx.AsyncClient, stack: BackendStack, who: str, org_id: str) -> str:
+    r = await client.post(
+        f"{stack.url}/api/connect/onboard",
+        json={"organization_id": org_id},
+        headers=stack.auth(who),
+    )
+    assert r.status_code == 200, r.text
+    account_id: str = r.json()["account_id"]
+    stack.stripe.complete_onboarding(account_id)
+    await eventually(
+        lambda: org_row(stack, org_id)["stripe_connect_status"] == "active", what="active"
+    )
+    return account_id
+
+
+async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_newest_state(
+    proxied_backend: BackendStack, worker_proxy: FaultProxy, client: httpx.AsyncClient
+) -> None:
+    """20 `account.updated` (two accounts), 40 `payout.*` (8 payouts × 5 states), 40
+    `transfer.updated` (4 transfers × 10 growing reversals): each with a distinct `created`,
+    delivered in random order, 30 of them twice (10 of those at the same moment)."""
+    stack = proxied_backend
+    rng = random.Random(20261127)
+    acme = await _activate(client, stack, "owner", stack.org_id)
+    globex = await _activate(client, stack, "outsider", stack.other_org_id)
+    stack.stripe.fund(None, 10_000_000, "usd")
+    transfers: list[dict[str, Any]] = []
+    for n in range(4):
+        r = await client.post(
+            f"{stack.url}/api/connect/transfer",
+            json={"organization_id": stack.org_id, "amount": 10_000, "currency": "usd"},
+            headers=stack.auth("owner", Idempotency_Key=f"rel-order-{n}"),
+        )
+        assert r.status_code == 201, r.text
+        transfers.append(r.json())
+    stop_webhooks(stack.stripe)
+    # The accounts' newest states, which every account.updated re-reads whatever its payload.
+    stack.stripe.restrict(acme)
+    stack.stripe.submit_details(globex)
+
+    base = 1_800_000_000
+    events: dict[str, tuple[bytes, str]] = {}  # id → (payload, secret)
+    connect, platform = stack.stripe.connect_webhook_secret, stack.stripe.webhook_secret
+    for n in range(20):
+        account = (acme, globex)[n % 2]
+        events[f"evt_rel_acct_{n}"] = (
+            account_updated(f"evt_rel_acct_{n}", account, created=base + n),
+            connect,
+        )
+    newest_payout: dict[str, str] = {}
+    lifecycle = [
+        ("payout.created", "pending"),
+        ("payout.updated", "in_transit"),
+        ("payout.updated", "in_transit"),
+        ("payout.paid", "paid"),
+        ("payout.failed", "failed"),
+    ]
+    for p in range(8):
+        steps = lifecycle if p % 2 == 0 else [*lifecycle[:3], lifecycle[4], lifecycle[3]]
+        for s, (event_type, status) in enumerate(steps):
+            event_id = f"evt_rel_po_{p}_{s}"
+            events[event_id] = (
+                payout_event(
+                    event_id,
+                    event_type,
+                    account_id=acme,
+                    payout_id=f"po_rel_{p}",
+                    status=status,
+                    amount=1_000 + p,
+                    created=base + 100 + p * 10 + s,
+                ),
+                connect,
+            )
+            newest_payout[f"po_rel_{p}"] = status
+    for t, tr in enumerate(transfers):
+        for s in range(10):
+            event_id = f"evt_rel_tr_{t}_{s}"
+            events[event_id] = (
+                transfer_event(
+                    event_id,
+                    "transfer.updated",
+                    transfer_id=tr["stripe_transfer_id"],
+                    destination=acme,
+                    amount=tr["net_amount"],
+                    amount_reversed=100 * s,
+                    created=base + 200 + t * 10 + s,
+                ),
+                platform,
+            )
+    assert len(events) == 100
+
+    order = list(events)
+    rng.shuffle(order)
+    duplicates = rng.sample(order, 30)
+    deliveries: list[list[str]] = [[event_id] for event_id in order]
+    for n, event_id in enumerate(duplicates):
+        if n < 10:  # the same event twice at the same moment
+            deliveries[order.index(event_id)].append(event_id)
+        else:  # again, later
+            deliveries.insert(
+                rng.randrange(order.index(event_id) + 1, len(deliveries) + 1), [event_id]
+            )
+    writes_before = {p: worker_proxy.count(p) for p in _EFFECT_PATHS}
+
+    semaphore = asyncio.Semaphore(8)
+    refused: list[str] = []
+
+    async def send(batch: list[str]) -> None:
+        async with semaphore:
+            replies = await asyncio.gather(
+                *(deliver(client, stack.webhook_url, *events[e]) for e in batch)
+            )
+        for event_id, reply in zip(batch, replies, strict=True):
+            assert reply.status_code in (200, 409), (event_id, reply.status_code, reply.text)
+            if reply.status_code == 409:
+                refused.append(event_id)
+
+    await asyncio.gather(*(send(batch) for batch in deliveries))
+    for event_id in refused:  # Stripe's retry of an attempt refused while another held it
+        reply = await deliver(client, stack.webhook_url, *events[event_id])
+        assert reply.json()["duplicate"] is True
+
+    ledger = stack.worker.rows(
+        'SELECT * FROM "connect_webhook_event" WHERE "event_id" LIKE ?', "evt_rel_%"
+    )
+    assert sorted(r["event_id"] for r in ledger) == sorted(events)
+    assert {(r["status"], r["attempts"]) for r in ledger} == {("processed", 1)}
+    effects = {p: worker_proxy.count(p) - writes_before[p] for p in _EFFECT_PATHS}
+    assert effects == {
+        UPDATE: 20,
+        "/api/internal/payouts/upsert": 40,
+        "/api/internal/transfers/sync": 40,
+    }
+
+    with stack.stripe.sync_client() as stripe_client:
+        for account_id, org_id in ((acme, stack.org_id), (globex, stack.other_org_id)):
+            account = stripe_client.v1.accounts.retrieve(account_id)
+            org = org_row(stack, org_id)
+            assert bool(org["charges_enabled"]) is account.charges_enabled
+            assert bool(org["payouts_enabled"]) is account.payouts_enabled
+            assert bool(org["details_submitted"]) is account.details_submitted
+            assert json.loads(org["requirements_past_due"]) == list(account.requirements.past_due)
+    assert org_row(stack)["stripe_connect_status"] != "active"  # restricted won
+    payouts = {
+        r["stripe_payout_id"]: r["status"]
+        for r in stack.worker.rows('SELECT * FROM "connect_payout"')
+    }
+    assert payouts == newest_payout
+    reversed_amounts = {
+        r["stripe_transfer_id"]: r["amount_reversed"]
+        for r in stack.worker.rows('SELECT * FROM "connect_transfer"')
+    }
+    assert reversed_amounts == {tr["stripe_transfer_id"]: 900 for tr in transfers}
+
+
+_EFFECT_PATHS = (UPDATE, "/api/internal/payouts/upsert", "/api/internal/transfers/sync")
