@@ -29,7 +29,12 @@ def services(request: Request) -> Services:
     return found
 
 
-async def read_model(request: Request, model: type[M]) -> M:
-    """The body as `model`; malformed JSON, wrong types and unknown fields become 400."""
+async def read_model(request: Request, model: type[M], *, optional: bool = False) -> M:
+    """The body as `model`; malformed JSON, wrong types and unknown fields become 400.
+
+    `optional`: an empty body means `{}` (a route whose every field may come from headers).
+    """
     body = await request.body()
+    if not body.strip() and optional:
+        body = b"{}"
     return model.model_validate_json(body or b"null")

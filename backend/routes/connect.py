@@ -118,7 +118,7 @@ async def _store_account(svc: Services, organization_id: str, account_id: str) -
 async def onboard(request: Request) -> Response:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
-    body = await read_model(request, OnboardRequest)
+    body = await read_model(request, OnboardRequest, optional=True)
     org_id = _org_from(request, body.organization_id)
     access = await svc.auth.organization_access(request, org_id, roles=MANAGER_ROLES, fresh=True)
     origins = svc.settings.frontend_origins

@@ -52,6 +52,24 @@ async def test_onboarding_creates_one_express_account_and_returns_a_fresh_link(
     assert again.json()["url"] != body["url"]
 
 
+async def test_onboarding_with_the_org_in_x_org_id_needs_no_body(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    r = await client.post(
+        "/api/connect/onboard", headers=backend_stack.auth("owner", X_Org_ID=backend_stack.org_id)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["account_id"].startswith("acct_")
+    # A body that is present must still be a JSON object.
+    bad = await client.post(
+        "/api/connect/onboard",
+        content=b"[]",
+        headers=backend_stack.auth("owner", X_Org_ID=backend_stack.org_id),
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]) == {"code", "message"}
+
+
 async def test_twenty_concurrent_onboarding_clicks_make_one_account(
     client: httpx.AsyncClient, backend_stack: BackendStack
 ) -> None:
