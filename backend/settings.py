@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     user_context_cache_ttl_seconds: float = Field(default=0.0, ge=0, le=300)
     user_context_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # How long a replica holds an event it is processing before another may take it over (if the
+    # first died). Longer than the slowest handler (Worker + Stripe timeouts), within the Worker's
+    # 1..900 bound.
+    webhook_claim_lease_seconds: int = Field(default=60, ge=5, le=900)
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")

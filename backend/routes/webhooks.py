@@ -24,7 +24,6 @@ logger = logging.getLogger("backend.webhooks")
 
 _SAFE_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
 _EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,120}")
-LEASE_SECONDS = 60
 
 
 def _loggable_type(payload: bytes) -> str:
@@ -88,7 +87,7 @@ async def webhook(request: Request) -> Response:
         event_type=event.type,
         event_created=event.created,
         stripe_account_id=event.account,
-        lease_seconds=LEASE_SECONDS,
+        lease_seconds=svc.settings.webhook_claim_lease_seconds,
     )
     if not claim.claimed:
         if claim.status == "processed":
@@ -97,7 +96,7 @@ async def webhook(request: Request) -> Response:
             409,
             "event_in_progress",
             "Another instance is processing this event; retry later.",
-            headers={"Retry-After": str(LEASE_SECONDS)},
+            headers={"Retry-After": str(svc.settings.webhook_claim_lease_seconds)},
         )
     assert claim.claim_id is not None
     try:

@@ -245,3 +245,34 @@ async def test_rejected_account_is_disabled_with_the_reason(
     assert (await status_of(client, backend_stack))["onboarding_rejection_reason"] == (
         "rejected.fraud"
     )
+
+
+async def test_an_event_held_by_another_replica_is_409_until_its_configured_lease_ends(
+    make_backend: Callable[..., BackendStack],
+) -> None:
+    stack = make_backend(env={"WEBHOOK_CLAIM_LEASE_SECONDS": "7"}, webhooks=False)
+    event = account_event("acct_held", created=int(time.time()), event_id="evt_held1")
+    body, headers = signed(stack, event)
+    async with httpx.AsyncClient(base_url=stack.worker.url, headers=stack.worker.headers) as w:
+        held = await w.post(
+            "/api/internal/webhook-events/claim",
+            json={
+                "event_id": "evt_held1",
+                "event_type": "account.updated",
+                "event_created": event["created"],
+                "stripe_account_id": "acct_held",
+                "lease_seconds": 7,
+            },
+        )
+        assert held.json()["claimed"] is True
+    async with httpx.AsyncClient(base_url=stack.url) as client:
+        r = await client.post("/api/connect/webhook", content=body, headers=headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (409, "event_in_progress")
+        assert r.headers["Retry-After"] == "7"
+        # The holder died: once its lease has passed, the redelivery is this replica's to apply.
+        stack.worker.clock.advance(8)
+        r = await client.post("/api/connect/webhook", content=body, headers=headers)
+    assert r.status_code != 409
+    row = event_row(stack, "evt_held1")
+    assert row is not None
+    assert row["attempts"] == 2
