@@ -305,7 +305,7 @@ async def _execute_transfer(
         )
     except ApiError as exc:
         if not is_definitive(exc):
-            raise  # left pending: a retry with the same key finishes it
+            raise  # left pending: a retry with the same key (or its webhook) finishes it
         done = await svc.worker.complete_transfer(
             row.organization_id, row.idempotency_key, status="failed", failure_message=exc.message
         )
