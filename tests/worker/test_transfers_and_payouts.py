@@ -143,6 +143,32 @@ async def test_payout_upsert_ignores_older_events(fresh_core: Core) -> None:
     assert status == 400
 
 
+@pytest.mark.parametrize("idempotency_key", [None, "payout-1"])
+async def test_payout_events_of_the_same_second_never_step_back(
+    fresh_core: Core, idempotency_key: str | None
+) -> None:
+    org_id = make_org(fresh_core)
+    if idempotency_key is not None:
+        await fresh_core.post("payouts/reserve", payout_reserve(org_id))
+    extra = {} if idempotency_key is None else {"idempotency_key": idempotency_key}
+    _, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, status="paid", event_created=300, **extra)
+    )
+    assert body["payout"]["status"] == "paid"
+    # payout.created (pending) of the same second, delivered late: the payout stays paid.
+    for late in ("pending", "in_transit"):
+        _, body = await fresh_core.post(
+            "payouts/upsert", payout(org_id, status=late, event_created=300, **extra)
+        )
+        assert body["updated"] is False
+        assert body["payout"]["status"] == "paid"
+    # Forward moves within the same second still apply.
+    _, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, status="failed", event_created=300, **extra)
+    )
+    assert body["payout"]["status"] == "failed"
+
+
 def transfer_path(org_id: str, key: str) -> str:
     return f"/api/internal/transfers/{quote(org_id, safe='')}/{quote(key, safe='')}"
 

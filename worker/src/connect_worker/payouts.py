@@ -45,6 +45,27 @@ _REFUSE = (
     'WHERE "organization_id" = ? AND "idempotency_key" = ? AND "status" = \'reserved\''
 )
 
+STATUS_COLUMN = '"status"'
+
+
+def _progress(status: str) -> str:
+    """How far along a payout state is: Stripe moves pending → in_transit → paid/failed/canceled."""
+    return (
+        f"CASE {status} WHEN 'reserved' THEN 0 WHEN 'pending' THEN 1 "
+        "WHEN 'in_transit' THEN 2 ELSE 3 END"
+    )
+
+
+def _not_older(table: str) -> str:
+    """Stripe's state applies unless the stored one is newer: a later event, or — for two events
+    of the same second delivered out of order — a state further along."""
+    return (
+        f'({table}"event_created" IS NULL OR {table}"event_created" < ?10 '
+        f'OR ({table}"event_created" = ?10 AND {_progress(table + STATUS_COLUMN)} '
+        f"<= {_progress('?6')}))"
+    )
+
+
 # Upsert parameters, numbered so each statement of the batch can reuse them:
 # ?1 stripe_payout_id, ?2 organization_id, ?3 stripe_account_id, ?4 amount, ?5 currency,
 # ?6 status, ?7 failure_code, ?8 failure_message, ?9 arrival_date, ?10 event_created,
@@ -68,7 +89,7 @@ _ATTACH = (
     f'UPDATE "connect_payout" SET "stripe_payout_id" = ?1, {_STATE_SET} '
     'WHERE ?12 IS NOT NULL AND "organization_id" = ?2 AND "idempotency_key" = ?12 '
     'AND ("stripe_payout_id" IS NULL OR "stripe_payout_id" = ?1) '
-    'AND ("event_created" IS NULL OR "event_created" <= ?10)'
+    "AND " + _not_older("")
 )
 # Everything the keyed statement did not own: payouts not made through us, or a key whose row
 # already holds another Stripe payout.
@@ -82,7 +103,8 @@ _UPSERT_BY_STRIPE_ID = (
     'AND ("stripe_payout_id" IS NULL OR "stripe_payout_id" = ?1)) '
     'ON CONFLICT ("stripe_payout_id") WHERE "stripe_payout_id" IS NOT NULL DO UPDATE SET '
     + _STATE_SET
-    + ' WHERE "connect_payout"."event_created" IS NULL OR "connect_payout"."event_created" <= ?10'
+    + " WHERE "
+    + _not_older('"connect_payout".')
 )
 _BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_payout" WHERE "stripe_payout_id" = ?'
 
