@@ -168,6 +168,16 @@ class WorkerClient:
             logger.error("worker %s %s returned an unexpected body", method, path)
             raise WorkerUnavailable() from None
 
+    async def _find(self, path: str, *, model: type[M]) -> M | None:
+        """A read whose 404 means "no such row" rather than an error."""
+        try:
+            _, reply = await self._request("GET", path, read=True, model=model)
+        except WorkerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return reply
+
     # --- routes (docs/internal-api.md) --------------------------------------------------------
 
     async def health(self) -> bool:
@@ -208,18 +218,11 @@ class WorkerClient:
         return reply.organization
 
     async def find_organization_by_account(self, stripe_account_id: str) -> Organization | None:
-        try:
-            _, reply = await self._request(
-                "GET",
-                f"/api/internal/organization-by-account/{_segment(stripe_account_id)}",
-                read=True,
-                model=_OrganizationReply,
-            )
-        except WorkerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return reply.organization
+        reply = await self._find(
+            f"/api/internal/organization-by-account/{_segment(stripe_account_id)}",
+            model=_OrganizationReply,
+        )
+        return None if reply is None else reply.organization
 
     async def update_organization(
         self, organization_id: str, fields: Mapping[str, Any], *, synced_at: int | None
@@ -300,18 +303,11 @@ class WorkerClient:
         self, organization_id: str, idempotency_key: str
     ) -> LedgerTransfer | None:
         """The ledger row for this idempotency key, or None (a replay's lookup)."""
-        try:
-            _, reply = await self._request(
-                "GET",
-                f"/api/internal/transfers/{_segment(organization_id)}/{_segment(idempotency_key)}",
-                read=True,
-                model=_TransferReply,
-            )
-        except WorkerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return reply.transfer
+        reply = await self._find(
+            f"/api/internal/transfers/{_segment(organization_id)}/{_segment(idempotency_key)}",
+            model=_TransferReply,
+        )
+        return None if reply is None else reply.transfer
 
     async def complete_transfer(
         self,
@@ -372,18 +368,11 @@ class WorkerClient:
 
     async def find_payout(self, organization_id: str, idempotency_key: str) -> LedgerPayout | None:
         """The payout reserved under this idempotency key, or None (a replay's lookup)."""
-        try:
-            _, reply = await self._request(
-                "GET",
-                f"/api/internal/payouts/{_segment(organization_id)}/{_segment(idempotency_key)}",
-                read=True,
-                model=_PayoutReply,
-            )
-        except WorkerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return reply.payout
+        reply = await self._find(
+            f"/api/internal/payouts/{_segment(organization_id)}/{_segment(idempotency_key)}",
+            model=_PayoutReply,
+        )
+        return None if reply is None else reply.payout
 
     async def refuse_payout(
         self,

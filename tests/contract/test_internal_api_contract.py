@@ -33,7 +33,8 @@ def documented_routes() -> set[tuple[str, str]]:
 def client_calls() -> set[tuple[str, str]]:
     source = CLIENT.read_text()
     calls = re.findall(r'"(GET|POST)",\s*f?"(/api/internal/[^"]+)"', source)
-    return {(method, _shape(path)) for method, path in calls}
+    finds = re.findall(r'self\._find\(\s*f?"(/api/internal/[^"]+)"', source)  # GETs
+    return {(method, _shape(path)) for method, path in calls} | {("GET", _shape(p)) for p in finds}
 
 
 def test_the_contract_documents_routes() -> None:
