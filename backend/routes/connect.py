@@ -8,10 +8,10 @@ import logging
 import uuid
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from backend.auth import MANAGER_ROLES, OrgAccess, bearer_token
-from backend.errors import ApiError, Conflict, InvalidRequest
+from backend.errors import ApiError, Conflict, InvalidRequest, error_response
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.models import (
     BalanceReply,
@@ -204,14 +204,10 @@ def _check_same_request(stored_hash: str, request_hash: str) -> None:
 def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Response:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     if row.status == "failed":
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "transfer_failed",
-                    "message": row.failure_message or "Stripe refused the transfer.",
-                }
-            },
-            status_code=400,
+        return error_response(
+            400,
+            "transfer_failed",
+            row.failure_message or "Stripe refused the transfer.",
             headers=headers,
         )
     reply = TransferReply(
@@ -350,14 +346,10 @@ def _payout_hash(body: PayoutRequest) -> str:
 def _payout_reply(row: LedgerPayout, *, replayed: bool) -> Response:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     if row.status == "refused" or row.stripe_payout_id is None:
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "payout_failed",
-                    "message": row.failure_message or "Stripe refused the payout.",
-                }
-            },
-            status_code=400,
+        return error_response(
+            400,
+            "payout_failed",
+            row.failure_message or "Stripe refused the payout.",
             headers=headers,
         )
     reply = PayoutReply(
