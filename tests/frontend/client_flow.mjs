@@ -1,0 +1,103 @@
+// Drives frontend/backend-client.mjs against a running backend, as a settings page would, and
+// prints one JSON object of outcomes for tests/frontend/test_backend_client.py to assert.
+//
+// Environment: CLIENT_MODULE (file URL of backend-client.mjs), BACKEND_URL, FAKE_URL (the Stripe
+// fake, for its hosted-onboarding page and its control API), ORG_ID, TOKEN_OWNER, TOKEN_MEMBER,
+// TOKEN_OUTSIDER, CLOSED_URL (an address nothing listens on).
+
+const env = process.env;
+const { BackendError, createBackendClient } = await import(env.CLIENT_MODULE);
+
+/** Every request the client makes, so the test can check what went over the wire. */
+const sent = [];
+const recordingFetch = async (url, init) => {
+  sent.push({ url: String(url), method: init.method, headers: Object.keys(init.headers) });
+  return fetch(url, init);
+};
+
+const tokens = { owner: env.TOKEN_OWNER, member: env.TOKEN_MEMBER, outsider: env.TOKEN_OUTSIDER };
+const as = (who, baseUrl = env.BACKEND_URL) =>
+  createBackendClient({ baseUrl, getToken: async () => tokens[who] ?? null, fetch: recordingFetch });
+const owner = as("owner");
+const member = as("member");
+const org = env.ORG_ID;
+
+/** The reply, or the BackendError's fields; anything else is a bug in the client and crashes. */
+async function outcome(promise) {
+  try {
+    return { ok: await promise };
+  } catch (error) {
+    if (!(error instanceof BackendError)) throw error;
+    const { status, code, message, retryAfter, idempotencyKey } = error;
+    return { error: { name: error.name, status, code, message, retryAfter, idempotencyKey } };
+  }
+}
+
+async function fakeControl(path, body) {
+  const response = await fetch(env.FAKE_URL + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body ?? {}),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+}
+
+/** What the user does on Stripe's hosted page: open the link, submit, follow the redirect. */
+async function completeHostedOnboarding(linkUrl) {
+  const page = await fetch(linkUrl);
+  const link = new URL(linkUrl);
+  const submit = await fetch(`${link.origin}${link.pathname}/complete${link.search}`, {
+    method: "POST",
+    redirect: "manual",
+  });
+  return { page: page.status, status: submit.status, location: submit.headers.get("location") };
+}
+
+const r = {};
+r.statusBefore = await outcome(member.status(org));
+r.noToken = await outcome(as("nobody").status(org));
+r.outsiderStatus = await outcome(as("outsider").status(org));
+r.memberOnboard = await outcome(member.onboard(org));
+r.onboard = await outcome(
+  owner.onboard(org, {
+    returnPath: "/settings/payments?connect=return",
+    refreshPath: "/settings/payments?connect=refresh",
+  }),
+);
+r.onboardAgain = await outcome(owner.onboard(org));
+r.badRedirect = await outcome(owner.onboard(org, { returnUrl: "https://evil.example/steal" }));
+r.hosted = await completeHostedOnboarding(r.onboard.ok.url);
+r.statusRefreshed = await outcome(member.status(org, { refresh: true }));
+
+await fakeControl("/_fake/balance/fund", { account: null, amount: 100_000, currency: "usd" });
+const order = { amount: 20_000, currency: "usd", description: "Order 42", transferGroup: "order-42" };
+r.transfer = await outcome(owner.transfer(org, order, { idempotencyKey: "order-42" }));
+r.transferAgain = await outcome(owner.transfer(org, order, { idempotencyKey: "order-42" }));
+r.transferKeyReused = await outcome(
+  owner.transfer(org, { ...order, amount: 999 }, { idempotencyKey: "order-42" }),
+);
+r.transferGeneratedKey = await outcome(owner.transfer(org, { amount: 1_000, currency: "usd" }));
+r.transferGeneratedKeyRetry = await outcome(
+  owner.transfer(
+    org,
+    { amount: 1_000, currency: "usd" },
+    { idempotencyKey: r.transferGeneratedKey.ok?.idempotency_key },
+  ),
+);
+r.memberTransfer = await outcome(member.transfer(org, order, { idempotencyKey: "member-1" }));
+r.balance = await outcome(member.balance(org));
+r.payout = await outcome(
+  owner.payout(org, { amount: 5_000, currency: "usd" }, { idempotencyKey: "payout-1" }),
+);
+r.payoutAgain = await outcome(
+  owner.payout(org, { amount: 5_000, currency: "usd" }, { idempotencyKey: "payout-1" }),
+);
+r.loginLink = await outcome(owner.loginLink(org));
+
+await fakeControl("/_fake/faults", { mode: "rate_limit", count: 1 });
+r.rateLimited = await outcome(member.balance(org));
+r.unreachable = await outcome(
+  as("owner", env.CLOSED_URL).transfer(org, order, { idempotencyKey: "order-43" }),
+);
+
+process.stdout.write(JSON.stringify({ results: r, sent }));

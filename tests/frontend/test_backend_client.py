@@ -1,0 +1,257 @@
+"""`frontend/backend-client.mjs` run by the real Node against the real backend stack.
+
+One Node process drives the whole story (`client_flow.mjs`: onboard, Stripe's hosted page, status,
+transfer and its replay, balance, payout, login link, and the errors) and prints what it saw; the
+tests here hold those outcomes to the backend's contract. Browsers add CORS on top of that, so the
+requests the client actually made are replayed as preflights from a configured origin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "frontend" / "backend-client.mjs"
+PAGE = ROOT / "frontend" / "onboarding.html"
+FLOW = Path(__file__).with_name("client_flow.mjs")
+UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    assert node is not None, "Node 20 is required (it also builds the Worker with wrangler)"
+    return node
+
+
+def _closed_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def flow(backend_stack: BackendStack) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CLIENT_MODULE": CLIENT.as_uri(),
+        "BACKEND_URL": backend_stack.url,
+        "FAKE_URL": backend_stack.stripe.url,
+        "ORG_ID": backend_stack.org_id,
+        "TOKEN_OWNER": backend_stack.tokens["owner"],
+        "TOKEN_MEMBER": backend_stack.tokens["member"],
+        "TOKEN_OUTSIDER": backend_stack.tokens["outsider"],
+        "CLOSED_URL": _closed_url(),
+    }
+    done = subprocess.run(
+        [_node(), str(FLOW)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def _error(outcome: dict[str, Any]) -> tuple[int, str]:
+    assert "error" in outcome, outcome
+    assert outcome["error"]["name"] == "BackendError"
+    return outcome["error"]["status"], outcome["error"]["code"]
+
+
+def test_onboarding_to_transfer_payout_and_dashboard(
+    flow: dict[str, Any], backend_stack: BackendStack
+) -> None:
+    r = flow["results"]
+    assert r["statusBefore"]["ok"]["stripe_connect_status"] is None
+    onboard = r["onboard"]["ok"]
+    assert onboard["url"].startswith(backend_stack.stripe.url)
+    assert onboard["account_id"].startswith("acct_")
+    assert isinstance(onboard["expires_at"], int)
+    assert r["onboardAgain"]["ok"]["account_id"] == onboard["account_id"]  # never a second account
+    # Stripe's hosted page sends the user back to the configured frontend origin + returnPath.
+    assert r["hosted"]["status"] == 303
+    assert r["hosted"]["location"] == f"{FRONTEND_ORIGIN}/settings/payments?connect=return"
+    status = r["statusRefreshed"]["ok"]
+    assert (status["stripe_connect_status"], status["payouts_enabled"]) == ("active", True)
+    assert status["stripe_connect_account_id"] == onboard["account_id"]
+
+    first = r["transfer"]["ok"]
+    assert (first["gross_amount"], first["fee_amount"], first["net_amount"]) == (
+        20_000,
+        2_000,
+        18_000,
+    )
+    assert (first["status"], first["idempotency_key"], first["replayed"]) == (
+        "succeeded",
+        "order-42",
+        False,
+    )
+    again = r["transferAgain"]["ok"]
+    assert again["replayed"] is True
+    assert again["stripe_transfer_id"] == first["stripe_transfer_id"]
+
+    generated = r["transferGeneratedKey"]["ok"]
+    assert re.fullmatch(UUID4, generated["idempotency_key"])
+    retried = r["transferGeneratedKeyRetry"]["ok"]
+    assert (retried["replayed"], retried["stripe_transfer_id"]) == (
+        True,
+        generated["stripe_transfer_id"],
+    )
+
+    # 18_000 + 900 net arrived; the payout's 5_000 left the available balance.
+    available = r["balance"]["ok"]["available"]
+    assert {"amount": 18_900, "currency": "usd"} in available
+    payout = r["payout"]["ok"]
+    assert (payout["amount"], payout["currency"], payout["replayed"]) == (5_000, "usd", False)
+    assert payout["payout_id"].startswith("po_")
+    assert payout["idempotency_key"] == "payout-1"
+    assert r["payoutAgain"]["ok"]["payout_id"] == payout["payout_id"]
+    assert r["payoutAgain"]["ok"]["replayed"] is True
+    assert r["loginLink"]["ok"]["url"].startswith(backend_stack.stripe.url)
+
+
+def test_failures_arrive_as_backend_errors_with_the_backends_codes(flow: dict[str, Any]) -> None:
+    r = flow["results"]
+    assert _error(r["noToken"]) == (401, "missing_token")
+    assert _error(r["outsiderStatus"]) == (403, "forbidden")
+    assert _error(r["memberOnboard"]) == (403, "insufficient_role")
+    assert _error(r["memberTransfer"]) == (403, "insufficient_role")
+    assert _error(r["badRedirect"]) == (400, "invalid_redirect")
+    assert _error(r["transferKeyReused"]) == (409, "idempotency_key_reused")
+    assert r["transferKeyReused"]["error"]["idempotencyKey"] == "order-42"
+    assert r["transferKeyReused"]["error"]["message"]
+
+    assert _error(r["rateLimited"]) == (503, "stripe_rate_limited")
+    assert isinstance(r["rateLimited"]["error"]["retryAfter"], int)
+    assert r["rateLimited"]["error"]["retryAfter"] > 0
+    assert "retryAfter" not in r["noToken"]["error"]  # undefined: no Retry-After header
+
+    assert _error(r["unreachable"]) == (0, "network_error")
+    assert r["unreachable"]["error"]["idempotencyKey"] == "order-43"  # what to retry with
+
+
+def test_the_token_travels_only_in_the_authorization_header(
+    flow: dict[str, Any], backend_stack: BackendStack
+) -> None:
+    sent = flow["sent"]
+    assert len(sent) > 10
+    tokens = backend_stack.tokens.values()
+    for request in sent:
+        assert not any(token in request["url"] for token in tokens), request["url"]
+        assert "X-User-ID" not in request["headers"]
+        assert "X-Org-ID" not in request["headers"]
+    nobody = [s for s in sent if "Authorization" not in s["headers"]]
+    assert len(nobody) == 1  # the getToken() → null call, answered 401
+
+
+def test_every_request_the_client_makes_passes_cors_from_a_frontend_origin(
+    flow: dict[str, Any], backend_stack: BackendStack
+) -> None:
+    shapes = {
+        (s["method"], s["url"].split("?")[0], ",".join(sorted(h.lower() for h in s["headers"])))
+        for s in flow["sent"]
+        if s["url"].startswith(backend_stack.url)
+    }
+    assert any("idempotency-key" in headers for _, _, headers in shapes)
+    with httpx.Client(timeout=10) as client:
+        for method, url, headers in shapes:
+            preflight = client.options(
+                url,
+                headers={
+                    "Origin": FRONTEND_ORIGIN,
+                    "Access-Control-Request-Method": method,
+                    "Access-Control-Request-Headers": headers,
+                },
+            )
+            assert preflight.status_code == 200, (method, url, headers, preflight.text)
+            assert preflight.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+        replay = client.options(
+            f"{backend_stack.url}/api/connect/transfer",
+            headers={
+                "Origin": "https://not-configured.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+            },
+        )
+        assert replay.status_code == 400
+        assert "access-control-allow-origin" not in replay.headers
+
+
+def test_the_settings_page_script_is_a_valid_module_using_only_the_clients_exports(
+    tmp_path: Path,
+) -> None:
+    page = PAGE.read_text()
+    scripts = re.findall(r'<script type="module">(.*?)</script>', page, flags=re.DOTALL)
+    assert len(scripts) == 1
+    script = tmp_path / "page.mjs"
+    script.write_text(scripts[0])
+    checked = subprocess.run(
+        [_node(), "--check", str(script)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    imported = re.findall(r'import \{([^}]*)\} from "\./backend-client\.mjs";', scripts[0])
+    assert len(imported) == 1
+    names = {name.strip() for name in imported[0].split(",") if name.strip()}
+    listing = subprocess.run(
+        [
+            _node(),
+            "--input-type=module",
+            "-e",
+            f"const m = await import({json.dumps(CLIENT.as_uri())});"
+            "console.log(JSON.stringify(Object.keys(m)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert names <= set(json.loads(listing.stdout)), names
+    assert "?token" not in page  # a token never goes in the query string
+    for key in ("connect.token", "connect.orgId", "connect.backendUrl"):
+        assert key in page
+
+
+def test_a_silent_backend_times_out_as_network_error_and_keys_need_no_random_uuid() -> None:
+    script = f"""
+        const m = await import({json.dumps(CLIENT.as_uri())});
+        Object.defineProperty(globalThis.crypto, "randomUUID", {{ value: undefined }});
+        const key = m.newIdempotencyKey();
+        const client = m.createBackendClient({{
+          baseUrl: process.env.SILENT_URL, getToken: () => "t", timeoutMs: 200,
+        }});
+        const error = await client.payout("org", {{ currency: "usd" }}).catch((e) => e);
+        console.log(JSON.stringify({{
+          key, isBackendError: error instanceof m.BackendError, status: error.status,
+          code: error.code, message: error.message, idempotencyKey: error.idempotencyKey,
+        }}));
+    """
+    with socket.socket() as silent:  # listens (the kernel completes the handshake), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        done = subprocess.run(
+            [_node(), "--input-type=module", "-e", script],
+            env={"PATH": os.environ.get("PATH", ""), "SILENT_URL": f"http://127.0.0.1:{port}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert re.fullmatch(UUID4, out["key"])
+    assert (out["isBackendError"], out["status"], out["code"]) == (True, 0, "network_error")
+    assert "200 ms" in out["message"]
+    assert re.fullmatch(UUID4, out["idempotencyKey"])  # generated, and handed back for a retry
