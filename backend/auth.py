@@ -1,7 +1,8 @@
 """Who is calling, and may they touch this organization? One Worker call answers both.
 
 The token is read from the `Authorization` header only (never a query string, which ends up in
-logs). `X-User-ID` is never trusted: when present it must equal the verified user, else 403. A
+logs). `X-User-ID` is never trusted: when present it must equal the verified user, else 403. An
+`X-Org-ID` beside an organization in the path or body must name the same one, else 400. A
 foreign organization and a non-existent one get the same 403 (the Worker already answers so).
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from backend.errors import Forbidden, Unauthorized
+from backend.errors import Forbidden, InvalidRequest, Unauthorized
 from backend.models import Organization, UserContext
 from backend.worker_client import WorkerClient
 
@@ -131,6 +132,13 @@ class Authenticator:
         session, role, Connect status and fee, never a copy up to a TTL old.
         """
         token = bearer_token(request)
+        header_org = request.headers.get("x-org-id")
+        if header_org is not None and header_org != organization_id:
+            # Two organizations named (path/body vs header): never guess which one was meant.
+            raise InvalidRequest(
+                code="organization_mismatch",
+                message="The organization in the request and X-Org-ID differ.",
+            )
         if not organization_id or len(organization_id) > 128:
             # Still verify the token first so a bad token is 401 whatever the org id.
             await self._context(token, None)

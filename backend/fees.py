@@ -89,16 +89,20 @@ def compute_fee(
     fixed_amount: int = 0,
     currency: str,
 ) -> FeeBreakdown:
-    """fee = half_up(gross × percent / 100) + fixed, clamped to 0..gross; net = gross − fee."""
+    """fee = half_up(gross × percent / 100 + fixed), clamped to 0..gross; net = gross − fee.
+
+    In three-decimal currencies the fee rounds half-up to a multiple of 10 *after* the fixed part
+    is added: the fixed part is a platform-wide count of minor units that need not end in 0, and
+    a fee that does not leaves a net amount Stripe refuses to transfer.
+    """
     code = normalise_currency(currency)
     validate_amount(gross_amount, code)
     if isinstance(fixed_amount, bool) or not isinstance(fixed_amount, int) or fixed_amount < 0:
         raise FeeError("the fixed platform fee must be a non-negative integer")
     step = Decimal(10) if code in THREE_DECIMAL_CURRENCIES else Decimal(1)
-    proportional = (Decimal(gross_amount) * _to_decimal(percent) / 100 / step).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    ) * step
-    fee = min(max(int(proportional) + fixed_amount, 0), gross_amount)
+    unrounded = Decimal(gross_amount) * _to_decimal(percent) / 100 + fixed_amount
+    rounded = (unrounded / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    fee = min(max(int(rounded), 0), gross_amount)
     return FeeBreakdown(
         gross_amount=gross_amount, fee_amount=fee, net_amount=gross_amount - fee, currency=code
     )

@@ -116,6 +116,7 @@ class LedgerTransfer(WorkerModel):
     status: TransferStatus
     amount_reversed: int = 0
     failure_message: str | None = None
+    created_at: str | None = None
 
 
 class ReserveResult(WorkerModel):
@@ -137,6 +138,7 @@ class LedgerPayout(WorkerModel):
     failure_code: str | None = None
     failure_message: str | None = None
     arrival_date: int | None = None
+    updated_at: str | None = None
 
 
 class PayoutReserveResult(WorkerModel):

@@ -1,7 +1,10 @@
 """Bring an organization's Connect columns in line with Stripe, never letting older data win.
 
 The watermark is the moment the read *started*: whatever Stripe returned is at least that fresh,
-so a slower, older read loses against a newer one in the Worker's "only if newer" guard.
+so a slower, older read loses against a newer one in the Worker's "only if newer" guard. It keeps
+milliseconds: every change to an account is followed by an event whose re-read starts after it,
+and that read must beat every read started before the change — in whole seconds the two tie, and
+the older one, landing last, would win.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from backend.models import Organization
 from backend.services import Services
 from backend.status_mapping import deauthorized_fields, organization_fields
 from backend.stripe_gateway import StripePermissionDenied
+
+DEAUTHORIZED_WITHIN_SECOND = 0.999
 
 
 async def sync_account(
@@ -27,7 +32,7 @@ async def sync_account(
     and the org is marked deauthorized as of that time. Without it (a user's refresh) the error is
     raised: a mis-scoped key must not disable every organization.
     """
-    started = int(time.time())
+    started = round(time.time(), 3)
     try:
         account = await svc.stripe.retrieve_account(account_id)
     except StripePermissionDenied:
@@ -41,7 +46,10 @@ async def sync_account(
 
 
 async def mark_deauthorized(svc: Services, organization_id: str, *, synced_at: int) -> Organization:
+    """`synced_at` is the event's `created`, a whole second: the loss of access happened somewhere
+    in that second, so it is stamped at the second's end and beats every read started within it
+    (a read started after it cannot see the account, so it writes nothing)."""
     result = await svc.worker.update_organization(
-        organization_id, deauthorized_fields(), synced_at=synced_at
+        organization_id, deauthorized_fields(), synced_at=synced_at + DEAUTHORIZED_WITHIN_SECOND
     )
     return result.organization

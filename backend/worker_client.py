@@ -225,7 +225,7 @@ class WorkerClient:
         return None if reply is None else reply.organization
 
     async def update_organization(
-        self, organization_id: str, fields: Mapping[str, Any], *, synced_at: int | None
+        self, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
     ) -> UpdateResult:
         body: dict[str, Any] = {"organization_id": organization_id, "fields": dict(fields)}
         if synced_at is not None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +38,10 @@ from backend.worker_client import WorkerError
 logger = logging.getLogger("backend.connect")
 
 MAX_IDEMPOTENCY_KEY = 255
+# Stripe keeps an idempotency key for at least 24 hours. A ledger row still waiting for Stripe's
+# answer is re-sent with its key only well inside that window: later, Stripe may have forgotten
+# the key, and if the first attempt did reach it, re-sending would move the money twice.
+RESEND_WINDOW = timedelta(hours=23)
 
 
 def _reply(
@@ -189,6 +194,26 @@ def _request_hash(body: TransferRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _too_old_to_resend(reserved_at: str | None) -> bool:
+    if reserved_at is None:
+        return False
+    try:
+        moment = datetime.fromisoformat(reserved_at)
+    except ValueError:
+        return True  # unknown age: do not risk a second transfer
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return datetime.now(UTC) - moment > RESEND_WINDOW
+
+
+def _outcome_unknown(what: str) -> Conflict:
+    return Conflict(
+        code=f"{what}_outcome_unknown",
+        message=f"Whether Stripe made this {what} is unknown and its idempotency window has "
+        "passed; it is not sent again. Contact support to reconcile it.",
+    )
+
+
 def _key_reused() -> Conflict:
     return Conflict(
         code="idempotency_key_reused",
@@ -278,6 +303,8 @@ async def transfer(request: Request) -> Response:
     row = reserved.transfer
     if not reserved.created and row.status != "pending":
         return _transfer_reply(row, replayed=True)
+    if not reserved.created and _too_old_to_resend(row.created_at):
+        raise _outcome_unknown("transfer")
     return await _execute_transfer(svc, row, body, replayed=not reserved.created)
 
 
@@ -427,6 +454,8 @@ async def _execute_payout(svc: Services, row: LedgerPayout, *, replayed: bool) -
     """Send the reserved (possibly retried) payout with the amount stored in the ledger."""
     if row.status != "reserved":
         return _payout_reply(row, replayed=True)
+    if replayed and _too_old_to_resend(row.updated_at):  # a reserved row's updated_at: reserved
+        raise _outcome_unknown("payout")
     key = row.idempotency_key or ""
     account_id = row.stripe_account_id or ""
     try:

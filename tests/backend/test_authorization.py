@@ -122,3 +122,20 @@ async def test_expired_session_is_401(
         f"/api/connect/status/{backend_stack.org_id}", headers=backend_stack.auth()
     )
     assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_token")
+
+
+async def test_an_x_org_id_naming_another_organization_is_refused_everywhere(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    # A request that names two organizations (path or body vs X-Org-ID) is ambiguous: refused on
+    # every route, not answered for whichever one the route happens to read.
+    for index, route_id in enumerate(ROUTE_IDS):
+        if route_id == "status-header":
+            continue  # its only organization is X-Org-ID
+        headers = backend_stack.auth("owner", X_Org_ID=backend_stack.other_org_id)
+        r = await call(client, routes(backend_stack.org_id)[index], headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "organization_mismatch"), (
+            route_id
+        )
+        same = backend_stack.auth("owner", X_Org_ID=backend_stack.org_id)
+        assert (await call(client, routes(backend_stack.org_id)[index], same)).status_code != 400

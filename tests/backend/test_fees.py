@@ -52,6 +52,26 @@ def test_three_decimal_currencies_keep_amounts_multiple_of_ten() -> None:
         compute_fee(1_055, percent=10, currency="kwd")
 
 
+@pytest.mark.parametrize(
+    ("gross", "fixed", "fee"),
+    [
+        (1_000, 5, 110),  # 100 + 5 = 105 → 11 tens, half-up
+        (1_000, 4, 100),  # 104 → 10 tens
+        (1_000, 25, 130),  # 125 → 13 tens
+        (20, 15, 20),  # 2 + 15 = 17 → 2 tens, and never more than gross
+    ],
+)
+def test_three_decimal_fee_with_a_fixed_part_still_leaves_multiples_of_ten(
+    gross: int, fixed: int, fee: int
+) -> None:
+    # The fixed part is a platform-wide number of minor units, so it need not end in 0; a fee (and
+    # so a transfer) that does not would be refused by Stripe for KWD, BHD, JOD, OMR and TND.
+    breakdown = compute_fee(gross, percent=10, fixed_amount=fixed, currency="kwd")
+    assert (breakdown.fee_amount, breakdown.net_amount) == (fee, gross - fee)
+    assert breakdown.fee_amount % 10 == 0
+    assert breakdown.net_amount % 10 == 0
+
+
 @pytest.mark.parametrize("gross", [0, -1, 100_000_000, True])
 def test_amounts_outside_one_to_99999999_are_refused(gross: int) -> None:
     with pytest.raises(FeeError):

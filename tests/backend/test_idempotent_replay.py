@@ -206,3 +206,47 @@ async def test_payout_left_reserved_by_a_stripe_outage_is_finished_by_the_retry(
     await settle_webhooks(backend_stack)
     rows = backend_stack.worker.rows("SELECT stripe_payout_id, idempotency_key FROM connect_payout")
     assert rows == [{"stripe_payout_id": payout_id, "idempotency_key": "flaky-payout"}]
+
+
+async def test_pending_transfer_is_not_resent_once_stripes_idempotency_window_has_passed(
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+) -> None:
+    # The first attempt's outcome is unknown (it may have reached Stripe and lost its answer).
+    # Within 24 h the retry carries the same Idempotency-Key and Stripe answers with the first
+    # result; after that Stripe may have forgotten the key, and re-sending can pay twice.
+    account_id = await activated()
+    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
+    await backend_stack.stripe.aio.set_faults("error_500", count=1)
+    left_pending = await _transfer(client, backend_stack, "lost-answer")
+    assert left_pending.status_code == 502, left_pending.text
+    await backend_stack.stripe.aio.clear_faults()
+    backend_stack.worker.execute(
+        "UPDATE connect_transfer SET created_at = '2020-01-01T00:00:00.000Z', "
+        "updated_at = '2020-01-01T00:00:00.000Z'"
+    )
+    retry = await _transfer(client, backend_stack, "lost-answer")
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "transfer_outcome_unknown")
+    assert backend_stack.worker.row("SELECT status FROM connect_transfer") == {"status": "pending"}
+    async with backend_stack.stripe.client() as stripe:
+        listed = await stripe.v1.transfers.list_async({"destination": account_id})
+    assert listed.data == []
+
+
+async def test_reserved_payout_is_not_resent_once_stripes_idempotency_window_has_passed(
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+) -> None:
+    account_id = await activated()
+    await backend_stack.stripe.aio.fund(account_id, 50_000, "usd")
+    await backend_stack.stripe.aio.set_faults("error_500", count=1)
+    left_reserved = await _payout(client, backend_stack, "lost-payout", amount=5_000)
+    assert left_reserved.status_code == 502, left_reserved.text
+    await backend_stack.stripe.aio.clear_faults()
+    backend_stack.worker.execute(
+        "UPDATE connect_payout SET updated_at = '2020-01-01T00:00:00.000Z'"
+    )
+    retry = await _payout(client, backend_stack, "lost-payout", amount=5_000)
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "payout_outcome_unknown")
+    assert backend_stack.worker.row("SELECT status FROM connect_payout") == {"status": "reserved"}
+    async with backend_stack.stripe.client(stripe_account=account_id) as stripe:
+        listed = await stripe.v1.payouts.list_async()
+    assert listed.data == []

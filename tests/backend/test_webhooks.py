@@ -11,9 +11,19 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.auth import Authenticator, UserContextCache
+from backend.models import StripeAccount
+from backend.services import Services
+from backend.settings import load_settings
+from backend.stripe_gateway import ConnectStripe
+from backend.sync import sync_account
+from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import sign_header
+from backend.worker_client import WorkerClient
 from tests.backend.conftest import eventually, onboard, settle_webhooks, status_of
-from tests.fixtures.backend import BackendStack
+from tests.fixtures.backend import BackendStack, backend_env
+from tests.fixtures.stripe import StripeFake
+from tests.fixtures.worker import WorkerStack
 
 Activated = Callable[[], Awaitable[str]]
 
@@ -276,3 +286,108 @@ async def test_an_event_held_by_another_replica_is_409_until_its_configured_leas
     row = event_row(stack, "evt_held1")
     assert row is not None
     assert row["attempts"] == 2
+
+
+async def _early_in_a_second() -> None:
+    """Wait until 0.05 s past a whole second, leaving most of it for what must share it."""
+    await asyncio.sleep((1.05 - time.time() % 1) % 1)
+
+
+class _HeldFirstRead(ConnectStripe):
+    """The real gateway to the fake, except that the first account read's answer is held back
+    until the test releases it: a slow Stripe response, which is all the race needs."""
+
+    def __init__(self, stripe: StripeFake) -> None:
+        super().__init__(stripe.api_key, api_base=stripe.url, max_network_retries=0)
+        self.first_read_done = asyncio.Event()
+        self.release_first = asyncio.Event()
+        self._reads = 0
+
+    async def retrieve_account(self, account_id: str) -> StripeAccount:
+        self._reads += 1
+        first = self._reads == 1
+        account = await super().retrieve_account(account_id)
+        if first:
+            self.first_read_done.set()
+            await self.release_first.wait()
+        return account
+
+
+async def test_an_older_read_that_lands_last_in_the_same_second_does_not_win(
+    worker_stack: WorkerStack, stripe_fake: StripeFake
+) -> None:
+    # A burst of events (account.updated + capability.updated) re-reads one account several times
+    # within a second. The read that started before onboarding finished sees "pending"; the one
+    # that started after sees "active". Whichever write lands last, the stored state is "active".
+    env = backend_env(worker_stack, stripe_fake)
+    worker = WorkerClient(worker_stack.url, worker_stack.api_key, timeout_seconds=3)
+    stripe = _HeldFirstRead(stripe_fake)
+    svc = Services(
+        settings=load_settings(env),
+        worker=worker,
+        stripe=stripe,
+        auth=Authenticator(worker, UserContextCache(ttl_seconds=0, max_entries=1)),
+    )
+    org_id = worker_stack.acme_org_id
+    try:
+        account = await stripe.create_express_account(org_id)
+        await worker.create_connect_account(org_id, account.id)
+        await _early_in_a_second()  # both reads start within the same whole second
+        older = asyncio.create_task(sync_account(svc, org_id, account.id))
+        await asyncio.wait_for(stripe.first_read_done.wait(), 3)
+        await stripe_fake.aio.complete_onboarding(account.id)
+        newer = await sync_account(svc, org_id, account.id)
+        assert newer.stripe_connect_status == "active"
+        stripe.release_first.set()
+        landed_last = await asyncio.wait_for(older, 3)
+        assert landed_last.stripe_connect_status == "active"
+        stored = await worker.get_organization(org_id)
+        assert (stored.stripe_connect_status, stored.onboarding_step) == ("active", "complete")
+    finally:
+        stripe.release_first.set()
+        await stripe.close()
+        await worker.close()
+
+
+async def test_a_read_started_just_before_a_deauthorization_does_not_undo_it(
+    worker_stack: WorkerStack, stripe_fake: StripeFake
+) -> None:
+    # Stripe stamps the deauthorization event with its whole second; a re-read that started
+    # earlier in that second (and saw the account active) must not win over it by landing last.
+    env = backend_env(worker_stack, stripe_fake)
+    worker = WorkerClient(worker_stack.url, worker_stack.api_key, timeout_seconds=3)
+    stripe = _HeldFirstRead(stripe_fake)
+    svc = Services(
+        settings=load_settings(env),
+        worker=worker,
+        stripe=stripe,
+        auth=Authenticator(worker, UserContextCache(ttl_seconds=0, max_entries=1)),
+    )
+    org_id = worker_stack.acme_org_id
+    try:
+        account = await stripe.create_express_account(org_id)
+        await worker.create_connect_account(org_id, account.id)
+        await stripe_fake.aio.complete_onboarding(account.id)
+        await _early_in_a_second()  # the read and the event in the same whole second
+        started = time.time()
+        read_before = asyncio.create_task(sync_account(svc, org_id, account.id))
+        await asyncio.wait_for(stripe.first_read_done.wait(), 3)
+        event = Event(
+            id="evt_deauth_same_second",
+            type="account.application.deauthorized",
+            created=int(started),
+            account=account.id,
+            object={"id": "ca_app", "object": "application"},
+        )
+        await HANDLERS[event.type](svc, event)
+        stripe.release_first.set()
+        await asyncio.wait_for(read_before, 3)
+        stored = await worker.get_organization(org_id)
+        assert (stored.stripe_connect_status, stored.onboarding_rejection_reason) == (
+            "disabled",
+            "deauthorized",
+        )
+    finally:
+        stripe.release_first.set()
+        await stripe.close()
+        await worker.close()

@@ -129,6 +129,40 @@ async def test_update_writes_allow_listed_fields_with_the_newer_guard(fresh_core
     assert body["organization"]["stripe_synced_at"] == 200
 
 
+async def test_the_newer_guard_orders_reads_within_one_second(fresh_core: Core) -> None:
+    # Two re-reads of one account that start in the same second (a burst of account.updated and
+    # capability.updated events): the one that started later saw the later state, so the other
+    # must lose even when its write lands last.
+    org_id = make_org(fresh_core)
+    newer = {"stripe_connect_status": "active", "onboarding_step": "complete"}
+    _, body = await fresh_core.post(
+        "update-organization", {"organization_id": org_id, "fields": newer, "synced_at": 200.75}
+    )
+    assert body["updated"] is True
+    older = {"stripe_connect_status": "pending", "onboarding_step": "verification"}
+    _, body = await fresh_core.post(
+        "update-organization", {"organization_id": org_id, "fields": older, "synced_at": 200.25}
+    )
+    assert body["updated"] is False
+    assert body["organization"]["stripe_connect_status"] == "active"
+    assert body["organization"]["stripe_synced_at"] == 200  # still whole seconds on the way out
+    later = {"requirements_currently_due": ["external_account"]}
+    _, body = await fresh_core.post(
+        "update-organization", {"organization_id": org_id, "fields": later, "synced_at": 201}
+    )
+    assert (body["updated"], body["organization"]["stripe_synced_at"]) == (True, 201)
+
+
+@pytest.mark.parametrize("synced_at", [-1, "200", True, 2**53 + 1, [200]])
+async def test_synced_at_must_be_a_non_negative_number(fresh_core: Core, synced_at: Any) -> None:
+    org_id = make_org(fresh_core)
+    status, body = await fresh_core.post(
+        "update-organization",
+        {"organization_id": org_id, "fields": {"charges_enabled": True}, "synced_at": synced_at},
+    )
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
 @pytest.mark.parametrize(
     "fields",
     [

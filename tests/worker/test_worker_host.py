@@ -147,6 +147,45 @@ def test_bad_bodies_are_400_json(worker_stack: WorkerStack, content: bytes, code
     assert error_code(response) == code
 
 
+LONE = "\ud800"  # json.dumps writes it as the escape `"\\ud800"`: valid JSON, but not UTF-8 text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (VERIFY, {"token": "<owner>", "organization_id": LONE}),
+        (
+            "/api/internal/update-organization",
+            {"organization_id": LONE, "fields": {"charges_enabled": True}},
+        ),
+        (
+            "/api/internal/update-organization",
+            {"organization_id": "o", "fields": {"requirements_past_due": [LONE]}},
+        ),
+        (
+            "/api/internal/webhook-events/claim",
+            {"event_id": "evt_" + LONE, "event_type": "x", "event_created": 1},
+        ),
+        (
+            "/api/internal/webhook-events/complete",
+            {"event_id": "evt_1", "claim_id": "c", "outcome": "failed", "error": LONE},
+        ),
+    ],
+)
+def test_escaped_lone_surrogates_are_400_not_500(
+    worker_stack: WorkerStack, path: str, body: dict[str, Any]
+) -> None:
+    # D1 (SQLite) can neither store nor compare such a string: it is a wrong type, not a crash.
+    if body.get("token") == "<owner>":
+        body = {**body, "token": worker_stack.owner.token}
+    content = json.dumps(body).encode()  # ASCII: the surrogate travels as its `\\u` escape
+    response = httpx.post(
+        f"{worker_stack.url}{path}", content=content, headers=worker_stack.headers
+    )
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "invalid_request"
+
+
 def test_oversized_body_is_413(worker_stack: WorkerStack) -> None:
     content = json.dumps({"token": "t" * (70 * 1024)}).encode()
     response = httpx.post(

@@ -232,7 +232,9 @@ def _update_fields(value: Any, name: str) -> dict[str, Any]:
 UPDATE_FIELDS = {
     "organization_id": required(ID),
     "fields": required(_update_fields),
-    "synced_at": optional(nullable(integer(min_value=0, max_value=2**53))),
+    # Unix seconds, fractional allowed: two re-reads that start within one second must still be
+    # ordered, or the one that started first (and saw the older state) can land last and win.
+    "synced_at": optional(nullable(number(min_value=0, max_value=2**53))),
 }
 
 

@@ -75,6 +75,8 @@ def to_api(row: Row) -> dict[str, Any]:
             value = _json_list(value)
         elif column == "platform_fee_percent" and value is not None:
             value = float(value)
+        elif column == "stripe_synced_at" and value is not None:
+            value = int(value)  # stored with the caller's sub-second precision; shown in seconds
         out[column] = value
     return out
 
@@ -106,7 +108,7 @@ async def get_by_account(db: D1Database, stripe_account_id: str) -> Row | None:
 
 
 async def update_fields(
-    db: D1Database, organization_id: str, fields: Mapping[str, Any], *, synced_at: int | None
+    db: D1Database, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
 ) -> tuple[bool, Row | None]:
     """Write allow-listed fields, guarded by "only if newer"; returns (updated, stored row)."""
     columns = [c for c in UPDATABLE_COLUMNS if c in fields]

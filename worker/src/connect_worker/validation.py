@@ -21,6 +21,8 @@ Validator = Callable[[Any, str], Any]
 MAX_ID = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# `"\ud800"` is valid JSON, but a lone surrogate is not text D1 (SQLite) can bind: refuse it here.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 MAX_TOKEN = 4096
 
 
@@ -56,6 +58,8 @@ def string(
             raise InvalidRequest(f"`{name}` must be one of: {', '.join(sorted(choices))}.")
         if _CONTROL.search(value):
             raise InvalidRequest(f"`{name}` must not contain control characters.")
+        if _SURROGATE.search(value):
+            raise InvalidRequest(f"`{name}` must be valid Unicode text.")
         if compiled is not None and not compiled.fullmatch(value):
             raise InvalidRequest(f"`{name}` has the wrong format.")
         return value
@@ -73,6 +77,8 @@ def free_text(*, max_len: int) -> Validator:
             raise InvalidRequest(f"`{name}` must be at most {max_len} characters.")
         if _CONTROL_EXCEPT_WHITESPACE.search(value):
             raise InvalidRequest(f"`{name}` must not contain control characters.")
+        if _SURROGATE.search(value):
+            raise InvalidRequest(f"`{name}` must be valid Unicode text.")
         return value
 
     return check
