@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # How long a replica holds an event it is processing before another may take it over (if the
     # first died). Longer than the slowest handler (Worker + Stripe timeouts), within the Worker's
     # 1..900 bound.
-    webhook_claim_lease_seconds: int = Field(default=60, ge=5, le=900)
+    webhook_claim_lease_seconds: int = Field(default=120, ge=5, le=900)
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")

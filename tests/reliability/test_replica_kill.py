@@ -79,7 +79,7 @@ async def test_replica_killed_mid_webhook_is_finished_by_another_after_the_lease
     await eventually(lambda: len(_deliveries(stripe_fake, event_id)) == 2, what="resend to B")
     assert _deliveries(stripe_fake, event_id)[-1]["status"] == 409
 
-    worker_stack.clock.advance(61)
+    worker_stack.clock.advance(121)
     stripe_fake.resend_event(event_id)
     await eventually(lambda: len(_deliveries(stripe_fake, event_id)) == 3, what="resend to B")
     assert _deliveries(stripe_fake, event_id)[-1]["status"] == 200

@@ -234,7 +234,7 @@ async def test_a_claim_that_lands_after_the_backend_gave_up_is_taken_over_after_
     await eventually(lambda: len(deliveries_for(stack, event_id)) == 2, what="the resend")
     assert deliveries_for(stack, event_id)[-1]["status"] == 409  # live lease: retry later
 
-    stack.worker.clock.advance(61)  # past the backend's 60 s lease
+    stack.worker.clock.advance(121)  # past the backend's default 120 s lease
     stack.stripe.resend_event(event_id)
     await eventually(lambda: len(deliveries_for(stack, event_id)) == 3, what="the resend")
     statuses: list[Any] = [d["status"] for d in deliveries_for(stack, event_id)]
