@@ -19,6 +19,10 @@ class D1Result:
     rows: list[Row] = field(default_factory=list)
     changes: int = 0
 
+    @property
+    def first_row(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
 
 class D1Error(Exception):
     """Any failure reported by D1 (or SQLite standing in for it)."""

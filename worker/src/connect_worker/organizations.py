@@ -156,4 +156,4 @@ async def set_platform_fee(
 
 
 def _first(result: D1Result) -> Row | None:
-    return result.rows[0] if result.rows else None
+    return result.first_row

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from connect_worker.d1 import D1Database, Row
+from connect_worker.ledger import reserve_once
 
 COLUMNS = (
     "stripe_payout_id",
@@ -30,7 +31,6 @@ _SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
 _BY_KEY = (
     f'SELECT {_SELECT} FROM "connect_payout" WHERE "organization_id" = ? AND "idempotency_key" = ?'
 )
-_ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 _RESERVE = (
     'INSERT INTO "connect_payout" ("organization_id", "stripe_account_id", "idempotency_key", '
     '"request_hash", "amount", "currency", "status", "updated_at") '
@@ -125,7 +125,7 @@ async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> 
 async def reserve(
     db: D1Database, values: dict[str, Any], *, now_iso: str
 ) -> tuple[bool, Row | None, bool]:
-    """(created, row, organization exists) — insert-if-absent and read back in one batch."""
+    """(created, row, organization exists); see `ledger.reserve_once`."""
     org_id, key = values["organization_id"], values["idempotency_key"]
     insert = db.prepare(_RESERVE).bind(
         org_id,
@@ -137,11 +137,7 @@ async def reserve(
         now_iso,
         org_id,
     )
-    results = await db.batch(
-        [insert, db.prepare(_BY_KEY).bind(org_id, key), db.prepare(_ORG_EXISTS).bind(org_id)]
-    )
-    row = results[1].rows[0] if results[1].rows else None
-    return results[0].changes > 0, row, bool(results[2].rows)
+    return await reserve_once(db, insert, by_key_sql=_BY_KEY, organization_id=org_id, key=key)
 
 
 async def refuse(
@@ -158,7 +154,7 @@ async def refuse(
         failure_code, failure_message, now_iso, organization_id, idempotency_key
     )
     results = await db.batch([update, db.prepare(_BY_KEY).bind(organization_id, idempotency_key)])
-    return results[1].rows[0] if results[1].rows else None
+    return results[1].first_row
 
 
 async def upsert(
@@ -188,7 +184,7 @@ async def upsert(
         ]
     )
     updated = results[1].changes + results[2].changes > 0
-    return updated, results[3].rows[0] if results[3].rows else None
+    return updated, results[3].first_row
 
 
 async def prune(db: D1Database, *, updated_before: str) -> int:

@@ -68,9 +68,9 @@ async def load_by_session_token(
         statements.append(db.prepare(_ORG_OF_SESSION).bind(token, organization_id))
     results = await db.batch(statements)
     return Principal(
-        row=results[0].rows[0] if results[0].rows else None,
+        row=results[0].first_row,
         memberships=results[1].rows,
-        organization=results[2].rows[0] if len(results) > 2 and results[2].rows else None,
+        organization=results[2].first_row if len(results) > 2 else None,
     )
 
 
@@ -87,8 +87,8 @@ async def load_by_jwt(
         statements.append(db.prepare(_ORG_BY_USER).bind(user_id, organization_id))
     results = await db.batch(statements)
     return Principal(
-        jwk=results[0].rows[0] if results[0].rows else None,
-        row=results[1].rows[0] if results[1].rows else None,
+        jwk=results[0].first_row,
+        row=results[1].first_row,
         memberships=results[2].rows,
-        organization=results[3].rows[0] if len(results) > 3 and results[3].rows else None,
+        organization=results[3].first_row if len(results) > 3 else None,
     )

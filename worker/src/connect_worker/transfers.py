@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connect_worker.d1 import D1Database, D1Statement, Row
+from connect_worker.ledger import reserve_once
 
 COLUMNS = (
     "organization_id",
@@ -29,7 +30,6 @@ _BY_KEY = (
     'WHERE "organization_id" = ? AND "idempotency_key" = ?'
 )
 _BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_transfer" WHERE "stripe_transfer_id" = ?'
-_ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 _RESERVE = (
     'INSERT INTO "connect_transfer" ("organization_id", "idempotency_key", "request_hash", '
     '"gross_amount", "fee_amount", "net_amount", "currency", "stripe_account_id", "status", '
@@ -79,7 +79,7 @@ async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> 
 async def reserve(
     db: D1Database, values: dict[str, Any], *, now_iso: str
 ) -> tuple[bool, Row | None, bool]:
-    """(created, row, organization exists) — insert-if-absent and read back in one batch."""
+    """(created, row, organization exists); see `ledger.reserve_once`."""
     org_id, key = values["organization_id"], values["idempotency_key"]
     insert = db.prepare(_RESERVE).bind(
         org_id,
@@ -94,11 +94,7 @@ async def reserve(
         now_iso,
         org_id,
     )
-    results = await db.batch(
-        [insert, db.prepare(_BY_KEY).bind(org_id, key), db.prepare(_ORG_EXISTS).bind(org_id)]
-    )
-    row = results[1].rows[0] if results[1].rows else None
-    return results[0].changes > 0, row, bool(results[2].rows)
+    return await reserve_once(db, insert, by_key_sql=_BY_KEY, organization_id=org_id, key=key)
 
 
 async def complete(
@@ -115,7 +111,7 @@ async def complete(
         status, stripe_transfer_id, failure_message, now_iso, organization_id, idempotency_key
     )
     results = await db.batch([update, db.prepare(_BY_KEY).bind(organization_id, idempotency_key)])
-    return results[1].rows[0] if results[1].rows else None
+    return results[1].first_row
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ async def claim(
     granted = results[0].rows
     if granted and granted[0]["claim_id"] == claim_id:
         return ClaimResult(True, claim_id, int(granted[0]["attempts"]), "processing")
-    current = results[1].rows[0] if results[1].rows else None
+    current = results[1].first_row
     status = str(current["status"]) if current else "processing"
     # A `failed` row always yields to a new claim, so a refused claim is processing or processed.
     return ClaimResult(False, None, None, status)
