@@ -98,7 +98,11 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
     pyodide = config.worker_runtime == "pyodide"
     return ProcessSpec(
         name="worker",
-        argv=[sys.executable, "-m", "devstack.pyodide_worker" if pyodide else "devstack.worker_host"],
+        argv=[
+            sys.executable,
+            "-m",
+            "devstack.pyodide_worker" if pyodide else "devstack.worker_host",
+        ],
         env=_base_env(
             {
                 "D1_DATABASE_PATH": str(config.d1_path),

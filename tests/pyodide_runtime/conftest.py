@@ -47,7 +47,9 @@ class PyodideHost:
         response.raise_for_status()
 
     def scheduled(self) -> None:
-        self.client.post(f"{self.url}/__scheduled", params={"cron": "17 3 * * *"}).raise_for_status()
+        self.client.post(
+            f"{self.url}/__scheduled", params={"cron": "17 3 * * *"}
+        ).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get(f"{self.url}/__pyodide_host/stats").json()
@@ -57,7 +59,9 @@ class PyodideHost:
 @pytest.fixture(scope="session")
 def harness_installed() -> None:
     if not (HOST_DIR / "node_modules" / "pyodide").is_dir():
-        pytest.fail("worker/pyodide_host is not installed: run `make pyodide-host` (make test does)")
+        pytest.fail(
+            "worker/pyodide_host is not installed: run `make pyodide-host` (make test does)"
+        )
 
 
 @pytest.fixture(scope="module")

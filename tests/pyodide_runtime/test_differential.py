@@ -158,12 +158,16 @@ def test_every_route_answers_the_same_under_pyodide_and_cpython(
                 pyodide_host.scheduled()
                 cpython_host.scheduled()
                 continue
-            ours = _answer(_send(client, pyodide_host.url, step, refs["pyodide"]), step, refs["pyodide"])
+            ours = _answer(
+                _send(client, pyodide_host.url, step, refs["pyodide"]), step, refs["pyodide"]
+            )
             theirs = _answer(
                 _send(client, cpython_host.url, step, refs["cpython"]), step, refs["cpython"]
             )
             if ours != theirs or ours[0] >= 500:
                 differences.append(f"{step.name}:\n  pyodide {ours}\n  cpython {theirs}")
-    assert not differences, "\n".join([*differences, "Pyodide host log:", *pyodide_host.process.log])
+    assert not differences, "\n".join(
+        [*differences, "Pyodide host log:", *pyodide_host.process.log]
+    )
     pyodide_rows = _dump(pyodide_host.db_path)
     assert pyodide_rows == _dump(cpython_host.path)
