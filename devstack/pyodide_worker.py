@@ -91,7 +91,7 @@ def start_pyodide_worker(
 ) -> PyodideWorkerProcess:
     """Migrate `db_path`, start the host on a free (or given) port and wait until it listens."""
     apply_migrations(db_path)
-    popen = subprocess.Popen(  # noqa: S603 - fixed argv
+    popen = subprocess.Popen(
         server_argv(test_controls=test_controls),
         env=server_env(settings, Path(db_path), host, port),
         cwd=REPO_ROOT,
@@ -144,8 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"pyodide worker: {exc}", file=sys.stderr)
         return 2
-    os.execve(command[0], command, env)  # noqa: S606 - becomes the node host
-    return 0  # pragma: no cover - execve does not return
+    os.execve(command[0], command, env)  # noqa: S606 - becomes the node host (never returns)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def vendor() -> bool:
         for name in archive.namelist():
             if name.startswith("/") or ".." in Path(name).parts:
                 raise SystemExit(f"{wheel}: unsafe path {name!r}")
-        archive.extractall(staging)  # noqa: S202 - names checked above
+        archive.extractall(staging)
     shutil.rmtree(TARGET, ignore_errors=True)
     staging.rename(TARGET)
     return True

@@ -31,9 +31,10 @@ def _database(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute(
-            'UPDATE "organization" SET "stripe_connect_account_id" = ?, "stripe_connect_status" = '
-            "'pending', \"onboarding_rejection_reason\" = 'x', \"requirements_disabled_reason\" = 'y', "
-            '"stripe_synced_at" = 1, "logo" = \'l\', "metadata" = \'{}\'',
+            'UPDATE "organization" SET "stripe_connect_account_id" = ?, '
+            "\"stripe_connect_status\" = 'pending', \"onboarding_rejection_reason\" = 'x', "
+            '"requirements_disabled_reason" = \'y\', "stripe_synced_at" = 1, "logo" = \'l\', '
+            "\"metadata\" = '{}'",
             ("acct_1Ffi",),
         )
         conn.execute(

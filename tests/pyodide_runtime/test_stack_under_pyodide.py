@@ -1,7 +1,8 @@
-"""`make dev WORKER_RUNTIME=pyodide`: the whole stack with the Worker in Pyodide, and `make demo`."""
+"""`make dev WORKER_RUNTIME=pyodide`: the whole stack with the Worker in Pyodide; `make demo`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -30,7 +31,7 @@ def stack(tmp_path: Path, harness_installed: None) -> Iterator[RunningStack]:
                 os.kill(proc.pid, signal.SIGKILL)
 
 
-async def test_the_demo_story_runs_with_the_worker_in_pyodide(stack: RunningStack) -> None:
+def test_the_demo_story_runs_with_the_worker_in_pyodide(stack: RunningStack) -> None:
     state = stack.wait_up(timeout=180)
     tree = set(descendants(stack.popen.pid))
     worker_pid = state.child_pids[0]
@@ -38,14 +39,16 @@ async def test_the_demo_story_runs_with_the_worker_in_pyodide(stack: RunningStac
     assert any(arg.endswith(b"pyodide_host/server.mjs") for arg in cmdline), cmdline
     assert "(pyodide runtime, D1 below)" in stack.output()
 
-    result = await run_story(
-        DemoTarget(
-            backend_url=state.backend_url,
-            stripe_fake_url=state.stripe_fake_url,
-            token=state.token,
-            organization_id=state.organization_id,
-        ),
-        emit=lambda line: None,
+    result = asyncio.run(
+        run_story(
+            DemoTarget(
+                backend_url=state.backend_url,
+                stripe_fake_url=state.stripe_fake_url,
+                token=state.token,
+                organization_id=state.organization_id,
+            ),
+            emit=lambda line: None,
+        )
     )
     assert result.status_after_webhook == "active"
     assert result.transfer.status == "succeeded"

@@ -25,8 +25,8 @@ _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 MAX_TOKEN = 4096
 # The largest integer D1 stores exactly: its binding takes JS numbers (doubles) and refuses a
-# BigInt, which is what Pyodide makes of any larger Python int. Every integer field is bounded by it,
-# so an oversized value is a 400 here on both hosts, never a D1 type error (503) on Workers only.
+# BigInt, which is what Pyodide makes of any larger Python int. Every integer field is bounded by
+# it, so an oversized value is a 400 here on both hosts, never a D1 type error (503) on Workers.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
