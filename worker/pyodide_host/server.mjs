@@ -11,7 +11,8 @@
 //                   --test-scheduled` does).
 // --test-clock      POST /__clock {"now_ms": n} freezes Date.now() — the clock Python's time.time()
 //                   reads under Pyodide — at n; {"now_ms": null} releases it. Tests only.
-// Always: GET /__pyodide_host/stats → {pyodide_ms, import_ms, first_request_ms, d1_round_trips}.
+// Always: GET /__pyodide_host/stats → {pyodide_version, python_version, pyodide_ms, import_ms,
+// first_request_ms, d1_round_trips}.
 import http from "node:http";
 
 import { PyodideWorker } from "./runtime.mjs";
@@ -59,6 +60,8 @@ function json(res, status, payload) {
 async function control(req, res, url, body) {
   if (url.pathname === "/__pyodide_host/stats" && req.method === "GET") {
     json(res, 200, {
+      pyodide_version: worker.pyodide.version,
+      python_version: worker.pyodide.runPython("import sys; sys.version.split()[0]"),
       pyodide_ms: worker.pyodideMs,
       import_ms: worker.importMs,
       first_request_ms: firstRequestMs,
