@@ -87,14 +87,18 @@ def _send(client: httpx.Client, url: str, step: Step, refs: dict[str, Any]) -> h
     return client.request(step.method, url + step.path, content=content, headers=headers)
 
 
-def _answer(response: httpx.Response, step: Step, refs: dict[str, Any]) -> tuple[int, Any]:
+def _answer(
+    response: httpx.Response, step: Step, refs: dict[str, Any]
+) -> tuple[int, Any, dict[str, str | None]]:
+    """Status, JSON (captured values masked) and the headers the contract names."""
     payload = response.json()
     for ref, field_name in step.capture.items():
         value = payload.get(field_name) if isinstance(payload, dict) else None
         if isinstance(value, str) and value:
             refs[ref] = value
             payload = {**payload, field_name: "<captured>"}
-    return response.status_code, payload
+    headers = {name: response.headers.get(name) for name in ("content-type", "allow")}
+    return response.status_code, payload, headers
 
 
 def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
