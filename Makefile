@@ -6,15 +6,21 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := worker/node_modules/.installed
+# The Worker under Pyodide in Node (worker/pyodide_host): npm pyodide + better-sqlite3 (built from
+# source, ~1 min once), and the `workers` SDK vendored into worker/python_modules (wheel cached in
+# .cache/wheels, so it is offline after the first run).
+PYODIDE_STAMP := worker/pyodide_host/node_modules/.installed
+VENDOR_STAMP  := worker/python_modules/workers_runtime_sdk-1.9.5.dist-info/RECORD
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint typecheck pytest worker-build worker backend stripe-fake demo bench soak api-key clean
+.PHONY: help dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo bench soak api-key clean
 
 help:
 	@echo "make dev          run Worker host, backend and Stripe fake locally (Ctrl-C stops all)"
-	@echo "                  (make dev WORKER_RUNTIME=wrangler: the Worker under wrangler dev)"
+	@echo "                  (WORKER_RUNTIME=pyodide: the Worker in Pyodide in Node, as Cloudflare runs it;"
+	@echo "                   WORKER_RUNTIME=wrangler: under wrangler dev, needs internet)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
-	@echo "make worker | backend | stripe-fake   run one part in the foreground"
+	@echo "make worker | worker-pyodide | backend | stripe-fake   run one part in the foreground"
 	@echo "make demo         walk the onboarding -> transfer story against a running stack"
 	@echo "make bench        benchmarks (prints a table)"
 	@echo "make soak         bounded load run with a D1 audit"
@@ -31,13 +37,25 @@ $(NPM_STAMP): worker/package.json worker/package-lock.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(PYODIDE_STAMP): worker/pyodide_host/package.json worker/pyodide_host/package-lock.json
+	cd worker/pyodide_host && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR_STAMP): worker/vendor_sdk.py $(STAMP)
+	$(PY) worker/vendor_sdk.py
+
+pyodide-host: $(PYODIDE_STAMP) $(VENDOR_STAMP)
+
 # WORKER_RUNTIME=wrangler runs the Worker under `wrangler dev` (needs internet: workerd downloads
 # the Pyodide runtime); the default hosts the same Worker code on CPython with SQLite as D1.
-dev: $(STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP))
+dev: $(STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP)) $(if $(filter pyodide,$(WORKER_RUNTIME)),pyodide-host)
 	$(PY) -m devstack.run
 
 worker: $(STAMP)
 	$(PY) -m devstack.worker_host
+
+worker-pyodide: $(STAMP) pyodide-host
+	$(PY) -m devstack.pyodide_worker
 
 backend: $(STAMP)
 	$(PY) -m backend
@@ -58,7 +76,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NPM_STAMP)
+pytest: $(STAMP) $(NPM_STAMP) pyodide-host
 	$(PY) -m pytest
 
 worker-build: $(NPM_STAMP)
@@ -66,11 +84,11 @@ worker-build: $(NPM_STAMP)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) pyodide-host
 	$(PY) -m bench
 
 soak: $(STAMP)
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) worker/node_modules .mypy_cache .ruff_cache .pytest_cache .devstack
+	rm -rf $(VENV) worker/node_modules worker/pyodide_host/node_modules worker/python_modules .mypy_cache .ruff_cache .pytest_cache .devstack

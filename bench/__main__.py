@@ -21,6 +21,7 @@ from pathlib import Path
 from bench import machine
 from bench.ingest import IngestResult, run_ingest
 from bench.matrix import Cells, Target, check_target, run_matrix
+from bench.pyodide_worker import PyodideCost, pyodide_cost
 from bench.report import markdown_table, paired_ratio, summarise, verdict
 from bench.stack import LOAD_CPU, SERVER_CPU, Stack, start_stack
 from bench.worker_core import CallCost, ImportCost, import_cost, verify_costs
@@ -252,13 +253,31 @@ def worker_report(costs: list[CallCost], imports: ImportCost) -> str:
     )
 
 
+def pyodide_report(cost: PyodideCost) -> str:
+    table = markdown_table(
+        ["Worker under Pyodide " + cost.pyodide_version, "ms"],
+        [
+            ["Pyodide boot (wasm + stdlib, before any Worker code)", cost.boot_ms],
+            ["Worker import (`import entry`: its modules + the vendored SDK)", cost.import_ms],
+            ["first request (`verify-user-context` inside `fetch`)", cost.first_request_ms],
+            ["later requests (median, loopback HTTP)", cost.warm_request_ms],
+        ],
+    )
+    return (
+        f"{table}\n\n"
+        f"Medians of {cost.runs} fresh Node processes (status {cost.status}). On Cloudflare the "
+        "import runs once at deploy time and is restored from a memory snapshot, which this "
+        "harness does not reproduce: the import row is the cold-start cost without it."
+    )
+
+
 def main() -> int:
     duration = _env_float("BENCH_DURATION", 3.0)
     rounds = _env_int("BENCH_ROUNDS", 3)
     concurrencies = [int(c) for c in (os.environ.get("BENCH_CONCURRENCY") or "1,10,50").split(",")]
     raw_cpu = os.environ.get("BENCH_WORKER_CPU") or str(LOAD_CPU)
     worker_cpu = None if raw_cpu == "none" else int(raw_cpu)
-    only = set((os.environ.get("BENCH_ONLY") or "http,webhooks,worker").split(","))
+    only = set((os.environ.get("BENCH_ONLY") or "http,webhooks,worker,pyodide").split(","))
     cores = os.cpu_count() or 1
     pinning = cores >= 2
     if pinning:
@@ -322,6 +341,12 @@ def main() -> int:
             sections += [
                 "### The Worker's core (in-process on CPython, SQLite as D1)\n",
                 worker_report(verify_costs(), import_cost()) + "\n",
+            ]
+        if "pyodide" in only:
+            _log("== Worker under Pyodide: cold start ==")
+            sections += [
+                "### The Worker under Pyodide (worker/pyodide_host, SQLite as D1)\n",
+                pyodide_report(pyodide_cost(runs=_env_int("BENCH_PYODIDE_RUNS", 3))) + "\n",
             ]
     knobs = ", ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("BENCH_"))
     took = time.monotonic() - started

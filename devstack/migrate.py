@@ -4,6 +4,11 @@ Progress is recorded in wrangler's own `d1_migrations` table (id, name = file na
 a database migrated here can later be handed to wrangler and vice versa. Idempotent: only missing
 migrations run, each in its own transaction.
 
+A database with no migrations recorded may already hold their result — made from `schema.sql`
+(`wrangler d1 execute DB --file schema.sql`). Re-running the `ALTER TABLE`s would fail with
+"duplicate column name", so the longest run of migrations whose tables, columns and indexes the
+database already has is recorded as applied instead, and only the rest runs.
+
     python -m devstack.migrate [path]   (default: $D1_DATABASE_PATH or .devstack/d1.sqlite3)
 """
 
@@ -55,7 +60,7 @@ def split_statements(script: str) -> list[str]:
 def apply_migrations(
     target: str | Path | sqlite3.Connection, *, migrations_dir: Path = MIGRATIONS_DIR
 ) -> list[str]:
-    """Apply what is missing; returns the names applied now."""
+    """Apply what is missing; returns the names applied (or found already applied) now."""
     if isinstance(target, sqlite3.Connection):
         return _apply(target, migrations_dir)
     Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -66,11 +71,75 @@ def apply_migrations(
         conn.close()
 
 
+Shape = set[tuple[str, str]]
+
+
+def schema_shape(conn: sqlite3.Connection) -> Shape:
+    """(table, column) and ("index", name) pairs: what a migration adds, comparable across files."""
+    shape: Shape = set()
+    objects = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') "
+        "AND name NOT LIKE 'sqlite_%' AND name != 'd1_migrations'"
+    ).fetchall()
+    for kind, name in objects:
+        if kind == "index":
+            shape.add(("index", name))
+            continue
+        for column in conn.execute("SELECT name FROM pragma_table_info(?)", (name,)):
+            shape.add((name, column[0]))
+    return shape
+
+
+def _shape_after(files: list[Path]) -> Shape | None:
+    """The shape `files` produce on an empty database; None if they do not apply cleanly."""
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for path in files:
+            for statement in split_statements(path.read_text(encoding="utf-8")):
+                scratch.execute(statement)
+        return schema_shape(scratch)
+    except sqlite3.Error:
+        return None
+    finally:
+        scratch.close()
+
+
+def already_present(conn: sqlite3.Connection, files: list[Path]) -> list[Path]:
+    """The longest prefix of `files` whose whole result the database already holds."""
+    have = schema_shape(conn)
+    if not have:
+        return []
+    for count in range(len(files), 0, -1):
+        shape = _shape_after(files[:count])
+        if shape is not None and shape <= have:
+            return files[:count]
+    return []
+
+
+def _adopt_existing_schema(conn: sqlite3.Connection, files: list[Path]) -> list[str]:
+    """On a database with nothing recorded, record the migrations its schema already reflects."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("SELECT 1 FROM d1_migrations LIMIT 1").fetchone() is not None:
+            conn.execute("COMMIT")
+            return []
+        present = already_present(conn, files)
+        for path in present:
+            conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (path.name,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return [path.name for path in present]
+
+
 def _apply(conn: sqlite3.Connection, migrations_dir: Path) -> list[str]:
     if conn.isolation_level is not None:
         raise ValueError("apply_migrations needs an autocommit connection (isolation_level=None)")
     conn.execute(_MIGRATIONS_TABLE)
-    applied: list[str] = []
+    # Recorded without running: their result is already there (counted as applied now).
+    applied: list[str] = _adopt_existing_schema(conn, migration_files(migrations_dir))
     for path in migration_files(migrations_dir):
         # BEGIN IMMEDIATE, then re-check: two processes starting together apply each file once.
         conn.execute("BEGIN IMMEDIATE")

@@ -93,9 +93,16 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
             ready=ready,
             ready_timeout=300.0,
         )
+    # pyodide: the real entry module in npm pyodide (Node), same D1 file and settings; it starts
+    # in seconds rather than milliseconds, hence the longer readiness wait.
+    pyodide = config.worker_runtime == "pyodide"
     return ProcessSpec(
         name="worker",
-        argv=[sys.executable, "-m", "devstack.worker_host"],
+        argv=[
+            sys.executable,
+            "-m",
+            "devstack.pyodide_worker" if pyodide else "devstack.worker_host",
+        ],
         env=_base_env(
             {
                 "D1_DATABASE_PATH": str(config.d1_path),
@@ -107,6 +114,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
         ),
         cwd=REPO_ROOT,
         ready=ready,
+        ready_timeout=120.0 if pyodide else 60.0,
     )
 
 

@@ -26,7 +26,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-WorkerRuntime = Literal["python", "wrangler"]
+WorkerRuntime = Literal["python", "pyodide", "wrangler"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,8 +86,10 @@ class StackConfig:
         state_dir.mkdir(parents=True, exist_ok=True)
         local = LocalSecrets.load_or_create(state_dir / "secrets.json")
         runtime = environ.get("WORKER_RUNTIME") or "python"
-        if runtime not in ("python", "wrangler"):
-            raise ValueError(f"WORKER_RUNTIME must be 'python' or 'wrangler', not {runtime!r}")
+        if runtime not in ("python", "pyodide", "wrangler"):
+            raise ValueError(
+                f"WORKER_RUNTIME must be 'python', 'pyodide' or 'wrangler', not {runtime!r}"
+            )
         stripe_key = environ.get("STRIPE_SECRET_KEY") or None
         if stripe_key is None:
             # Two endpoints as in production: platform events and Connect events, each signed

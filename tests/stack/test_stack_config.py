@@ -114,7 +114,7 @@ def test_wrangler_runtime_runs_wrangler_dev_on_the_same_port_with_local_d1(
     [
         ("WORKER_PORT", "http", "WORKER_PORT must be a TCP port"),
         ("BACKEND_PORT", "70000", "BACKEND_PORT must be a TCP port"),
-        ("WORKER_RUNTIME", "node", "WORKER_RUNTIME must be 'python' or 'wrangler'"),
+        ("WORKER_RUNTIME", "node", "WORKER_RUNTIME must be 'python', 'pyodide' or 'wrangler'"),
         ("INTERNAL_API_KEY", "short", "at least 32 characters"),
     ],
 )

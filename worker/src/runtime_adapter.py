@@ -15,7 +15,7 @@ from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 from connect_worker.handlers import Deps
 from connect_worker.http import Request
 from js import Object, crypto
-from pyodide.ffi import to_js
+from pyodide.ffi import JsProxy, to_js
 
 try:  # Pyodide >= 0.27: JS null is its own value; None would bind as `undefined`, which D1 refuses.
     from pyodide.ffi import jsnull
@@ -23,6 +23,9 @@ except ImportError:  # pragma: no cover - older runtimes convert None to null th
     jsnull = None
 
 _HEADERS = ("x-api-key", "authorization")
+# Pyodide's to_js turns an int of magnitude >= 2**53 - 1 into a BigInt, which D1's bind() refuses;
+# 2**53 - 1 itself is a safe JS number, so it travels as the (exact) float.
+_BIGINT_FROM = 2**53 - 1
 
 
 def _is_null(value: Any) -> bool:
@@ -53,22 +56,49 @@ def _result(js_result: Any) -> D1Result:
     return D1Result(rows=rows, changes=int(meta.get("changes") or 0))
 
 
+def _js_number(value: SqlValue) -> SqlValue:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) == _BIGINT_FROM:
+        return float(value)
+    return value
+
+
+def _d1_error(exc: Exception) -> D1Error:
+    """D1's own message (`D1_ERROR: UNIQUE constraint failed: …`), without the JS error name."""
+    message = str(exc)
+    for prefix in ("Error: ", "TypeError: "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return D1Error(message)
+
+
 class WorkersD1Statement:
-    def __init__(self, js_statement: Any) -> None:
+    """One prepared statement, over the SDK-wrapped binding or the raw JS one.
+
+    Since the SDK wraps `env` (workers-runtime-sdk >= 1.6), `env.DB` is a `_BindingWrapper` that
+    converts arguments and results itself: Python values go in (None → JS null), plain Python
+    comes out, and a batch takes a Python list of wrapped statements (it unwraps each one). A JS
+    array built here with `to_js` would hold proxies of the wrappers instead of D1 statements,
+    which D1 refuses — every batched write failed that way. The raw JS binding (`raw=True`) needs
+    the conversions done here.
+    """
+
+    def __init__(self, js_statement: Any, *, raw: bool) -> None:
         self.js = js_statement
+        self.raw = raw
 
     def bind(self, *values: SqlValue) -> WorkersD1Statement:
-        bound = [jsnull if v is None else v for v in values]
+        plain = [_js_number(v) for v in values]
+        bound = [jsnull if v is None else v for v in plain] if self.raw else plain
         try:
-            return WorkersD1Statement(self.js.bind(*bound))
+            return WorkersD1Statement(self.js.bind(*bound), raw=self.raw)
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
 
     async def first(self) -> Row | None:
         try:
             row = await self.js.first()
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
         converted = to_python(row)
         return dict(converted) if converted else None
 
@@ -76,30 +106,35 @@ class WorkersD1Statement:
         try:
             return _result(await self.js.all()).rows
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
 
     async def run(self) -> D1Result:
         try:
             return _result(await self.js.run())
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
 
 
 class WorkersD1:
     def __init__(self, binding: Any) -> None:
         self._binding = binding
+        self._raw = isinstance(binding, JsProxy)
 
     def prepare(self, sql: str) -> WorkersD1Statement:
         try:
-            return WorkersD1Statement(self._binding.prepare(sql))
+            return WorkersD1Statement(self._binding.prepare(sql), raw=self._raw)
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
 
     async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
+        js_statements = [s.js for s in statements]
         try:
-            results = await self._binding.batch(to_js([s.js for s in statements]))
+            if self._raw:
+                results = await self._binding.batch(to_js(js_statements))
+            else:
+                results = await self._binding.batch(js_statements)
         except Exception as exc:
-            raise D1Error(str(exc)) from None
+            raise _d1_error(exc) from None
         return [_result(r) for r in results]
 
 

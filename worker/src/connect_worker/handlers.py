@@ -35,6 +35,7 @@ from connect_worker.jwt import (
 )
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import (
+    MAX_SAFE_INTEGER,
     MAX_TOKEN,
     Field,
     boolean,
@@ -234,7 +235,7 @@ UPDATE_FIELDS = {
     "fields": required(_update_fields),
     # Unix seconds, fractional allowed: two re-reads that start within one second must still be
     # ordered, or the one that started first (and saw the older state) can land last and win.
-    "synced_at": optional(nullable(number(min_value=0, max_value=2**53))),
+    "synced_at": optional(nullable(number(min_value=0, max_value=MAX_SAFE_INTEGER))),
 }
 
 
@@ -316,7 +317,7 @@ async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> 
 CLAIM_FIELDS = {
     "event_id": required(ID),
     "event_type": required(string(max_len=128)),
-    "event_created": required(integer(min_value=0, max_value=2**53)),
+    "event_created": required(integer(min_value=0, max_value=MAX_SAFE_INTEGER)),
     "stripe_account_id": optional(nullable(ID)),
     "lease_seconds": optional(integer(min_value=1, max_value=900)),
 }
@@ -573,8 +574,8 @@ PAYOUT_FIELDS = {
     "status": required(string(choices=PAYOUT_STATUSES)),
     "failure_code": optional(nullable(string(max_len=128))),
     "failure_message": optional(nullable(free_text(max_len=500))),
-    "arrival_date": optional(nullable(integer(min_value=0, max_value=2**53))),
-    "event_created": required(integer(min_value=0, max_value=2**53)),
+    "arrival_date": optional(nullable(integer(min_value=0, max_value=MAX_SAFE_INTEGER))),
+    "event_created": required(integer(min_value=0, max_value=MAX_SAFE_INTEGER)),
     "idempotency_key": optional(nullable(IDEMPOTENCY_KEY)),
 }
 

@@ -24,6 +24,10 @@ _CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # `"\ud800"` is valid JSON, but a lone surrogate is not text D1 (SQLite) can bind: refuse it here.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 MAX_TOKEN = 4096
+# The largest integer D1 stores exactly: its binding takes JS numbers (doubles) and refuses a
+# BigInt, which is what Pyodide makes of any larger Python int. Every integer field is bounded by
+# it, so an oversized value is a 400 here on both hosts, never a D1 type error (503) on Workers.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +89,16 @@ def free_text(*, max_len: int) -> Validator:
 
 
 def integer(*, min_value: int | None = None, max_value: int | None = None) -> Validator:
+    low = -MAX_SAFE_INTEGER if min_value is None else max(min_value, -MAX_SAFE_INTEGER)
+    high = MAX_SAFE_INTEGER if max_value is None else min(max_value, MAX_SAFE_INTEGER)
+
     def check(value: Any, name: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidRequest(f"`{name}` must be an integer.")
-        if min_value is not None and value < min_value:
-            raise InvalidRequest(f"`{name}` must be >= {min_value}.")
-        if max_value is not None and value > max_value:
-            raise InvalidRequest(f"`{name}` must be <= {max_value}.")
+        if value < low:
+            raise InvalidRequest(f"`{name}` must be >= {low}.")
+        if value > high:
+            raise InvalidRequest(f"`{name}` must be <= {high}.")
         return value
 
     return check
