@@ -6,12 +6,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := worker/node_modules/.installed
+# The auth app: real Better Auth (better-sqlite3 builds from source, ~1 min the first time) and
+# its browser client bundled by esbuild into auth_app/dist/.
+AUTH_STAMP := auth_app/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint typecheck pytest worker-build worker backend stripe-fake demo bench soak api-key clean
+.PHONY: help chromium dev test lint typecheck pytest worker-build worker backend stripe-fake demo bench soak api-key clean
 
 help:
-	@echo "make dev          run Worker host, backend and Stripe fake locally (Ctrl-C stops all)"
+	@echo "make dev          run the app (Better Auth + frontend), Worker host, backend and Stripe fake"
+	@echo "                  locally (Ctrl-C stops all)"
 	@echo "                  (make dev WORKER_RUNTIME=wrangler: the Worker under wrangler dev)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
 	@echo "make worker | backend | stripe-fake   run one part in the foreground"
@@ -31,9 +35,13 @@ $(NPM_STAMP): worker/package.json worker/package-lock.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(AUTH_STAMP): auth_app/package.json auth_app/package-lock.json auth_app/build.mjs
+	cd auth_app && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+	touch $@
+
 # WORKER_RUNTIME=wrangler runs the Worker under `wrangler dev` (needs internet: workerd downloads
 # the Pyodide runtime); the default hosts the same Worker code on CPython with SQLite as D1.
-dev: $(STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP))
+dev: $(STAMP) $(AUTH_STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP))
 	$(PY) -m devstack.run
 
 worker: $(STAMP)
@@ -58,8 +66,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NPM_STAMP)
+pytest: $(STAMP) $(NPM_STAMP) $(AUTH_STAMP) chromium
 	$(PY) -m pytest
+
+# The browser tests drive Debian's chromium (Playwright's own download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
 worker-build: $(NPM_STAMP)
 	cd worker && npx wrangler deploy --dry-run --outdir "$$(mktemp -d)"
@@ -73,4 +87,4 @@ soak: $(STAMP)
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) worker/node_modules .mypy_cache .ruff_cache .pytest_cache .devstack
+	rm -rf $(VENV) worker/node_modules auth_app/node_modules auth_app/dist .mypy_cache .ruff_cache .pytest_cache .devstack

@@ -58,7 +58,7 @@ def test_environment_overrides_ports_paths_and_secrets(tmp_path: Path) -> None:
     assert config.internal_api_key == "k" * 40
     assert config.webhook_secrets[0] == "whsec_platform"
 
-    worker, fake, backend = part_specs(config)
+    worker, fake, backend, auth_app = part_specs(config)
     assert worker.env["INTERNAL_API_KEYS"] == "dev:" + "k" * 40
     assert worker.env["D1_DATABASE_PATH"] == str(tmp_path / "other.sqlite3")
     assert worker.env["WORKER_PORT"] == "9001"
@@ -83,7 +83,7 @@ def test_a_real_stripe_key_means_no_fake_and_the_given_webhook_secrets(tmp_path:
     )
     assert not config.uses_stripe_fake
     specs = part_specs(config)
-    assert [s.name for s in specs] == ["worker", "backend"]
+    assert [s.name for s in specs] == ["worker", "backend", "auth-app"]
     backend = specs[1]
     assert backend.env["STRIPE_SECRET_KEY"] == "sk_test_real"
     assert backend.env["STRIPE_API_BASE"] == ""
