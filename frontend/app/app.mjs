@@ -274,6 +274,11 @@ async function render() {
     return;
   }
   const { data: orgs } = await authClient.organization.list();
+  if (!session.session.activeOrganizationId && orgs?.length) {
+    // A fresh session has no active organization: pick the first, as a person would.
+    const { error: activeError } = await authClient.organization.setActive({ organizationId: orgs[0].id });
+    if (!activeError) session.session.activeOrganizationId = orgs[0].id;
+  }
   renderNav(session, orgs ?? []);
   if (path === "/organizations" || ((path === "/" || path.startsWith("/sign")) && !session.session.activeOrganizationId)) {
     if (path !== "/organizations") history.replaceState(null, "", "/organizations");
