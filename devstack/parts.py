@@ -50,7 +50,7 @@ def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> Demo
 
 
 def local_d1_file(config: StackConfig) -> Path:
-    """The SQLite file the Worker serves as D1 (wrangler's own file under WORKER_RUNTIME=wrangler)."""
+    """The SQLite file the Worker serves as D1 (wrangler's own under WORKER_RUNTIME=wrangler)."""
     if config.worker_runtime == "wrangler":
         return _find_wrangler_d1(config.wrangler_persist_dir)
     return config.d1_path

@@ -2,8 +2,9 @@
 
 Order matters and is the same every run: the D1 file gets its migrations and the demo identity
 first (so the Worker never serves a half-made database), then the Worker, the Stripe fake, the
-backend (its readiness probe calls the Worker), and the auth app that serves the frontend. If any part dies the rest are stopped and the
-command exits non-zero, so a broken stack never looks like a running one.
+backend (its readiness probe calls the Worker), and the auth app that serves the frontend. If any
+part dies the rest are stopped and the command exits non-zero, so a broken stack never looks like
+a running one.
 """
 
 from __future__ import annotations

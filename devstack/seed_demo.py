@@ -108,7 +108,8 @@ def _seed(conn: sqlite3.Connection, *, secret: str, now: float) -> DemoIdentity:
 
 def _set_password(conn: sqlite3.Connection, *, user_id: str, password: str, now: float) -> None:
     row = conn.execute(
-        'SELECT "id", "password" FROM "account" WHERE "userId" = ? AND "providerId" = \'credential\'',
+        'SELECT "id", "password" FROM "account" '
+        'WHERE "userId" = ? AND "providerId" = \'credential\'',
         (user_id,),
     ).fetchone()
     if row is None:

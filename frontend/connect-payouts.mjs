@@ -8,8 +8,9 @@
 // Attributes: `organization-id`, `backend-url`, `role` (owner | admin | member: which controls to
 // show — the backend refuses the rest anyway), optional `return-url` (where Stripe sends the user
 // back; default this page with `?connect=return`, and `?connect=refresh` for an expired link) and
-// `sign-in-url` (default `/sign-in`). Events: `connect-payouts:signed-out` when the backend no
-// longer accepts the user's token even after re-reading it.
+// `sign-in-url` (default `/sign-in`), `heading` (default "Payouts"). Event:
+// `connect-payouts:signed-out` when the backend no longer accepts the user's token even after
+// re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
 import {
   describeRequirements,
@@ -38,9 +39,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: flex-end; }
 label { display: flex; flex-direction: column; gap: .2rem; font-weight: 600; font-size: .9rem; }
 input, select { font: inherit; padding: .45rem .5rem; border: 1px solid #9aa5b1; border-radius: 6px;
-  min-width: 0; }
+  min-width: 0; height: 2.5rem; background: #fff; }
 input { width: 9rem; }
-button { font: inherit; padding: .5rem .9rem; border-radius: 6px; border: 1px solid #1d4ed8;
+button { font: inherit; padding: .5rem .9rem; min-height: 2.5rem; border-radius: 6px; border: 1px solid #1d4ed8;
   background: #1d4ed8; color: #fff; cursor: pointer; }
 button.secondary { background: #fff; color: #1d4ed8; }
 button:disabled { opacity: .6; cursor: progress; }
@@ -113,8 +114,9 @@ export function explainError(error) {
         retry: false,
       };
     case "invalid_amount":
+      return { message: `That amount cannot be paid out. ${error.message}`, retry: false };
     case "payout_failed":
-      return { message: `Stripe refused the payout: ${error.message}`, retry: false };
+      return { message: refusedPayout(error.message), retry: false };
     case "account_not_ready":
       return { message: "Finish setting up payouts first.", retry: false };
     case "payout_outcome_unknown":
@@ -129,8 +131,22 @@ export function explainError(error) {
   }
 }
 
+/** Stripe's refusal, in words for the person paying out rather than for a developer. */
+function refusedPayout(/** @type {string} */ stripeMessage) {
+  if (/insufficient|not enough|balance/i.test(stripeMessage)) {
+    return "Stripe refused the payout: the available balance is not enough. Choose a smaller amount.";
+  }
+  if (/minimum|too small|at least/i.test(stripeMessage)) {
+    return "Stripe refused the payout: the amount is below the minimum Stripe pays out. Choose a larger amount.";
+  }
+  if (/bank|external account|destination/i.test(stripeMessage)) {
+    return "Stripe refused the payout: the bank account cannot receive it. Check it in the Stripe dashboard.";
+  }
+  return `Stripe refused the payout. ${stripeMessage}`;
+}
+
 export class ConnectPayouts extends HTMLElement {
-  static observedAttributes = ["organization-id", "backend-url", "role"];
+  static observedAttributes = ["organization-id", "backend-url", "role", "heading"];
 
   /** @type {((options?: {fresh?: boolean}) => Promise<string | null | undefined> | string | null | undefined) | null} */
   #getToken = null;
@@ -157,6 +173,7 @@ export class ConnectPayouts extends HTMLElement {
   #live;
   /** @type {HTMLElement} */
   #body;
+  #title = h("h2", { id: "cp-title" }, "Payouts");
 
   constructor() {
     super();
@@ -167,7 +184,7 @@ export class ConnectPayouts extends HTMLElement {
     this.#live = h("p", { class: "notice", role: "status", "aria-live": "polite" });
     this.#body = h("div");
     this.#root.append(
-      h("section", { "aria-labelledby": "cp-title" }, h("h2", { id: "cp-title" }, "Payouts"), this.#live, this.#body),
+      h("section", { "aria-labelledby": "cp-title" }, this.#title, this.#live, this.#body),
     );
   }
 
@@ -187,8 +204,12 @@ export class ConnectPayouts extends HTMLElement {
     void this.reload();
   }
 
-  attributeChangedCallback(_name, oldValue, newValue) {
+  attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
+    if (name === "heading") {
+      this.#title.textContent = newValue || "Payouts";
+      return;
+    }
     this.#client = null;
     this.#status = null;
     this.#balance = null;

@@ -237,6 +237,7 @@ async function payoutsPage(/** @type {any} */ session, /** @type {any[]} */ orgs
     "organization-id": org.id,
     "backend-url": BACKEND_URL,
     role: member?.role ?? "member",
+    heading: "Payout account",
     "sign-in-url": "/sign-in",
   });
   element.addEventListener("connect-payouts:signed-out", () => {

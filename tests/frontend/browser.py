@@ -1,8 +1,9 @@
 """Headless Chromium for the browser tests: Debian's `chromium`, driven by Playwright.
 
 Playwright's own browser download cannot work offline, so the system browser is launched through
-`executable_path` (Playwright gives every launch a fresh temporary profile), no sandbox (tests run as root in containers) and every
-background network feature off, so the only requests are the ones the page makes.
+`executable_path` (Playwright gives every launch a fresh temporary profile), without the sandbox
+(tests run as root in containers) and with every background network feature off, so the only
+requests are the ones the page makes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The whole story in a real browser on the real local stack (`python -m devstack.run`, as `make dev`).
+"""The whole story in a real browser on the real local stack (`python -m devstack.run`, = make dev).
 
 Headless Chromium signs up through the real Better Auth, creates an organization, sets up payouts on
 the Stripe fake's hosted page, comes back to the return URL, sees the account active once the
@@ -24,7 +24,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from devstack.seed import add_member
 from devstack.stack_config import DemoState
 from tests.frontend.browser import RequestLog, launch_chromium
-from tests.stack.procs import RunningStack
+from tests.stack.procs import RunningStack, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FRONTEND_SCREENSHOTS_DIR") or ROOT / "frontend-screenshots")
@@ -95,6 +95,16 @@ def _user_id(db: Path, email: str) -> str:
     return str(row[0])
 
 
+_UNREACHABLE_BACKEND = """(port) => {
+  const element = document.createElement('connect-payouts');
+  element.id = 'unreachable';
+  element.setAttribute('organization-id', 'org-anything');
+  element.setAttribute('role', 'owner');
+  element.setAttribute('backend-url', `http://127.0.0.1:${port}`);
+  document.querySelector('main').append(element);
+  element.getToken = async () => null;
+}"""
+
 _CALL_BACKEND = """async ([orgId, what]) => {
   const { getToken } = await import('/static/app/session.mjs');
   const { createBackendClient } = await import('/static/backend-client.mjs');
@@ -124,6 +134,26 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
     log = RequestLog()
     contexts: list[BrowserContext] = []
 
+    # `make dev` prints the app's URL and the demo user's password, and that password works in
+    # the real Better Auth; its token works at the backend.
+    assert state.demo_password is not None
+    assert (
+        f"Open {app} and sign in as {state.user_email} with the password {state.demo_password}"
+        in (running.output())
+    )
+    signed_in = httpx.post(
+        f"{app}/api/auth/sign-in/email",
+        json={"email": state.user_email, "password": state.demo_password},
+        headers={"Origin": app},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    demo_token = signed_in.headers["set-auth-token"]
+    demo_status = httpx.get(
+        f"{backend}/api/connect/status/{state.organization_id}",
+        headers={"Authorization": f"Bearer {demo_token}"},
+    )
+    assert demo_status.status_code == 200, demo_status.text
+
     with launch_chromium() as browser:
         # --- the owner: sign up, create an organization, Settings → Payouts ---------------------
         owner = _new_context(contexts, browser, log)
@@ -148,7 +178,8 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
 
         # --- money arrives (the fake's control API), the balance shows it -----------------------
         org_id, account_id = _org_row(db, "Acme Studio")
-        assert account_id is not None and account_id.startswith("acct_")
+        assert account_id is not None
+        assert account_id.startswith("acct_")
         funded = httpx.post(
             f"{fake}/_fake/balance/fund",
             json={"account": account_id, "amount": 5000, "currency": "usd"},
@@ -169,6 +200,25 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(balance).to_contain_text("$30.00")
         _shot(owner, "06-paid-out")
 
+        # --- Stripe failing: the page says so and offers to try again ------------------------
+        assert httpx.post(f"{fake}/_fake/faults", json={"mode": "error_500"}).status_code == 200
+        owner.reload()
+        expect(owner.get_by_role("alert")).to_contain_text(
+            "Stripe is slow to answer or unavailable"
+        )
+        _shot(owner, "07-stripe-unavailable")
+        assert httpx.post(f"{fake}/_fake/faults", json={"mode": None}).status_code == 200
+        owner.get_by_role("button", name="Try again").click()
+        expect(balance).to_contain_text("$30.00")
+        expect(owner.get_by_role("alert")).to_have_count(0)
+
+        # --- the backend unreachable: a message and a way on ---------------------------------
+        owner.evaluate(_UNREACHABLE_BACKEND, free_ports(1)[0])
+        unreachable = owner.locator("#unreachable")
+        expect(unreachable.get_by_role("alert")).to_contain_text("cannot be reached")
+        expect(unreachable.get_by_role("button", name="Try again")).to_be_visible()
+        owner.evaluate("document.getElementById('unreachable').remove()")
+
         # --- Open Stripe dashboard: a login link to the Express dashboard ------------------------
         owner.get_by_role("button", name="Open Stripe dashboard").click()
         owner.wait_for_url(re.compile(re.escape(fake) + "/"))
@@ -178,7 +228,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.goto(first_link)
         owner.wait_for_url(re.compile(re.escape(fake) + r"/_fake/onboarding/"))
         assert owner.url != first_link
-        _shot(owner, "07-refresh-made-a-new-link")
+        _shot(owner, "08-refresh-made-a-new-link")
         owner.goto(f"{app}/settings/payouts")
         expect(_state_badge(owner)).to_have_text("Active")
 
@@ -197,9 +247,11 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(member.get_by_role("table", name="Balance by currency")).to_contain_text("$30.00")
         for control in ("Set up payouts", "Continue setup", "Pay out now", "Open Stripe dashboard"):
             expect(member.get_by_role("button", name=control)).to_have_count(0)
-        expect(member.get_by_text("Only owners and admins can change payout settings.")).to_be_visible()
+        expect(
+            member.get_by_text("Only owners and admins can change payout settings.")
+        ).to_be_visible()
         assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
-        _shot(member, "08-member-view")
+        _shot(member, "09-member-view")
 
         # --- a user of another organization cannot see this one's payouts -----------------------
         stranger = _new_context(contexts, browser, log)
@@ -217,7 +269,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.get_by_role("button", name="Pay out now").click()
         expect(owner.get_by_role("alert")).to_contain_text("You are signed out")
         expect(owner.get_by_role("link", name="Sign in again")).to_be_visible()
-        _shot(owner, "09-signed-out")
+        _shot(owner, "10-signed-out")
 
         # --- no token anywhere it does not belong -----------------------------------------------
         assert log.tokens, "Better Auth handed out no token: the recording saw nothing"
