@@ -131,6 +131,11 @@ export function explainError(error) {
   }
 }
 
+/** What identifies a control across re-renders: its field name, else its text. */
+function controlKey(/** @type {Element} */ control) {
+  return control.getAttribute("name") || control.textContent || "";
+}
+
 /** Stripe's refusal, in words for the person paying out rather than for a developer. */
 function refusedPayout(/** @type {string} */ stripeMessage) {
   if (/insufficient|not enough|balance/i.test(stripeMessage)) {
@@ -166,6 +171,10 @@ export class ConnectPayouts extends HTMLElement {
   /** @type {import("./backend-client.mjs").PayoutReply | null} */
   #lastPayout = null;
   #landingHandled = false;
+  /** Name of the control that last had focus, so a re-render puts keyboard focus back on it. */
+  #focusKey = "";
+  /** What the person typed in the payout form, kept across re-renders until a payout is sent. */
+  #draft = { amount: "", currency: "" };
   #generation = 0;
   /** @type {ShadowRoot} */
   #root;
@@ -183,6 +192,9 @@ export class ConnectPayouts extends HTMLElement {
     this.#root.adoptedStyleSheets = [sheet];
     this.#live = h("p", { class: "notice", role: "status", "aria-live": "polite" });
     this.#body = h("div");
+    this.#root.addEventListener("focusin", (event) => {
+      this.#focusKey = controlKey(/** @type {Element} */ (event.target));
+    });
     this.#root.append(
       h("section", { "aria-labelledby": "cp-title" }, this.#title, this.#live, this.#body),
     );
@@ -371,6 +383,7 @@ export class ConnectPayouts extends HTMLElement {
     try {
       const payout = await api.payout(this.#orgId, { amount, currency }, { idempotencyKey: this.#payoutKey });
       this.#payoutKey = "";
+      this.#draft = { amount: "", currency: "" };
       this.#lastPayout = payout;
       this.#announce(`Payout of ${formatMoney(payout.amount, payout.currency)} sent. It is ${payout.status.replace(/_/g, " ")}.`);
       this.#balance = await api.balance(this.#orgId);
@@ -430,6 +443,13 @@ export class ConnectPayouts extends HTMLElement {
       if (!control.hasAttribute("data-always")) /** @type {HTMLButtonElement} */ (control).disabled = this.#busy;
     }
     this.setAttribute("aria-busy", String(this.#busy));
+    const lost = document.activeElement === document.body || document.activeElement === this;
+    if (this.#focusKey && lost && !this.#busy) {
+      const same = [...this.#body.querySelectorAll("button, input, select, a")].find(
+        (control) => controlKey(control) === this.#focusKey,
+      );
+      /** @type {HTMLElement | undefined} */ (same)?.focus();
+    }
   }
 
   #renderError(/** @type {{message: string, retry: (() => void) | null, signedOut?: boolean}} */ error) {
@@ -551,9 +571,24 @@ export class ConnectPayouts extends HTMLElement {
       const minor = String(sum(balance.available, c)).padStart(digits + 1, "0");
       return digits === 0 ? minor : `${minor.slice(0, -digits)}.${minor.slice(-digits)}`;
     };
-    const amountInput = h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", value: amountOf(payable[0]) });
+    const currency = payable.includes(this.#draft.currency) ? this.#draft.currency : payable[0];
+    /** @type {HTMLSelectElement} */ (currencySelect).value = currency;
+    const amountInput = h("input", {
+      name: "amount",
+      inputmode: "decimal",
+      autocomplete: "off",
+      value: this.#draft.amount && currency === this.#draft.currency ? this.#draft.amount : amountOf(currency),
+    });
+    const keepDraft = () => {
+      this.#draft = {
+        amount: /** @type {HTMLInputElement} */ (amountInput).value,
+        currency: /** @type {HTMLSelectElement} */ (currencySelect).value,
+      };
+    };
+    amountInput.addEventListener("input", keepDraft);
     currencySelect.addEventListener("change", () => {
       /** @type {HTMLInputElement} */ (amountInput).value = amountOf(/** @type {HTMLSelectElement} */ (currencySelect).value);
+      keepDraft();
     });
     const form = h(
       "form",

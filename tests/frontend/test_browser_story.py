@@ -79,6 +79,26 @@ def _state_badge(page: Page) -> object:
     return page.get_by_test_id("payout-state")
 
 
+_FOCUSED = """() => {
+  let node = document.activeElement;
+  while (node && node.shadowRoot && node.shadowRoot.activeElement) {
+    node = node.shadowRoot.activeElement;
+  }
+  if (!node) return '';
+  return (node.getAttribute('aria-label') || node.textContent || node.name || '').trim();
+}"""
+
+
+def _tab_through(page: Page, presses: int = 20) -> list[str]:
+    """What the Tab key reaches, in order, from the top of the page."""
+    page.locator("body").focus()
+    reached = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        reached.append(str(page.evaluate(_FOCUSED)))
+    return reached
+
+
 def _org_row(db: Path, name: str) -> tuple[str, str | None]:
     with sqlite3.connect(db) as conn:
         row = conn.execute(
@@ -164,8 +184,10 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(owner.get_by_text("Signed in as Alice Owner (alice@example.com)")).to_be_visible()
         _shot(owner, "02-payouts-not-set-up")
 
-        # --- Set up payouts → the Stripe fake's hosted page → back on the return URL -----------
-        owner.get_by_role("button", name="Set up payouts").click()
+        # --- Set up payouts (with the keyboard) → Stripe's hosted page → back on the return URL --
+        assert "Set up payouts" in _tab_through(owner)
+        owner.get_by_role("button", name="Set up payouts").focus()
+        owner.keyboard.press("Enter")
         owner.wait_for_url(re.compile(re.escape(fake) + r"/_fake/onboarding/"))
         first_link = owner.url
         _shot(owner, "03-stripe-hosted-onboarding")
@@ -174,6 +196,8 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(_state_badge(owner)).to_have_text("Active")
         expect(owner.get_by_role("status").first).to_contain_text("Payouts are active")
         assert "connect=" not in owner.url  # the landing parameter is dropped once handled
+        deliveries = httpx.get(f"{fake}/_fake/webhooks/deliveries").json()["deliveries"]
+        assert any(d["type"] == "account.updated" and d["ok"] for d in deliveries), deliveries
         _shot(owner, "04-back-active")
 
         # --- money arrives (the fake's control API), the balance shows it -----------------------
