@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,19 @@ def _org_row(db: Path, name: str) -> tuple[str, str | None]:
         ).fetchone()
     assert row is not None
     return str(row[0]), row[1]
+
+
+def _wait_for_status(db: Path, org_id: str, wanted: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                'SELECT "stripe_connect_status" FROM "organization" WHERE "id" = ?', (org_id,)
+            ).fetchone()
+        if row is not None and row[0] == wanted:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"organization {org_id} never became {wanted}")
 
 
 def _user_id(db: Path, email: str) -> str:
@@ -285,9 +299,22 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(stranger.get_by_role("option", name="Acme Studio")).to_have_count(0)
         assert stranger.evaluate(_CALL_BACKEND, [org_id, "status"]) == "forbidden"
 
+        # --- Stripe restricts the account: the state and what is overdue, in words -------------
+        restricted = httpx.post(f"{fake}/_fake/accounts/{account_id}/restrict")
+        assert restricted.status_code == 200, restricted.text
+        _wait_for_status(db, org_id, "disabled")  # the webhook has landed
+        member.reload()
+        expect(_state_badge(member)).to_have_text("Restricted")
+        expect(member.get_by_role("listitem")).to_have_text("An identity document — overdue")
+        expect(member.get_by_role("button", name="Continue setup")).to_have_count(0)
+        _shot(member, "11-member-restricted")
+
         # --- signing out (here in another tab) makes the page say so -----------------------------
         other_tab = owner.context.new_page()
         other_tab.goto(f"{app}/settings/payouts")
+        expect(_state_badge(other_tab)).to_have_text("Restricted")
+        expect(other_tab.get_by_role("button", name="Continue setup")).to_be_visible()
+        _shot(other_tab, "12-owner-restricted")
         other_tab.get_by_role("button", name="Sign out").click()
         expect(other_tab.get_by_role("status").first).to_have_text("You are signed out.")
         owner.get_by_role("button", name="Pay out now").click()
