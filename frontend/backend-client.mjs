@@ -52,6 +52,8 @@
  * @property {string[]} requirements_currently_due
  * @property {string[]} requirements_past_due
  * @property {string | null} requirements_disabled_reason
+ * @property {number | null} requirements_current_deadline Unix seconds by which what is
+ *   currently due must be provided (Stripe's `current_deadline`), or null.
  * @property {number} platform_fee_percent
  * @property {number} platform_fee_fixed Minor units.
  * @property {number | null} stripe_synced_at Unix seconds of the last read from Stripe.

@@ -13,6 +13,7 @@
 // re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
 import {
+  describeDeadline,
   describeRequirements,
   describeState,
   formatMoney,
@@ -477,8 +478,10 @@ export class ConnectPayouts extends HTMLElement {
     ];
     const needs = describeRequirements(status);
     if (needs.length > 0 && state.key !== "not_started") {
+      const deadline = describeDeadline(status.requirements_current_deadline);
       parts.push(
         h("h3", {}, "What Stripe still needs"),
+        deadline ? h("p", { "data-testid": "requirements-deadline" }, deadline) : null,
         h(
           "ul",
           {},

@@ -132,6 +132,25 @@ export function describeRequirements(status) {
   return [...seen].map(([text, pastDue]) => ({ text, pastDue }));
 }
 
+/**
+ * Stripe's `current_deadline` (Unix seconds) as a sentence in the reader's locale, or "" when
+ * there is none.
+ * @param {number | null | undefined} deadline
+ * @param {number} [now] Milliseconds, for tests.
+ */
+export function describeDeadline(deadline, now = Date.now()) {
+  if (typeof deadline !== "number" || deadline <= 0) return "";
+  const when = new Date(deadline * 1000).toLocaleDateString(undefined, {
+    year: "numeric",
+    month: "long",
+    day: "numeric",
+    timeZone: "UTC",
+  });
+  return deadline * 1000 <= now
+    ? `These were due by ${when}; payouts stay paused until they are provided.`
+    : `Provide these by ${when}, or Stripe will pause payouts.`;
+}
+
 /** The number of minor-unit digits of a currency (2 for USD, 0 for JPY), as Intl knows it. */
 export function minorDigits(/** @type {string} */ currency) {
   try {

@@ -109,17 +109,22 @@ def _org_row(db: Path, name: str) -> tuple[str, str | None]:
     return str(row[0]), row[1]
 
 
-def _wait_for_status(db: Path, org_id: str, wanted: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+_WATCHED = frozenset({"stripe_connect_status", "requirements_current_deadline"})
+
+
+def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None:
+    """Until the webhook has landed in D1 (the column is one of an allow-list)."""
+    assert column in _WATCHED
+    until = time.monotonic() + 15.0
+    while time.monotonic() < until:
         with sqlite3.connect(db) as conn:
             row = conn.execute(
-                'SELECT "stripe_connect_status" FROM "organization" WHERE "id" = ?', (org_id,)
+                f'SELECT "{column}" FROM "organization" WHERE "id" = ?', (org_id,)
             ).fetchone()
         if row is not None and row[0] == wanted:
             return
         time.sleep(0.1)
-    raise AssertionError(f"organization {org_id} never became {wanted}")
+    raise AssertionError(f"organization {org_id}: {column} never became {wanted!r}")
 
 
 def _user_id(db: Path, email: str) -> str:
@@ -238,13 +243,28 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(balance).to_contain_text("$30.00")
         _shot(owner, "06-paid-out")
 
+        # --- Stripe asks for more by a deadline: still active; what, by when, Continue setup ---
+        due_by = int(time.time()) + 14 * 86400
+        asked = httpx.post(
+            f"{fake}/_fake/accounts/{account_id}/request-info",
+            json={"fields": ["individual.verification.document"], "deadline": due_by},
+        )
+        assert asked.status_code == 200, asked.text
+        _wait_for_column(db, org_id, "requirements_current_deadline", due_by)
+        owner.reload()
+        expect(_state_badge(owner)).to_have_text("Active")
+        expect(owner.get_by_role("listitem")).to_have_text("An identity document")
+        expect(owner.get_by_test_id("requirements-deadline")).to_contain_text("Provide these by")
+        expect(owner.get_by_role("button", name="Continue setup")).to_be_visible()
+        _shot(owner, "07-more-needed-by-a-deadline")
+
         # --- Stripe failing: the page says so and offers to try again ------------------------
         assert httpx.post(f"{fake}/_fake/faults", json={"mode": "error_500"}).status_code == 200
         owner.reload()
         expect(owner.get_by_role("alert")).to_contain_text(
             "Stripe is slow to answer or unavailable"
         )
-        _shot(owner, "07-stripe-unavailable")
+        _shot(owner, "08-stripe-unavailable")
         assert httpx.post(f"{fake}/_fake/faults", json={"mode": None}).status_code == 200
         owner.get_by_role("button", name="Try again").click()
         expect(balance).to_contain_text("$30.00")
@@ -266,7 +286,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.goto(first_link)
         owner.wait_for_url(re.compile(re.escape(fake) + r"/_fake/onboarding/"))
         assert owner.url != first_link
-        _shot(owner, "08-refresh-made-a-new-link")
+        _shot(owner, "09-refresh-made-a-new-link")
         owner.goto(f"{app}/settings/payouts")
         expect(_state_badge(owner)).to_have_text("Active")
 
@@ -289,7 +309,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
             member.get_by_text("Only owners and admins can change payout settings.")
         ).to_be_visible()
         assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
-        _shot(member, "09-member-view")
+        _shot(member, "10-member-view")
 
         # --- a user of another organization cannot see this one's payouts -----------------------
         stranger = _new_context(contexts, browser, log)
@@ -302,7 +322,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         # --- Stripe restricts the account: the state and what is overdue, in words -------------
         restricted = httpx.post(f"{fake}/_fake/accounts/{account_id}/restrict")
         assert restricted.status_code == 200, restricted.text
-        _wait_for_status(db, org_id, "disabled")  # the webhook has landed
+        _wait_for_column(db, org_id, "stripe_connect_status", "disabled")  # the webhook landed
         member.reload()
         expect(_state_badge(member)).to_have_text("Restricted")
         expect(member.get_by_role("listitem")).to_have_text("An identity document — overdue")
@@ -320,7 +340,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.get_by_role("button", name="Pay out now").click()
         expect(owner.get_by_role("alert")).to_contain_text("You are signed out")
         expect(owner.get_by_role("link", name="Sign in again")).to_be_visible()
-        _shot(owner, "10-signed-out")
+        _shot(owner, "13-signed-out")
 
         # --- no token anywhere it does not belong -----------------------------------------------
         assert log.tokens, "Better Auth handed out no token: the recording saw nothing"

@@ -143,3 +143,18 @@ def test_amounts_are_minor_units_parsed_from_text_per_currency() -> None:
     assert out[11] == "$50.00"
     assert out[12] == "$0.07"
     assert out[13] in ("¥500", "JP¥500")
+
+
+def test_a_deadline_reads_as_a_date_ahead_or_overdue() -> None:
+    out = _node(
+        "const now = Date.UTC(2027, 0, 10);"
+        "console.log(JSON.stringify(["
+        "w.describeDeadline(Date.UTC(2027, 0, 24) / 1000, now),"
+        "w.describeDeadline(Date.UTC(2027, 0, 3) / 1000, now),"
+        "w.describeDeadline(null, now), w.describeDeadline(0, now)]))"
+    )
+    assert out[0].startswith("Provide these by ")
+    assert "24" in out[0]
+    assert "2027" in out[0]
+    assert out[1].startswith("These were due by ")
+    assert out[2:] == ["", ""]
