@@ -60,10 +60,10 @@ if (!existsSync(path.join(VENDOR, "better-auth-client.mjs"))) {
   process.exit(2);
 }
 
-// Same settings as the Worker host's connection: WAL lets both processes read while one writes.
+// The journal mode is the D1 host's to choose (the CPython host makes the file WAL; wrangler's
+// miniflare keeps its own); this connection only waits for the other writer instead of failing.
 const database = new Database(dbPath);
 database.pragma("busy_timeout = 5000");
-database.pragma("journal_mode = WAL");
 database.pragma("foreign_keys = ON");
 
 const auth = createAuth({ database, secret, baseURL });
