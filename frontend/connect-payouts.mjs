@@ -272,6 +272,8 @@ export class ConnectPayouts extends HTMLElement {
     const landing = this.#landingHandled ? null : new URL(location.href).searchParams.get("connect");
     if (landing === "refresh") {
       this.#landingHandled = true;
+      // Out of the history first, so Back from Stripe's page does not bounce there again.
+      this.#dropLandingParam();
       await this.#followNewLink(
         "That setup link has expired or was already used. Opening a new one…",
       );

@@ -349,8 +349,14 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
             assert not any(token in stored for token in log.tokens), stored
         assert log.token_leaks(backend_origin=backend) == []
         authorized = [
-            r for r in log.requests if r.url.startswith(backend) and "authorization" in r.headers
+            r.headers["authorization"]
+            for r in log.requests
+            if r.url.startswith(backend) and "authorization" in r.headers
         ]
         assert authorized, "no request carried the token to the backend"
+        # Both kinds Better Auth issues were used: the signed session token (`set-auth-token`,
+        # in the tab that signed in) and the JWT (`set-auth-jwt`, in the tab opened later).
+        assert any(a.startswith("Bearer eyJ") for a in authorized)
+        assert any(not a.startswith("Bearer eyJ") for a in authorized)
         for context in contexts:
             context.close()
