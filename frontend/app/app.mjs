@@ -102,13 +102,14 @@ function renderNav(/** @type {any} */ session, /** @type {any[]} */ orgs) {
     ...(active ? [] : [h("option", { value: "", selected: true, disabled: true }, "Choose an organization")]),
     ...orgs.map((org) => h("option", { value: org.id, selected: org.id === active }, org.name)),
   );
-  nav.replaceChildren(
+  const items = [
     h("span", { class: "who" }, `Signed in as ${session.user.name} (${session.user.email})`),
     orgs.length > 0 ? switcher : null,
     link("/settings/payouts", "Payouts"),
     link("/organizations", "Organizations"),
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
-  );
+  ];
+  nav.replaceChildren(...items.filter((item) => item !== null));
 }
 
 async function signOut() {

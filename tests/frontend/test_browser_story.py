@@ -197,6 +197,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         # --- the owner: sign up, create an organization, Settings → Payouts ---------------------
         owner = _new_context(contexts, browser, log)
         _sign_up(owner, app, name="Alice Owner", email="alice@example.com")
+        expect(owner.get_by_role("navigation", name="Account")).to_have_text(
+            re.compile(r"^Signed in as Alice Owner \(alice@example\.com\)Payouts")
+        )
         _shot(owner, "01-organizations")
         _create_org(owner, "Acme Studio")
         expect(_state_badge(owner)).to_have_text("Not set up")
