@@ -11,12 +11,16 @@ NPM_STAMP := worker/node_modules/.installed
 # .cache/wheels, so it is offline after the first run).
 PYODIDE_STAMP := worker/pyodide_host/node_modules/.installed
 VENDOR_STAMP  := worker/python_modules/workers_runtime_sdk-1.9.5.dist-info/RECORD
+# The auth app: real Better Auth (better-sqlite3 builds from source, ~1 min the first time) and
+# its browser client bundled by esbuild into auth_app/dist/.
+AUTH_STAMP := auth_app/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo bench soak api-key clean
+.PHONY: help chromium dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo bench soak api-key clean
 
 help:
-	@echo "make dev          run Worker host, backend and Stripe fake locally (Ctrl-C stops all)"
+	@echo "make dev          run the app (Better Auth + frontend), Worker host, backend and Stripe fake"
+	@echo "                  locally (Ctrl-C stops all)"
 	@echo "                  (WORKER_RUNTIME=pyodide: the Worker in Pyodide in Node, as Cloudflare runs it;"
 	@echo "                   WORKER_RUNTIME=wrangler: under wrangler dev, needs internet)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
@@ -46,9 +50,13 @@ $(VENDOR_STAMP): worker/vendor_sdk.py $(STAMP)
 
 pyodide-host: $(PYODIDE_STAMP) $(VENDOR_STAMP)
 
+$(AUTH_STAMP): auth_app/package.json auth_app/package-lock.json auth_app/build.mjs
+	cd auth_app && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+	touch $@
+
 # WORKER_RUNTIME=wrangler runs the Worker under `wrangler dev` (needs internet: workerd downloads
 # the Pyodide runtime); the default hosts the same Worker code on CPython with SQLite as D1.
-dev: $(STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP)) $(if $(filter pyodide,$(WORKER_RUNTIME)),pyodide-host)
+dev: $(STAMP) $(AUTH_STAMP) $(if $(filter wrangler,$(WORKER_RUNTIME)),$(NPM_STAMP)) $(if $(filter pyodide,$(WORKER_RUNTIME)),pyodide-host)
 	$(PY) -m devstack.run
 
 worker: $(STAMP)
@@ -76,8 +84,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NPM_STAMP) pyodide-host
+pytest: $(STAMP) $(NPM_STAMP) pyodide-host $(AUTH_STAMP) chromium
 	$(PY) -m pytest
+
+# The browser tests drive Debian's chromium (Playwright's own download cannot work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
 worker-build: $(NPM_STAMP)
 	cd worker && npx wrangler deploy --dry-run --outdir "$$(mktemp -d)"
@@ -91,4 +105,4 @@ soak: $(STAMP)
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) worker/node_modules worker/pyodide_host/node_modules worker/python_modules .mypy_cache .ruff_cache .pytest_cache .devstack
+	rm -rf $(VENV) worker/node_modules worker/pyodide_host/node_modules worker/python_modules auth_app/node_modules auth_app/dist .mypy_cache .ruff_cache .pytest_cache .devstack

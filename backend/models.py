@@ -56,6 +56,7 @@ class Organization(WorkerModel):
     requirements_currently_due: list[str] = Field(default_factory=list)
     requirements_past_due: list[str] = Field(default_factory=list)
     requirements_disabled_reason: str | None = None
+    requirements_current_deadline: int | None = None
     stripe_synced_at: int | None = None
 
 
@@ -235,6 +236,7 @@ class StatusReply(Reply):
     requirements_currently_due: list[str]
     requirements_past_due: list[str]
     requirements_disabled_reason: str | None
+    requirements_current_deadline: int | None
     platform_fee_percent: float
     platform_fee_fixed: int
     stripe_synced_at: int | None

@@ -79,7 +79,13 @@ def organization_fields(account: Mapping[str, Any]) -> dict[str, Any]:
         "requirements_currently_due": _string_list(requirements.get("currently_due")),
         "requirements_past_due": _string_list(requirements.get("past_due")),
         "requirements_disabled_reason": requirements.get("disabled_reason") or None,
+        "requirements_current_deadline": _deadline(requirements.get("current_deadline")),
     }
+
+
+def _deadline(value: object) -> int | None:
+    """Stripe sends Unix seconds or null; anything else is treated as no deadline."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def deauthorized_fields() -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """What `make dev` runs: the D1 file prepared, then one process spec per part.
 
 Each part is started exactly as `make worker`, `make stripe-fake` and `make backend` start it
-alone: the same module, configured only through the environment variables the README lists.
+alone: the same module, configured only through the environment variables the README lists. The
+auth app (real Better Auth in Node, serving the frontend) runs on the same SQLite file as D1.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -17,10 +19,18 @@ from devstack.processes import ProcessSpec, StackError, http_probe
 from devstack.seed_demo import DemoIdentity, seed_demo
 from devstack.stack_config import HOST, REPO_ROOT, StackConfig
 
-__all__ = ["STRIPE_FAKE_API_KEY", "WEBHOOK_PATH", "part_specs", "prepare_database"]
+__all__ = [
+    "AUTH_APP_DIR",
+    "STRIPE_FAKE_API_KEY",
+    "WEBHOOK_PATH",
+    "local_d1_file",
+    "part_specs",
+    "prepare_database",
+]
 
 WEBHOOK_PATH = "/api/connect/webhook"
 WORKER_DIR = REPO_ROOT / "worker"
+AUTH_APP_DIR = REPO_ROOT / "auth_app"
 D1_BINDING = "DB"
 # The key the backend presents to the fake: it guards nothing, so a fixed, obvious value.
 STRIPE_FAKE_API_KEY = "sk_test_devstack_local_fake"
@@ -34,17 +44,28 @@ def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> Demo
         path = config.d1_path
         applied = apply_migrations(path)
         say(f"D1 {path}: {'applied ' + ', '.join(applied) if applied else 'migrations up to date'}")
-    identity = seed_demo(path, secret=config.better_auth_secret)
+    identity = seed_demo(path, secret=config.better_auth_secret, password=config.demo_password)
     say(f"demo identity {'created' if identity.created else 'reused'}: {identity.user_email}")
     return identity
 
 
-def part_specs(config: StackConfig) -> list[ProcessSpec]:
-    """Worker, then the Stripe fake (when there is no real key), then the backend."""
+def local_d1_file(config: StackConfig) -> Path:
+    """The SQLite file the Worker serves as D1 (wrangler's own under WORKER_RUNTIME=wrangler)."""
+    if config.worker_runtime == "wrangler":
+        return _find_wrangler_d1(config.wrangler_persist_dir)
+    return config.d1_path
+
+
+def part_specs(config: StackConfig, *, d1_path: Path | None = None) -> list[ProcessSpec]:
+    """Worker, the Stripe fake (when there is no real key), the backend, then the auth app.
+
+    `d1_path` is the file the auth app opens: the Worker's D1 (default `config.d1_path`).
+    """
     specs = [_worker_spec(config)]
     if config.uses_stripe_fake:
         specs.append(_stripe_fake_spec(config))
     specs.append(_backend_spec(config))
+    specs.append(_auth_app_spec(config, d1_path=d1_path or config.d1_path))
     return specs
 
 
@@ -171,6 +192,28 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
     )
 
 
+def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
+    node = shutil.which("node")
+    if node is None:
+        raise StackError("the auth app needs Node 20+ on PATH (apt-get install nodejs)")
+    return ProcessSpec(
+        name="auth-app",
+        argv=[node, "server.mjs"],
+        env=_base_env(
+            {
+                "D1_DATABASE_PATH": str(d1_path),
+                "BETTER_AUTH_SECRET": config.better_auth_secret,
+                "BETTER_AUTH_URL": config.frontend_url,
+                "BACKEND_URL": config.backend_url,
+                "FRONTEND_HOST": HOST,
+                "FRONTEND_PORT": str(config.frontend_port),
+            }
+        ),
+        cwd=AUTH_APP_DIR,
+        ready=http_probe(f"http://{HOST}:{config.frontend_port}/api/auth/ok"),
+    )
+
+
 def _wrangler_local_d1(config: StackConfig, *, say: Callable[[str], None]) -> Path:
     """Apply migrations with wrangler itself and return the SQLite file miniflare keeps D1 in."""
     persist = config.wrangler_persist_dir
@@ -194,6 +237,10 @@ def _wrangler_local_d1(config: StackConfig, *, say: Callable[[str], None]) -> Pa
     )
     if result.returncode != 0:
         raise StackError(f"wrangler d1 migrations apply failed with status {result.returncode}")
+    return _find_wrangler_d1(persist)
+
+
+def _find_wrangler_d1(persist: Path) -> Path:
     # miniflare keeps one `<hash>.sqlite` per database beside its own `metadata.sqlite`.
     found = [p for p in sorted(persist.glob("v3/d1/*/*.sqlite")) if p.name != "metadata.sqlite"]
     if len(found) != 1:

@@ -1,9 +1,10 @@
 """`make dev`: the whole system on this machine, one command, Ctrl-C stops all of it.
 
 Order matters and is the same every run: the D1 file gets its migrations and the demo identity
-first (so the Worker never serves a half-made database), then the Worker, the Stripe fake, and the
-backend last (its readiness probe calls the Worker). If any part dies the rest are stopped and the
-command exits non-zero, so a broken stack never looks like a running one.
+first (so the Worker never serves a half-made database), then the Worker, the Stripe fake, the
+backend (its readiness probe calls the Worker), and the auth app that serves the frontend. If any
+part dies the rest are stopped and the command exits non-zero, so a broken stack never looks like
+a running one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import IO
 
-from devstack.parts import part_specs, prepare_database
+from devstack.parts import local_d1_file, part_specs, prepare_database
 from devstack.processes import StackError, Supervisor
 from devstack.stack_config import DemoState, StackConfig, write_demo_state
 
@@ -34,7 +35,7 @@ def run_stack(config: StackConfig, *, out: IO[str] | None = None) -> int:
         with supervisor:
             try:
                 identity = prepare_database(config, say=supervisor.say)
-                for spec in part_specs(config):
+                for spec in part_specs(config, d1_path=local_d1_file(config)):
                     supervisor.say(f"starting {spec.name} …")
                     supervisor.start_ready(spec)
             except StackError as exc:
@@ -52,6 +53,8 @@ def run_stack(config: StackConfig, *, out: IO[str] | None = None) -> int:
                 organization_id=identity.organization_id,
                 user_id=identity.user_id,
                 user_email=identity.user_email,
+                frontend_url=config.frontend_url,
+                demo_password=config.demo_password,
                 child_pids=tuple(child.pid for child in supervisor.children),
             )
             write_demo_state(config.demo_state_path, state)
@@ -82,7 +85,12 @@ def banner(config: StackConfig, state: DemoState) -> str:
     return "\n".join(
         [
             "",
+            f"Open {config.frontend_url} and sign in as {state.user_email}"
+            f" with the password {config.demo_password}",
+            "  (or sign up as a new user there).",
+            "",
             "Local stack is up. Ctrl-C stops everything.",
+            f"  app          {config.frontend_url}   (Better Auth + the frontend, same D1)",
             f"  backend      {config.backend_url}",
             f"  worker       {config.worker_url}   ({config.worker_runtime} runtime, D1 below)",
             stripe,

@@ -4,6 +4,8 @@ Idempotent, so a restarted stack keeps the same organization (and its Connect ac
 is found by e-mail, the organization through the user's `owner` membership, and a session is
 reused while it has more than a day to live. The bearer token is Better Auth's real signed form
 (`<token>.<base64 HMAC-SHA256>` with the stack's `BETTER_AUTH_SECRET`), made by `devstack.seed`.
+With a password, the user's credential account gets Better Auth's hash of it (rewritten only when
+it does not match), so the demo user can sign in to the auth app.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from connect_worker.clock import iso_ms
 from connect_worker.session_tokens import sign
 
+from devstack.passwords import hash_password, verify_password
 from devstack.seed import add_member, create_organization, create_session, create_user
 from devstack.sqlite_d1 import connect
 
@@ -38,13 +41,17 @@ class DemoIdentity:
     created: bool
 
 
-def seed_demo(path: Path, *, secret: str, now: float | None = None) -> DemoIdentity:
+def seed_demo(
+    path: Path, *, secret: str, password: str | None = None, now: float | None = None
+) -> DemoIdentity:
     moment = time.time() if now is None else now
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
             identity = _seed(conn, secret=secret, now=moment)
+            if password is not None:
+                _set_password(conn, user_id=identity.user_id, password=password, now=moment)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -96,4 +103,20 @@ def _seed(conn: sqlite3.Connection, *, secret: str, now: float) -> DemoIdentity:
         session_id=session_id,
         token=token,
         created=created,
+    )
+
+
+def _set_password(conn: sqlite3.Connection, *, user_id: str, password: str, now: float) -> None:
+    row = conn.execute(
+        'SELECT "id", "password" FROM "account" '
+        'WHERE "userId" = ? AND "providerId" = \'credential\'',
+        (user_id,),
+    ).fetchone()
+    if row is None:
+        raise RuntimeError(f"{DEMO_EMAIL} has no credential account")
+    if row[1] is not None and verify_password(str(row[1]), password):
+        return
+    conn.execute(
+        'UPDATE "account" SET "password" = ?, "updatedAt" = ? WHERE "id" = ?',
+        (hash_password(password), iso_ms(now), row[0]),
     )

@@ -36,6 +36,7 @@ class LocalSecrets:
     webhook_secret: str
     connect_webhook_secret: str
     operator_api_key: str
+    demo_password: str
 
     @classmethod
     def generate(cls) -> LocalSecrets:
@@ -45,6 +46,7 @@ class LocalSecrets:
             webhook_secret="whsec_" + secrets.token_urlsafe(32),
             connect_webhook_secret="whsec_" + secrets.token_urlsafe(32),
             operator_api_key=secrets.token_urlsafe(48),
+            demo_password=secrets.token_urlsafe(12),
         )
 
     @classmethod
@@ -71,10 +73,12 @@ class StackConfig:
     worker_port: int
     backend_port: int
     stripe_fake_port: int
+    frontend_port: int
     worker_runtime: WorkerRuntime
     better_auth_secret: str
     internal_api_key: str
     operator_api_key: str
+    demo_password: str
     webhook_secrets: tuple[str, ...]
     stripe_secret_key: str | None
     stripe_api_base: str | None
@@ -103,20 +107,23 @@ class StackConfig:
         internal_key = environ.get("INTERNAL_API_KEY") or local.internal_api_key
         if len(internal_key) < 32:
             raise ValueError("INTERNAL_API_KEY must be at least 32 characters")
+        frontend_port = _port(environ, "FRONTEND_PORT", 3000)
         return cls(
             state_dir=state_dir,
             d1_path=Path(environ.get("D1_DATABASE_PATH") or state_dir / "d1.sqlite3").resolve(),
             worker_port=_port(environ, "WORKER_PORT", 8787),
             backend_port=_port(environ, "BACKEND_PORT", 8000),
             stripe_fake_port=_port(environ, "STRIPE_FAKE_PORT", 12111),
+            frontend_port=frontend_port,
             worker_runtime=runtime,  # type: ignore[arg-type]  # checked just above
             better_auth_secret=environ.get("BETTER_AUTH_SECRET") or local.better_auth_secret,
             internal_api_key=internal_key,
             operator_api_key=environ.get("OPERATOR_API_KEY") or local.operator_api_key,
+            demo_password=environ.get("DEMO_PASSWORD") or local.demo_password,
             webhook_secrets=hooks,
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
-            frontend_origins=environ.get("FRONTEND_ORIGINS") or "http://localhost:3000",
+            frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
         )
 
     @property
@@ -134,6 +141,11 @@ class StackConfig:
     @property
     def stripe_fake_url(self) -> str:
         return f"http://{HOST}:{self.stripe_fake_port}"
+
+    @property
+    def frontend_url(self) -> str:
+        """The auth app's origin: the browser's address, and the origin Better Auth trusts."""
+        return f"http://localhost:{self.frontend_port}"
 
     @property
     def wrangler_persist_dir(self) -> Path:
@@ -158,6 +170,8 @@ class DemoState:
     user_id: str
     user_email: str
     child_pids: tuple[int, ...]
+    frontend_url: str | None = None
+    demo_password: str | None = None
 
 
 def write_demo_state(path: Path, state: DemoState) -> None:

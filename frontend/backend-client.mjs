@@ -9,11 +9,14 @@
  * @typedef {object} BackendClientOptions
  * @property {string} baseUrl The backend's origin, e.g. `https://connect.example.com`
  *   (a trailing slash is ignored).
- * @property {() => (string | null | undefined | Promise<string | null | undefined>)} getToken
+ * @property {(options?: {fresh?: boolean}) => (string | null | undefined | Promise<string | null | undefined>)} getToken
  *   Returns the Better Auth token for the current user: the signed session token (what the
  *   `bearer()` plugin puts in the `set-auth-token` header) or a Better Auth JWT (`jwt()` plugin,
  *   `/api/auth/token`). Called before every request, so a refreshed token is picked up. Returning
  *   nothing sends no `Authorization` header and the backend answers 401 `missing_token`.
+ *   After a 401 it is called once more with `{ fresh: true }`: re-read the token from Better Auth
+ *   (not from a cache); when that gives a token the request is retried once with it, otherwise
+ *   the 401 is thrown — the user is signed out.
  * @property {typeof fetch} [fetch] The fetch to use (default: the global one).
  * @property {number} [timeoutMs] Abort a request after this long (default 30000; 0 = never).
  */
@@ -49,6 +52,8 @@
  * @property {string[]} requirements_currently_due
  * @property {string[]} requirements_past_due
  * @property {string | null} requirements_disabled_reason
+ * @property {number | null} requirements_current_deadline Unix seconds by which what is
+ *   currently due must be provided (Stripe's `current_deadline`), or null.
  * @property {number} platform_fee_percent
  * @property {number} platform_fee_fixed Minor units.
  * @property {number | null} stripe_synced_at Unix seconds of the last read from Stripe.
@@ -215,9 +220,25 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
    * @returns {Promise<{data: any, response: Response}>}
    */
   async function request(method, path, { body, idempotencyKey } = {}) {
+    const token = await getToken();
+    const first = await send(method, path, { body, idempotencyKey, token });
+    if (first.status !== 401) return read(first, idempotencyKey);
+    // The token may have been refreshed or replaced since it was read: ask Better Auth once more.
+    const fresh = await getToken({ fresh: true });
+    if (!fresh) return read(first, idempotencyKey);
+    await first.body?.cancel();
+    return read(await send(method, path, { body, idempotencyKey, token: fresh }), idempotencyKey);
+  }
+
+  /**
+   * @param {"GET" | "POST"} method
+   * @param {string} path
+   * @param {{body?: object, idempotencyKey?: string, token?: string | null}} options
+   * @returns {Promise<Response>}
+   */
+  async function send(method, path, { body, idempotencyKey, token }) {
     /** @type {Record<string, string>} */
     const headers = { Accept: "application/json" };
-    const token = await getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (idempotencyKey !== undefined) headers["Idempotency-Key"] = idempotencyKey;
@@ -243,6 +264,15 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
         cause,
       });
     }
+    return response;
+  }
+
+  /**
+   * @param {Response} response
+   * @param {string | undefined} idempotencyKey
+   * @returns {Promise<{data: any, response: Response}>}
+   */
+  async function read(response, idempotencyKey) {
     if (!response.ok) throw await errorFrom(response, idempotencyKey);
     try {
       return { data: await response.json(), response };

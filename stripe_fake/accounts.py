@@ -36,11 +36,12 @@ def requirements(
     past_due: list[str] | None = None,
     pending: list[str] | None = None,
     disabled_reason: str | None = None,
+    current_deadline: int | None = None,
 ) -> JSON:
     due = list(currently_due or [])
     return {
         "alternatives": [],
-        "current_deadline": None,
+        "current_deadline": current_deadline,
         "currently_due": due,
         "disabled_reason": disabled_reason,
         "errors": [],
@@ -314,6 +315,17 @@ def restrict(account: JSON) -> None:
     )
     for name in account["capabilities"]:
         account["capabilities"][name] = "inactive"
+
+
+def request_info(account: JSON, fields: list[str], deadline: int) -> None:
+    """Stripe asks an enabled account for more by a deadline; it stays enabled until then."""
+    current = account["requirements"]
+    account["requirements"] = requirements(
+        currently_due=fields,
+        past_due=current.get("past_due") or [],
+        disabled_reason=current.get("disabled_reason"),
+        current_deadline=deadline,
+    )
 
 
 def reject(account: JSON, reason: str) -> None:

@@ -104,6 +104,22 @@ async def restrict(fake: Fake, request: Request) -> Response:
     return JSONResponse(transition(fake, request.path_params["id"], accounts.restrict))
 
 
+async def request_info(fake: Fake, request: Request) -> Response:
+    body = await _body(request)
+    fields, deadline = body.get("fields"), body.get("deadline")
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+        raise ControlError(400, "invalid_fields", "fields must be a non-empty list of strings")
+    if not isinstance(deadline, int) or isinstance(deadline, bool) or deadline < 0:
+        raise ControlError(400, "invalid_deadline", "deadline must be Unix seconds")
+    return JSONResponse(
+        transition(
+            fake,
+            request.path_params["id"],
+            lambda a: accounts.request_info(a, [str(f) for f in fields], deadline),
+        )
+    )
+
+
 async def reject(fake: Fake, request: Request) -> Response:
     reason = str((await _body(request)).get("reason", "fraud"))
     if reason not in accounts.REJECT_REASONS:
@@ -315,6 +331,7 @@ def routes(fake: Fake) -> list[Route]:
         ("/_fake/accounts/{id}/submit-details", submit_details, ["POST"]),
         ("/_fake/accounts/{id}/complete-onboarding", complete_onboarding, ["POST"]),
         ("/_fake/accounts/{id}/restrict", restrict, ["POST"]),
+        ("/_fake/accounts/{id}/request-info", request_info, ["POST"]),
         ("/_fake/accounts/{id}/reject", reject, ["POST"]),
         ("/_fake/accounts/{id}/deauthorize", deauthorize, ["POST"]),
         ("/_fake/balance/fund", fund, ["POST"]),

@@ -33,6 +33,10 @@ class _Calls(Generic[T]):
     def restrict(self, account_id: str) -> T:
         return self._send(("POST", f"/_fake/accounts/{account_id}/restrict", None))
 
+    def request_info(self, account_id: str, fields: list[str], deadline: int) -> T:
+        body = {"fields": fields, "deadline": deadline}
+        return self._send(("POST", f"/_fake/accounts/{account_id}/request-info", body))
+
     def reject(self, account_id: str, reason: str = "fraud") -> T:
         return self._send(("POST", f"/_fake/accounts/{account_id}/reject", {"reason": reason}))
 

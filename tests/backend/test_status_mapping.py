@@ -20,6 +20,7 @@ def account(
     due: list[str] | None = None,
     past_due: list[str] | None = None,
     reason: str | None = None,
+    deadline: int | None = None,
 ) -> dict[str, Any]:
     return {
         "id": "acct_1",
@@ -30,6 +31,7 @@ def account(
             "currently_due": due or [],
             "past_due": past_due or [],
             "disabled_reason": reason,
+            "current_deadline": deadline,
         },
     }
 
@@ -97,7 +99,9 @@ def test_status_mapping_table(acct: dict[str, Any] | None, expected: tuple[Any, 
 
 
 def test_organization_fields_carry_flags_and_requirements() -> None:
-    fields = organization_fields(account(charges=True, payouts=True, due=["x"]))
+    fields = organization_fields(
+        account(charges=True, payouts=True, due=["x"], deadline=1_800_000_000)
+    )
     assert fields == {
         "stripe_connect_status": "active",
         "onboarding_step": "complete",
@@ -108,7 +112,15 @@ def test_organization_fields_carry_flags_and_requirements() -> None:
         "requirements_currently_due": ["x"],
         "requirements_past_due": [],
         "requirements_disabled_reason": None,
+        "requirements_current_deadline": 1_800_000_000,
     }
+
+
+@pytest.mark.parametrize("deadline", [None, "1800000000", -1, True, 1.5])
+def test_a_deadline_that_is_not_unix_seconds_counts_as_none(deadline: object) -> None:
+    acct = account(due=["x"])
+    acct["requirements"]["current_deadline"] = deadline
+    assert organization_fields(acct)["requirements_current_deadline"] is None
 
 
 def test_deauthorized_org_is_disabled_and_cannot_receive_money() -> None:

@@ -100,4 +100,19 @@ r.unreachable = await outcome(
   as("owner", env.CLOSED_URL).transfer(org, order, { idempotencyKey: "order-43" }),
 );
 
+// A 401 makes the client ask for the token once more ({fresh: true}) and retry with it once.
+const asked = { stale: [], revoked: [] };
+const reReading = (name, freshToken) =>
+  createBackendClient({
+    baseUrl: env.BACKEND_URL,
+    fetch: recordingFetch,
+    getToken: async (options) => {
+      asked[name].push(options?.fresh === true);
+      return options?.fresh ? freshToken : `${name}-token-that-the-backend-refuses`;
+    },
+  });
+r.staleThenFresh = await outcome(reReading("stale", tokens.member).status(org));
+r.revokedThenNone = await outcome(reReading("revoked", null).status(org));
+r.asked = asked;
+
 process.stdout.write(JSON.stringify({ results: r, sent }));

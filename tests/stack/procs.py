@@ -119,6 +119,8 @@ _STACK_VARIABLES = frozenset(
         "INTERNAL_API_KEYS",
         "OPERATOR_API_KEY",
         "FRONTEND_ORIGINS",
+        "FRONTEND_PORT",
+        "DEMO_PASSWORD",
         "STRIPE_SECRET_KEY",
         "STRIPE_API_BASE",
         "STRIPE_WEBHOOK_SECRETS",
@@ -142,8 +144,13 @@ class RunningStack:
 
     @classmethod
     def start(cls, state_dir: Path, *, extra_env: dict[str, str] | None = None) -> RunningStack:
-        worker, backend, fake = free_ports(3)
-        ports = {"WORKER_PORT": worker, "BACKEND_PORT": backend, "STRIPE_FAKE_PORT": fake}
+        worker, backend, fake, frontend = free_ports(4)
+        ports = {
+            "WORKER_PORT": worker,
+            "BACKEND_PORT": backend,
+            "STRIPE_FAKE_PORT": fake,
+            "FRONTEND_PORT": frontend,
+        }
         # The developer's own stack settings must not leak in (their D1 file, a real Stripe key).
         env = {k: v for k, v in os.environ.items() if k not in _STACK_VARIABLES}
         env.update({name: str(port) for name, port in ports.items()})

@@ -60,8 +60,9 @@ async def test_make_dev_runs_the_demo_story_and_ctrl_c_leaves_nothing(
 ) -> None:
     stack, state, tree = _up(stacks, tmp_path / "devstack")
 
-    # The three parts are children of the supervisor, each in its own process group.
-    assert len(state.child_pids) == 3
+    # The four parts (Worker, Stripe fake, backend, auth app) are children of the supervisor,
+    # each in its own process group.
+    assert len(state.child_pids) == 4
     assert {p.pid for p in tree} >= set(state.child_pids)
     assert all(os.getpgid(pid) == pid for pid in state.child_pids)
     out = stack.output()
@@ -69,6 +70,11 @@ async def test_make_dev_runs_the_demo_story_and_ctrl_c_leaves_nothing(
     assert state.token in out
     assert state.backend_url == f"http://127.0.0.1:{stack.ports['BACKEND_PORT']}"
     assert state.stripe_fake_url == f"http://127.0.0.1:{stack.ports['STRIPE_FAKE_PORT']}"
+    assert state.frontend_url == f"http://localhost:{stack.ports['FRONTEND_PORT']}"
+    # The banner starts with the app's URL and the demo user's password, then the rest.
+    banner = out[out.index(f"Open {state.frontend_url} and sign in as {state.user_email}") :]
+    assert f"with the password {state.demo_password}" in banner
+    assert state.backend_url in banner
 
     # The printed token is Better Auth's signed form and the Worker accepts it.
     raw, dot, signature = state.token.partition(".")

@@ -10,6 +10,7 @@ from connect_worker.session_tokens import parse_session_token
 
 from devstack.migrate import apply_migrations
 from devstack.parts import prepare_database
+from devstack.passwords import verify_password
 from devstack.seed_demo import seed_demo
 from devstack.stack_config import StackConfig
 
@@ -97,7 +98,38 @@ def test_wrangler_runtime_migrates_with_wrangler_and_seeds_its_local_d1(tmp_path
     with sqlite3.connect(files[0]) as conn:
         migrations = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
         orgs = conn.execute('SELECT "id" FROM "organization"').fetchall()
-    assert migrations == ["0001_better_auth.sql", "0002_connect.sql"]
+    assert migrations == [
+        "0001_better_auth.sql",
+        "0002_connect.sql",
+        "0003_requirements_deadline.sql",
+    ]
     assert orgs == [(identity.organization_id,)]
     assert again.token == identity.token
     assert not again.created
+
+
+def test_the_demo_password_is_stored_as_better_auth_hashes_it_and_kept_while_unchanged(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d1.sqlite3"
+    apply_migrations(path)
+    identity = seed_demo(path, secret=SECRET, password="first-password")
+    stored = _password_hash(path, identity.user_id)
+    salt, _, key = stored.partition(":")
+    assert (len(salt), len(key)) == (32, 128)  # 16-byte salt, 64-byte scrypt key, both hex
+    assert verify_password(stored, "first-password")
+    assert not verify_password(stored, "another")
+
+    seed_demo(path, secret=SECRET, password="first-password")
+    assert _password_hash(path, identity.user_id) == stored  # unchanged: not rewritten
+    seed_demo(path, secret=SECRET, password="second-password")
+    assert verify_password(_password_hash(path, identity.user_id), "second-password")
+
+
+def _password_hash(path: Path, user_id: str) -> str:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(
+            'SELECT "password" FROM "account" WHERE "userId" = ? AND "providerId" = ?',
+            (user_id, "credential"),
+        ).fetchone()
+    return str(row[0])

@@ -22,6 +22,27 @@ def test_defaults_need_no_stripe_key_and_no_cloudflare_account(tmp_path: Path) -
     assert len(config.better_auth_secret) >= 32
     assert [s[:6] for s in config.webhook_secrets] == ["whsec_", "whsec_"]
     assert config.webhook_secrets[0] != config.webhook_secrets[1]
+    # The auth app serves the frontend on the origin the backend allows, and the demo user can
+    # sign in there with a generated password.
+    assert config.frontend_url == "http://localhost:3000"
+    assert config.frontend_origins == "http://localhost:3000"
+    assert len(config.demo_password) >= 16
+
+
+def test_the_frontend_port_moves_the_allowed_origin_unless_origins_are_given(
+    tmp_path: Path,
+) -> None:
+    moved = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path), "FRONTEND_PORT": "3100"})
+    assert moved.frontend_url == "http://localhost:3100"
+    assert moved.frontend_origins == "http://localhost:3100"
+    auth_app = part_specs(moved)[-1]
+    assert auth_app.name == "auth-app"
+    assert auth_app.env["FRONTEND_PORT"] == "3100"
+    assert auth_app.env["BETTER_AUTH_URL"] == "http://localhost:3100"
+    given = StackConfig.from_env(
+        {"DEVSTACK_DIR": str(tmp_path), "FRONTEND_ORIGINS": "https://app.example.com"}
+    )
+    assert given.frontend_origins == "https://app.example.com"
 
 
 def test_local_secrets_are_made_once_and_readable_only_by_the_owner(tmp_path: Path) -> None:
@@ -31,6 +52,7 @@ def test_local_secrets_are_made_once_and_readable_only_by_the_owner(tmp_path: Pa
     assert second.internal_api_key == first.internal_api_key
     assert second.better_auth_secret == first.better_auth_secret
     assert second.webhook_secrets == first.webhook_secrets
+    assert second.demo_password == first.demo_password
     assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
     other = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path / "elsewhere")})
     assert other.internal_api_key != first.internal_api_key
@@ -58,7 +80,7 @@ def test_environment_overrides_ports_paths_and_secrets(tmp_path: Path) -> None:
     assert config.internal_api_key == "k" * 40
     assert config.webhook_secrets[0] == "whsec_platform"
 
-    worker, fake, backend = part_specs(config)
+    worker, fake, backend, auth_app = part_specs(config)
     assert worker.env["INTERNAL_API_KEYS"] == "dev:" + "k" * 40
     assert worker.env["D1_DATABASE_PATH"] == str(tmp_path / "other.sqlite3")
     assert worker.env["WORKER_PORT"] == "9001"
@@ -71,6 +93,10 @@ def test_environment_overrides_ports_paths_and_secrets(tmp_path: Path) -> None:
     assert fake.env["STRIPE_FAKE_WEBHOOK_URL"] == "http://127.0.0.1:9002/api/connect/webhook"
     assert fake.env["STRIPE_FAKE_WEBHOOK_SECRET"] == "whsec_platform"
     assert fake.env["STRIPE_FAKE_CONNECT_WEBHOOK_SECRET"] == config.webhook_secrets[1]
+    # The auth app: real Better Auth on the Worker's own D1 file, signing with the Worker's secret.
+    assert auth_app.env["D1_DATABASE_PATH"] == str(tmp_path / "other.sqlite3")
+    assert auth_app.env["BETTER_AUTH_SECRET"] == "b" * 40
+    assert auth_app.env["BACKEND_URL"] == "http://127.0.0.1:9002"
 
 
 def test_a_real_stripe_key_means_no_fake_and_the_given_webhook_secrets(tmp_path: Path) -> None:
@@ -83,7 +109,7 @@ def test_a_real_stripe_key_means_no_fake_and_the_given_webhook_secrets(tmp_path:
     )
     assert not config.uses_stripe_fake
     specs = part_specs(config)
-    assert [s.name for s in specs] == ["worker", "backend"]
+    assert [s.name for s in specs] == ["worker", "backend", "auth-app"]
     backend = specs[1]
     assert backend.env["STRIPE_SECRET_KEY"] == "sk_test_real"
     assert backend.env["STRIPE_API_BASE"] == ""

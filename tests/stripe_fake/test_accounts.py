@@ -120,6 +120,38 @@ async def test_restrict_puts_requirements_past_due(stripe_fake: StripeFake) -> N
     assert account.capabilities.transfers == "inactive"
 
 
+async def test_request_info_asks_by_a_deadline_and_keeps_the_account_enabled(
+    stripe_fake: StripeFake,
+) -> None:
+    async with stripe_fake.client() as client:
+        account = await new_account(client)
+        stripe_fake.complete_onboarding(account.id)
+        stripe_fake.request_info(account.id, ["individual.verification.document"], 1_800_000_000)
+        account = await client.v1.accounts.retrieve_async(account.id)
+    assert account.charges_enabled is True
+    assert account.payouts_enabled is True
+    assert account.requirements.currently_due == ["individual.verification.document"]
+    assert account.requirements.current_deadline == 1_800_000_000
+    assert account.requirements.disabled_reason is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"fields": [], "deadline": 1}, "invalid_fields"),
+        ({"fields": "x", "deadline": 1}, "invalid_fields"),
+        ({"fields": ["x"], "deadline": "soon"}, "invalid_deadline"),
+        ({"fields": ["x"], "deadline": -1}, "invalid_deadline"),
+    ],
+)
+def test_request_info_refuses_bad_input(
+    stripe_fake: StripeFake, body: dict[str, object], code: str
+) -> None:
+    response = httpx.post(f"{stripe_fake.url}/_fake/accounts/acct_x/request-info", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
 async def test_reject_sets_rejected_reason(stripe_fake: StripeFake) -> None:
     async with stripe_fake.client() as client:
         account = await new_account(client)

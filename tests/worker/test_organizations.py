@@ -36,6 +36,7 @@ async def test_get_organization_returns_the_contract_shape(fresh_core: Core) -> 
         "requirements_currently_due": [],
         "requirements_past_due": [],
         "requirements_disabled_reason": None,
+        "requirements_current_deadline": None,
         "stripe_synced_at": None,
     }
 
@@ -97,6 +98,7 @@ async def test_update_writes_allow_listed_fields_with_the_newer_guard(fresh_core
         "requirements_currently_due": [],
         "requirements_past_due": [],
         "requirements_disabled_reason": None,
+        "requirements_current_deadline": 1_800_000_000,
     }
     status, body = await fresh_core.post(
         "update-organization", {"organization_id": org_id, "fields": fresh, "synced_at": 200}
@@ -104,6 +106,7 @@ async def test_update_writes_allow_listed_fields_with_the_newer_guard(fresh_core
     assert status == 200
     assert body["updated"] is True
     assert body["organization"]["stripe_connect_status"] == "active"
+    assert body["organization"]["requirements_current_deadline"] == 1_800_000_000
     assert body["organization"]["charges_enabled"] is True
     assert body["organization"]["stripe_synced_at"] == 200
     stale = {"stripe_connect_status": "pending", "requirements_currently_due": ["x"]}
@@ -176,6 +179,9 @@ async def test_synced_at_must_be_a_non_negative_number(fresh_core: Core, synced_
         {"charges_enabled": 1},
         {"requirements_currently_due": "x"},
         {"requirements_currently_due": [1]},
+        {"requirements_current_deadline": "2027-01-01"},
+        {"requirements_current_deadline": -1},
+        {"requirements_current_deadline": 1.5},
     ],
 )
 async def test_update_refuses_fields_outside_the_allow_list_or_domain(

@@ -219,6 +219,7 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
     "requirements_currently_due": optional(string_list()),
     "requirements_past_due": optional(string_list()),
     "requirements_disabled_reason": optional(nullable(string(max_len=256))),
+    "requirements_current_deadline": optional(nullable(integer(min_value=0, max_value=2**53))),
 }
 assert tuple(UPDATE_FIELD_SPECS) == organizations.UPDATABLE_COLUMNS
 

@@ -33,6 +33,7 @@ COLUMNS = (
     "requirements_currently_due",
     "requirements_past_due",
     "requirements_disabled_reason",
+    "requirements_current_deadline",
     "stripe_synced_at",
 )
 _BOOL_COLUMNS = frozenset({"charges_enabled", "payouts_enabled", "details_submitted"})
@@ -50,6 +51,7 @@ UPDATABLE_COLUMNS = (
     "requirements_currently_due",
     "requirements_past_due",
     "requirements_disabled_reason",
+    "requirements_current_deadline",
 )
 
 
@@ -75,7 +77,7 @@ def to_api(row: Row) -> dict[str, Any]:
             value = _json_list(value)
         elif column == "platform_fee_percent" and value is not None:
             value = float(value)
-        elif column == "stripe_synced_at" and value is not None:
+        elif column in ("stripe_synced_at", "requirements_current_deadline") and value is not None:
             value = int(value)  # stored with the caller's sub-second precision; shown in seconds
         out[column] = value
     return out

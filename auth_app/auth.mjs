@@ -1,0 +1,25 @@
+// The platform's Better Auth, configured as the production app is plus the three plugins this
+// project needs: organization() (who may act for which organization), bearer() (the signed
+// session token in `set-auth-token`, which the backend accepts), jwt() (`/api/auth/token`).
+// Our D1 migrations create Better Auth's tables exactly as its migrator would, so the migrator is
+// never run here: one schema, one owner.
+import { betterAuth } from "better-auth";
+import { bearer, jwt, organization } from "better-auth/plugins";
+
+/**
+ * @param {object} options
+ * @param {import("better-sqlite3").Database} options.database The local D1 file.
+ * @param {string} options.secret The same BETTER_AUTH_SECRET the Worker verifies signatures with.
+ * @param {string} options.baseURL This app's public origin, e.g. `http://localhost:3000`.
+ */
+export function createAuth({ database, secret, baseURL }) {
+  return betterAuth({
+    database,
+    secret,
+    baseURL,
+    basePath: "/api/auth",
+    trustedOrigins: [baseURL],
+    emailAndPassword: { enabled: true },
+    plugins: [organization(), bearer(), jwt()],
+  });
+}

@@ -1,0 +1,365 @@
+"""The whole story in a real browser on the real local stack (`python -m devstack.run`, = make dev).
+
+Headless Chromium signs up through the real Better Auth, creates an organization, sets up payouts on
+the Stripe fake's hosted page, comes back to the return URL, sees the account active once the
+webhook landed, gets money through the fake's control API, pays it out, opens the dashboard; an
+already-used link lands on the refresh URL and continues; a member sees status without controls; a
+user of another organization is refused; signing out makes the page say so. Every request the
+browser sends is recorded: no Better Auth token is ever in a URL, a body, localStorage, or a header
+other than `Authorization` to the backend. Screenshots of each step go to the folder printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from devstack.seed import add_member
+from devstack.stack_config import DemoState
+from tests.frontend.browser import RequestLog, launch_chromium
+from tests.stack.procs import RunningStack, free_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("FRONTEND_SCREENSHOTS_DIR") or ROOT / "frontend-screenshots")
+PASSWORD = "correct-horse-battery-staple"
+TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.slow
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, DemoState]]:
+    running = RunningStack.start(tmp_path / "state")
+    try:
+        state = running.wait_up(timeout=90.0)
+        yield running, state
+    finally:
+        running.stop()
+        running.kill_tree()
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _new_context(browser_contexts: list[BrowserContext], browser: object, log: RequestLog) -> Page:
+    context = browser.new_context(viewport={"width": 360, "height": 780})  # type: ignore[attr-defined]
+    context.set_default_timeout(TIMEOUT_MS)
+    context.on("request", log.on_request)
+    context.on("response", log.on_response)
+    browser_contexts.append(context)
+    page: Page = context.new_page()
+    return page
+
+
+def _sign_up(page: Page, app: str, *, name: str, email: str) -> None:
+    page.goto(f"{app}/sign-up")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Organizations", exact=True)).to_be_visible()
+
+
+def _create_org(page: Page, name: str) -> None:
+    page.get_by_label("Organization name", exact=True).fill(name)
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name=f"Payouts for {name}")).to_be_visible()
+
+
+def _state_badge(page: Page) -> object:
+    return page.get_by_test_id("payout-state")
+
+
+_FOCUSED = """() => {
+  let node = document.activeElement;
+  while (node && node.shadowRoot && node.shadowRoot.activeElement) {
+    node = node.shadowRoot.activeElement;
+  }
+  if (!node) return '';
+  return (node.getAttribute('aria-label') || node.textContent || node.name || '').trim();
+}"""
+
+
+def _tab_through(page: Page, presses: int = 20) -> list[str]:
+    """What the Tab key reaches, in order, from the top of the page."""
+    page.locator("body").focus()
+    reached = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        reached.append(str(page.evaluate(_FOCUSED)))
+    return reached
+
+
+def _org_row(db: Path, name: str) -> tuple[str, str | None]:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            'SELECT "id", "stripe_connect_account_id" FROM "organization" WHERE "name" = ?', (name,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0]), row[1]
+
+
+_WATCHED = frozenset({"stripe_connect_status", "requirements_current_deadline"})
+
+
+def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None:
+    """Until the webhook has landed in D1 (the column is one of an allow-list)."""
+    assert column in _WATCHED
+    until = time.monotonic() + 15.0
+    while time.monotonic() < until:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                f'SELECT "{column}" FROM "organization" WHERE "id" = ?', (org_id,)
+            ).fetchone()
+        if row is not None and row[0] == wanted:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"organization {org_id}: {column} never became {wanted!r}")
+
+
+def _user_id(db: Path, email: str) -> str:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute('SELECT "id" FROM "user" WHERE "email" = ?', (email,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+_UNREACHABLE_BACKEND = """(port) => {
+  const element = document.createElement('connect-payouts');
+  element.id = 'unreachable';
+  element.setAttribute('organization-id', 'org-anything');
+  element.setAttribute('role', 'owner');
+  element.setAttribute('backend-url', `http://127.0.0.1:${port}`);
+  document.querySelector('main').append(element);
+  element.getToken = async () => null;
+}"""
+
+_CALL_BACKEND = """async ([orgId, what]) => {
+  const { getToken } = await import('/static/app/session.mjs');
+  const { createBackendClient } = await import('/static/backend-client.mjs');
+  const backend = document.querySelector('meta[name="connect-backend-url"]').content;
+  const client = createBackendClient({ baseUrl: backend, getToken });
+  try {
+    if (what === 'status') await client.status(orgId);
+    else await client.payout(orgId, { amount: 100, currency: 'usd' });
+    return 'allowed';
+  } catch (error) { return error.code; }
+}"""
+
+
+def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
+    stack: tuple[RunningStack, DemoState], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, state = stack
+    assert state.frontend_url is not None
+    app = state.frontend_url
+    backend = state.backend_url
+    fake = state.stripe_fake_url
+    assert fake is not None
+    db = running.state_dir / "d1.sqlite3"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with capsys.disabled():
+        print(f"\nscreenshots: {SHOTS}")
+    log = RequestLog()
+    contexts: list[BrowserContext] = []
+
+    # `make dev` prints the app's URL and the demo user's password, and that password works in
+    # the real Better Auth; its token works at the backend.
+    assert state.demo_password is not None
+    assert (
+        f"Open {app} and sign in as {state.user_email} with the password {state.demo_password}"
+        in (running.output())
+    )
+    signed_in = httpx.post(
+        f"{app}/api/auth/sign-in/email",
+        json={"email": state.user_email, "password": state.demo_password},
+        headers={"Origin": app},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    demo_token = signed_in.headers["set-auth-token"]
+    demo_status = httpx.get(
+        f"{backend}/api/connect/status/{state.organization_id}",
+        headers={"Authorization": f"Bearer {demo_token}"},
+    )
+    assert demo_status.status_code == 200, demo_status.text
+
+    with launch_chromium() as browser:
+        # --- the owner: sign up, create an organization, Settings → Payouts ---------------------
+        owner = _new_context(contexts, browser, log)
+        _sign_up(owner, app, name="Alice Owner", email="alice@example.com")
+        expect(owner.get_by_role("navigation", name="Account")).to_have_text(
+            re.compile(r"^Signed in as Alice Owner \(alice@example\.com\)Payouts")
+        )
+        _shot(owner, "01-organizations")
+        _create_org(owner, "Acme Studio")
+        expect(_state_badge(owner)).to_have_text("Not set up")
+        expect(owner.get_by_text("Signed in as Alice Owner (alice@example.com)")).to_be_visible()
+        _shot(owner, "02-payouts-not-set-up")
+
+        # --- Set up payouts (with the keyboard) → Stripe's hosted page → back on the return URL --
+        assert "Set up payouts" in _tab_through(owner)
+        owner.get_by_role("button", name="Set up payouts").focus()
+        owner.keyboard.press("Enter")
+        owner.wait_for_url(re.compile(re.escape(fake) + r"/_fake/onboarding/"))
+        first_link = owner.url
+        _shot(owner, "03-stripe-hosted-onboarding")
+        owner.get_by_role("button", name="Complete onboarding").click()
+        owner.wait_for_url(f"{app}/settings/payouts**")
+        expect(_state_badge(owner)).to_have_text("Active")
+        expect(owner.get_by_role("status").first).to_contain_text("Payouts are active")
+        assert "connect=" not in owner.url  # the landing parameter is dropped once handled
+        deliveries = httpx.get(f"{fake}/_fake/webhooks/deliveries").json()["deliveries"]
+        assert any(d["type"] == "account.updated" and d["ok"] for d in deliveries), deliveries
+        _shot(owner, "04-back-active")
+
+        # --- money arrives (the fake's control API), the balance shows it -----------------------
+        org_id, account_id = _org_row(db, "Acme Studio")
+        assert account_id is not None
+        assert account_id.startswith("acct_")
+        funded = httpx.post(
+            f"{fake}/_fake/balance/fund",
+            json={"account": account_id, "amount": 5000, "currency": "usd"},
+        )
+        assert funded.status_code == 200, funded.text
+        owner.reload()
+        balance = owner.get_by_role("table", name="Balance by currency")
+        expect(balance).to_contain_text("$50.00")
+
+        # --- a refused payout says why; Pay out now sends one --------------------------------
+        owner.get_by_label("Amount", exact=True).fill("80.00")
+        owner.get_by_role("button", name="Pay out now").click()
+        expect(owner.get_by_role("alert")).to_contain_text("Stripe refused the payout")
+        _shot(owner, "05-payout-refused")
+        owner.get_by_label("Amount", exact=True).fill("20.00")
+        owner.get_by_role("button", name="Pay out now").click()
+        expect(owner.get_by_test_id("last-payout")).to_contain_text("$20.00")
+        expect(balance).to_contain_text("$30.00")
+        _shot(owner, "06-paid-out")
+
+        # --- Stripe asks for more by a deadline: still active; what, by when, Continue setup ---
+        due_by = int(time.time()) + 14 * 86400
+        asked = httpx.post(
+            f"{fake}/_fake/accounts/{account_id}/request-info",
+            json={"fields": ["individual.verification.document"], "deadline": due_by},
+        )
+        assert asked.status_code == 200, asked.text
+        _wait_for_column(db, org_id, "requirements_current_deadline", due_by)
+        owner.reload()
+        expect(_state_badge(owner)).to_have_text("Active")
+        expect(owner.get_by_role("listitem")).to_have_text("An identity document")
+        expect(owner.get_by_test_id("requirements-deadline")).to_contain_text("Provide these by")
+        expect(owner.get_by_role("button", name="Continue setup")).to_be_visible()
+        _shot(owner, "07-more-needed-by-a-deadline")
+
+        # --- Stripe failing: the page says so and offers to try again ------------------------
+        assert httpx.post(f"{fake}/_fake/faults", json={"mode": "error_500"}).status_code == 200
+        owner.reload()
+        expect(owner.get_by_role("alert")).to_contain_text(
+            "Stripe is slow to answer or unavailable"
+        )
+        _shot(owner, "08-stripe-unavailable")
+        assert httpx.post(f"{fake}/_fake/faults", json={"mode": None}).status_code == 200
+        owner.get_by_role("button", name="Try again").click()
+        expect(balance).to_contain_text("$30.00")
+        expect(owner.get_by_role("alert")).to_have_count(0)
+
+        # --- the backend unreachable: a message and a way on ---------------------------------
+        owner.evaluate(_UNREACHABLE_BACKEND, free_ports(1)[0])
+        unreachable = owner.locator("#unreachable")
+        expect(unreachable.get_by_role("alert")).to_contain_text("cannot be reached")
+        expect(unreachable.get_by_role("button", name="Try again")).to_be_visible()
+        owner.evaluate("document.getElementById('unreachable').remove()")
+
+        # --- Open Stripe dashboard: a login link to the Express dashboard ------------------------
+        owner.get_by_role("button", name="Open Stripe dashboard").click()
+        owner.wait_for_url(re.compile(re.escape(fake) + "/"))
+        expect(owner.get_by_role("heading", name="Express Dashboard")).to_be_visible()
+
+        # --- a used link lands on the refresh URL, which makes a new link and follows it --------
+        owner.goto(first_link)
+        owner.wait_for_url(re.compile(re.escape(fake) + r"/_fake/onboarding/"))
+        assert owner.url != first_link
+        _shot(owner, "09-refresh-made-a-new-link")
+        owner.goto(f"{app}/settings/payouts")
+        expect(_state_badge(owner)).to_have_text("Active")
+
+        # --- a member sees status and balance, and no controls ----------------------------------
+        member = _new_context(contexts, browser, log)
+        _sign_up(member, app, name="Bob Member", email="bob@example.com")
+        _create_org(member, "Bob's Bakery")
+        # Added as Better Auth's addMember does it (one `member` row); then he switches to it.
+        bob = _user_id(db, "bob@example.com")
+        with sqlite3.connect(db) as conn:
+            add_member(conn, organization_id=org_id, user_id=bob, role="member")
+        member.reload()
+        member.get_by_label("Active organization").select_option(label="Acme Studio")
+        expect(member.get_by_role("heading", name="Payouts for Acme Studio")).to_be_visible()
+        expect(_state_badge(member)).to_have_text("Active")
+        expect(member.get_by_role("table", name="Balance by currency")).to_contain_text("$30.00")
+        for control in ("Set up payouts", "Continue setup", "Pay out now", "Open Stripe dashboard"):
+            expect(member.get_by_role("button", name=control)).to_have_count(0)
+        expect(
+            member.get_by_text("Only owners and admins can change payout settings.")
+        ).to_be_visible()
+        assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
+        _shot(member, "10-member-view")
+
+        # --- a user of another organization cannot see this one's payouts -----------------------
+        stranger = _new_context(contexts, browser, log)
+        _sign_up(stranger, app, name="Carol Other", email="carol@example.com")
+        _create_org(stranger, "Carol's Shop")
+        expect(_state_badge(stranger)).to_have_text("Not set up")
+        expect(stranger.get_by_role("option", name="Acme Studio")).to_have_count(0)
+        assert stranger.evaluate(_CALL_BACKEND, [org_id, "status"]) == "forbidden"
+
+        # --- Stripe restricts the account: the state and what is overdue, in words -------------
+        restricted = httpx.post(f"{fake}/_fake/accounts/{account_id}/restrict")
+        assert restricted.status_code == 200, restricted.text
+        _wait_for_column(db, org_id, "stripe_connect_status", "disabled")  # the webhook landed
+        member.reload()
+        expect(_state_badge(member)).to_have_text("Restricted")
+        expect(member.get_by_role("listitem")).to_have_text("An identity document — overdue")
+        expect(member.get_by_role("button", name="Continue setup")).to_have_count(0)
+        _shot(member, "11-member-restricted")
+
+        # --- signing out (here in another tab) makes the page say so -----------------------------
+        other_tab = owner.context.new_page()
+        other_tab.goto(f"{app}/settings/payouts")
+        expect(_state_badge(other_tab)).to_have_text("Restricted")
+        expect(other_tab.get_by_role("button", name="Continue setup")).to_be_visible()
+        _shot(other_tab, "12-owner-restricted")
+        other_tab.get_by_role("button", name="Sign out").click()
+        expect(other_tab.get_by_role("status").first).to_have_text("You are signed out.")
+        owner.get_by_role("button", name="Pay out now").click()
+        expect(owner.get_by_role("alert")).to_contain_text("You are signed out")
+        expect(owner.get_by_role("link", name="Sign in again")).to_be_visible()
+        _shot(owner, "13-signed-out")
+
+        # --- no token anywhere it does not belong -----------------------------------------------
+        assert log.tokens, "Better Auth handed out no token: the recording saw nothing"
+        for page in (owner, member, stranger):
+            stored = page.evaluate("JSON.stringify(Object.entries(localStorage))")
+            assert not any(token in stored for token in log.tokens), stored
+        assert log.token_leaks(backend_origin=backend) == []
+        authorized = [
+            r.headers["authorization"]
+            for r in log.requests
+            if r.url.startswith(backend) and "authorization" in r.headers
+        ]
+        assert authorized, "no request carried the token to the backend"
+        # Both kinds Better Auth issues were used: the signed session token (`set-auth-token`,
+        # in the tab that signed in) and the JWT (`set-auth-jwt`, in the tab opened later).
+        assert any(a.startswith("Bearer eyJ") for a in authorized)
+        assert any(not a.startswith("Bearer eyJ") for a in authorized)
+        for context in contexts:
+            context.close()

@@ -1,0 +1,160 @@
+"""`frontend/payout-words.mjs` run by the real Node: every Connect state and requirement in words,
+and money parsed and printed in minor units without floats."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MODULE = (Path(__file__).resolve().parents[2] / "frontend" / "payout-words.mjs").as_uri()
+
+BASE: dict[str, Any] = {
+    "stripe_connect_account_id": "acct_1",
+    "stripe_connect_status": "pending",
+    "onboarding_step": "details_submission",
+    "onboarding_rejection_reason": None,
+    "details_submitted": False,
+    "requirements_currently_due": [],
+    "requirements_past_due": [],
+    "requirements_disabled_reason": None,
+}
+
+
+def _node(script: str) -> Any:
+    node = shutil.which("node")
+    assert node is not None, "Node 20 is required"
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", f'import * as w from "{MODULE}";\n{script}'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _state(**fields: Any) -> dict[str, str]:
+    status = {**BASE, **fields}
+    out: dict[str, str] = _node(
+        f"console.log(JSON.stringify(w.describeState({json.dumps(status)})))"
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "label"),
+    [
+        (
+            {"stripe_connect_account_id": None, "onboarding_step": "account_creation"},
+            "not_started",
+            "Not set up",
+        ),
+        ({}, "details_needed", "Details needed"),
+        ({"onboarding_step": "verification", "details_submitted": True}, "in_review", "In review"),
+        ({"stripe_connect_status": "active", "onboarding_step": "complete"}, "active", "Active"),
+        (
+            {
+                "stripe_connect_status": "disabled",
+                "onboarding_step": "verification",
+                "onboarding_rejection_reason": "requirements.past_due",
+            },
+            "restricted",
+            "Restricted",
+        ),
+        (
+            {
+                "stripe_connect_status": "disabled",
+                "onboarding_step": "rejected",
+                "onboarding_rejection_reason": "rejected.fraud",
+            },
+            "rejected",
+            "Rejected",
+        ),
+    ],
+)
+def test_each_connect_state_has_a_label_and_a_sentence(
+    fields: dict[str, Any], key: str, label: str
+) -> None:
+    state = _state(**fields)
+    assert (state["key"], state["label"]) == (key, label)
+    assert state["detail"].endswith(".")
+    assert "_" not in state["detail"]  # no raw codes such as account_creation
+
+
+def test_rejection_and_restriction_say_why() -> None:
+    rejected = _state(
+        stripe_connect_status="disabled",
+        onboarding_step="rejected",
+        onboarding_rejection_reason="rejected.fraud",
+    )
+    assert "suspected fraud" in rejected["detail"]
+    gone = _state(
+        stripe_connect_status="disabled",
+        onboarding_step="rejected",
+        onboarding_rejection_reason="deauthorized",
+    )
+    assert "disconnected" in gone["detail"]
+    restricted = _state(
+        stripe_connect_status="disabled",
+        onboarding_step="verification",
+        onboarding_rejection_reason="requirements.past_due",
+    )
+    assert "overdue" in restricted["detail"]
+
+
+def test_requirements_are_readable_deduplicated_and_past_due_first() -> None:
+    status = {
+        **BASE,
+        "requirements_currently_due": [
+            "external_account",
+            "individual.dob.day",
+            "individual.dob.month",
+            "some.new_field",
+        ],
+        "requirements_past_due": ["tos_acceptance.date"],
+    }
+    items = _node(f"console.log(JSON.stringify(w.describeRequirements({json.dumps(status)})))")
+    assert items == [
+        {"text": "Acceptance of Stripe's terms of service", "pastDue": True},
+        {"text": "A bank account to pay out to", "pastDue": False},
+        {"text": "Date of birth", "pastDue": False},
+        {"text": "Some new field", "pastDue": False},
+    ]
+
+
+def test_amounts_are_minor_units_parsed_from_text_per_currency() -> None:
+    out = _node(
+        "console.log(JSON.stringify(["
+        "w.parseAmount('20', 'usd'), w.parseAmount('20.5', 'usd'), w.parseAmount('0.07', 'usd'),"
+        "w.parseAmount('1.234', 'usd'), w.parseAmount('-1', 'usd'), w.parseAmount('abc', 'usd'),"
+        "w.parseAmount('500', 'jpy'), w.parseAmount('500.5', 'jpy'),"
+        "w.parseAmount('123456789012.34', 'usd'),"
+        "w.minorDigits('usd'), w.minorDigits('jpy'),"
+        "w.formatMoney(5000, 'usd'), w.formatMoney(7, 'usd'), w.formatMoney(500, 'jpy')]))"
+    )
+    assert out[:9] == [2000, 2050, 7, None, None, None, 500, None, 12345678901234]
+    assert out[9:11] == [2, 0]
+    assert out[11] == "$50.00"
+    assert out[12] == "$0.07"
+    assert out[13] in ("¥500", "JP¥500")
+
+
+def test_a_deadline_reads_as_a_date_ahead_or_overdue() -> None:
+    out = _node(
+        "const now = Date.UTC(2027, 0, 10);"
+        "console.log(JSON.stringify(["
+        "w.describeDeadline(Date.UTC(2027, 0, 24) / 1000, now),"
+        "w.describeDeadline(Date.UTC(2027, 0, 3) / 1000, now),"
+        "w.describeDeadline(null, now), w.describeDeadline(0, now)]))"
+    )
+    assert out[0].startswith("Provide these by ")
+    assert "24" in out[0]
+    assert "2027" in out[0]
+    assert out[1].startswith("These were due by ")
+    assert out[2:] == ["", ""]
