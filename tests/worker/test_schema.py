@@ -53,7 +53,7 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
     conn.executescript(SCHEMA_SQL.read_text())
     conn.close()
     migrated = tmp_path / "migrated.sqlite3"
-    assert apply_migrations(migrated) == ["0001_better_auth.sql", "0002_connect.sql"]
+    assert apply_migrations(migrated) == ["0001_better_auth.sql", "0002_connect.sql", "0003_payment_sources.sql"]
 
     expected, actual = describe(from_schema), describe(migrated)
     assert set(actual) == set(expected)
@@ -78,7 +78,7 @@ def test_baseline_holds_better_auths_tables_exactly(tmp_path: Path) -> None:
 def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path) -> None:
     path = tmp_path / "auth.db"
     shutil.copyfile(BETTER_AUTH / "auth.db", path)
-    assert apply_migrations(path) == ["0001_better_auth.sql", "0002_connect.sql"]
+    assert apply_migrations(path) == ["0001_better_auth.sql", "0002_connect.sql", "0003_payment_sources.sql"]
     conn = sqlite3.connect(path)
     row = conn.execute(
         "SELECT slug, platform_fee_percent, platform_fee_fixed, onboarding_step, "
@@ -100,7 +100,11 @@ def test_migrating_twice_applies_nothing_and_records_like_wrangler(tmp_path: Pat
     rows = conn.execute("SELECT id, name, applied_at FROM d1_migrations ORDER BY id").fetchall()
     columns = [c[1] for c in conn.execute("PRAGMA table_info(d1_migrations)").fetchall()]
     conn.close()
-    assert [r[:2] for r in rows] == [(1, "0001_better_auth.sql"), (2, "0002_connect.sql")]
+    assert [r[:2] for r in rows] == [
+        (1, "0001_better_auth.sql"),
+        (2, "0002_connect.sql"),
+        (3, "0003_payment_sources.sql"),
+    ]
     assert columns == ["id", "name", "applied_at"]
 
 
