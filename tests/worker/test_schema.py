@@ -53,7 +53,11 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
     conn.executescript(SCHEMA_SQL.read_text())
     conn.close()
     migrated = tmp_path / "migrated.sqlite3"
-    assert apply_migrations(migrated) == ["0001_better_auth.sql", "0002_connect.sql", "0003_payment_sources.sql"]
+    assert apply_migrations(migrated) == [
+        "0001_better_auth.sql",
+        "0002_connect.sql",
+        "0003_payment_sources.sql",
+    ]
 
     expected, actual = describe(from_schema), describe(migrated)
     assert set(actual) == set(expected)
@@ -78,7 +82,11 @@ def test_baseline_holds_better_auths_tables_exactly(tmp_path: Path) -> None:
 def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path) -> None:
     path = tmp_path / "auth.db"
     shutil.copyfile(BETTER_AUTH / "auth.db", path)
-    assert apply_migrations(path) == ["0001_better_auth.sql", "0002_connect.sql", "0003_payment_sources.sql"]
+    assert apply_migrations(path) == [
+        "0001_better_auth.sql",
+        "0002_connect.sql",
+        "0003_payment_sources.sql",
+    ]
     conn = sqlite3.connect(path)
     row = conn.execute(
         "SELECT slug, platform_fee_percent, platform_fee_fixed, onboarding_step, "
