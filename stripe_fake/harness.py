@@ -48,6 +48,10 @@ class _Calls(Generic[T]):
     def settle_balance(self, account_id: str | None = None) -> T:
         return self._send(("POST", "/_fake/balance/settle", {"account": account_id}))
 
+    def succeed_payment_intent(self, intent_id: str) -> T:
+        """The customer paid (card succeeded, funds available at once)."""
+        return self._send(("POST", f"/_fake/payment_intents/{intent_id}/succeed", None))
+
     def pay_payout(self, payout_id: str) -> T:
         return self._send(("POST", f"/_fake/payouts/{payout_id}/pay", None))
 
