@@ -136,16 +136,44 @@ async def transfer(
     hashed = request_hash(body)
     stored = await svc.worker.find_transfer(org.id, key)
     if stored is not None:
-        check_same_request(stored.request_hash, hashed)
-        if stored.status != "pending":
-            # A finished transfer is replayed whatever the account's state now.
-            return Outcome(stored, replayed=True)
-        # Whether Stripe made it is unknown: finish it with the same Stripe key, but only to an
-        # account that can still take it and inside Stripe's idempotency window.
-        _ready(org)
-        if too_old_to_resend(stored.created_at):
-            raise outcome_unknown("transfer")
-        return await _execute(svc, stored, body, replayed=True)
+        return await _from_stored(svc, org, stored, body, hashed)
+    try:
+        return await _new(svc, org, key=key, body=body, hashed=hashed, initiated_by=initiated_by)
+    except ApiError as exc:
+        if exc.code != "source_exhausted":
+            raise
+        # The same request (same key) running concurrently took the payment first: this one
+        # answers with that row, as a replay does.
+        stored = await svc.worker.find_transfer(org.id, key)
+        if stored is None:
+            raise
+        return await _from_stored(svc, org, stored, body, hashed)
+
+
+async def _from_stored(
+    svc: Services, org: Organization, stored: LedgerTransfer, body: TransferRequest, hashed: str
+) -> Outcome:
+    check_same_request(stored.request_hash, hashed)
+    if stored.status != "pending":
+        # A finished transfer is replayed whatever the account's state now.
+        return Outcome(stored, replayed=True)
+    # Whether Stripe made it is unknown: finish it with the same Stripe key, but only to an
+    # account that can still take it and inside Stripe's idempotency window.
+    _ready(org)
+    if too_old_to_resend(stored.created_at):
+        raise outcome_unknown("transfer")
+    return await _execute(svc, stored, body, replayed=True)
+
+
+async def _new(
+    svc: Services,
+    org: Organization,
+    *,
+    key: str,
+    body: TransferRequest,
+    hashed: str,
+    initiated_by: Initiator,
+) -> Outcome:
     account_id = _ready(org)
     payment: StripePayment | None = None
     if body.source_transaction is None:

@@ -273,9 +273,11 @@ async def set_faults(fake: Fake, request: Request) -> Response:
     fake.faults.mode = mode
     fake.faults.remaining = None if count is None or mode is None else _int(count, "count")
     fake.faults.delay_seconds = float(body.get("delay_seconds", 1.0))
+    path = body.get("path")
+    fake.faults.path = str(path) if path else None
     return JSONResponse(
         {"mode": fake.faults.mode, "count": fake.faults.remaining,
-         "delay_seconds": fake.faults.delay_seconds}
+         "delay_seconds": fake.faults.delay_seconds, "path": fake.faults.path}
     )  # fmt: skip
 
 

@@ -85,9 +85,15 @@ class _Calls(Generic[T]):
         return self._send(("POST", "/_fake/webhooks", body))
 
     def set_faults(
-        self, mode: str | None, *, count: int | None = None, delay_seconds: float = 1.0
+        self,
+        mode: str | None,
+        *,
+        count: int | None = None,
+        delay_seconds: float = 1.0,
+        path: str | None = None,
     ) -> T:
-        body = {"mode": mode, "count": count, "delay_seconds": delay_seconds}
+        """Faults for the next `count` `/v1/` requests (those under `path` when given)."""
+        body = {"mode": mode, "count": count, "delay_seconds": delay_seconds, "path": path}
         return self._send(("POST", "/_fake/faults", body))
 
     def clear_faults(self) -> T:

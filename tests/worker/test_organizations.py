@@ -37,6 +37,7 @@ async def test_get_organization_returns_the_contract_shape(fresh_core: Core) -> 
         "requirements_past_due": [],
         "requirements_disabled_reason": None,
         "stripe_synced_at": None,
+        "auto_transfer_payments": False,
     }
 
 
