@@ -374,3 +374,27 @@ async def test_automatic_setting_transfers_each_payment_as_it_succeeds_once(
     async with backend_stack.stripe.client() as stripe:
         listed = await stripe.v1.transfers.list_async({"limit": 100})
     assert [t.amount for t in listed.data if t.source_transaction == charge] == [18_000]
+
+
+async def test_a_succeeded_payment_is_listed_as_earned_through_its_webhook_and_refunds_follow(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 7_000)
+    await settle_webhooks(backend_stack)
+
+    async def listed() -> list[tuple[str | None, int]]:
+        r = await client.get(
+            f"/api/connect/payments/{backend_stack.org_id}", headers=backend_stack.auth("owner")
+        )
+        assert r.status_code == 200, r.text
+        return [(p["charge_id"], p["amount_remaining"]) for p in r.json()["payments"]]
+
+    assert await listed() == [(charge, 7_000)]
+    async with backend_stack.stripe.client() as stripe:
+        await stripe.v1.refunds.create_async({"charge": charge, "amount": 2_500})
+    await settle_webhooks(backend_stack)
+    assert await listed() == [(charge, 4_500)]
+    other = await client.get(
+        f"/api/connect/payments/{backend_stack.other_org_id}", headers=backend_stack.auth("owner")
+    )
+    assert other.status_code == 403
