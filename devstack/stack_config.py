@@ -36,6 +36,7 @@ class LocalSecrets:
     webhook_secret: str
     connect_webhook_secret: str
     operator_api_key: str
+    platform_api_key: str
 
     @classmethod
     def generate(cls) -> LocalSecrets:
@@ -45,6 +46,7 @@ class LocalSecrets:
             webhook_secret="whsec_" + secrets.token_urlsafe(32),
             connect_webhook_secret="whsec_" + secrets.token_urlsafe(32),
             operator_api_key=secrets.token_urlsafe(48),
+            platform_api_key=secrets.token_urlsafe(48),
         )
 
     @classmethod
@@ -75,6 +77,7 @@ class StackConfig:
     better_auth_secret: str
     internal_api_key: str
     operator_api_key: str
+    platform_api_key: str
     webhook_secrets: tuple[str, ...]
     stripe_secret_key: str | None
     stripe_api_base: str | None
@@ -111,6 +114,7 @@ class StackConfig:
             better_auth_secret=environ.get("BETTER_AUTH_SECRET") or local.better_auth_secret,
             internal_api_key=internal_key,
             operator_api_key=environ.get("OPERATOR_API_KEY") or local.operator_api_key,
+            platform_api_key=environ.get("PLATFORM_API_KEY") or local.platform_api_key,
             webhook_secrets=hooks,
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,

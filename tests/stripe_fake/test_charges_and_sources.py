@@ -55,7 +55,8 @@ async def test_refunds_reduce_the_charge_and_never_exceed_it(stripe_fake: Stripe
         refunded = await client.v1.charges.retrieve_async(charge_id)
     assert (part.amount, part.status, part.charge) == (4_000, "succeeded", charge_id)
     assert (too_much.value.code, too_much.value.param) == ("amount_too_large", "amount")
-    assert charge.amount_refunded == 4_000 and charge.refunded is False
+    assert charge.amount_refunded == 4_000
+    assert charge.refunded is False
     assert rest.amount == 6_000
     assert again.value.code == "charge_already_refunded"
     assert (refunded.amount_refunded, refunded.refunded) == (10_000, True)
@@ -83,7 +84,8 @@ async def test_a_transfer_funded_by_a_charge_takes_at_most_what_is_left_of_it(
         last = await client.v1.transfers.create_async({**base, "amount": 2_000})
         connected = await client.v1.balance.retrieve_async(options={"stripe_account": account})
     assert first.source_transaction == charge_id
-    assert over.value.param == "amount" and "3000" in str(over.value.user_message)
+    assert over.value.param == "amount"
+    assert "3000" in str(over.value.user_message)
     assert "2000" in str(after_refund.value.user_message)
     assert last.amount == 2_000
     assert {b.currency: b.amount for b in connected.available}["usd"] == 9_000

@@ -63,7 +63,8 @@ async def test_a_payment_is_reserved_once_and_the_ledger_records_its_source(
     )
     assert await _remaining(fresh_core, org_id) == []
     status, again = await fresh_core.post("transfers/reserve", sourced(org_id, "k1", 10000))
-    assert status == 200 and again["created"] is False
+    assert status == 200
+    assert again["created"] is False
     status, body = await fresh_core.post("transfers/reserve", sourced(org_id, "k2", 1))
     assert status == 409
     assert body["error"]["code"] == "source_exhausted"
@@ -79,7 +80,8 @@ async def test_partial_transfers_add_up_to_the_payment_and_never_past_it(
     assert (status, body["error"]["code"]) == (409, "source_exhausted")
     assert "4000" in body["error"]["message"]
     status, second = await fresh_core.post("transfers/reserve", sourced(org_id, "b", 4000))
-    assert status == 201 and second["transfer"]["source_seq"] == 2
+    assert status == 201
+    assert second["transfer"]["source_seq"] == 2
 
 
 async def test_refunds_reduce_what_is_left(fresh_core: Core) -> None:
