@@ -398,3 +398,26 @@ async def test_a_succeeded_payment_is_listed_as_earned_through_its_webhook_and_r
         f"/api/connect/payments/{backend_stack.other_org_id}", headers=backend_stack.auth("owner")
     )
     assert other.status_code == 403
+
+
+async def test_automatic_transfer_waits_for_an_owner_when_the_account_cannot_take_it(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    on = await client.post(
+        "/api/connect/auto-transfer",
+        json={"organization_id": backend_stack.org_id, "enabled": True},
+        headers=backend_stack.auth("admin"),
+    )
+    assert on.status_code == 200, on.text
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 9_000)
+    await settle_webhooks(backend_stack)  # acknowledged: nothing to retry
+    assert backend_stack.worker.row("SELECT COUNT(*) AS n FROM connect_transfer") == {"n": 0}
+    listed = await client.get(
+        f"/api/connect/payments/{backend_stack.org_id}", headers=backend_stack.auth("owner")
+    )
+    assert [(p["charge_id"], p["amount_remaining"]) for p in listed.json()["payments"]] == [
+        (charge, 9_000)
+    ]
+    await activate(client, backend_stack)
+    claimed = await _claim(client, backend_stack, "later", source_transaction=charge)
+    assert (claimed.status_code, claimed.json()["gross_amount"]) == (201, 9_000)
