@@ -137,7 +137,7 @@ async def test_another_organizations_payment_is_never_reserved(fresh_core: Core)
     assert await fresh_core.db.prepare("SELECT 1 FROM connect_transfer").first() is None
 
 
-async def test_racing_reservations_with_different_keys_take_the_payment_once(
+async def test_twenty_reservations_with_the_same_view_of_the_payment_take_it_once(
     fresh_core: Core,
 ) -> None:
     org_id = make_org(fresh_core)
