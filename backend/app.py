@@ -20,7 +20,7 @@ from backend.auth import Authenticator, UserContextCache
 from backend.errors import EXCEPTION_HANDLERS
 from backend.middleware import BodySizeLimit
 from backend.openapi import build_openapi
-from backend.routes import connect, health, operator, webhooks
+from backend.routes import connect, health, operator, payments, webhooks
 from backend.services import Services
 from backend.settings import Settings, SettingsError, load_settings
 from backend.stripe_gateway import ConnectStripe
@@ -48,6 +48,9 @@ ROUTES = [
     Route("/api/connect/balance/{org_id}", connect.balance, methods=["GET"]),
     Route("/api/connect/payout", connect.payout, methods=["POST"]),
     Route("/api/connect/login-link", connect.login_link, methods=["POST"]),
+    Route("/api/connect/payments/{org_id}", payments.untransferred_payments, methods=["GET"]),
+    Route("/api/connect/auto-transfer", payments.set_auto_transfer, methods=["POST"]),
+    Route("/api/platform/payment-intents", payments.create_payment_intent, methods=["POST"]),
     Route(WEBHOOK_PATH, webhooks.webhook, methods=["POST"]),
     Route("/api/operator/platform-fee", operator.set_platform_fee, methods=["POST"]),
 ]

@@ -58,6 +58,7 @@ class Organization(WorkerModel):
     requirements_disabled_reason: str | None = None
     requirements_current_deadline: int | None = None
     stripe_synced_at: int | None = None
+    auto_transfer_payments: bool = False
 
 
 class Membership(WorkerModel):
@@ -118,6 +119,10 @@ class LedgerTransfer(WorkerModel):
     amount_reversed: int = 0
     failure_message: str | None = None
     created_at: str | None = None
+    source_transaction: str | None = None
+    source_seq: int | None = None
+    reason: str | None = None
+    initiated_by: str | None = None
 
 
 class ReserveResult(WorkerModel):
@@ -140,6 +145,22 @@ class LedgerPayout(WorkerModel):
     failure_message: str | None = None
     arrival_date: int | None = None
     updated_at: str | None = None
+
+
+class Payment(WorkerModel):
+    """A payment the platform collected for an organization, as the Worker stores it."""
+
+    payment_intent_id: str
+    organization_id: str
+    charge_id: str | None = None
+    amount: int
+    amount_refunded: int = 0
+    amount_transferred: int = 0
+    transfer_count: int = 0
+    amount_remaining: int = 0
+    currency: str
+    status: str
+    created: int
 
 
 class PayoutReserveResult(WorkerModel):
@@ -176,6 +197,41 @@ class StripeAccount(WorkerModel):
 class AccountLink(WorkerModel):
     url: str
     expires_at: int
+
+
+class StripePayment(WorkerModel):
+    """A PaymentIntent and its latest charge, read together: what a transfer's source is."""
+
+    payment_intent_id: str
+    charge_id: str | None
+    organization_id: str | None  # our metadata on the PaymentIntent, set by whoever created it
+    amount: int
+    amount_refunded: int
+    currency: str
+    status: str  # the charge's status ("succeeded" only when the PaymentIntent succeeded too)
+    created: int
+
+    def record(self, organization_id: str) -> dict[str, object]:
+        """The Worker's `payment` object for this payment, recorded for `organization_id`."""
+        return {
+            "payment_intent_id": self.payment_intent_id,
+            "organization_id": organization_id,
+            "charge_id": self.charge_id,
+            "amount": self.amount,
+            "amount_refunded": self.amount_refunded,
+            "currency": self.currency,
+            "status": self.status,
+            "created": self.created,
+        }
+
+
+class StripePaymentIntent(WorkerModel):
+    id: str
+    client_secret: str | None
+    amount: int
+    currency: str
+    status: str
+    transfer_group: str | None = None
 
 
 class StripeTransfer(WorkerModel):
@@ -240,6 +296,7 @@ class StatusReply(Reply):
     platform_fee_percent: float
     platform_fee_fixed: int
     stripe_synced_at: int | None
+    auto_transfer_payments: bool
 
     @classmethod
     def of(cls, org: Organization) -> StatusReply:
@@ -249,12 +306,26 @@ class StatusReply(Reply):
         )
 
 
+SourceId = Annotated[str, StringConstraints(pattern=r"^(ch|pi)_[A-Za-z0-9]{1,100}$")]
+Reason = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+TransferGroup = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Description = Annotated[str, StringConstraints(max_length=500)]
+
+
 class TransferRequest(Request):
+    """A payment's transfer names its source (the charge, or its PaymentIntent); `amount` is the
+    gross to take from it (default: all that is left). Without a source it is an operator's
+    adjustment: `amount`, `currency` and `reason` are required then."""
+
     organization_id: OrgId
-    amount: Amount
-    currency: Currency
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
-    transfer_group: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    source_transaction: SourceId | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    reason: Reason | None = None
+    description: Description | None = None
+    transfer_group: TransferGroup | None = None
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] | None = None
 
 
@@ -267,6 +338,50 @@ class TransferReply(Reply):
     currency: str
     stripe_transfer_id: str | None
     status: TransferStatus
+    source_transaction: str | None = None
+    reason: str | None = None
+
+
+class PaymentIntentRequest(Request):
+    """The platform's checkout: a payment for an organization's sale."""
+
+    organization_id: OrgId
+    amount: Amount
+    currency: Currency
+    description: Description | None = None
+    transfer_group: TransferGroup | None = None
+
+
+class PaymentIntentReply(Reply):
+    organization_id: str
+    payment_intent_id: str
+    client_secret: str | None
+    amount: int
+    currency: str
+    status: str
+    transfer_group: str | None
+
+
+class PaymentReply(Reply):
+    payment_intent_id: str
+    charge_id: str | None
+    amount: int
+    amount_refunded: int
+    amount_transferred: int
+    amount_remaining: int
+    currency: str
+    created: int
+
+
+class PaymentsReply(Reply):
+    organization_id: str
+    auto_transfer_payments: bool
+    payments: list[PaymentReply]
+
+
+class AutoTransferRequest(Request):
+    organization_id: OrgId
+    enabled: bool
 
 
 class PayoutRequest(Request):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from backend.models import (
+    AutoTransferRequest,
     BalanceReply,
     ErrorReply,
     HealthReply,
@@ -17,6 +18,9 @@ from backend.models import (
     LoginLinkRequest,
     OnboardReply,
     OnboardRequest,
+    PaymentIntentReply,
+    PaymentIntentRequest,
+    PaymentsReply,
     PayoutReply,
     PayoutRequest,
     PlatformFeeRequest,
@@ -35,7 +39,7 @@ class Operation:
     reply: type[BaseModel]
     status: int = 200
     body: type[BaseModel] | None = None
-    security: str | None = "bearer"
+    security: str | tuple[str, ...] | None = "bearer"
     parameters: list[dict[str, Any]] = field(default_factory=list)
     errors: tuple[int, ...] = (400, 401, 403, 502, 503)
 
@@ -89,12 +93,44 @@ OPERATIONS = [
     Operation(
         "post",
         "/api/connect/transfer",
-        "Platform-fee transfer of a gross amount",
+        "Platform-fee transfer of a payment collected for the org (source_transaction: its "
+        "charge or PaymentIntent; amount: the gross to take, default all that is left). "
+        "Owner/admin (bearer) or the platform (X-Platform-Key); without a source only the "
+        "operator (X-Operator-Key), with amount, currency and reason",
         TransferReply,
         status=201,
         body=TransferRequest,
+        security=("bearer", "platform", "operator"),
         parameters=[_IDEMPOTENCY, _USER],
-        errors=(400, 401, 403, 409, 502, 503),
+        errors=(400, 401, 403, 404, 409, 502, 503),
+    ),
+    Operation(
+        "get",
+        "/api/connect/payments/{org_id}",
+        "Payments collected for the org with something left to transfer (owner/admin)",
+        PaymentsReply,
+        parameters=[_ORG_PATH, _USER],
+        errors=(401, 403, 503),
+    ),
+    Operation(
+        "post",
+        "/api/connect/auto-transfer",
+        "Transfer each payment for the org as it succeeds, or not (owner/admin)",
+        StatusReply,
+        body=AutoTransferRequest,
+        parameters=[_USER],
+        errors=(400, 401, 403, 503),
+    ),
+    Operation(
+        "post",
+        "/api/platform/payment-intents",
+        "Platform: create the PaymentIntent for an org's sale, tagged for its transfer",
+        PaymentIntentReply,
+        status=201,
+        body=PaymentIntentRequest,
+        security="platform",
+        parameters=[_IDEMPOTENCY],
+        errors=(400, 401, 404, 502, 503),
     ),
     Operation(
         "get",
@@ -144,6 +180,12 @@ OPERATIONS = [
 ]
 
 
+def _security(schemes: str | tuple[str, ...] | None) -> list[dict[str, list[str]]]:
+    if schemes is None:
+        return []
+    return [{name: []} for name in ((schemes,) if isinstance(schemes, str) else schemes)]
+
+
 def build_openapi() -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorReply}
     for op in OPERATIONS:
@@ -181,7 +223,7 @@ def build_openapi() -> dict[str, Any]:
             "operationId": op.method + "_" + re.sub(r"[^a-z0-9]+", "_", op.path.lower()).strip("_"),
             "parameters": op.parameters,
             "responses": responses,
-            "security": [{op.security: []}] if op.security else [],
+            "security": _security(op.security),
         }
         if op.body is not None:
             operation["requestBody"] = {
@@ -203,6 +245,7 @@ def build_openapi() -> dict[str, Any]:
                     "description": "Better Auth session token or JWT",
                 },
                 "operator": {"type": "apiKey", "in": "header", "name": "X-Operator-Key"},
+                "platform": {"type": "apiKey", "in": "header", "name": "X-Platform-Key"},
             },
         },
     }

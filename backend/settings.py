@@ -17,6 +17,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MIN_INTERNAL_API_KEY_LENGTH = 32
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+MinimumAmounts = Annotated[dict[str, int], NoDecode]
+
+# The smallest transfer per currency (gross, minor units) unless MIN_TRANSFER_AMOUNTS says
+# otherwise: Stripe's minimum charge amounts, so a payment is never split into crumbs whose fee
+# rounds to nothing. Currencies not listed: 1.
+DEFAULT_MIN_TRANSFER_AMOUNTS = "usd:50,eur:50,gbp:30,cad:50,aud:50,chf:50,jpy:50"
 
 
 class SettingsError(Exception):
@@ -59,6 +65,20 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+def parse_minimums(value: str) -> dict[str, int]:
+    """`usd:50,eur:50` → {"usd": 50, "eur": 50}."""
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        currency, sep, amount = part.partition(":")
+        currency = currency.strip().lower()
+        if not sep or len(currency) != 3 or not currency.isalpha() or not amount.isdigit():
+            raise ValueError("must look like usd:50,eur:50 (currency:minor units)")
+        if not 1 <= int(amount) <= 99_999_999:
+            raise ValueError("each minimum must lie between 1 and 99999999")
+        out[currency] = int(amount)
+    return out
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
@@ -69,6 +89,12 @@ class Settings(BaseSettings):
     internal_api_key: SecretStr
     frontend_origins: CommaList
     operator_api_key: SecretStr | None = None
+    # The platform's own services (checkout, jobs): create payments for an organization and
+    # transfer any organization's payment, server to server, with `X-Platform-Key`.
+    platform_api_key: SecretStr | None = None
+    min_transfer_amounts: MinimumAmounts = Field(
+        default_factory=lambda: parse_minimums(DEFAULT_MIN_TRANSFER_AMOUNTS)
+    )
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=8000, ge=1, le=65535)
     worker_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -153,6 +179,16 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("platform_api_key", mode="before")
+    @classmethod
+    def _platform_key(cls, value: object) -> object:
+        return cls._operator_key(value)
+
+    @field_validator("min_transfer_amounts", mode="before")
+    @classmethod
+    def _minimums(cls, value: object) -> object:
+        return parse_minimums(value) if isinstance(value, str) else value
+
     @field_validator("frontend_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
@@ -170,6 +206,9 @@ class Settings(BaseSettings):
         if level not in ("critical", "error", "warning", "info", "debug"):
             raise ValueError("must be one of critical, error, warning, info, debug")
         return level
+
+    def min_transfer(self, currency: str) -> int:
+        return self.min_transfer_amounts.get(currency, 1)
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:

@@ -18,12 +18,21 @@ from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
     AccountLinkCreateParams,
+    PaymentIntentCreateParams,
     PayoutCreateParams,
     TransferCreateParams,
 )
 
 from backend.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamError
-from backend.models import AccountLink, Money, StripeAccount, StripePayout, StripeTransfer
+from backend.models import (
+    AccountLink,
+    Money,
+    StripeAccount,
+    StripePayment,
+    StripePaymentIntent,
+    StripePayout,
+    StripeTransfer,
+)
 
 logger = logging.getLogger("backend.stripe")
 
@@ -213,6 +222,7 @@ class ConnectStripe:
         transfer_group: str | None,
         description: str | None,
         metadata: dict[str, str],
+        source_transaction: str | None = None,
     ) -> StripeTransfer:
         params: TransferCreateParams = {
             "amount": amount,
@@ -220,6 +230,10 @@ class ConnectStripe:
             "destination": destination,
             "metadata": metadata,
         }
+        if source_transaction:
+            # Stripe ties the transfer to the charge: it refuses more than the charge holds, and
+            # the funds become available to the destination when the charge's do.
+            params["source_transaction"] = source_transaction
         if transfer_group:
             params["transfer_group"] = transfer_group
         if description:
@@ -265,3 +279,89 @@ class ConnectStripe:
             failure_code=payout.failure_code,
             failure_message=payout.failure_message,
         )
+
+    async def create_payment_intent(
+        self,
+        *,
+        organization_id: str,
+        amount: int,
+        currency: str,
+        transfer_group: str,
+        description: str | None,
+        key: str,
+    ) -> StripePaymentIntent:
+        """A payment collected by the platform for an organization's sale, tagged the way
+        transfers expect (`metadata.organization_id`, the transfer group)."""
+        params: PaymentIntentCreateParams = {
+            "amount": amount,
+            "currency": currency,
+            "metadata": {"organization_id": organization_id},
+            "transfer_group": transfer_group,
+        }
+        if description:
+            params["description"] = description
+        intent = await self._guard(
+            "create payment intent",
+            self._client.v1.payment_intents.create_async(params, {"idempotency_key": key}),
+        )
+        return StripePaymentIntent(
+            id=intent.id,
+            client_secret=intent.client_secret,
+            amount=intent.amount,
+            currency=intent.currency,
+            status=intent.status,
+            transfer_group=intent.transfer_group,
+        )
+
+    async def retrieve_payment(self, source_id: str) -> StripePayment | None:
+        """The payment behind a charge (`ch_…`) or PaymentIntent (`pi_…`), or None when Stripe
+        has no such object. The organization comes from the PaymentIntent's metadata, which only
+        the platform sets; the money from the charge."""
+        charge: stripe.Charge | None
+        try:
+            if source_id.startswith("ch_"):
+                charge = await self._retrieve_charge(source_id)
+                intent_id = charge.payment_intent
+                intent = (
+                    await self._retrieve_intent(intent_id) if isinstance(intent_id, str) else None
+                )
+            else:
+                intent = await self._retrieve_intent(source_id)
+                latest = intent.latest_charge
+                charge = await self._retrieve_charge(latest) if isinstance(latest, str) else None
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise map_stripe_error(exc, operation="retrieve payment") from None
+        except stripe.StripeError as exc:
+            raise map_stripe_error(exc, operation="retrieve payment") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("stripe retrieve payment: transport failure (%s)", type(exc).__name__)
+            raise UpstreamError(
+                code="stripe_unavailable", message="Payment provider unreachable."
+            ) from None
+        if intent is None:
+            return None  # a charge made without a PaymentIntent is not one of our payments
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
+        org = metadata.get("organization_id")
+        succeeded = (
+            charge is not None and charge.status == "succeeded" and intent.status == "succeeded"
+        )
+        return StripePayment(
+            payment_intent_id=intent.id,
+            charge_id=charge.id if charge is not None else None,
+            organization_id=org if isinstance(org, str) and org else None,
+            amount=charge.amount if charge is not None else intent.amount,
+            amount_refunded=charge.amount_refunded if charge is not None else 0,
+            currency=intent.currency,
+            status="succeeded"
+            if succeeded
+            else (charge.status if charge is not None else intent.status),
+            created=charge.created if charge is not None else intent.created,
+        )
+
+    async def _retrieve_charge(self, charge_id: str) -> stripe.Charge:
+        return await self._client.v1.charges.retrieve_async(charge_id)
+
+    async def _retrieve_intent(self, intent_id: str) -> stripe.PaymentIntent:
+        return await self._client.v1.payment_intents.retrieve_async(intent_id)

@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backend.models import TransferOrigin
+from backend.errors import ApiError, UpstreamError
+from backend.models import TransferOrigin, TransferRequest
 from backend.services import Services
 from backend.sync import mark_deauthorized, sync_account
+from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
@@ -165,7 +167,57 @@ def _transfer_origin(transfer: Mapping[str, Any]) -> TransferOrigin | None:
         return None
 
 
+async def _payment(svc: Services, event: Event) -> None:
+    """A payment the platform collected: re-read it from Stripe (the payload may be stale or
+    forged by nobody but Stripe — still, the read is the truth), record it for the organization
+    its metadata names, and, on `payment_intent.succeeded` for an organization that transfers
+    automatically, transfer it through the same flow an owner's claim takes. The idempotency key
+    is the PaymentIntent's, so a redelivered event finishes or replays the same transfer."""
+    if event.account:
+        return  # a connected account's own payment (direct charge): not the platform's
+    obj = event.object
+    source = obj.get("payment_intent") if obj.get("object") == "charge" else obj.get("id")
+    if not isinstance(source, str) or not source.startswith(("pi_", "ch_")):
+        return
+    payment = await svc.stripe.retrieve_payment(source)
+    if payment is None or payment.organization_id is None:
+        logger.info("event %s: payment %s is not tagged for an organization", event.id, source)
+        return
+    try:
+        org = await svc.worker.get_organization(payment.organization_id)
+        await svc.worker.record_payment(payment.record(org.id))
+    except WorkerError as exc:
+        if exc.status not in (404, 409):
+            raise
+        logger.warning("event %s: payment %s not recorded (%s)", event.id, source, exc.code)
+        return
+    if event.type != "payment_intent.succeeded" or not org.auto_transfer_payments:
+        return
+    if payment.status != "succeeded" or payment.charge_id is None:
+        return
+    body = TransferRequest(organization_id=org.id, source_transaction=payment.charge_id)
+    try:
+        outcome = await run_transfer(
+            svc, org, key=f"auto:{payment.payment_intent_id}", body=body, initiated_by="automatic"
+        )
+    except ApiError as exc:
+        if isinstance(exc, UpstreamError) or exc.status >= 500:
+            raise  # Stripe or the Worker is down: the event is retried
+        # Not transferable now (account not ready, claimed already, below the minimum): it stays
+        # listed as earned for the owners to claim.
+        logger.info("event %s: automatic transfer of %s not made (%s)", event.id, source, exc.code)
+        return
+    logger.info(
+        "event %s: payment %s transferred automatically (%s)",
+        event.id,
+        source,
+        outcome.row.status,
+    )
+
+
 HANDLERS: dict[str, Handler] = {
+    "payment_intent.succeeded": _payment,
+    "charge.refunded": _payment,
     "account.updated": _account_changed,
     "capability.updated": _account_changed,
     "account.application.deauthorized": _deauthorized,

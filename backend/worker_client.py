@@ -28,6 +28,7 @@ from backend.models import (
     LedgerPayout,
     LedgerTransfer,
     Organization,
+    Payment,
     PayoutReserveResult,
     ReserveResult,
     TransferOrigin,
@@ -360,6 +361,33 @@ class WorkerClient:
             raise
         return reply.transfer
 
+    async def record_payment(self, payment: Mapping[str, Any]) -> Payment:
+        """Store a payment as Stripe shows it; `WorkerError` `payment_conflict` when it is
+        recorded for another organization or with other amounts."""
+        _, reply = await self._request(
+            "POST", "/api/internal/payments/record", payment, read=False, model=_PaymentReply
+        )
+        return reply.payment
+
+    async def list_untransferred_payments(self, organization_id: str) -> list[Payment]:
+        _, reply = await self._request(
+            "GET",
+            f"/api/internal/payments/{_segment(organization_id)}/untransferred",
+            read=True,
+            model=_PaymentsReply,
+        )
+        return reply.payments
+
+    async def set_auto_transfer(self, organization_id: str, *, enabled: bool) -> Organization:
+        _, reply = await self._request(
+            "POST",
+            "/api/internal/set-auto-transfer",
+            {"organization_id": organization_id, "enabled": enabled},
+            read=False,
+            model=_OrganizationReply,
+        )
+        return reply.organization
+
     async def reserve_payout(self, **fields: Any) -> PayoutReserveResult:
         _, result = await self._request(
             "POST", "/api/internal/payouts/reserve", fields, read=False, model=PayoutReserveResult
@@ -414,6 +442,14 @@ class _TransferReply(BaseModel):
 
 class _PayoutReply(BaseModel):
     payout: LedgerPayout
+
+
+class _PaymentReply(BaseModel):
+    payment: Payment
+
+
+class _PaymentsReply(BaseModel):
+    payments: list[Payment]
 
 
 def _segment(value: str) -> str:

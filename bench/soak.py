@@ -8,7 +8,8 @@ Starts the stack as real processes (Worker host over a fresh SQLite D1, the Stri
 replicas round-robin until `SOAK_REQUESTS` are sent or `SOAK_SECONDS` pass:
 
 - 60 % status reads (`GET /api/connect/status/{org}`),
-- 20 % transfers (`POST /api/connect/transfer`; one in five repeats an earlier Idempotency-Key),
+- 20 % transfers (`POST /api/connect/transfer` of a payment made for the org before the run — a
+  PaymentIntent succeeded at the fake; one in five repeats an earlier Idempotency-Key),
 - 20 % signed webhooks (`account.updated`, `payout.*` with shuffled `created`; one in four a
   duplicate of an event already sent).
 
@@ -33,6 +34,7 @@ import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,14 @@ import aiohttp
 
 from bench.procs import PYTHON, Server, free_port
 from bench.soak_events import account_updated, payout_event, sign
-from bench.stack import FAKE_API_KEY, Secrets, http_json, seed_organizations, seed_principal
+from bench.stack import (
+    FAKE_API_KEY,
+    Secrets,
+    create_paid_payment,
+    http_json,
+    seed_organizations,
+    seed_principal,
+)
 from bench.webhooks import percentile
 
 ORGS = 4
@@ -181,11 +190,23 @@ def onboard_all(stack: Stack) -> None:
         )
         if status != 200:
             raise RuntimeError(f"activation webhook failed: {status} {body}")
-    http_json(
-        "POST",
-        f"{stack.stripe_url}/_fake/balance/fund",
-        json_body={"account": None, "amount": 10**11, "currency": "usd"},
-    )
+
+
+def pay_orgs(stack: Stack, count: int, seed: int) -> dict[str, list[tuple[str, int]]]:
+    """`count` customer payments spread over the orgs, made before the run (not timed): what the
+    run's transfers pay out, one payment each."""
+    rng = random.Random(seed)
+    wanted = [
+        (stack.org_ids[n % len(stack.org_ids)], rng.randrange(100, 100_000)) for n in range(count)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        charges = list(
+            pool.map(lambda w: create_paid_payment(stack.stripe_url, w[0], w[1]), wanted)
+        )
+    payments: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (org_id, amount), charge in zip(wanted, charges, strict=True):
+        payments[org_id].append((charge, amount))
+    return payments
 
 
 def _post_raw(url: str, payload: bytes, signature: str) -> tuple[int, Any]:
@@ -206,6 +227,7 @@ class Plan:
     events: dict[str, bytes] = field(default_factory=dict)
     newest_payout: dict[str, tuple[int, str]] = field(default_factory=dict)
     transfers: dict[tuple[str, str], int] = field(default_factory=dict)  # (org, key) → amount
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (org, key) → charge
     transfer_ids: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     refused_events: set[str] = field(default_factory=set)
 
@@ -218,9 +240,12 @@ class Result:
 
 
 class Load:
-    def __init__(self, stack: Stack, config: Config) -> None:
+    def __init__(
+        self, stack: Stack, config: Config, payments: dict[str, list[tuple[str, int]]]
+    ) -> None:
         self.stack = stack
         self.config = config
+        self.payments = payments
         self.rng = random.Random(config.seed)
         self.plan = Plan()
         self.results: list[Result] = []
@@ -237,19 +262,20 @@ class Load:
         slot = rng.randrange(100)
         org_index = rng.randrange(len(self.stack.org_ids))
         org_id = self.stack.org_ids[org_index]
-        if slot < 60:
+        if slot < 60 or (slot < 80 and not self.plan.transfers and not self.payments.get(org_id)):
             return "status", "GET", f"{base}/api/connect/status/{org_id}", auth, None
-        if slot < 80:
-            if self.plan.transfers and rng.randrange(5) == 0:
+        if slot < 80 and (self.payments.get(org_id) or self.plan.transfers):
+            if not self.payments.get(org_id) or (self.plan.transfers and rng.randrange(5) == 0):
                 org_id, key = rng.choice(list(self.plan.transfers))
-                amount = self.plan.transfers[(org_id, key)]
+                charge = self.plan.sources[(org_id, key)]
                 kind = "transfer-retry"
             else:
                 key = f"soak-{self._n}"
-                amount = rng.randrange(100, 100_000)
+                charge, amount = self.payments[org_id].pop()
                 self.plan.transfers[(org_id, key)] = amount
+                self.plan.sources[(org_id, key)] = charge
                 kind = "transfer"
-            body = {"organization_id": org_id, "amount": amount, "currency": "usd"}
+            body = {"organization_id": org_id, "source_transaction": charge}
             return (
                 kind,
                 "POST",
@@ -503,7 +529,11 @@ def main() -> int:
         log_dir = Path(tmp)
         with start_stack(config, log_dir) as stack:
             onboard_all(stack)
-            load = Load(stack, config)
+            # Enough for the transfers the run can send (20 % of it, minus retries), within what
+            # its time bound allows at ~1,000 req/s.
+            expected = min(config.requests, int(config.seconds * 1_000))
+            payments = pay_orgs(stack, int(expected * 0.17) + 2 * len(stack.org_ids), config.seed)
+            load = Load(stack, config, payments)
             wall = asyncio.run(load.run())
             requests_ok = report(config, load, wall)
             print("\naudit of D1 (and the Stripe fake) against what was sent:")

@@ -144,6 +144,29 @@ def http_json(
         return err.code, json.loads(err.read() or b"null")
 
 
+def create_paid_payment(stripe_url: str, organization_id: str, amount: int) -> str:
+    """A customer paid the platform `amount` USD for this organization's sale (a PaymentIntent
+    tagged as the backend's checkout tags it, succeeded through the fake's control API); returns
+    the charge a transfer names as its source."""
+    status, intent = http_json(
+        "POST",
+        f"{stripe_url}/v1/payment_intents",
+        headers={"Authorization": f"Bearer {FAKE_API_KEY}"},
+        form={
+            "amount": str(amount),
+            "currency": "usd",
+            "metadata[organization_id]": organization_id,
+        },
+    )
+    if status != 200:
+        raise RuntimeError(f"creating a payment failed: {status} {intent}")
+    status, done = http_json("POST", f"{stripe_url}/_fake/payment_intents/{intent['id']}/succeed")
+    if status != 200:
+        raise RuntimeError(f"completing a payment failed: {status} {done}")
+    charge: str = done["latest_charge"]
+    return charge
+
+
 @contextlib.contextmanager
 def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) -> Iterator[Stack]:
     ensure_hono_deps()

@@ -1,9 +1,11 @@
 """`make demo`: the whole Connect story against a running stack, over HTTP only, step by step.
 
-onboard → Account Link → (the fake) completes onboarding → webhook → status active → platform-fee
-transfer (gross, fee, net; replayed with the same Idempotency-Key) → the connected account's
-balance. The story is importable (`run_story`) so the stack test asserts every step of exactly
-what a developer sees.
+onboard → Account Link → (the fake) completes onboarding → webhook → status active → a customer
+pays the organization (the platform's checkout creates the PaymentIntent with the platform key;
+the fake completes it) → the payment is listed as earned → the owner's platform-fee transfer of
+that payment (gross, fee, net; replayed with the same Idempotency-Key) → the connected account's
+balance → a payout of it. The story is importable (`run_story`) so the stack test asserts every
+step of exactly what a developer sees.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 
 from backend.fees import ZERO_DECIMAL_CURRENCIES
-from devstack.stack_config import REPO_ROOT, read_demo_state
+from devstack.stack_config import REPO_ROOT, LocalSecrets, read_demo_state
 
 __all__ = ["DemoError", "DemoTarget", "StoryResult", "TransferSummary", "main", "run_story"]
 
@@ -39,6 +41,8 @@ class DemoTarget:
     stripe_fake_url: str | None
     token: str
     organization_id: str
+    # The platform's services' key (`X-Platform-Key`): the demo plays the platform's checkout.
+    platform_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> DemoTarget:
@@ -64,11 +68,16 @@ class DemoTarget:
                 if state
                 else f"http://127.0.0.1:{environ.get('STRIPE_FAKE_PORT', 12111)}"
             )
+        platform_key = environ.get("PLATFORM_API_KEY")
+        secrets_file = state_dir / "secrets.json"
+        if not platform_key and secrets_file.exists():
+            platform_key = LocalSecrets.load_or_create(secrets_file).platform_api_key
         return cls(
             backend_url=backend.rstrip("/"),
             stripe_fake_url=fake.rstrip("/") if fake else None,
             token=token,
             organization_id=org,
+            platform_key=platform_key or None,
         )
 
 
@@ -92,10 +101,13 @@ class StoryResult:
     webhooks_delivered: int
     status_after_webhook: str
     onboarding_step: str | None
+    payment_intent_id: str
     transfer: TransferSummary
     transfer_replay: TransferSummary
     balance_available: dict[str, int]
     balance_pending: dict[str, int]
+    payout_id: str
+    payout_amount: int
 
 
 async def run_story(
@@ -147,20 +159,49 @@ async def run_story(
             f"(charges {status['charges_enabled']}, payouts {status['payouts_enabled']})"
         )
 
-        if target.stripe_fake_url is not None:
+        if not target.platform_key:
+            raise DemoError(
+                "payment: no platform key (PLATFORM_API_KEY, or secrets.json of `make dev`)"
+            )
+        emit(f"6. a customer pays the organization {_money(amount, currency)}")
+        # The platform's own server, not the user's browser: the platform key, no session.
+        async with httpx.AsyncClient(base_url=target.backend_url, timeout=30.0) as platform:
+            intent = await _call(
+                platform,
+                "POST",
+                "/api/platform/payment-intents",
+                step="payment (platform checkout)",
+                json={"organization_id": org, "amount": amount, "currency": currency},
+                headers={
+                    "X-Platform-Key": target.platform_key,
+                    "Idempotency-Key": f"demo-sale-{uuid.uuid4()}",
+                },
+            )
+        intent_id = str(intent["payment_intent_id"])
+        emit(f"   the platform's checkout created {intent_id} (tagged for {org})")
+        if target.stripe_fake_url is None:
+            emit("   real Stripe: pay it with a test card in your checkout; waiting for it …")
+            webhook_timeout = max(webhook_timeout, 600.0)
+        else:
             async with httpx.AsyncClient(base_url=target.stripe_fake_url, timeout=10.0) as fake:
                 await _call(
                     fake,
                     "POST",
-                    "/_fake/balance/fund",
-                    step="fund platform (fake)",
-                    json={"account": None, "amount": amount, "currency": currency},
+                    f"/_fake/payment_intents/{intent_id}/succeed",
+                    step="card payment (fake)",
                 )
-            emit(f"   platform balance funded with {_money(amount, currency)} (fake)")
+            emit("   the Stripe fake charged the card (payment_intent.succeeded is on its way)")
+        earned = await _wait_earned(api, org, intent_id, wait_seconds=webhook_timeout)
+        emit(
+            f"   earned, not yet transferred: {_money(earned['amount_remaining'], currency)}"
+            f" of {earned['charge_id']}"
+        )
 
         key = f"demo-{uuid.uuid4()}"
-        emit(f"6. platform-fee transfer of {_money(amount, currency)}, Idempotency-Key {key}")
-        body = {"organization_id": org, "amount": amount, "currency": currency}
+        emit(
+            f"7. the owner claims it: platform-fee transfer of that payment, Idempotency-Key {key}"
+        )
+        body = {"organization_id": org, "source_transaction": intent_id}
         first = _transfer(
             await _call(
                 api,
@@ -174,7 +215,7 @@ async def run_story(
         )
         emit(
             f"   gross {_money(first.gross_amount, first.currency)}"
-            f" = fee {_money(first.fee_amount, first.currency)}"
+            f" = fee {_money(first.fee_amount, first.currency)} (kept by the platform)"
             f" + net {_money(first.net_amount, first.currency)}"
             f" → {first.stripe_transfer_id} ({first.status})"
         )
@@ -200,9 +241,21 @@ async def run_story(
         available = _amounts(balance["available"])
         pending = _amounts(balance["pending"])
         emit(
-            f"7. balance of {account_id}: available "
+            f"8. balance of {account_id}: available "
             f"{', '.join(_money(v, c) for c, v in available.items()) or 'nothing'}; pending "
             f"{', '.join(_money(v, c) for c, v in pending.items()) or 'nothing'}"
+        )
+        paid_out = await _call(
+            api,
+            "POST",
+            "/api/connect/payout",
+            step="payout",
+            json={"organization_id": org, "currency": currency},
+            headers={"Idempotency-Key": f"demo-payout-{uuid.uuid4()}"},
+        )
+        emit(
+            f"9. payout of the available balance: {_money(int(paid_out['amount']), currency)}"
+            f" → {paid_out['payout_id']} ({paid_out['status']})"
         )
 
     return StoryResult(
@@ -213,10 +266,13 @@ async def run_story(
         webhooks_delivered=delivered,
         status_after_webhook=str(status["stripe_connect_status"]),
         onboarding_step=status["onboarding_step"],
+        payment_intent_id=intent_id,
         transfer=first,
         transfer_replay=replay,
         balance_available=available,
         balance_pending=pending,
+        payout_id=str(paid_out["payout_id"]),
+        payout_amount=int(paid_out["amount"]),
     )
 
 
@@ -251,6 +307,21 @@ async def _wait_active(api: httpx.AsyncClient, org: str, *, wait_seconds: float)
                 f"webhook: status still {status['stripe_connect_status']!r}"
                 f" after {wait_seconds:.0f} s"
             )
+        await asyncio.sleep(0.2)
+
+
+async def _wait_earned(
+    api: httpx.AsyncClient, org: str, intent_id: str, *, wait_seconds: float
+) -> dict[str, Any]:
+    """The payment, once its webhook has recorded it as earned by the organization."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        listed = await _call(api, "GET", f"/api/connect/payments/{org}", step="earned payments")
+        for payment in listed["payments"]:
+            if payment["payment_intent_id"] == intent_id:
+                return dict(payment)
+        if time.monotonic() > deadline:
+            raise DemoError(f"payment: {intent_id} not earned after {wait_seconds:.0f} s")
         await asyncio.sleep(0.2)
 
 

@@ -185,6 +185,7 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "STRIPE_WEBHOOK_SECRETS": ",".join(config.webhook_secrets),
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
+                "PLATFORM_API_KEY": config.platform_api_key,
             }
         ),
         cwd=REPO_ROOT,

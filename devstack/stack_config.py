@@ -36,6 +36,7 @@ class LocalSecrets:
     webhook_secret: str
     connect_webhook_secret: str
     operator_api_key: str
+    platform_api_key: str
     demo_password: str
 
     @classmethod
@@ -46,6 +47,7 @@ class LocalSecrets:
             webhook_secret="whsec_" + secrets.token_urlsafe(32),
             connect_webhook_secret="whsec_" + secrets.token_urlsafe(32),
             operator_api_key=secrets.token_urlsafe(48),
+            platform_api_key=secrets.token_urlsafe(48),
             demo_password=secrets.token_urlsafe(12),
         )
 
@@ -78,6 +80,7 @@ class StackConfig:
     better_auth_secret: str
     internal_api_key: str
     operator_api_key: str
+    platform_api_key: str
     demo_password: str
     webhook_secrets: tuple[str, ...]
     stripe_secret_key: str | None
@@ -119,6 +122,7 @@ class StackConfig:
             better_auth_secret=environ.get("BETTER_AUTH_SECRET") or local.better_auth_secret,
             internal_api_key=internal_key,
             operator_api_key=environ.get("OPERATOR_API_KEY") or local.operator_api_key,
+            platform_api_key=environ.get("PLATFORM_API_KEY") or local.platform_api_key,
             demo_password=environ.get("DEMO_PASSWORD") or local.demo_password,
             webhook_secrets=hooks,
             stripe_secret_key=stripe_key,

@@ -57,12 +57,17 @@
  * @property {number} platform_fee_percent
  * @property {number} platform_fee_fixed Minor units.
  * @property {number | null} stripe_synced_at Unix seconds of the last read from Stripe.
+ * @property {boolean} auto_transfer_payments Each payment for the org is transferred as it
+ *   succeeds (otherwise owners/admins claim them: see `payments` and `transfer`).
  */
 
 /**
  * @typedef {object} TransferInput
- * @property {number} amount Gross amount in minor units (an integer: 1000 is $10.00).
- * @property {string} currency Three-letter ISO code, e.g. `"usd"`.
+ * @property {string} sourceTransaction The payment to pay out: its charge (`ch_…`) or
+ *   PaymentIntent (`pi_…`), made by the platform for this organization (see `payments`).
+ * @property {number} [amount] Gross amount in minor units to take from it (an integer: 1000 is
+ *   $10.00); omitted means all that is left of the payment.
+ * @property {string} [currency] Three-letter ISO code; when given it must be the payment's.
  * @property {string} [description]
  * @property {string} [transferGroup]
  * @property {Record<string, string>} [metadata] Up to 20 string pairs, copied onto the transfer.
@@ -78,8 +83,28 @@
  * @property {string} currency
  * @property {string | null} stripe_transfer_id
  * @property {"pending" | "succeeded" | "failed" | "reversed"} status
+ * @property {string | null} source_transaction The charge this transfer paid out.
  * @property {boolean} replayed Added by this client: true when the backend answered from its
  *   ledger (`Idempotent-Replayed: true`), i.e. this key had already been used for this request.
+ */
+
+/**
+ * @typedef {object} Payment A payment collected for the organization, not yet fully transferred.
+ * @property {string} payment_intent_id `pi_…`
+ * @property {string | null} charge_id `ch_…` (pass either as `sourceTransaction`)
+ * @property {number} amount Minor units.
+ * @property {number} amount_refunded
+ * @property {number} amount_transferred
+ * @property {number} amount_remaining What a transfer can still take (amount − refunds − transfers).
+ * @property {string} currency
+ * @property {number} created Unix seconds.
+ */
+
+/**
+ * @typedef {object} PaymentsReply
+ * @property {string} organization_id
+ * @property {boolean} auto_transfer_payments
+ * @property {Payment[]} payments Newest first, at most 100.
  */
 
 /**
@@ -328,8 +353,12 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
     },
 
     /**
-     * A platform-fee transfer: from the gross `amount` the organization's fee is kept and the
-     * rest goes to its connected account. Needs owner/admin and an active account.
+     * A platform-fee transfer of a payment the platform collected for the organization: from
+     * the gross (all that is left of the payment, or `amount` of it) the organization's fee is
+     * kept and the rest goes to its connected account. Needs owner/admin and an active account.
+     * Refusals: 404 `source_not_found` (no payment of this org), 409 `source_not_succeeded`,
+     * `source_exhausted` (already transferred or refunded), `source_currency_mismatch`, 400
+     * `below_minimum_transfer`.
      *
      * Safe to retry: the backend stores each (organization, idempotency key) once, so the same
      * key with the same input returns the first result (`replayed: true`) — even days later —
@@ -345,6 +374,7 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
       const key = keyOrNew(idempotencyKey);
       const body = compact({
         organization_id: orgId,
+        source_transaction: input.sourceTransaction,
         amount: input.amount,
         currency: input.currency,
         description: input.description,
@@ -356,6 +386,28 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
         idempotencyKey: key,
       });
       return { ...data, replayed: replayed(response) };
+    },
+
+    /**
+     * Payments collected for the organization that are not (fully) transferred yet: what its
+     * owners/admins can claim with `transfer`. Owner/admin.
+     * @param {string} orgId
+     * @returns {Promise<PaymentsReply>}
+     */
+    async payments(orgId) {
+      return (await request("GET", `/api/connect/payments/${orgPath(orgId)}`)).data;
+    },
+
+    /**
+     * Transfer each payment for the organization as it succeeds (`true`), or leave them to be
+     * claimed (`false`, the default). Owner/admin.
+     * @param {string} orgId
+     * @param {boolean} enabled
+     * @returns {Promise<StatusReply>}
+     */
+    async setAutoTransfer(orgId, enabled) {
+      const body = { organization_id: orgId, enabled };
+      return (await request("POST", "/api/connect/auto-transfer", { body })).data;
     },
 
     /**

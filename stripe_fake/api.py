@@ -22,6 +22,7 @@ from stripe.params import (
     AccountRetrieveParams,
     AccountUpdateParams,
     BalanceRetrieveParams,
+    ChargeRetrieveParams,
     EventListParams,
     EventRetrieveParams,
     PaymentIntentConfirmParams,
@@ -31,6 +32,8 @@ from stripe.params import (
     PayoutCreateParams,
     PayoutListParams,
     PayoutRetrieveParams,
+    RefundCreateParams,
+    RefundRetrieveParams,
     TransferCreateParams,
     TransferListParams,
     TransferRetrieveParams,
@@ -115,6 +118,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         money.confirm_payment_intent,
         PaymentIntentConfirmParams,
     ),
+    _endpoint("GET", "/v1/charges/{charge}", money.retrieve_charge, ChargeRetrieveParams),
+    _endpoint("POST", "/v1/refunds", money.create_refund, RefundCreateParams),
+    _endpoint("GET", "/v1/refunds/{refund}", money.retrieve_refund, RefundRetrieveParams),
 )
 
 EXTRA_REQUIRED: dict[Handler, tuple[str, ...]] = {money.create_transfer: ("amount",)}

@@ -1,4 +1,5 @@
-"""Balance, transfers (and reversals), payouts and payment intents: money moves between balances.
+"""Balance, transfers (and reversals), payouts, payment intents with their charges, and refunds:
+money moves between balances.
 
 The platform's balance and each connected account's are kept per currency as available/pending,
 so a transfer, a payout or a destination charge always adds up.
@@ -146,7 +147,10 @@ def create_transfer(ctx: Ctx) -> JSON:
     amount = amount_of(ctx)
     currency = currency_of(ctx)
     destination = _check_destination(ctx, str(ctx.params["destination"]))
-    source = ctx.params.get("source_transaction")
+    source = _opt_str(ctx.params.get("source_transaction"))
+    bucket = "available"
+    if source is not None:
+        bucket = _check_source(ctx, source, amount=amount, currency=currency)
     balance = ctx.state.balance_of(PLATFORM, currency)
     if source is None and balance["available"] < amount:
         raise balance_insufficient(INSUFFICIENT_TRANSFER)
@@ -159,11 +163,51 @@ def create_transfer(ctx: Ctx) -> JSON:
         source_transaction=_opt_str(source),
         meta=metadata(ctx.params),
     )
-    balance["available"] -= amount
-    ctx.state.balance_of(destination["id"], currency)["available"] += amount
+    # A transfer funded by a charge takes the charge's funds where they are (pending until they
+    # settle); the destination receives them in the same state.
+    balance[bucket] -= amount
+    ctx.state.balance_of(destination["id"], currency)[bucket] += amount
     ctx.state.transfers[transfer["id"]] = transfer
     ctx.fake.events.emit("transfer.created", transfer)
     return copy.deepcopy(transfer)
+
+
+def transferred_from(ctx: Ctx, charge_id: str) -> int:
+    """What transfers funded by this charge still hold (reversals give it back)."""
+    return sum(
+        t["amount"] - t["amount_reversed"]
+        for t in ctx.state.transfers.values()
+        if t["source_transaction"] == charge_id
+    )
+
+
+def _check_source(ctx: Ctx, charge_id: str, *, amount: int, currency: str) -> str:
+    """Stripe's refusals for `source_transaction`: it must be a charge of the platform (a
+    PaymentIntent id is not one), succeeded, in the transfer's currency, with enough of it left
+    after refunds and earlier transfers. Returns the balance bucket its funds are in."""
+    charge = ctx.state.charges.get(charge_id)
+    if charge is None:
+        raise resource_missing("charge", charge_id, param="source_transaction")
+    if charge["status"] != "succeeded":
+        raise invalid_request(
+            f"The source_transaction {charge_id} has status '{charge['status']}'; only a "
+            "succeeded charge can fund a transfer.",
+            param="source_transaction",
+        )
+    if charge["currency"] != currency:
+        raise invalid_request(
+            f"The currency of source_transaction {charge_id} ({charge['currency']}) must match "
+            f"the currency of the transfer ({currency}).",
+            param="currency",
+        )
+    left = charge["amount"] - charge["amount_refunded"] - transferred_from(ctx, charge_id)
+    if amount > left:
+        raise invalid_request(
+            f"The transfer amount ({amount}) is greater than the amount available from "
+            f"source_transaction {charge_id} ({max(left, 0)}).",
+            param="amount",
+        )
+    return ctx.state.charge_bucket.get(charge_id, "available")
 
 
 def _opt_str(value: object) -> str | None:
@@ -427,7 +471,10 @@ def _confirm(ctx: Ctx, intent: JSON) -> None:
     amount = intent["amount"]
     currency = intent["currency"]
     fee = intent["application_fee_amount"] or 0
-    charge_id = new_id("ch_")
+    charge = _charge_object(intent)
+    charge_id = charge["id"]
+    ctx.state.charges[charge_id] = charge
+    ctx.state.charge_bucket[charge_id] = bucket
     intent["status"] = "succeeded"
     intent["amount_received"] = amount
     intent["latest_charge"] = charge_id
@@ -455,6 +502,7 @@ def _confirm(ctx: Ctx, intent: JSON) -> None:
         ctx.fake.events.emit("transfer.created", transfer)
     else:
         ctx.state.balance_of(PLATFORM, currency)[bucket] += amount
+    ctx.fake.events.emit("charge.succeeded", charge, account=ctx.stripe_account)
     ctx.fake.events.emit("payment_intent.succeeded", intent, account=ctx.stripe_account)
 
 
@@ -491,3 +539,124 @@ def list_payment_intents(ctx: Ctx) -> JSON:
         if ctx.state.payment_intent_owner.get(iid) == ctx.owner
     ]
     return paginate(items, ctx.params, url="/v1/payment_intents")
+
+
+def succeed_payment_intent(ctx: Ctx, intent: JSON) -> JSON:
+    """The control API's "the customer paid" (test card 4000000000000077: funds available at
+    once), through the same confirmation as the API."""
+    if intent["status"] == "succeeded":
+        raise invalid_request(
+            "This PaymentIntent has already succeeded.", code="payment_intent_unexpected_state"
+        )
+    intent["payment_method"] = "pm_card_bypassPending"
+    _confirm(ctx, intent)
+    return copy.deepcopy(intent)
+
+
+# --- charges and refunds ------------------------------------------------------------------------
+
+
+def _charge_object(intent: JSON) -> JSON:
+    created = now()
+    return {
+        "id": new_id("ch_"),
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_captured": intent["amount"],
+        "amount_refunded": 0,
+        "application_fee_amount": intent["application_fee_amount"],
+        "balance_transaction": new_id("txn_"),
+        "captured": True,
+        "created": created,
+        "currency": intent["currency"],
+        "customer": intent["customer"],
+        "description": intent["description"],
+        "livemode": False,
+        "metadata": copy.deepcopy(intent["metadata"]),
+        "on_behalf_of": intent["on_behalf_of"],
+        "paid": True,
+        "payment_intent": intent["id"],
+        "payment_method": intent["payment_method"],
+        "refunded": False,
+        "status": "succeeded",
+        "transfer_data": copy.deepcopy(intent["transfer_data"]),
+        "transfer_group": intent["transfer_group"],
+    }
+
+
+def _owned_charge(ctx: Ctx, charge_id: str, *, param: str = "id") -> JSON:
+    charge = ctx.state.charges.get(charge_id)
+    intent_id = charge["payment_intent"] if charge is not None else None
+    if charge is None or ctx.state.payment_intent_owner.get(intent_id or "") != ctx.owner:
+        raise resource_missing("charge", charge_id, param=param)
+    return charge
+
+
+def retrieve_charge(ctx: Ctx) -> JSON:
+    return copy.deepcopy(_owned_charge(ctx, ctx.path["charge"]))
+
+
+def create_refund(ctx: Ctx) -> JSON:
+    if "charge" in ctx.params:
+        charge = _owned_charge(ctx, str(ctx.params["charge"]), param="charge")
+    elif "payment_intent" in ctx.params:
+        intent_id = str(ctx.params["payment_intent"])
+        intent = ctx.state.payment_intents.get(intent_id)
+        if intent is None or ctx.state.payment_intent_owner.get(intent_id) != ctx.owner:
+            raise resource_missing("payment_intent", intent_id, param="payment_intent")
+        if intent["latest_charge"] is None:
+            raise invalid_request(
+                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                param="payment_intent",
+            )
+        charge = ctx.state.charges[intent["latest_charge"]]
+    else:
+        raise invalid_request(
+            "One of the following params should be provided for this request: payment_intent "
+            "or charge.",
+            code="parameter_missing",
+        )
+    left = charge["amount"] - charge["amount_refunded"]
+    if left <= 0:
+        raise invalid_request(
+            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
+    amount = left
+    if "amount" in ctx.params:
+        amount = parse_int(ctx.params["amount"], "amount", minimum=1)
+    if amount > left:
+        raise invalid_request(
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left}).",
+            param="amount",
+            code="amount_too_large",
+        )
+    refund: JSON = {
+        "id": new_id("re_"),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": new_id("txn_"),
+        "charge": charge["id"],
+        "created": now(),
+        "currency": charge["currency"],
+        "metadata": metadata(ctx.params),
+        "payment_intent": charge["payment_intent"],
+        "reason": _opt_str(ctx.params.get("reason")),
+        "status": "succeeded",
+    }
+    before = copy.deepcopy(charge)
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+    bucket = ctx.state.charge_bucket.get(charge["id"], "available")
+    ctx.state.balance_of(PLATFORM, charge["currency"])[bucket] -= amount
+    ctx.state.refunds[refund["id"]] = refund
+    ctx.fake.events.emit("refund.created", refund)
+    ctx.fake.events.emit("charge.refunded", charge, previous=previous_attributes(before, charge))
+    return copy.deepcopy(refund)
+
+
+def retrieve_refund(ctx: Ctx) -> JSON:
+    refund_id = ctx.path["refund"]
+    refund = ctx.state.refunds.get(refund_id)
+    if refund is None or ctx.stripe_account is not None:
+        raise resource_missing("refund", refund_id)
+    return copy.deepcopy(refund)

@@ -66,7 +66,7 @@ class FaultInjection:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        mode = self.fake.faults.take()
+        mode = self.fake.faults.take(scope["path"])
         if mode == "slow":
             await asyncio.sleep(self.fake.faults.delay_seconds)
         elif mode == "down":

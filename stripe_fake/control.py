@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from stripe_fake import accounts
-from stripe_fake.core import Fake
+from stripe_fake import accounts, api_money
+from stripe_fake.core import Ctx, Fake
+from stripe_fake.errors import StripeFakeError
 from stripe_fake.events import previous_attributes
 from stripe_fake.ids import now
 from stripe_fake.store import JSON, PLATFORM
@@ -223,6 +224,29 @@ async def fail_payout(fake: Fake, request: Request) -> Response:
     return await _settle_payout(fake, request, paid=False)
 
 
+async def succeed_payment_intent(fake: Fake, request: Request) -> Response:
+    """The customer paid: the PaymentIntent succeeds with a charge whose funds are available."""
+    intent_id = request.path_params["id"]
+    intent = fake.state.payment_intents.get(intent_id)
+    if intent is None:
+        raise ControlError(404, "not_found", f"No such payment_intent: {intent_id}")
+    owner = fake.state.payment_intent_owner[intent_id]
+    ctx = Ctx(
+        fake=fake,
+        api_key="",
+        stripe_account=None if owner == PLATFORM else owner,
+        params={},
+        path={"intent": intent_id},
+        base_url=str(request.base_url).rstrip("/"),
+    )
+    try:
+        succeeded = api_money.succeed_payment_intent(ctx, intent)
+    except StripeFakeError as exc:
+        raise ControlError(409, exc.code or "invalid_state", exc.message) from None
+    fake.store.save()
+    return JSONResponse(succeeded)
+
+
 async def configure_webhooks(fake: Fake, request: Request) -> Response:
     body = await _body(request)
     settings = fake.dispatcher.settings
@@ -265,9 +289,11 @@ async def set_faults(fake: Fake, request: Request) -> Response:
     fake.faults.mode = mode
     fake.faults.remaining = None if count is None or mode is None else _int(count, "count")
     fake.faults.delay_seconds = float(body.get("delay_seconds", 1.0))
+    path = body.get("path")
+    fake.faults.path = str(path) if path else None
     return JSONResponse(
         {"mode": fake.faults.mode, "count": fake.faults.remaining,
-         "delay_seconds": fake.faults.delay_seconds}
+         "delay_seconds": fake.faults.delay_seconds, "path": fake.faults.path}
     )  # fmt: skip
 
 
@@ -338,6 +364,7 @@ def routes(fake: Fake) -> list[Route]:
         ("/_fake/balance/settle", settle_balance, ["POST"]),
         ("/_fake/payouts/{id}/pay", pay_payout, ["POST"]),
         ("/_fake/payouts/{id}/fail", fail_payout, ["POST"]),
+        ("/_fake/payment_intents/{id}/succeed", succeed_payment_intent, ["POST"]),
         ("/_fake/webhooks", configure_webhooks, ["POST"]),
         ("/_fake/webhooks/deliveries", deliveries, ["GET"]),
         ("/_fake/events", list_events, ["GET"]),

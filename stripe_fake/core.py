@@ -21,9 +21,12 @@ class Faults:
     mode: str | None = None
     remaining: int | None = None
     delay_seconds: float = 0.0
+    path: str | None = None  # only requests whose path starts with this (all when None)
 
-    def take(self) -> str | None:
+    def take(self, path: str = "") -> str | None:
         if self.mode is None:
+            return None
+        if self.path is not None and not path.startswith(self.path):
             return None
         mode = self.mode
         if self.remaining is not None:

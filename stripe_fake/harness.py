@@ -52,6 +52,10 @@ class _Calls(Generic[T]):
     def settle_balance(self, account_id: str | None = None) -> T:
         return self._send(("POST", "/_fake/balance/settle", {"account": account_id}))
 
+    def succeed_payment_intent(self, intent_id: str) -> T:
+        """The customer paid (card succeeded, funds available at once)."""
+        return self._send(("POST", f"/_fake/payment_intents/{intent_id}/succeed", None))
+
     def pay_payout(self, payout_id: str) -> T:
         return self._send(("POST", f"/_fake/payouts/{payout_id}/pay", None))
 
@@ -85,9 +89,15 @@ class _Calls(Generic[T]):
         return self._send(("POST", "/_fake/webhooks", body))
 
     def set_faults(
-        self, mode: str | None, *, count: int | None = None, delay_seconds: float = 1.0
+        self,
+        mode: str | None,
+        *,
+        count: int | None = None,
+        delay_seconds: float = 1.0,
+        path: str | None = None,
     ) -> T:
-        body = {"mode": mode, "count": count, "delay_seconds": delay_seconds}
+        """Faults for the next `count` `/v1/` requests (those under `path` when given)."""
+        body = {"mode": mode, "count": count, "delay_seconds": delay_seconds, "path": path}
         return self._send(("POST", "/_fake/faults", body))
 
     def clear_faults(self) -> T:

@@ -26,6 +26,10 @@ class State:
     payout_owner: dict[str, str] = field(default_factory=dict)
     payment_intents: dict[str, JSON] = field(default_factory=dict)
     payment_intent_owner: dict[str, str] = field(default_factory=dict)
+    charges: dict[str, JSON] = field(default_factory=dict)
+    # Which balance bucket ("available"/"pending") a charge's funds went to: not a Stripe field.
+    charge_bucket: dict[str, str] = field(default_factory=dict)
+    refunds: dict[str, JSON] = field(default_factory=dict)
     account_links: dict[str, JSON] = field(default_factory=dict)
     events: dict[str, JSON] = field(default_factory=dict)
     idempotency: dict[str, JSON] = field(default_factory=dict)

@@ -6,14 +6,18 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from backend.auth import MANAGER_ROLES, OrgAccess, bearer_token
-from backend.errors import ApiError, Conflict, InvalidRequest, error_response
-from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
+from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest, error_response
+from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.ledger_rules import check_same_request as _check_same_request
+from backend.ledger_rules import key_reused as _key_reused
+from backend.ledger_rules import outcome_unknown as _outcome_unknown
+from backend.ledger_rules import require_ready
+from backend.ledger_rules import too_old_to_resend as _too_old_to_resend
 from backend.models import (
     BalanceReply,
     LedgerPayout,
@@ -30,18 +34,16 @@ from backend.models import (
     TransferRequest,
 )
 from backend.redirects import resolve_redirect
+from backend.service_keys import caller_of
 from backend.services import Services, read_model, services
 from backend.stripe_gateway import idempotency_key, is_definitive
 from backend.sync import sync_account
+from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.connect")
 
 MAX_IDEMPOTENCY_KEY = 255
-# Stripe keeps an idempotency key for at least 24 hours. A ledger row still waiting for Stripe's
-# answer is re-sent with its key only well inside that window: later, Stripe may have forgotten
-# the key, and if the first attempt did reach it, re-sending would move the money twice.
-RESEND_WINDOW = timedelta(hours=23)
 
 
 def _reply(
@@ -93,13 +95,11 @@ def _require_account(org: Organization) -> str:
 
 
 def _require_ready(org: Organization) -> str:
-    account_id = org.stripe_connect_account_id
-    if not account_id or org.stripe_connect_status != "active" or not org.payouts_enabled:
-        raise Conflict(
-            code="account_not_ready",
-            message="The organization's Stripe account cannot receive transfers yet.",
-        )
-    return account_id
+    return require_ready(
+        org.stripe_connect_account_id,
+        status=org.stripe_connect_status,
+        payouts_enabled=org.payouts_enabled,
+    )
 
 
 # --- onboarding --------------------------------------------------------------------------------
@@ -178,54 +178,6 @@ async def status_by_header(request: Request) -> Response:
 # --- platform-fee transfer ---------------------------------------------------------------------
 
 
-def _request_hash(body: TransferRequest) -> str:
-    canonical = json.dumps(
-        {
-            "organization_id": body.organization_id,
-            "amount": body.amount,
-            "currency": body.currency.lower(),
-            "description": body.description,
-            "transfer_group": body.transfer_group,
-            "metadata": body.metadata or {},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _too_old_to_resend(reserved_at: str | None) -> bool:
-    if reserved_at is None:
-        return False
-    try:
-        moment = datetime.fromisoformat(reserved_at)
-    except ValueError:
-        return True  # unknown age: do not risk a second transfer
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return datetime.now(UTC) - moment > RESEND_WINDOW
-
-
-def _outcome_unknown(what: str) -> Conflict:
-    return Conflict(
-        code=f"{what}_outcome_unknown",
-        message=f"Whether Stripe made this {what} is unknown and its idempotency window has "
-        "passed; it is not sent again. Contact support to reconcile it.",
-    )
-
-
-def _key_reused() -> Conflict:
-    return Conflict(
-        code="idempotency_key_reused",
-        message="This Idempotency-Key was used with a different request.",
-    )
-
-
-def _check_same_request(stored_hash: str, request_hash: str) -> None:
-    if stored_hash != request_hash:
-        raise _key_reused()
-
-
 def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Response:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     if row.status == "failed":
@@ -244,102 +196,40 @@ def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Response:
         currency=row.currency,
         stripe_transfer_id=row.stripe_transfer_id,
         status=row.status,
+        source_transaction=row.source_transaction,
+        reason=row.reason,
     )
     return _reply(reply, 201, headers)
 
 
 async def transfer(request: Request) -> Response:
+    """An owner/admin claims a payment made for their organization; the platform's services
+    (`X-Platform-Key`) may transfer any organization's payment; only the operator
+    (`X-Operator-Key`) may transfer without a payment (an adjustment, with a reason)."""
     svc = services(request)
-    bearer_token(request)  # 401 before any 400 about the body
+    settings = svc.settings
+    caller = caller_of(
+        request, platform=settings.platform_api_key, operator=settings.operator_api_key
+    )
+    if caller == "member":
+        bearer_token(request)  # 401 before any 400 about the body
     key = require_idempotency_key(request)
     body = await read_model(request, TransferRequest)
-    access = await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-    )
-    org = access.organization
-    request_hash = _request_hash(body)
-    try:
-        account_id = _require_ready(org)
-    except Conflict:
-        # A finished transfer is replayed whatever the account's state now; only the (rare)
-        # not-ready path pays for the lookup.
-        # A pending row stays pending: whether Stripe made it is unknown, and sending it now would
-        # move money to an account that may no longer take it. A retry once active finishes it.
-        stored = await svc.worker.find_transfer(org.id, key)
-        if stored is None:
-            raise
-        _check_same_request(stored.request_hash, request_hash)
-        if stored.status == "pending":
-            raise
-        return _transfer_reply(stored, replayed=True)
-    try:
-        fee = compute_fee(
-            body.amount,
-            percent=org.platform_fee_percent,
-            fixed_amount=org.platform_fee_fixed,
-            currency=body.currency,
+    if caller == "member":
+        access = await svc.auth.organization_access(
+            request, body.organization_id, roles=MANAGER_ROLES, fresh=True
         )
-    except FeeError as exc:
-        raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
-    if fee.net_amount <= 0:
-        raise InvalidRequest(
-            code="invalid_amount", message="After the platform fee nothing is left to transfer."
+        org = access.organization
+    else:
+        org = await svc.worker.get_organization(body.organization_id)
+    if caller != "operator" and (body.source_transaction is None or body.reason is not None):
+        raise Forbidden(
+            code="operator_key_required",
+            message="A transfer must name the payment it pays out (source_transaction); only "
+            "the operator may transfer without one, with a reason.",
         )
-    try:
-        reserved = await svc.worker.reserve_transfer(
-            organization_id=org.id,
-            idempotency_key=key,
-            request_hash=request_hash,
-            gross_amount=fee.gross_amount,
-            fee_amount=fee.fee_amount,
-            net_amount=fee.net_amount,
-            currency=fee.currency,
-            stripe_account_id=account_id,
-        )
-    except WorkerError as exc:
-        if exc.code == "idempotency_key_reused":
-            raise _key_reused() from None
-        raise
-    row = reserved.transfer
-    if not reserved.created and row.status != "pending":
-        return _transfer_reply(row, replayed=True)
-    if not reserved.created and _too_old_to_resend(row.created_at):
-        raise _outcome_unknown("transfer")
-    return await _execute_transfer(svc, row, body, replayed=not reserved.created)
-
-
-async def _execute_transfer(
-    svc: Services, row: LedgerTransfer, body: TransferRequest, *, replayed: bool
-) -> Response:
-    """Send the reserved (possibly retried) transfer with the amounts stored in the ledger."""
-    metadata = {
-        **(body.metadata or {}),
-        "organization_id": row.organization_id,
-        "idempotency_key": row.idempotency_key,
-        "gross_amount": str(row.gross_amount),
-        "fee_amount": str(row.fee_amount),
-    }
-    try:
-        sent = await svc.stripe.create_transfer(
-            destination=row.stripe_account_id or "",
-            amount=row.net_amount,
-            currency=row.currency,
-            key=idempotency_key("transfer", row.organization_id, row.idempotency_key),
-            transfer_group=body.transfer_group,
-            description=body.description,
-            metadata=metadata,
-        )
-    except ApiError as exc:
-        if not is_definitive(exc):
-            raise  # left pending: a retry with the same key (or its webhook) finishes it
-        done = await svc.worker.complete_transfer(
-            row.organization_id, row.idempotency_key, status="failed", failure_message=exc.message
-        )
-        return _transfer_reply(done, replayed=False)
-    done = await svc.worker.complete_transfer(
-        row.organization_id, row.idempotency_key, status="succeeded", stripe_transfer_id=sent.id
-    )
-    return _transfer_reply(done, replayed=replayed and done.status != "pending")
+    outcome = await run_transfer(svc, org, key=key, body=body, initiated_by=caller)
+    return _transfer_reply(outcome.row, replayed=outcome.replayed)
 
 
 # --- balance, payout, login link ---------------------------------------------------------------

@@ -18,17 +18,29 @@ def routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[str, st
         (
             "POST",
             "/api/connect/transfer",
-            {"organization_id": org, "amount": 1000, "currency": "usd"},
+            {"organization_id": org, "source_transaction": "ch_auth1"},
             key,
         ),
         ("GET", f"/api/connect/balance/{org}", None, {}),
         ("POST", "/api/connect/payout", {"organization_id": org, "currency": "usd"}, key),
         ("POST", "/api/connect/login-link", {"organization_id": org}, {}),
+        ("GET", f"/api/connect/payments/{org}", None, {}),
+        ("POST", "/api/connect/auto-transfer", {"organization_id": org, "enabled": True}, {}),
     ]
 
 
-ROUTE_IDS = ["onboard", "status", "status-header", "transfer", "balance", "payout", "login-link"]
-MANAGER_ONLY = {"onboard", "transfer", "payout", "login-link"}
+ROUTE_IDS = [
+    "onboard",
+    "status",
+    "status-header",
+    "transfer",
+    "balance",
+    "payout",
+    "login-link",
+    "payments",
+    "auto-transfer",
+]
+MANAGER_ONLY = {"onboard", "transfer", "payout", "login-link", "payments", "auto-transfer"}
 
 
 async def call(

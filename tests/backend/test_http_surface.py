@@ -98,11 +98,19 @@ async def test_openapi_describes_every_route_with_schemas(client: httpx.AsyncCli
         "/api/connect/transfer",
         "/api/connect/balance/{org_id}",
         "/api/connect/webhook",
+        "/api/connect/payments/{org_id}",
+        "/api/connect/auto-transfer",
+        "/api/platform/payment-intents",
     ):
         assert path in spec["paths"], path
     transfer = spec["components"]["schemas"]["TransferRequest"]
     assert transfer["additionalProperties"] is False
-    assert transfer["properties"]["amount"]["type"] == "integer"
+    assert {"type": "integer", "exclusiveMinimum": 0, "maximum": 99_999_999} in transfer[
+        "properties"
+    ]["amount"]["anyOf"]
+    assert "source_transaction" in transfer["properties"]
+    security = spec["paths"]["/api/connect/transfer"]["post"]["security"]
+    assert security == [{"bearer": []}, {"platform": []}, {"operator": []}]
 
 
 async def test_tokens_never_reach_logs_or_error_bodies(
@@ -114,7 +122,7 @@ async def test_tokens_never_reach_logs_or_error_bodies(
     for t in (token, bad):
         r = await client.post(
             "/api/connect/transfer",
-            json={"organization_id": backend_stack.org_id, "amount": 1, "currency": "usd"},
+            json={"organization_id": backend_stack.org_id, "source_transaction": "ch_1"},
             headers={"Authorization": f"Bearer {t}", "Idempotency-Key": "k"},
         )
         assert t not in r.text

@@ -35,11 +35,11 @@ async def _restrict(client: httpx.AsyncClient, stack: BackendStack, account_id: 
 
 
 async def _transfer(
-    client: httpx.AsyncClient, stack: BackendStack, key: str, amount: int = 10_000
+    client: httpx.AsyncClient, stack: BackendStack, key: str, charge: str, amount: int = 10_000
 ) -> httpx.Response:
     return await client.post(
         "/api/connect/transfer",
-        json={"organization_id": stack.org_id, "amount": amount, "currency": "usd"},
+        json={"organization_id": stack.org_id, "source_transaction": charge, "amount": amount},
         headers=stack.auth("admin", Idempotency_Key=key),
     )
 
@@ -48,23 +48,23 @@ async def test_finished_transfer_is_replayed_after_the_account_is_disabled(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     account_id = await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
-    first = await _transfer(client, backend_stack, "order-7/a")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 20_000)
+    first = await _transfer(client, backend_stack, "order-7/a", charge)
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
     await _disable(client, backend_stack, account_id)
 
-    replay = await _transfer(client, backend_stack, "order-7/a")
+    replay = await _transfer(client, backend_stack, "order-7/a", charge)
     assert replay.status_code == 201, replay.text
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first.json()
 
-    other_body = await _transfer(client, backend_stack, "order-7/a", amount=5_000)
+    other_body = await _transfer(client, backend_stack, "order-7/a", charge, amount=5_000)
     assert (other_body.status_code, other_body.json()["error"]["code"]) == (
         409,
         "idempotency_key_reused",
     )
-    fresh = await _transfer(client, backend_stack, "order-8")
+    fresh = await _transfer(client, backend_stack, "order-8", charge)
     assert (fresh.status_code, fresh.json()["error"]["code"]) == (409, "account_not_ready")
     async with backend_stack.stripe.client() as stripe:
         listed = await stripe.v1.transfers.list_async({"destination": account_id})
@@ -75,11 +75,21 @@ async def test_finished_transfer_is_replayed_after_the_account_is_disabled(
 async def test_refused_transfer_is_replayed_after_the_account_is_restricted(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
-    account_id = await activated()  # the platform balance is empty: Stripe refuses
-    first = await _transfer(client, backend_stack, "broke")
+    account_id = await activated()
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    async with backend_stack.stripe.client() as stripe:  # a Dashboard transfer from the charge
+        await stripe.v1.transfers.create_async(
+            {
+                "amount": 2_000,
+                "currency": "usd",
+                "destination": account_id,
+                "source_transaction": charge,
+            }
+        )
+    first = await _transfer(client, backend_stack, "broke", charge)
     assert (first.status_code, first.json()["error"]["code"]) == (400, "transfer_failed")
     await _restrict(client, backend_stack, account_id)
-    replay = await _transfer(client, backend_stack, "broke")
+    replay = await _transfer(client, backend_stack, "broke", charge)
     assert replay.status_code == 400
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first.json()
@@ -89,13 +99,13 @@ async def test_pending_transfer_is_not_sent_to_an_account_that_is_no_longer_read
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     account_id = await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
-    await backend_stack.stripe.aio.set_faults("error_500", count=1)
-    left_pending = await _transfer(client, backend_stack, "flaky")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    await backend_stack.stripe.aio.set_faults("error_500", count=1, path="/v1/transfers")
+    left_pending = await _transfer(client, backend_stack, "flaky", charge)
     assert left_pending.status_code == 502, left_pending.text
     await backend_stack.stripe.aio.clear_faults()
     await _disable(client, backend_stack, account_id)
-    retry = await _transfer(client, backend_stack, "flaky")
+    retry = await _transfer(client, backend_stack, "flaky", charge)
     assert (retry.status_code, retry.json()["error"]["code"]) == (409, "account_not_ready")
     row = backend_stack.worker.row("SELECT status FROM connect_transfer")
     assert row == {"status": "pending"}
@@ -215,16 +225,16 @@ async def test_pending_transfer_is_not_resent_once_stripes_idempotency_window_ha
     # Within 24 h the retry carries the same Idempotency-Key and Stripe answers with the first
     # result; after that Stripe may have forgotten the key, and re-sending can pay twice.
     account_id = await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
-    await backend_stack.stripe.aio.set_faults("error_500", count=1)
-    left_pending = await _transfer(client, backend_stack, "lost-answer")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    await backend_stack.stripe.aio.set_faults("error_500", count=1, path="/v1/transfers")
+    left_pending = await _transfer(client, backend_stack, "lost-answer", charge)
     assert left_pending.status_code == 502, left_pending.text
     await backend_stack.stripe.aio.clear_faults()
     backend_stack.worker.execute(
         "UPDATE connect_transfer SET created_at = '2020-01-01T00:00:00.000Z', "
         "updated_at = '2020-01-01T00:00:00.000Z'"
     )
-    retry = await _transfer(client, backend_stack, "lost-answer")
+    retry = await _transfer(client, backend_stack, "lost-answer", charge)
     assert (retry.status_code, retry.json()["error"]["code"]) == (409, "transfer_outcome_unknown")
     assert backend_stack.worker.row("SELECT status FROM connect_transfer") == {"status": "pending"}
     async with backend_stack.stripe.client() as stripe:

@@ -11,17 +11,29 @@ from tests.fixtures.backend import BackendStack
 Activated = Callable[[], Awaitable[str]]
 
 
-def transfer_body(stack: BackendStack, amount: int = 10_000, **extra: object) -> dict[str, object]:
-    return {"organization_id": stack.org_id, "amount": amount, "currency": "usd", **extra}
+def transfer_body(
+    stack: BackendStack, source: str | None, amount: object = 10_000, **extra: object
+) -> dict[str, object]:
+    return {
+        "organization_id": stack.org_id,
+        "source_transaction": source,
+        "amount": amount,
+        "currency": "usd",
+        **extra,
+    }
 
 
 async def post_transfer(
-    client: httpx.AsyncClient, stack: BackendStack, key: str | None, **body: object
+    client: httpx.AsyncClient,
+    stack: BackendStack,
+    key: str | None,
+    source: str | None = "ch_unused",
+    **body: object,
 ) -> httpx.Response:
     headers = stack.auth("admin")
     if key is not None:
         headers["Idempotency-Key"] = key
-    payload = transfer_body(stack, **body)  # type: ignore[arg-type]
+    payload = transfer_body(stack, source, **body)
     return await client.post("/api/connect/transfer", json=payload, headers=headers)
 
 
@@ -29,11 +41,12 @@ async def test_transfer_keeps_the_org_fee_and_sends_the_net_to_the_account(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     account_id = await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_005)
     r = await post_transfer(
         client,
         backend_stack,
         "order-42",
+        charge,
         amount=10_005,
         transfer_group="order-42",
         metadata={"order": "42"},
@@ -67,14 +80,14 @@ async def test_repeated_transfer_returns_the_first_result_and_moves_money_once(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     account_id = await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
     first, *rest = await asyncio.gather(
-        *(post_transfer(client, backend_stack, "same-key") for _ in range(5))
+        *(post_transfer(client, backend_stack, "same-key", charge) for _ in range(5))
     )
     replies = [first, *rest]
     assert {r.status_code for r in replies} == {201}, [r.text for r in replies]
     assert len({r.json()["stripe_transfer_id"] for r in replies}) == 1
-    later = await post_transfer(client, backend_stack, "same-key")
+    later = await post_transfer(client, backend_stack, "same-key", charge)
     assert later.status_code == 201
     assert later.headers["idempotent-replayed"] == "true"
     assert later.json() == first.json()
@@ -87,9 +100,9 @@ async def test_reusing_an_idempotency_key_for_another_request_is_409(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
-    assert (await post_transfer(client, backend_stack, "k1")).status_code == 201
-    r = await post_transfer(client, backend_stack, "k1", amount=5)
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    assert (await post_transfer(client, backend_stack, "k1", charge)).status_code == 201
+    r = await post_transfer(client, backend_stack, "k1", charge, amount=5_000)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "idempotency_key_reused")
 
 
@@ -118,35 +131,53 @@ async def test_transfer_amounts_must_be_positive_json_integers(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     await activated()
-    for amount in (0, -5, 10.0, "1000", 100_000_000, True, None):
+    for amount in (0, -5, 10.0, "1000", 100_000_000, True):
         r = await post_transfer(client, backend_stack, "k", amount=amount)
         assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), amount
+    for source in ("", "tr_123", "ch_with space", 42):
+        r = await post_transfer(client, backend_stack, "k", source=source)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), source
     r = await post_transfer(client, backend_stack, "k", unexpected="x")
     assert r.status_code == 400
     assert "unexpected" in r.json()["error"]["message"]
 
 
-async def test_transfer_stripe_refusal_is_recorded_and_replayed(
+async def test_transfer_stripe_refusal_is_recorded_replayed_and_gives_the_payment_back(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
-    await activated()  # platform balance is empty: Stripe refuses (balance_insufficient)
-    r = await post_transfer(client, backend_stack, "broke")
+    account_id = await activated()
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    # Someone transferred most of the charge outside this service (e.g. in the Dashboard): the
+    # ledger still sees it whole, Stripe refuses more than the charge has left.
+    async with backend_stack.stripe.client() as stripe:
+        await stripe.v1.transfers.create_async(
+            {
+                "amount": 6_000,
+                "currency": "usd",
+                "destination": account_id,
+                "source_transaction": charge,
+            }
+        )
+    r = await post_transfer(client, backend_stack, "too-much", charge)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "transfer_failed")
-    again = await post_transfer(client, backend_stack, "broke")
+    again = await post_transfer(client, backend_stack, "too-much", charge)
     assert again.status_code == 400
     assert again.headers["idempotent-replayed"] == "true"
+    rest = await post_transfer(client, backend_stack, "the-rest", charge, amount=4_000)
+    assert rest.status_code == 201, rest.text
 
 
 async def test_transfer_left_pending_by_a_stripe_outage_is_finished_by_the_retry(
     client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
 ) -> None:
     await activated()
-    await backend_stack.stripe.aio.fund(None, 1_000_000, "usd")
-    await backend_stack.stripe.aio.set_faults("error_500", count=1)
-    r = await post_transfer(client, backend_stack, "flaky")
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    await backend_stack.stripe.aio.set_faults("error_500", count=1, path="/v1/transfers")
+    r = await post_transfer(client, backend_stack, "flaky", charge)
     assert r.status_code == 502, r.text
+    assert backend_stack.worker.row("SELECT status FROM connect_transfer") == {"status": "pending"}
     await backend_stack.stripe.aio.clear_faults()
-    retry = await post_transfer(client, backend_stack, "flaky")
+    retry = await post_transfer(client, backend_stack, "flaky", charge)
     assert retry.status_code == 201, retry.text
     assert retry.json()["status"] == "succeeded"
 

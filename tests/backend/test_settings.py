@@ -37,6 +37,20 @@ def test_valid_environment_parses_lists_and_defaults() -> None:
     assert settings.stripe_webhook_tolerance_seconds == 300
     assert settings.user_context_cache_ttl_seconds == 0
     assert settings.operator_api_key is None
+    assert settings.platform_api_key is None
+    assert settings.min_transfer("usd") == 50
+    assert settings.min_transfer("gbp") == 30
+    assert settings.min_transfer("sek") == 1
+
+
+def test_transfer_minimums_and_the_platform_key_come_from_the_environment() -> None:
+    settings = load_settings(
+        {**VALID, "MIN_TRANSFER_AMOUNTS": " USD:500 , jpy:100", "PLATFORM_API_KEY": "p" * 32}
+    )
+    assert settings.min_transfer_amounts == {"usd": 500, "jpy": 100}
+    assert settings.min_transfer("eur") == 1  # not listed: anything above zero
+    assert settings.platform_api_key is not None
+    assert settings.platform_api_key.get_secret_value() == "p" * 32
 
 
 def test_every_missing_variable_is_named_on_its_own_line() -> None:
@@ -68,6 +82,11 @@ def test_every_missing_variable_is_named_on_its_own_line() -> None:
         ("BACKEND_PORT", "70000"),
         ("STRIPE_API_BASE", "http://stripe-fake.internal:12111"),
         ("OPERATOR_API_KEY", "short"),
+        ("PLATFORM_API_KEY", "short-platform-key"),
+        ("MIN_TRANSFER_AMOUNTS", "usd=50"),
+        ("MIN_TRANSFER_AMOUNTS", "usd:-5"),
+        ("MIN_TRANSFER_AMOUNTS", "usd:0"),
+        ("MIN_TRANSFER_AMOUNTS", "dollars:50"),
     ],
 )
 def test_malformed_values_are_refused_without_echoing_them(name: str, value: str) -> None:

@@ -19,10 +19,10 @@ async def test_onboard_complete_activate_transfer_and_see_the_balance(
         return (await status_of(client, backend_stack))["stripe_connect_status"] == "active"
 
     await eventually(active, what="the signed account.updated")
-    await stripe.aio.fund(None, 50_000, "usd")
+    charge = await stripe.paid(backend_stack.org_id, 20_000)  # a customer paid the org
     sent = await client.post(
         "/api/connect/transfer",
-        json={"organization_id": backend_stack.org_id, "amount": 20_000, "currency": "usd"},
+        json={"organization_id": backend_stack.org_id, "source_transaction": charge},
         headers=backend_stack.auth("owner", Idempotency_Key="story-1"),
     )
     assert sent.status_code == 201, sent.text

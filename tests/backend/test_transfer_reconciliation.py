@@ -20,10 +20,12 @@ from tests.fixtures.backend import BackendStack
 Activated = Callable[[], Awaitable[str]]
 
 
-async def _transfer(client: httpx.AsyncClient, stack: BackendStack, key: str) -> httpx.Response:
+async def _transfer(
+    client: httpx.AsyncClient, stack: BackendStack, key: str, charge: str
+) -> httpx.Response:
     return await client.post(
         "/api/connect/transfer",
-        json={"organization_id": stack.org_id, "amount": 10_000, "currency": "usd"},
+        json={"organization_id": stack.org_id, "source_transaction": charge},
         headers=stack.auth("admin", Idempotency_Key=key),
     )
 
@@ -35,11 +37,13 @@ def _ledger(stack: BackendStack) -> dict[str, Any] | None:
     )
 
 
-async def _left_pending(client: httpx.AsyncClient, stack: BackendStack, key: str) -> None:
+async def _left_pending(
+    client: httpx.AsyncClient, stack: BackendStack, key: str, charge: str
+) -> None:
     """A request that reserved its ledger row and never finished it (Stripe failed that time)."""
-    await stack.stripe.aio.set_faults("error_500", count=1)
+    await stack.stripe.aio.set_faults("error_500", count=1, path="/v1/transfers")
     try:
-        first = await _transfer(client, stack, key)
+        first = await _transfer(client, stack, key, charge)
     finally:
         await stack.stripe.aio.clear_faults()
     assert first.status_code == 502, first.text
@@ -51,28 +55,30 @@ async def test_a_transfer_made_by_a_dead_request_is_finished_by_its_webhook_and_
 ) -> None:
     stack = backend_stack
     account_id = await activated()
-    await stack.stripe.aio.fund(None, 1_000_000, "usd")
-    await _left_pending(client, stack, "order-9")
+    charge = await stack.stripe.paid(stack.org_id, 10_000)
+    await _left_pending(client, stack, "order-9", charge)
     row = _ledger(stack)
     assert row is not None
     assert row["stripe_transfer_id"] is None
 
     # The client's retry reached Stripe and its process died before `transfers/complete`: the
-    # exact call `_execute_transfer` makes, with the same Stripe idempotency key and metadata.
+    # exact call `transfer_flow._execute` makes, with the same Stripe idempotency key and metadata.
     async with stack.stripe.client() as stripe:
         made = await stripe.v1.transfers.create_async(
             {
                 "amount": row["net_amount"],
                 "currency": "usd",
                 "destination": account_id,
+                "source_transaction": charge,
                 "metadata": {
                     "organization_id": stack.org_id,
                     "idempotency_key": "order-9",
                     "gross_amount": str(row["gross_amount"]),
                     "fee_amount": str(row["fee_amount"]),
+                    "source_transaction": charge,
                 },
             },
-            {"idempotency_key": idempotency_key("transfer", stack.org_id, "order-9")},
+            {"idempotency_key": idempotency_key("source-transfer", charge, "1")},
         )
 
     async def finished() -> bool:
@@ -84,7 +90,7 @@ async def test_a_transfer_made_by_a_dead_request_is_finished_by_its_webhook_and_
     # With Stripe unreachable, only the ledger can answer the replay.
     await stack.stripe.aio.set_faults("down")
     try:
-        replay = await _transfer(client, stack, "order-9")
+        replay = await _transfer(client, stack, "order-9", charge)
     finally:
         await stack.stripe.aio.clear_faults()
     assert replay.status_code == 201, replay.text
@@ -100,7 +106,8 @@ async def test_a_transfer_whose_money_differs_from_its_row_is_acknowledged_not_a
 ) -> None:
     stack = backend_stack
     account_id = await activated()
-    await _left_pending(client, stack, "order-10")
+    charge = await stack.stripe.paid(stack.org_id, 10_000)
+    await _left_pending(client, stack, "order-10", charge)
     row = _ledger(stack)
     assert row is not None
     event = {

@@ -69,22 +69,52 @@ r.badRedirect = await outcome(owner.onboard(org, { returnUrl: "https://evil.exam
 r.hosted = await completeHostedOnboarding(r.onboard.ok.url);
 r.statusRefreshed = await outcome(member.status(org, { refresh: true }));
 
-await fakeControl("/_fake/balance/fund", { account: null, amount: 100_000, currency: "usd" });
-const order = { amount: 20_000, currency: "usd", description: "Order 42", transferGroup: "order-42" };
+/** A customer pays the platform for the org's sale: the PaymentIntent the platform's checkout
+ * makes (tagged with the org), completed at the fake. Returns its charge. */
+async function pay(amount) {
+  const created = await fetch(`${env.FAKE_URL}/v1/payment_intents`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${env.FAKE_API_KEY}`,
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ amount: String(amount), currency: "usd", "metadata[organization_id]": org }),
+  });
+  if (!created.ok) throw new Error(`payment: ${created.status} ${await created.text()}`);
+  const intent = await created.json();
+  const done = await fetch(`${env.FAKE_URL}/_fake/payment_intents/${intent.id}/succeed`, { method: "POST" });
+  if (!done.ok) throw new Error(`succeed: ${done.status} ${await done.text()}`);
+  return (await done.json()).latest_charge;
+}
+
+const sale = await pay(20_000);
+const small = await pay(1_000);
+const unclaimed = await pay(3_000);
+const order = { sourceTransaction: sale, description: "Order 42", transferGroup: "order-42" };
 r.transfer = await outcome(owner.transfer(org, order, { idempotencyKey: "order-42" }));
 r.transferAgain = await outcome(owner.transfer(org, order, { idempotencyKey: "order-42" }));
 r.transferKeyReused = await outcome(
   owner.transfer(org, { ...order, amount: 999 }, { idempotencyKey: "order-42" }),
 );
-r.transferGeneratedKey = await outcome(owner.transfer(org, { amount: 1_000, currency: "usd" }));
+r.transferAgainNewKey = await outcome(owner.transfer(org, order, { idempotencyKey: "order-42b" }));
+r.transferGeneratedKey = await outcome(owner.transfer(org, { sourceTransaction: small }));
 r.transferGeneratedKeyRetry = await outcome(
   owner.transfer(
     org,
-    { amount: 1_000, currency: "usd" },
+    { sourceTransaction: small },
     { idempotencyKey: r.transferGeneratedKey.ok?.idempotency_key },
   ),
 );
 r.memberTransfer = await outcome(member.transfer(org, order, { idempotencyKey: "member-1" }));
+// The payment reaches the list through its `payment_intent.succeeded` webhook: give it a moment.
+for (let i = 0; i < 100; i++) {
+  r.payments = await outcome(owner.payments(org));
+  if (r.payments.ok?.payments.length) break;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+r.memberPayments = await outcome(member.payments(org));
+r.autoTransfer = await outcome(owner.setAutoTransfer(org, false));
+r.unclaimed = unclaimed;
 r.balance = await outcome(member.balance(org));
 r.payout = await outcome(
   owner.payout(org, { amount: 5_000, currency: "usd" }, { idempotencyKey: "payout-1" }),

@@ -48,6 +48,7 @@ def flow(backend_stack: BackendStack) -> dict[str, Any]:
         "CLIENT_MODULE": CLIENT.as_uri(),
         "BACKEND_URL": backend_stack.url,
         "FAKE_URL": backend_stack.stripe.url,
+        "FAKE_API_KEY": backend_stack.stripe.api_key,
         "ORG_ID": backend_stack.org_id,
         "TOKEN_OWNER": backend_stack.tokens["owner"],
         "TOKEN_MEMBER": backend_stack.tokens["member"],
@@ -100,6 +101,9 @@ def test_onboarding_to_transfer_payout_and_dashboard(
     assert again["replayed"] is True
     assert again["stripe_transfer_id"] == first["stripe_transfer_id"]
 
+    assert first["source_transaction"].startswith("ch_")
+    assert _error(r["transferAgainNewKey"]) == (409, "source_exhausted")  # paid out once
+
     generated = r["transferGeneratedKey"]["ok"]
     assert re.fullmatch(UUID4, generated["idempotency_key"])
     retried = r["transferGeneratedKeyRetry"]["ok"]
@@ -118,6 +122,13 @@ def test_onboarding_to_transfer_payout_and_dashboard(
     assert r["payoutAgain"]["ok"]["payout_id"] == payout["payout_id"]
     assert r["payoutAgain"]["ok"]["replayed"] is True
     assert r["loginLink"]["ok"]["url"].startswith(backend_stack.stripe.url)
+    # Earned, not claimed: only the third payment is left to transfer, all of it.
+    payments = r["payments"]["ok"]
+    assert payments["auto_transfer_payments"] is False
+    assert [(p["charge_id"], p["amount_remaining"]) for p in payments["payments"]] == [
+        (r["unclaimed"], 3_000)
+    ]
+    assert r["autoTransfer"]["ok"]["auto_transfer_payments"] is False
 
 
 def test_failures_arrive_as_backend_errors_with_the_backends_codes(flow: dict[str, Any]) -> None:
@@ -126,6 +137,7 @@ def test_failures_arrive_as_backend_errors_with_the_backends_codes(flow: dict[st
     assert _error(r["outsiderStatus"]) == (403, "forbidden")
     assert _error(r["memberOnboard"]) == (403, "insufficient_role")
     assert _error(r["memberTransfer"]) == (403, "insufficient_role")
+    assert _error(r["memberPayments"]) == (403, "insufficient_role")
     assert _error(r["badRedirect"]) == (400, "invalid_redirect")
     assert _error(r["transferKeyReused"]) == (409, "idempotency_key_reused")
     assert r["transferKeyReused"]["error"]["idempotencyKey"] == "order-42"

@@ -20,6 +20,7 @@ from tests.reliability.conftest import assert_json_error
 from tests.reliability.replica import BackendProcess
 
 OPERATOR_KEY = "operator-key-for-access-tests-0123456789abcdef"
+PLATFORM_KEY = "platform-key-for-access-tests-0123456789abcdef"
 
 
 def _user_routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[str, str], bool]]:
@@ -35,12 +36,14 @@ def _user_routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[s
         (
             "POST",
             "/api/connect/transfer",
-            {"organization_id": org, "amount": 1000, "currency": "usd"},
+            {"organization_id": org, "source_transaction": "ch_access1"},
             key,
             True,
         ),
         ("POST", "/api/connect/payout", {"organization_id": org, "currency": "usd"}, key, True),
         ("POST", "/api/connect/login-link", {"organization_id": org}, {}, True),
+        ("GET", f"/api/connect/payments/{org}", None, {}, True),
+        ("POST", "/api/connect/auto-transfer", {"organization_id": org, "enabled": True}, {}, True),
     ]
 
 
@@ -52,6 +55,7 @@ def _secrets(stack: BackendStack, *extra: str) -> dict[str, str]:
         "webhook secret": stack.stripe.webhook_secret,
         "connect webhook secret": stack.stripe.connect_webhook_secret,
         "operator key": OPERATOR_KEY,
+        "platform key": PLATFORM_KEY,
     }
     found.update({f"api key {v}": k for v, k in w.api_keys.items()})
     for who in ("owner", "admin", "member", "outsider"):
@@ -72,18 +76,20 @@ def _assert_nothing_leaks(text: str, secrets: dict[str, str], where: str) -> Non
 
 PUBLIC_ROUTES = {"/healthz", "/readyz", "/openapi.json", "/api/connect/webhook"}
 OPERATOR_ROUTES = {"/api/operator/platform-fee"}
+PLATFORM_ROUTES = {"/api/platform/payment-intents"}
 
 
 def test_the_matrix_below_covers_every_user_route_the_backend_serves() -> None:
     """A route added later without access tests fails here, not in production."""
     served = {route.path for route in BACKEND_ROUTES} - PUBLIC_ROUTES - OPERATOR_ROUTES
+    served -= PLATFORM_ROUTES
     covered = {path.split("?")[0] for _, path, _, _, _ in _user_routes("{org_id}")}
     assert served == covered
 
 
 @pytest.fixture
 def stack(make_backend: Callable[..., BackendStack]) -> BackendStack:
-    return make_backend(env={"OPERATOR_API_KEY": OPERATOR_KEY})
+    return make_backend(env={"OPERATOR_API_KEY": OPERATOR_KEY, "PLATFORM_API_KEY": PLATFORM_KEY})
 
 
 async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
@@ -142,7 +148,36 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
                 await http.post("/api/operator/platform-fee", json=fee, headers=headers), 401
             )
             checked += 1
-    assert checked == 9 * 8 + 4
+        # The platform's routes and powers: no key, a wrong key, the operator's key, a session.
+        sale = {"organization_id": stack.org_id, "amount": 1_000, "currency": "usd"}
+        for headers in (
+            {},
+            {"X-Platform-Key": PLATFORM_KEY[:-1] + "x"},
+            {"X-Platform-Key": OPERATOR_KEY},
+            stack.auth("owner"),
+        ):
+            reply = await http.post(
+                "/api/platform/payment-intents",
+                json=sale,
+                headers={**headers, "Idempotency-Key": "sale-1"},
+            )
+            assert assert_json_error(reply, 401)["code"] == "invalid_platform_key"
+            responses.append(reply.text)
+            checked += 1
+        # A wrong service key on the transfer route is refused, never read as the session.
+        for header, value in (
+            ("X-Platform-Key", PLATFORM_KEY[:-1] + "x"),
+            ("X-Operator-Key", PLATFORM_KEY),
+        ):
+            reply = await http.post(
+                "/api/connect/transfer",
+                json={"organization_id": stack.org_id, "amount": 1_000, "currency": "usd"},
+                headers={**stack.auth("owner"), header: value, "Idempotency-Key": "svc-1"},
+            )
+            assert_json_error(reply, 401)
+            responses.append(reply.text)
+            checked += 1
+    assert checked == 11 * 8 + 4 + 4 + 2
     org = w.row(
         'SELECT "platform_fee_percent", "stripe_connect_account_id" FROM "organization" '
         'WHERE "id" = ?',

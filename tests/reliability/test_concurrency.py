@@ -21,6 +21,7 @@ from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.replica import BackendProcess
 
 UPDATE = "/api/internal/update-organization"
+RESERVE = "/api/internal/transfers/reserve"
 
 
 async def test_twenty_clicks_over_two_replica_processes_make_one_connect_account(
@@ -126,12 +127,12 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
     rng = random.Random(20261127)
     acme = await _activate(client, stack, "owner", stack.org_id)
     globex = await _activate(client, stack, "outsider", stack.other_org_id)
-    stack.stripe.fund(None, 10_000_000, "usd")
     transfers: list[dict[str, Any]] = []
     for n in range(4):
+        charge = await stack.stripe.paid(stack.org_id, 10_000)
         r = await client.post(
             f"{stack.url}/api/connect/transfer",
-            json={"organization_id": stack.org_id, "amount": 10_000, "currency": "usd"},
+            json={"organization_id": stack.org_id, "source_transaction": charge},
             headers=stack.auth("owner", Idempotency_Key=f"rel-order-{n}"),
         )
         assert r.status_code == 201, r.text
@@ -257,3 +258,39 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
 
 
 _EFFECT_PATHS = (UPDATE, "/api/internal/payouts/upsert", "/api/internal/transfers/sync")
+
+
+async def test_one_payment_claimed_with_ten_keys_over_two_replica_processes_moves_once(
+    make_replica: Callable[..., BackendProcess],
+    proxied_backend: BackendStack,
+    worker_proxy: FaultProxy,
+    client: httpx.AsyncClient,
+) -> None:
+    """Every request reads the whole payment as left; their reservations are then held at the
+    proxy until all ten have arrived and released together into the Worker. Only the ledger's
+    conditional write decides, and it lets exactly one take the payment."""
+    stack = proxied_backend
+    await _activate(client, stack, "owner", stack.org_id)
+    charge = await stack.stripe.paid(stack.org_id, 30_000)
+    replicas = [make_replica(), make_replica()]
+    worker_proxy.set("hold", paths=[RESERVE], count=10)
+    calls = [
+        client.post(
+            f"{replicas[i % 2].url}/api/connect/transfer",
+            json={"organization_id": stack.org_id, "source_transaction": charge},
+            headers=stack.auth("owner", Idempotency_Key=f"race-{i}"),
+        )
+        for i in range(10)
+    ]
+    pending = asyncio.gather(*calls)
+    await asyncio.to_thread(worker_proxy.wait_held, 10, timeout=20)
+    worker_proxy.release()
+    replies = await pending
+    outcomes = sorted((r.status_code, r.json().get("error", {}).get("code")) for r in replies)
+    assert outcomes == [(201, None)] + [(409, "source_exhausted")] * 9, outcomes
+    assert worker_proxy.count(RESERVE) == 10
+    async with stack.stripe.client() as stripe:
+        listed = await stripe.v1.transfers.list_async({"limit": 100})
+    assert [t.amount for t in listed.data if t.source_transaction == charge] == [27_000]
+    rows = stack.worker.rows("SELECT gross_amount, source_seq FROM connect_transfer")
+    assert rows == [{"gross_amount": 30_000, "source_seq": 1}]

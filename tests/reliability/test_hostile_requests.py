@@ -74,7 +74,7 @@ async def test_sql_path_and_unicode_looking_org_ids_are_a_plain_403_everywhere(
             ),
             await http.post(
                 "/api/connect/transfer",
-                json={"organization_id": org_id, "amount": 100, "currency": "usd"},
+                json={"organization_id": org_id, "source_transaction": "ch_hostile1"},
                 headers={**owner, "Idempotency-Key": "k1"},
             ),
         ]

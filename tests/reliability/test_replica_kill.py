@@ -129,9 +129,9 @@ async def test_replica_killed_after_stripe_moved_money_is_finished_once_by_anoth
             return row is not None and row["stripe_connect_status"] == "active"
 
         await eventually(active, what="active")
-        stripe_fake.fund(None, 1_000_000, "usd")
+        charge = await asyncio.to_thread(stripe_fake.paid_sync, org_id, 12_345)
 
-        request = {"organization_id": org_id, "amount": 12_345, "currency": "usd"}
+        request = {"organization_id": org_id, "source_transaction": charge}
         headers = _auth(worker_stack, **{"Idempotency-Key": "order-kill-1"})
         worker_proxy.set("hold", paths=[COMPLETE_TRANSFER], count=1)
         pending = client.post(f"{a.url}/api/connect/transfer", json=request, headers=headers)

@@ -31,8 +31,8 @@ FAULTS = {
 }
 
 
-def _set(stack: BackendStack, mode: str | None) -> None:
-    stack.stripe.set_faults(mode, delay_seconds=SLOW)
+def _set(stack: BackendStack, mode: str | None, *, path: str | None = None) -> None:
+    stack.stripe.set_faults(mode, delay_seconds=SLOW, path=path)
 
 
 @pytest.fixture
@@ -74,11 +74,11 @@ async def test_transfer_during_a_stripe_fault_is_left_pending_and_finished_once(
     account_id = await onboard(client, stack)
     stack.stripe.complete_onboarding(account_id)
     await eventually(lambda: org_row(stack)["stripe_connect_status"] == "active", what="active")
-    stack.stripe.fund(None, 1_000_000, "usd")
-    request = {"organization_id": stack.org_id, "amount": 2_500, "currency": "usd"}
+    charge = await stack.stripe.paid(stack.org_id, 2_500)
+    request = {"organization_id": stack.org_id, "source_transaction": charge}
     headers = stack.auth("admin", Idempotency_Key=f"invoice-{fault}")
 
-    _set(stack, fault)
+    _set(stack, fault, path="/v1/transfers")  # the payment's reads pass, the transfer meets it
     r = await client.post(f"{stack.url}/api/connect/transfer", json=request, headers=headers)
     status, code = FAULTS[fault]
     assert assert_json_error(r, status)["code"] == code

@@ -100,8 +100,8 @@ async def test_transfer_during_a_worker_fault_moves_money_once_after_the_retry(
     says pending. The retry with the same Idempotency-Key must finish it, not pay twice."""
     stack = proxied_backend
     await _activate(client, stack)
-    await stack.stripe.aio.fund(None, 1_000_000, "usd")
-    request = {"organization_id": stack.org_id, "amount": 10_000, "currency": "usd"}
+    charge = await stack.stripe.paid(stack.org_id, 10_000)
+    request = {"organization_id": stack.org_id, "source_transaction": charge}
     headers = stack.auth("owner", Idempotency_Key="order-77")
 
     worker_proxy.set(fault, paths=None if fault == "refuse" else [path], delay=SLOW)

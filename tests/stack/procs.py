@@ -118,6 +118,8 @@ _STACK_VARIABLES = frozenset(
         "INTERNAL_API_KEY",
         "INTERNAL_API_KEYS",
         "OPERATOR_API_KEY",
+        "PLATFORM_API_KEY",
+        "MIN_TRANSFER_AMOUNTS",
         "FRONTEND_ORIGINS",
         "FRONTEND_PORT",
         "DEMO_PASSWORD",

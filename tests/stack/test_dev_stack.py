@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from devstack.demo import DemoTarget, run_story
-from devstack.stack_config import DemoState
+from devstack.stack_config import DemoState, LocalSecrets
 from tests.stack.procs import Proc, RunningStack, descendants, port_is_free, with_env
 
 
@@ -99,6 +99,9 @@ async def test_make_dev_runs_the_demo_story_and_ctrl_c_leaves_nothing(
             stripe_fake_url=state.stripe_fake_url,
             token=state.token,
             organization_id=state.organization_id,
+            platform_key=LocalSecrets.load_or_create(
+                tmp_path / "devstack" / "secrets.json"
+            ).platform_api_key,
         ),
         emit=lines.append,
     )
@@ -121,16 +124,11 @@ async def test_make_dev_runs_the_demo_story_and_ctrl_c_leaves_nothing(
     assert transfer.stripe_transfer_id is not None
     assert transfer.stripe_transfer_id.startswith("tr_")
     assert result.transfer_replay == transfer
+    assert result.payment_intent_id.startswith("pi_")
     assert result.balance_available == {"usd": 9_000}
-    assert [line.split(".")[0] for line in lines if line[:1].isdigit()] == [
-        "1",
-        "2",
-        "3",
-        "4",
-        "5",
-        "6",
-        "7",
-    ]
+    assert (result.payout_id[:3], result.payout_amount) == ("po_", 9_000)
+    steps = [line.split(".")[0] for line in lines if line[:1].isdigit()]
+    assert steps == [str(n) for n in range(1, 10)]
 
     assert stack.stop() == 0
     _assert_all_gone(stack, tree)

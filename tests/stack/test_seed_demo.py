@@ -101,7 +101,8 @@ def test_wrangler_runtime_migrates_with_wrangler_and_seeds_its_local_d1(tmp_path
     assert migrations == [
         "0001_better_auth.sql",
         "0002_connect.sql",
-        "0003_requirements_deadline.sql",
+        "0003_payment_sources.sql",
+        "0005_requirements_deadline.sql",
     ]
     assert orgs == [(identity.organization_id,)]
     assert again.token == identity.token

@@ -38,6 +38,7 @@ async def test_get_organization_returns_the_contract_shape(fresh_core: Core) -> 
         "requirements_disabled_reason": None,
         "requirements_current_deadline": None,
         "stripe_synced_at": None,
+        "auto_transfer_payments": False,
     }
 
 

@@ -56,7 +56,8 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
     assert apply_migrations(migrated) == [
         "0001_better_auth.sql",
         "0002_connect.sql",
-        "0003_requirements_deadline.sql",
+        "0003_payment_sources.sql",
+        "0005_requirements_deadline.sql",
     ]
 
     expected, actual = describe(from_schema), describe(migrated)
@@ -85,7 +86,8 @@ def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path
     assert apply_migrations(path) == [
         "0001_better_auth.sql",
         "0002_connect.sql",
-        "0003_requirements_deadline.sql",
+        "0003_payment_sources.sql",
+        "0005_requirements_deadline.sql",
     ]
     conn = sqlite3.connect(path)
     row = conn.execute(
@@ -111,7 +113,8 @@ def test_migrating_twice_applies_nothing_and_records_like_wrangler(tmp_path: Pat
     assert [r[:2] for r in rows] == [
         (1, "0001_better_auth.sql"),
         (2, "0002_connect.sql"),
-        (3, "0003_requirements_deadline.sql"),
+        (3, "0003_payment_sources.sql"),
+        (4, "0005_requirements_deadline.sql"),
     ]
     assert columns == ["id", "name", "applied_at"]
 

@@ -19,6 +19,8 @@ def reserve_body(org_id: str, **changes: Any) -> dict[str, Any]:
         "net_amount": 9000,
         "currency": "usd",
         "stripe_account_id": "acct_A1",
+        "reason": "goodwill credit",
+        "initiated_by": "operator",
         **changes,
     }
 

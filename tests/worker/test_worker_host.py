@@ -270,6 +270,7 @@ def test_transfer_lookup_over_http_decodes_each_path_segment(worker_stack: Worke
             "net_amount": 900,
             "currency": "usd",
             "stripe_account_id": "acct_1Q",
+            "reason": "adjustment",
         },
     )
     assert reserved.status_code == 201, reserved.text

@@ -68,6 +68,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", f"{PREFIX}/transfers/sync"): _post(
         handlers.sync_transfer, handlers.SYNC_TRANSFER_FIELDS
     ),
+    ("POST", f"{PREFIX}/payments/record"): _post(handlers.record_payment),
+    ("GET", f"{PREFIX}/payments/{{organization_id}}/untransferred"): Route(
+        handlers.list_untransferred_payments
+    ),
+    ("POST", f"{PREFIX}/set-auto-transfer"): _post(
+        handlers.set_auto_transfer, handlers.AUTO_TRANSFER_FIELDS
+    ),
     ("POST", f"{PREFIX}/payouts/reserve"): _post(
         handlers.reserve_payout, handlers.PAYOUT_RESERVE_FIELDS
     ),

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connect_worker import organizations, payouts, sessions, transfers, webhook_events
+from connect_worker import organizations, payments, payouts, sessions, transfers, webhook_events
 from connect_worker.clock import Clock, iso_ms, parse_timestamp
 from connect_worker.config import (
     MAX_RETENTION_DAYS,
@@ -371,6 +371,28 @@ async def complete_webhook_event(
 # --- transfers ------------------------------------------------------------------------------
 
 AMOUNT = integer(min_value=0, max_value=MAX_AMOUNT)
+CHARGE_ID = r"ch_[A-Za-z0-9]{1,100}"
+PAYMENT_INTENT_ID = r"pi_[A-Za-z0-9]{1,100}"
+INITIATORS = ("member", "platform", "operator", "automatic")
+PAYMENT_FIELD_SPECS: dict[str, Field] = {
+    "payment_intent_id": required(string(pattern=PAYMENT_INTENT_ID)),
+    "organization_id": required(ID),
+    "charge_id": optional(nullable(string(pattern=CHARGE_ID))),
+    "amount": required(AMOUNT),
+    "amount_refunded": required(AMOUNT),
+    "currency": required(string(pattern=CURRENCY)),
+    "status": required(string(max_len=64)),
+    "created": required(integer(min_value=0, max_value=2**53)),
+}
+
+
+def _payment(value: Any, name: str) -> dict[str, Any]:
+    payment = validate_object(value, PAYMENT_FIELD_SPECS, name=name)
+    if payment["amount_refunded"] > payment["amount"]:
+        raise InvalidRequest(f"`{name}.amount_refunded` exceeds `{name}.amount`.")
+    return payment
+
+
 RESERVE_FIELDS = {
     "organization_id": required(ID),
     "idempotency_key": required(string(min_len=1, max_len=255)),
@@ -380,13 +402,53 @@ RESERVE_FIELDS = {
     "net_amount": required(AMOUNT),
     "currency": required(string(pattern=CURRENCY)),
     "stripe_account_id": required(string(pattern=ACCOUNT_ID)),
+    # A payment's transfer names its charge and carries the payment as Stripe shows it now; an
+    # adjustment (no source) carries the operator's reason instead.
+    "source_transaction": optional(nullable(string(pattern=CHARGE_ID))),
+    "payment": optional(nullable(_payment)),
+    "reason": optional(nullable(free_text(max_len=500))),
+    "initiated_by": optional(string(choices=INITIATORS)),
 }
+
+
+def _source_refusal(body: dict[str, Any], payment: Row | None) -> Conflict:
+    """Why a payment's reservation took nothing (the caller checked the same from Stripe first;
+    this is the answer for a payment that changed, or was taken, in between)."""
+    if payment is None or payment["organization_id"] != body["organization_id"]:
+        return Conflict(
+            "This payment was not made for this organization.", code="source_not_for_organization"
+        )
+    if payment["currency"] != body["currency"]:
+        return Conflict(
+            f"This payment is in {payment['currency']}, not {body['currency']}.",
+            code="source_currency_mismatch",
+        )
+    if payment["status"] != "succeeded":
+        return Conflict("This payment has not succeeded.", code="source_not_succeeded")
+    left = payments.to_api(payment)["amount_remaining"]
+    return Conflict(f"Only {left} of this payment is left to transfer.", code="source_exhausted")
 
 
 async def reserve_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
     if body["fee_amount"] + body["net_amount"] != body["gross_amount"]:
         raise InvalidRequest("`fee_amount` + `net_amount` must equal `gross_amount`.")
-    created, row, org_exists = await transfers.reserve(deps.db, body, now_iso=iso_ms(deps.now()))
+    source = body.get("source_transaction")
+    payment = body.get("payment")
+    now_iso = iso_ms(deps.now())
+    if source is None:
+        if not body.get("reason"):
+            raise InvalidRequest("A transfer without `source_transaction` needs a `reason`.")
+        created, row, org_exists = await transfers.reserve(deps.db, body, now_iso=now_iso)
+    else:
+        if payment is None or payment.get("charge_id") != source:
+            raise InvalidRequest(
+                "`payment` must describe the charge named by `source_transaction`."
+            )
+        reservation = await transfers.reserve_from_source(deps.db, body, payment, now_iso=now_iso)
+        created, row = reservation.created, reservation.row
+        org_exists = reservation.organization_exists
+        if org_exists and row is None:
+            raise _source_refusal(body, reservation.payment)
     if not org_exists or row is None:
         raise organization_not_found()
     if created:
@@ -499,6 +561,45 @@ async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, A
             code="transfer_mismatch",
         )
     raise transfer_not_found()
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+async def record_payment(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+    """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
+    the creation route): stored for the organization its metadata names. A payment already
+    recorded for another organization, or with other money fields, is a 409."""
+    payment = _payment(body, "body")
+    written, row = await payments.record(deps.db, payment, now_iso=iso_ms(deps.now()))
+    if row is None:  # pragma: no cover - the upsert always leaves a row
+        raise ApiError("The payment could not be stored.")
+    if not written:
+        raise Conflict(
+            "This payment is recorded for another organization or with other amounts.",
+            code="payment_conflict",
+        )
+    return 200, {"payment": payments.to_api(row)}
+
+
+MAX_PAYMENT_LIST = 100
+
+
+async def list_untransferred_payments(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    """The organization's succeeded payments with something left to transfer, newest first."""
+    org_id = _path_id(params, "organization_id")
+    rows = await payments.untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []
+    return 200, {"payments": [payments.to_api(r) for r in rows]}
+
+
+AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
+
+
+async def set_auto_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    row = await organizations.set_auto_transfer(
+        deps.db, body["organization_id"], enabled=body["enabled"]
+    )
+    return _org_result(row)
 
 
 # --- payouts --------------------------------------------------------------------------------

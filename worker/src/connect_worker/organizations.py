@@ -35,8 +35,11 @@ COLUMNS = (
     "requirements_disabled_reason",
     "requirements_current_deadline",
     "stripe_synced_at",
+    "auto_transfer_payments",
 )
-_BOOL_COLUMNS = frozenset({"charges_enabled", "payouts_enabled", "details_submitted"})
+_BOOL_COLUMNS = frozenset(
+    {"charges_enabled", "payouts_enabled", "details_submitted", "auto_transfer_payments"}
+)
 _LIST_COLUMNS = frozenset({"requirements_currently_due", "requirements_past_due"})
 
 # The only columns a request may write through update-organization. Keys of the request's `fields`
@@ -154,6 +157,17 @@ async def set_platform_fee(
         '"platform_fee_fixed" = COALESCE(?, "platform_fee_fixed") WHERE "id" = ?'
     ).bind(percent, fixed, organization_id)
     results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
+    return _first(results[1])
+
+
+async def set_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
+    update = db.prepare('UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?')
+    results = await db.batch(
+        [
+            update.bind(1 if enabled else 0, organization_id),
+            db.prepare(SELECT_BY_ID).bind(organization_id),
+        ]
+    )
     return _first(results[1])
 
 

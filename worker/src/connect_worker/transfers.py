@@ -1,10 +1,16 @@
-"""SQL for `connect_transfer`: the platform-fee transfer ledger, unique per idempotency key."""
+"""SQL for `connect_transfer`: the platform-fee transfer ledger, unique per idempotency key.
+
+A transfer backed by a payment names its charge (`source_transaction`); its reservation is one
+conditional INSERT that succeeds only while enough of the payment is left, and a trigger adds the
+row's gross to the payment's `amount_transferred` in the same statement, so two reservations
+racing for one payment can never both take the same money."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from connect_worker import payments
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.ledger import reserve_once
 
@@ -23,6 +29,10 @@ COLUMNS = (
     "failure_message",
     "created_at",
     "updated_at",
+    "source_transaction",
+    "source_seq",
+    "reason",
+    "initiated_by",
 )
 _SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
 _BY_KEY = (
@@ -30,12 +40,26 @@ _BY_KEY = (
     'WHERE "organization_id" = ? AND "idempotency_key" = ?'
 )
 _BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_transfer" WHERE "stripe_transfer_id" = ?'
-_RESERVE = (
+_INSERT = (
     'INSERT INTO "connect_transfer" ("organization_id", "idempotency_key", "request_hash", '
     '"gross_amount", "fee_amount", "net_amount", "currency", "stripe_account_id", "status", '
-    '"created_at", "updated_at") '
-    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ? "
-    'WHERE EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?) '
+    '"created_at", "updated_at", "source_transaction", "source_seq", "reason", "initiated_by") '
+)
+# An adjustment: no payment behind it, only the organization must exist.
+_RESERVE = (
+    _INSERT + "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, NULL, NULL, ?10, ?11 "
+    'WHERE EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?1) '
+    'ON CONFLICT ("organization_id", "idempotency_key") DO NOTHING'
+)
+# A payment's transfer: only if the payment is this organization's, succeeded, in this currency
+# and at least `gross` of it is neither refunded nor already transferred (?12 is the charge).
+_RESERVE_FROM_SOURCE = (
+    _INSERT + "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?12, "
+    'p."transfer_count" + 1, ?10, ?11 FROM "connect_payment" AS p '
+    'WHERE p."charge_id" = ?12 AND p."organization_id" = ?1 AND p."currency" = ?7 '
+    "AND p.\"status\" = 'succeeded' "
+    'AND p."amount" - p."amount_refunded" - p."amount_transferred" >= ?4 '
+    'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?1) '
     'ON CONFLICT ("organization_id", "idempotency_key") DO NOTHING'
 )
 _COMPLETE = (
@@ -76,14 +100,10 @@ async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> 
     return await db.prepare(_BY_KEY).bind(organization_id, idempotency_key).first()
 
 
-async def reserve(
-    db: D1Database, values: dict[str, Any], *, now_iso: str
-) -> tuple[bool, Row | None, bool]:
-    """(created, row, organization exists); see `ledger.reserve_once`."""
-    org_id, key = values["organization_id"], values["idempotency_key"]
-    insert = db.prepare(_RESERVE).bind(
-        org_id,
-        key,
+def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str) -> D1Statement:
+    bound = [
+        values["organization_id"],
+        values["idempotency_key"],
         values["request_hash"],
         values["gross_amount"],
         values["fee_amount"],
@@ -91,10 +111,53 @@ async def reserve(
         values["currency"],
         values["stripe_account_id"],
         now_iso,
-        now_iso,
-        org_id,
-    )
+        values.get("reason"),
+        values.get("initiated_by"),
+    ]
+    if sql is _RESERVE_FROM_SOURCE:
+        bound.append(values["source_transaction"])
+    return db.prepare(sql).bind(*bound)
+
+
+async def reserve(
+    db: D1Database, values: dict[str, Any], *, now_iso: str
+) -> tuple[bool, Row | None, bool]:
+    """An adjustment (no source): (created, row, organization exists); see `ledger.reserve_once`."""
+    org_id, key = values["organization_id"], values["idempotency_key"]
+    insert = _bind_reserve(db, _RESERVE, values, now_iso)
     return await reserve_once(db, insert, by_key_sql=_BY_KEY, organization_id=org_id, key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReservation:
+    created: bool
+    row: Row | None  # the ledger row under (organization, idempotency key), new or earlier
+    organization_exists: bool
+    payment: Row | None  # the payment as stored after this request's record of it
+
+
+async def reserve_from_source(
+    db: D1Database, values: dict[str, Any], payment: dict[str, Any], *, now_iso: str
+) -> SourceReservation:
+    """Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
+    transaction), so the check of what is left and the taking of it cannot be split by another
+    request."""
+    org_id, key = values["organization_id"], values["idempotency_key"]
+    results = await db.batch(
+        [
+            payments.record_statement(db, payment, now_iso=now_iso),
+            _bind_reserve(db, _RESERVE_FROM_SOURCE, values, now_iso),
+            db.prepare(_BY_KEY).bind(org_id, key),
+            db.prepare('SELECT 1 AS "found" FROM "organization" WHERE "id" = ?').bind(org_id),
+            db.prepare(payments.BY_CHARGE).bind(values["source_transaction"]),
+        ]
+    )
+    return SourceReservation(
+        created=results[1].changes > 0,
+        row=results[2].first_row,
+        organization_exists=bool(results[3].rows),
+        payment=results[4].first_row,
+    )
 
 
 async def complete(

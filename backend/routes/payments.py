@@ -1,0 +1,103 @@
+"""Payments the platform collects for an organization: created by the platform's checkout
+(platform key), listed for the org's owners/admins while not yet transferred, and the org's
+"transfer each payment as it lands" setting."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from backend.auth import MANAGER_ROLES, bearer_token
+from backend.errors import InvalidRequest
+from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.models import (
+    AutoTransferRequest,
+    PaymentIntentReply,
+    PaymentIntentRequest,
+    PaymentReply,
+    PaymentsReply,
+    StatusReply,
+)
+from backend.routes.connect import require_idempotency_key
+from backend.service_keys import require_platform_key
+from backend.services import read_model, services
+from backend.stripe_gateway import idempotency_key
+
+
+def _json(model: PaymentIntentReply | PaymentsReply | StatusReply, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+async def create_payment_intent(request: Request) -> Response:
+    """The platform's checkout asks for a payment for an organization's sale. The PaymentIntent
+    carries `metadata.organization_id` (only the platform can set it: this is the tag a transfer
+    checks) and a transfer group. Idempotent by `Idempotency-Key`."""
+    svc = services(request)
+    require_platform_key(request, svc.settings.platform_api_key)
+    key = require_idempotency_key(request)
+    body = await read_model(request, PaymentIntentRequest)
+    try:
+        currency = normalise_currency(body.currency)
+        validate_amount(body.amount, currency)
+    except FeeError as exc:
+        raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
+    org = await svc.worker.get_organization(body.organization_id)  # 404 for an unknown org
+    intent = await svc.stripe.create_payment_intent(
+        organization_id=org.id,
+        amount=body.amount,
+        currency=currency,
+        transfer_group=body.transfer_group or f"org_{org.id}",
+        description=body.description,
+        key=idempotency_key("payment-intent", org.id, key),
+    )
+    reply = PaymentIntentReply(
+        organization_id=org.id,
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret,
+        amount=intent.amount,
+        currency=intent.currency,
+        status=intent.status,
+        transfer_group=intent.transfer_group,
+    )
+    return _json(reply, 201)
+
+
+async def untransferred_payments(request: Request) -> Response:
+    """What the organization earned and has not been transferred yet (owners/admins claim it)."""
+    svc = services(request)
+    access = await svc.auth.organization_access(
+        request, request.path_params["org_id"], roles=MANAGER_ROLES
+    )
+    org = access.organization
+    rows = await svc.worker.list_untransferred_payments(org.id)
+    reply = PaymentsReply(
+        organization_id=org.id,
+        auto_transfer_payments=org.auto_transfer_payments,
+        payments=[
+            PaymentReply(
+                payment_intent_id=p.payment_intent_id,
+                charge_id=p.charge_id,
+                amount=p.amount,
+                amount_refunded=p.amount_refunded,
+                amount_transferred=p.amount_transferred,
+                amount_remaining=p.amount_remaining,
+                currency=p.currency,
+                created=p.created,
+            )
+            for p in rows
+        ],
+    )
+    return _json(reply)
+
+
+async def set_auto_transfer(request: Request) -> Response:
+    """Owners/admins choose whether each payment is transferred as it succeeds. Either way only
+    the organization's own payments move, so this is theirs to choose."""
+    svc = services(request)
+    bearer_token(request)
+    body = await read_model(request, AutoTransferRequest)
+    await svc.auth.organization_access(
+        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
+    )
+    org = await svc.worker.set_auto_transfer(body.organization_id, enabled=body.enabled)
+    return _json(StatusReply.of(org))
