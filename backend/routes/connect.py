@@ -14,6 +14,7 @@ from starlette.responses import Response
 from backend.auth import MANAGER_ROLES, OrgAccess, bearer_token
 from backend.errors import ApiError, Conflict, InvalidRequest, error_response
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
+from backend.idempotency import require_idempotency_key
 from backend.models import (
     BalanceReply,
     LedgerPayout,
@@ -37,7 +38,6 @@ from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.connect")
 
-MAX_IDEMPOTENCY_KEY = 255
 # Stripe keeps an idempotency key for at least 24 hours. A ledger row still waiting for Stripe's
 # answer is re-sent with its key only well inside that window: later, Stripe may have forgotten
 # the key, and if the first attempt did reach it, re-sending would move the money twice.
@@ -68,20 +68,6 @@ def _org_from(request: Request, body_org: str | None) -> str:
             code="organization_required", message="Send organization_id or X-Org-ID."
         )
     return org_id
-
-
-def require_idempotency_key(request: Request) -> str:
-    key = request.headers.get("idempotency-key")
-    if key is None or key == "":
-        raise InvalidRequest(
-            code="idempotency_key_required", message="Send an Idempotency-Key header."
-        )
-    if len(key) > MAX_IDEMPOTENCY_KEY or any(not 0x20 <= ord(ch) <= 0x7E for ch in key):
-        raise InvalidRequest(
-            code="invalid_idempotency_key",
-            message="Idempotency-Key must be 1..255 printable ASCII characters.",
-        )
-    return key
 
 
 def _require_account(org: Organization) -> str:
