@@ -25,6 +25,7 @@ from connect_worker.errors import (
     InvalidRequest,
     InvalidToken,
     NotFound,
+    StripeIdConflict,
 )
 from connect_worker.jwt import (
     Ed25519Verifier,
@@ -583,6 +584,14 @@ async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, A
     updated, row = await payouts.upsert(deps.db, body, now_iso=iso_ms(deps.now()))
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("The payout could not be stored.")
+    if row["organization_id"] != body["organization_id"]:
+        log.warning(
+            "payout %s is recorded for organization %s; a write for %s was refused",
+            body["stripe_payout_id"],
+            row["organization_id"],
+            body["organization_id"],
+        )
+        raise StripeIdConflict()
     return 200, {"updated": updated, "payout": payouts.to_api(row)}
 
 
