@@ -47,7 +47,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _depth_within(raw: bytes, limit: int) -> bool:
+def json_depth_within(raw: bytes, limit: int) -> bool:
     """Bracket depth outside strings, counted before any parser recurses into it."""
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return True  # the usual small body: no scan
@@ -75,7 +75,7 @@ def _depth_within(raw: bytes, limit: int) -> bool:
 def check_json_structure(raw: bytes, *, max_depth: int = MAX_DEPTH) -> None:
     """Raises 400 for a body too deeply nested or with a repeated key; malformed JSON is left to
     the model, which names it `invalid_json`."""
-    if not _depth_within(raw, max_depth):
+    if not json_depth_within(raw, max_depth):
         raise InvalidRequest(code="json_too_deep", message="The JSON body is nested too deeply.")
     try:
         json.loads(raw, object_pairs_hook=_unique_keys)

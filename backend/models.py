@@ -300,6 +300,8 @@ class WebhookReply(Reply):
     received: bool
     duplicate: bool = False
     handled: bool = True
+    # Sent (true) only for a validly signed event recorded as rejected: acknowledged, not applied.
+    rejected: bool = False
 
 
 class HealthReply(Reply):

@@ -97,7 +97,11 @@ def test_wrangler_runtime_migrates_with_wrangler_and_seeds_its_local_d1(tmp_path
     with sqlite3.connect(files[0]) as conn:
         migrations = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
         orgs = conn.execute('SELECT "id" FROM "organization"').fetchall()
-    assert migrations == ["0001_better_auth.sql", "0002_connect.sql"]
+    assert migrations == [
+        "0001_better_auth.sql",
+        "0002_connect.sql",
+        "0004_webhook_event_rejected.sql",
+    ]
     assert orgs == [(identity.organization_id,)]
     assert again.token == identity.token
     assert not again.created

@@ -346,7 +346,9 @@ async def claim_webhook_event(
 COMPLETE_EVENT_FIELDS = {
     "event_id": required(ID),
     "claim_id": required(ID),
-    "outcome": required(string(choices=("processed", "failed"))),
+    # `rejected`: validly signed but not applicable (odd values, a Stripe id recorded elsewhere);
+    # final like `processed`, with the reason in `error`.
+    "outcome": required(string(choices=("processed", "failed", "rejected"))),
     "error": optional(nullable(free_text(max_len=500))),
 }
 
