@@ -43,9 +43,22 @@ EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
 
 
 class StripePermissionDenied(UpstreamError):
-    """The platform may no longer act for this account (typically it was deauthorized)."""
+    """Stripe answered 403. On its own this is NOT a deauthorization: a restricted key (`rk_…`)
+    missing one permission gets a 403 too, for every account alike."""
 
     code, message = "stripe_permission_denied", "Stripe refused access to the account."
+
+
+class StripeAccountAccessLost(StripePermissionDenied):
+    """A confirmed loss of access: Stripe's 403 with code `account_invalid` — "the provided key
+    does not have access to account … (or that account does not exist). Application access may
+    have been revoked." That is what a connected account that deauthorized the platform answers;
+    a key missing a permission answers 403 without that code."""
+
+    code, message = (
+        "stripe_account_access_lost",
+        "The platform no longer has access to the account.",
+    )
 
 
 class StripeRejected(InvalidRequest):
@@ -62,6 +75,15 @@ def idempotency_key(*parts: str) -> str:
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def _error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's `error.code`; the SDK leaves `exc.code` unset on a 403, so read the body too."""
+    if exc.code:
+        return exc.code
+    body = exc.json_body.get("error") if isinstance(exc.json_body, dict) else None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     request_id = getattr(exc, "request_id", None)
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
@@ -70,7 +92,17 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     if isinstance(exc, stripe.IdempotencyError):
         return ApiError(409, "idempotency_conflict", "A conflicting request is in progress.")
     if isinstance(exc, stripe.PermissionError):
-        logger.error("stripe %s: permission denied (request %s)", operation, request_id)
+        if _error_code(exc) == "account_invalid":
+            logger.warning(
+                "stripe %s: no access to the account (request %s)", operation, request_id
+            )
+            return StripeAccountAccessLost()
+        logger.error(
+            "stripe %s: permission denied — does the (restricted) key lack a permission? "
+            "(request %s)",
+            operation,
+            request_id,
+        )
         return StripePermissionDenied()
     if isinstance(exc, stripe.AuthenticationError):
         logger.error("stripe %s: authentication failed — check STRIPE_SECRET_KEY", operation)
