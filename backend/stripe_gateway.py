@@ -24,6 +24,7 @@ from stripe.params import (
 
 from backend.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamError
 from backend.models import AccountLink, Money, StripeAccount, StripePayout, StripeTransfer
+from backend.payout_amount import Funds
 
 logger = logging.getLogger("backend.stripe")
 
@@ -131,6 +132,24 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
 def is_definitive(error: ApiError) -> bool:
     """A Stripe refusal that a retry with the same key will repeat (so the ledger may record it)."""
     return isinstance(error, StripeRejected)
+
+
+def _funds(entries: Any) -> list[Funds]:
+    out: list[Funds] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        types = entry.get("source_types")
+        out.append(
+            Funds(
+                amount=int(entry["amount"]),
+                currency=str(entry["currency"]),
+                source_types={
+                    str(k): int(v) for k, v in (types or {}).items() if isinstance(v, int)
+                },
+            )
+        )
+    return out
 
 
 def _account(obj: stripe.Account) -> StripeAccount:
@@ -269,13 +288,20 @@ class ConnectStripe:
         )
 
     async def retrieve_balance(self, account_id: str) -> tuple[list[Money], list[Money]]:
+        available, pending = await self.retrieve_funds(account_id)
+        return (
+            [Money(amount=f.amount, currency=f.currency) for f in available],
+            [Money(amount=f.amount, currency=f.currency) for f in pending],
+        )
+
+    async def retrieve_funds(self, account_id: str) -> tuple[list[Funds], list[Funds]]:
+        """The balance per currency with its source types (what a payout may take)."""
         balance = await self._guard(
             "retrieve balance",
             self._client.v1.balance.retrieve_async(options={"stripe_account": account_id}),
         )
-        available = [Money(amount=b.amount, currency=b.currency) for b in balance.available]
-        pending = [Money(amount=b.amount, currency=b.currency) for b in balance.pending]
-        return available, pending
+        raw: dict[str, Any] = balance.to_dict(recursive=True)
+        return _funds(raw.get("available")), _funds(raw.get("pending"))
 
     async def create_payout(
         self, account_id: str, *, amount: int, currency: str, key: str, metadata: dict[str, str]

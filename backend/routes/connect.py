@@ -30,6 +30,7 @@ from backend.models import (
     TransferReply,
     TransferRequest,
 )
+from backend.payout_amount import full_available_balance
 from backend.redirects import resolve_redirect
 from backend.services import Services, read_model, services
 from backend.stripe_gateway import idempotency_key, is_definitive
@@ -410,12 +411,8 @@ async def payout(request: Request) -> Response:
         stored = await _stored_payout(svc, org.id, key, request_hash)
         if stored is not None:
             return await _execute_payout(svc, stored, replayed=True)
-        available, _ = await svc.stripe.retrieve_balance(account_id)
-        amount = sum(m.amount for m in available if m.currency == currency)
-        if amount <= 0:
-            raise Conflict(
-                code="insufficient_balance", message=f"No available {currency} balance to pay out."
-            )
+        available, pending = await svc.stripe.retrieve_funds(account_id)
+        amount = full_available_balance(available, pending, currency=currency)
     try:
         validate_amount(amount, currency)
     except FeeError as exc:
