@@ -171,7 +171,7 @@ def test_every_backend_request_model_answers_any_body_with_2xx_or_json_4xx(
     def check(body: Any, key: str, who: str) -> None:
         headers = stack.auth(who)
         headers["X-Operator-Key"] = OPERATOR_KEY
-        if key.isprintable() and key.isascii():
+        if key.isprintable() and key.isascii() and key == key.strip():  # what h11 will send
             headers["Idempotency-Key"] = key
         _assert_clean(http.post(path, json=body, headers=headers))
         sent.append(1)
