@@ -77,7 +77,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             oldest._drop("evicted", abort=True)
 
     def _headers_too_slow(self) -> None:
-        if not self.transport.is_closing():
+        # A pipelined request may still be answering the one before: never interleave a 408.
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if not answering and not self.transport.is_closing():
             self.transport.write(_TIMEOUT_408)
         self._drop("header_timeout", abort=False)
 
