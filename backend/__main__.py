@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from backend.app import create_app
+from backend.http_guard import protocol_for
 from backend.settings import SettingsError, load_settings
 
 
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host or settings.backend_host,
         port=args.port or settings.backend_port,
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol plus header/body deadlines (backend/http_guard.py).
+        http=protocol_for(settings),
         lifespan="on",
         log_level=settings.log_level,
         # Access lines cost ~13% CPU per request (docs/performance.md); Railway logs requests.

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from backend.errors import Forbidden, InvalidRequest, Unauthorized
 from backend.models import Organization, UserContext
+from backend.roles import holds_any
 from backend.worker_client import WorkerClient
 
 MANAGER_ROLES = ("owner", "admin")
@@ -32,8 +33,7 @@ class OrgAccess:
     role: str
 
     def has_role(self, *roles: str) -> bool:
-        held = {part.strip() for part in self.role.split(",")}
-        return any(role in held for role in roles)
+        return holds_any(self.role, roles)
 
 
 class UserContextCache:

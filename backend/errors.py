@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 logger = logging.getLogger("backend.errors")
@@ -114,6 +114,13 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left mid-body: nobody is there to read an answer, and a flood of such clients
+    must not flood the logs either — one debug line, no traceback, a 400 that is never seen."""
+    logger.debug("client left mid-body on %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "The request body was not received.")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error(
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
@@ -125,5 +132,6 @@ EXCEPTION_HANDLERS = {
     ApiError: _api_error,
     ValidationError: _validation_error,
     HTTPException: _http_exception,
+    ClientDisconnect: _client_gone,
     Exception: _unexpected,
 }

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.fees import MAX_AMOUNT
+from backend.roles import holds_any
 
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -66,8 +67,7 @@ class Membership(WorkerModel):
     role: str
 
     def has_role(self, *roles: str) -> bool:
-        held = {part.strip() for part in self.role.split(",")}
-        return any(role in held for role in roles)
+        return holds_any(self.role, roles)
 
 
 class User(WorkerModel):
@@ -417,6 +417,8 @@ class WebhookReply(Reply):
     received: bool
     duplicate: bool = False
     handled: bool = True
+    # Sent (true) only for a validly signed event recorded as rejected: acknowledged, not applied.
+    rejected: bool = False
 
 
 class HealthReply(Reply):

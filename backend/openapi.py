@@ -213,7 +213,9 @@ def build_openapi() -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref(op.reply)}},
             }
         }
-        for code in op.errors:
+        # Every JSON body must be sent as application/json (backend/json_body.py).
+        errors = sorted({*op.errors, 415}) if op.body is not None else op.errors
+        for code in errors:
             responses[str(code)] = {
                 "description": "Error",
                 "content": {"application/json": {"schema": ref(ErrorReply)}},

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     # first died). Longer than the slowest handler (Worker + Stripe timeouts), within the Worker's
     # 1..900 bound.
     webhook_claim_lease_seconds: int = Field(default=120, ge=5, le=900)
+    # Slow or half-open clients (backend/http_guard.py): a request's headers must arrive within
+    # the first, its body within the second; at most this many connections may be reading
+    # headers at once (past it, the one waiting longest is dropped).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
+    http_max_pending_connections: int = Field(default=1000, ge=1, le=100_000)
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")

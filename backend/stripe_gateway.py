@@ -33,6 +33,7 @@ from backend.models import (
     StripePayout,
     StripeTransfer,
 )
+from backend.payout_amount import Funds
 
 logger = logging.getLogger("backend.stripe")
 
@@ -52,9 +53,22 @@ EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
 
 
 class StripePermissionDenied(UpstreamError):
-    """The platform may no longer act for this account (typically it was deauthorized)."""
+    """Stripe answered 403. On its own this is NOT a deauthorization: a restricted key (`rk_…`)
+    missing one permission gets a 403 too, for every account alike."""
 
     code, message = "stripe_permission_denied", "Stripe refused access to the account."
+
+
+class StripeAccountAccessLost(StripePermissionDenied):
+    """A confirmed loss of access: Stripe's 403 with code `account_invalid` — "the provided key
+    does not have access to account … (or that account does not exist). Application access may
+    have been revoked." That is what a connected account that deauthorized the platform answers;
+    a key missing a permission answers 403 without that code."""
+
+    code, message = (
+        "stripe_account_access_lost",
+        "The platform no longer has access to the account.",
+    )
 
 
 class StripeRejected(InvalidRequest):
@@ -71,6 +85,15 @@ def idempotency_key(*parts: str) -> str:
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def _error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's `error.code`; the SDK leaves `exc.code` unset on a 403, so read the body too."""
+    if exc.code:
+        return exc.code
+    body = exc.json_body.get("error") if isinstance(exc.json_body, dict) else None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     request_id = getattr(exc, "request_id", None)
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
@@ -79,7 +102,17 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     if isinstance(exc, stripe.IdempotencyError):
         return ApiError(409, "idempotency_conflict", "A conflicting request is in progress.")
     if isinstance(exc, stripe.PermissionError):
-        logger.error("stripe %s: permission denied (request %s)", operation, request_id)
+        if _error_code(exc) == "account_invalid":
+            logger.warning(
+                "stripe %s: no access to the account (request %s)", operation, request_id
+            )
+            return StripeAccountAccessLost()
+        logger.error(
+            "stripe %s: permission denied — does the (restricted) key lack a permission? "
+            "(request %s)",
+            operation,
+            request_id,
+        )
         return StripePermissionDenied()
     if isinstance(exc, stripe.AuthenticationError):
         logger.error("stripe %s: authentication failed — check STRIPE_SECRET_KEY", operation)
@@ -108,6 +141,24 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
 def is_definitive(error: ApiError) -> bool:
     """A Stripe refusal that a retry with the same key will repeat (so the ledger may record it)."""
     return isinstance(error, StripeRejected)
+
+
+def _funds(entries: Any) -> list[Funds]:
+    out: list[Funds] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        types = entry.get("source_types")
+        out.append(
+            Funds(
+                amount=int(entry["amount"]),
+                currency=str(entry["currency"]),
+                source_types={
+                    str(k): int(v) for k, v in (types or {}).items() if isinstance(v, int)
+                },
+            )
+        )
+    return out
 
 
 def _account(obj: stripe.Account) -> StripeAccount:
@@ -251,13 +302,20 @@ class ConnectStripe:
         )
 
     async def retrieve_balance(self, account_id: str) -> tuple[list[Money], list[Money]]:
+        available, pending = await self.retrieve_funds(account_id)
+        return (
+            [Money(amount=f.amount, currency=f.currency) for f in available],
+            [Money(amount=f.amount, currency=f.currency) for f in pending],
+        )
+
+    async def retrieve_funds(self, account_id: str) -> tuple[list[Funds], list[Funds]]:
+        """The balance per currency with its source types (what a payout may take)."""
         balance = await self._guard(
             "retrieve balance",
             self._client.v1.balance.retrieve_async(options={"stripe_account": account_id}),
         )
-        available = [Money(amount=b.amount, currency=b.currency) for b in balance.available]
-        pending = [Money(amount=b.amount, currency=b.currency) for b in balance.pending]
-        return available, pending
+        raw: dict[str, Any] = balance.to_dict(recursive=True)
+        return _funds(raw.get("available")), _funds(raw.get("pending"))
 
     async def create_payout(
         self, account_id: str, *, amount: int, currency: str, key: str, metadata: dict[str, str]

@@ -14,7 +14,7 @@ import time
 from backend.models import Organization
 from backend.services import Services
 from backend.status_mapping import deauthorized_fields, organization_fields
-from backend.stripe_gateway import StripePermissionDenied
+from backend.stripe_gateway import StripeAccountAccessLost
 
 DEAUTHORIZED_WITHIN_SECOND = 0.999
 
@@ -28,14 +28,16 @@ async def sync_account(
 ) -> Organization:
     """Re-read the account and store its mapped state; returns the organization as now stored.
 
-    With `deauthorized_since` (webhooks), a permission error means the platform lost the account,
-    and the org is marked deauthorized as of that time. Without it (a user's refresh) the error is
-    raised: a mis-scoped key must not disable every organization.
+    With `deauthorized_since` (webhooks), a *confirmed* loss of access (Stripe's 403
+    `account_invalid`, see `StripeAccountAccessLost`) marks the org deauthorized as of that time.
+    Any other 403 — a restricted key missing a permission — is raised, never a deauthorization:
+    a mis-scoped key must not disable every organization (the event fails and Stripe retries it
+    once the key is fixed). Without `deauthorized_since` (a user's refresh) every error is raised.
     """
     started = round(time.time(), 3)
     try:
         account = await svc.stripe.retrieve_account(account_id)
-    except StripePermissionDenied:
+    except StripeAccountAccessLost:
         if deauthorized_since is None:
             raise
         return await mark_deauthorized(svc, organization_id, synced_at=deauthorized_since)

@@ -7,6 +7,7 @@ and marking the event processed makes Stripe deliver it again.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,22 @@ from pydantic import ValidationError
 from backend.errors import ApiError, UpstreamError
 from backend.models import TransferOrigin, TransferRequest
 from backend.services import Services
+from backend.stripe_events import (
+    AccountRef,
+    CapabilityRef,
+    EventRejected,
+    PayoutObject,
+    TransferObject,
+    parse_as,
+)
 from backend.sync import mark_deauthorized, sync_account
 from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
+
+_ORG_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +56,9 @@ async def _account_changed(svc: Services, event: Event) -> None:
     """Re-read the account rather than trusting the payload, so a late old event cannot win."""
     account_id = event.account
     if event.type == "account.updated":
-        account_id = account_id or str(event.object.get("id") or "") or None
+        account_id = account_id or parse_as(AccountRef, event.object).id
     elif account_id is None:
-        account_id = str(event.object.get("account") or "") or None
-    if not account_id:
-        return
+        account_id = parse_as(CapabilityRef, event.object).account
     org_id = await _organization_for_account(svc, account_id)
     if org_id is None:
         org_id = await _adopt_account(svc, event, account_id)
@@ -65,7 +75,7 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
         return None
     metadata = event.object.get("metadata") or {}
     org_id = metadata.get("organization_id") if isinstance(metadata, Mapping) else None
-    if not isinstance(org_id, str) or not org_id:
+    if not isinstance(org_id, str) or not _ORG_ID.fullmatch(org_id):
         return None
     try:
         await svc.worker.create_connect_account(org_id, account_id)
@@ -79,56 +89,52 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
 async def _deauthorized(svc: Services, event: Event) -> None:
     """The platform can no longer read the account: act on the payload alone."""
     if not event.account:
-        return
+        raise EventRejected("missing account")
     org_id = await _organization_for_account(svc, event.account)
     if org_id is not None:
         await mark_deauthorized(svc, org_id, synced_at=event.created)
 
 
 async def _payout(svc: Services, event: Event) -> None:
-    payout = event.object
-    if not event.account or not payout.get("id"):
-        return
+    if not event.account:
+        raise EventRejected("missing account")
+    payout = parse_as(PayoutObject, event.object)
     org_id = await _organization_for_account(svc, event.account)
     if org_id is None:
         return
     await svc.worker.upsert_payout(
-        stripe_payout_id=str(payout["id"]),
+        stripe_payout_id=payout.id,
         organization_id=org_id,
         stripe_account_id=event.account,
-        amount=int(payout.get("amount") or 0),
-        currency=str(payout.get("currency") or ""),
-        status=str(payout.get("status") or "pending"),
-        failure_code=payout.get("failure_code"),
-        failure_message=payout.get("failure_message"),
-        arrival_date=payout.get("arrival_date"),
+        amount=payout.amount,
+        currency=payout.currency,
+        status=payout.status,
+        failure_code=payout.failure_code,
+        failure_message=payout.failure_message,
+        arrival_date=payout.arrival_date,
         event_created=event.created,
-        idempotency_key=_our_idempotency_key(payout, org_id),
+        idempotency_key=_our_idempotency_key(payout.metadata, org_id),
     )
 
 
-def _our_idempotency_key(payout: Mapping[str, Any], org_id: str) -> str | None:
+def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None:
     """The key of a payout made through our route (we put it in its metadata), so an event that
     arrives before the route's own write still lands on the reservation."""
-    metadata = payout.get("metadata")
-    if not isinstance(metadata, Mapping) or metadata.get("organization_id") != org_id:
+    if metadata.get("organization_id") != org_id:
         return None
     key = metadata.get("idempotency_key")
-    return key if isinstance(key, str) and 0 < len(key) <= 255 else None
+    return key if key is not None and _IDEMPOTENCY_KEY.fullmatch(key) else None
 
 
 async def _transfer(svc: Services, event: Event) -> None:
-    transfer = event.object
-    if not transfer.get("id"):
-        return
-    amount = int(transfer.get("amount") or 0)
-    reversed_amount = int(transfer.get("amount_reversed") or 0)
+    transfer = parse_as(TransferObject, event.object)
     try:
         row = await svc.worker.sync_transfer(
-            str(transfer["id"]),
-            amount_reversed=reversed_amount,
-            reversed=bool(transfer.get("reversed")) or (amount > 0 and reversed_amount >= amount),
-            origin=_transfer_origin(transfer),
+            transfer.id,
+            amount_reversed=transfer.amount_reversed,
+            reversed=transfer.reversed
+            or (transfer.amount > 0 and transfer.amount_reversed >= transfer.amount),
+            origin=_transfer_origin(event.object),
         )
     except WorkerError as exc:
         if exc.code != "transfer_mismatch":
@@ -137,11 +143,11 @@ async def _transfer(svc: Services, event: Event) -> None:
         logger.warning(
             "event %s: transfer %s names a ledger row that does not match it; not applied",
             event.id,
-            transfer["id"],
+            transfer.id,
         )
         return
     if row is None:
-        logger.info("event %s: transfer %s is not in the ledger", event.id, transfer["id"])
+        logger.info("event %s: transfer %s is not in the ledger", event.id, transfer.id)
 
 
 def _transfer_origin(transfer: Mapping[str, Any]) -> TransferOrigin | None:

@@ -1,9 +1,12 @@
 """The backend's only door to D1: typed calls to the Worker's internal API over one pooled session.
 
 Retries are deliberately narrow. Reads (and `verify-user-context`, which writes nothing) retry on
-connection failures, timeouts and 502/503/504. Writes retry only when the TCP connection could not
-be opened — the request never left, so repeating it cannot double an effect. Everything else
-surfaces as `WorkerUnavailable` (503) so the caller (or Stripe's webhook retry) decides.
+connection failures, timeouts and 502/503/504. Writes retry when the TCP connection could not be
+opened (the request never left), and once, at once, on a fresh connection when a pooled
+keep-alive connection turns out to have been closed by the Worker (or Cloudflare in front of it)
+while idle — such a connection fails before any answer, and every Worker write is idempotent by
+its key anyway (guarded updates, reservations by idempotency key, claims by event id). Everything
+else surfaces as `WorkerUnavailable` (503) so the caller (or Stripe's webhook retry) decides.
 
 `timeout_seconds` is the budget of a whole call, retries included: a user request never waits on
 the Worker longer than that, however many attempts fit in it.
@@ -50,10 +53,22 @@ class WorkerError(ApiError):
     """A 4xx answer from the Worker, carrying its code so callers can branch on it."""
 
 
-class _Retry(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class _StaleConnection(Exception):
+    """A reused pooled connection failed before any answer: the peer had closed it while idle."""
+
+
+async def _on_reuse(
+    session: aiohttp.ClientSession,
+    context: Any,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    context.trace_request_ctx["reused"] = True
+
+
+def _reuse_tracing() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_reuseconn.append(_on_reuse)
+    return config
 
 
 class WorkerClient:
@@ -71,36 +86,64 @@ class WorkerClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=timeout_seconds)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers=self._headers
+                connector=connector,
+                timeout=self._timeout,
+                headers=self._headers,
+                trace_configs=[_reuse_tracing()],
+            )
+            # For the one retry after a stale connection: never another pooled (maybe stale) one.
+            self._fresh = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size, force_close=True),
+                timeout=self._timeout,
+                headers=self._headers,
             )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._fresh):
+            if session is not None:
+                await session.close()
+        self._session = self._fresh = None
 
     # --- transport -----------------------------------------------------------------------------
 
     async def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None, *, budget: float
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        budget: float,
+        fresh: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         if self._session is None:
             await self.open()
-        assert self._session is not None
+        session = self._fresh if fresh else self._session
+        assert session is not None
         data = None if body is None else json.dumps(body, separators=(",", ":"))
         headers = {"Content-Type": "application/json"} if data is not None else None
-        async with self._session.request(
-            method,
-            self._base_url + path,
-            data=data,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=budget),
-        ) as response:
+        trace: dict[str, bool] = {"reused": False}
+        try:
+            response = await session.request(
+                method,
+                self._base_url + path,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=budget),
+                trace_request_ctx=trace,
+            )
+        except aiohttp.ClientConnectorError:
+            raise
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            if trace["reused"]:
+                raise _StaleConnection() from None
+            raise
+        async with response:
             raw = await response.read()
             try:
                 payload = json.loads(raw) if raw else {}
@@ -122,7 +165,16 @@ class WorkerClient:
             if remaining <= 0:
                 break
             try:
-                status, payload = await self._send(method, path, body, budget=remaining)
+                try:
+                    status, payload = await self._send(method, path, body, budget=remaining)
+                except _StaleConnection:
+                    logger.info(
+                        "worker %s %s: pooled connection was closed; retrying", method, path
+                    )
+                    remaining = deadline - loop.time()
+                    status, payload = await self._send(
+                        method, path, body, budget=max(remaining, 0.001), fresh=True
+                    )
             except aiohttp.ClientConnectorError:
                 last_reason = "connection refused"
                 continue  # nothing was sent: safe for writes too

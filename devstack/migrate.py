@@ -63,7 +63,6 @@ def apply_migrations(
     """Apply what is missing; returns the names applied (or found already applied) now."""
     if isinstance(target, sqlite3.Connection):
         return _apply(target, migrations_dir)
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
     conn = connect(target)
     try:
         return _apply(conn, migrations_dir)

@@ -15,6 +15,8 @@ from typing import Any
 
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 
+from devstack.private_paths import private_file
+
 __all__ = ["SqliteD1", "SqliteStatement", "connect"]
 
 BUSY_TIMEOUT_MS = 5000
@@ -25,7 +27,10 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection configured like the host uses it (WAL, autocommit, FKs enforced as on D1)."""
+    """A connection configured like the host uses it (WAL, autocommit, FKs enforced as on D1).
+    The file is created 0600 first: it holds every Better Auth session token."""
+    if str(path) != ":memory:":
+        private_file(Path(path))
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, cached_statements=512
     )

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from devstack.private_paths import private_dir
+
 __all__ = [
     "REPO_ROOT",
     "DemoState",
@@ -90,7 +92,7 @@ class StackConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
         state_dir = Path(environ.get("DEVSTACK_DIR") or REPO_ROOT / ".devstack").resolve()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
         local = LocalSecrets.load_or_create(state_dir / "secrets.json")
         runtime = environ.get("WORKER_RUNTIME") or "python"
         if runtime not in ("python", "pyodide", "wrangler"):
@@ -197,7 +199,8 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
 
 def _write_private(path: Path, text: str) -> None:
     """Write atomically, readable by the owner only (the file holds secrets or a bearer token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -29,6 +29,17 @@ _FAULT_BODIES = {
         500,
         {"type": "api_error", "message": "An unknown error occurred"},
     ),
+    # A restricted key (`rk_…`) lacking one permission: 403 like a revoked account, but without
+    # the `account_invalid` code — the account is fine, the key is not.
+    "permission_denied": (
+        403,
+        {
+            "type": "invalid_request_error",
+            "message": "The provided key does not have the required permissions for this "
+            "endpoint on this account. Having the 'rak_accounts_kyc_basic_read' permission "
+            "would allow this request to continue.",
+        },
+    ),
     "rate_limit": (
         429,
         {

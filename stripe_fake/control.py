@@ -20,7 +20,7 @@ from stripe_fake.events import previous_attributes
 from stripe_fake.ids import now
 from stripe_fake.store import JSON, PLATFORM
 
-FAULT_MODES = ("error_500", "rate_limit", "slow", "down")
+FAULT_MODES = ("error_500", "permission_denied", "rate_limit", "slow", "down")
 
 
 class ControlError(Exception):

@@ -18,6 +18,7 @@ from backend.ledger_rules import key_reused as _key_reused
 from backend.ledger_rules import outcome_unknown as _outcome_unknown
 from backend.ledger_rules import require_ready
 from backend.ledger_rules import too_old_to_resend as _too_old_to_resend
+from backend.idempotency import require_idempotency_key
 from backend.models import (
     BalanceReply,
     LedgerPayout,
@@ -33,6 +34,7 @@ from backend.models import (
     TransferReply,
     TransferRequest,
 )
+from backend.payout_amount import full_available_balance
 from backend.redirects import resolve_redirect
 from backend.service_keys import caller_of
 from backend.services import Services, read_model, services
@@ -43,7 +45,6 @@ from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.connect")
 
-MAX_IDEMPOTENCY_KEY = 255
 
 
 def _reply(
@@ -70,20 +71,6 @@ def _org_from(request: Request, body_org: str | None) -> str:
             code="organization_required", message="Send organization_id or X-Org-ID."
         )
     return org_id
-
-
-def require_idempotency_key(request: Request) -> str:
-    key = request.headers.get("idempotency-key")
-    if key is None or key == "":
-        raise InvalidRequest(
-            code="idempotency_key_required", message="Send an Idempotency-Key header."
-        )
-    if len(key) > MAX_IDEMPOTENCY_KEY or any(not 0x20 <= ord(ch) <= 0x7E for ch in key):
-        raise InvalidRequest(
-            code="invalid_idempotency_key",
-            message="Idempotency-Key must be 1..255 printable ASCII characters.",
-        )
-    return key
 
 
 def _require_account(org: Organization) -> str:
@@ -314,12 +301,8 @@ async def payout(request: Request) -> Response:
         stored = await _stored_payout(svc, org.id, key, request_hash)
         if stored is not None:
             return await _execute_payout(svc, stored, replayed=True)
-        available, _ = await svc.stripe.retrieve_balance(account_id)
-        amount = sum(m.amount for m in available if m.currency == currency)
-        if amount <= 0:
-            raise Conflict(
-                code="insufficient_balance", message=f"No available {currency} balance to pay out."
-            )
+        available, pending = await svc.stripe.retrieve_funds(account_id)
+        amount = full_available_balance(available, pending, currency=currency)
     try:
         validate_amount(amount, currency)
     except FeeError as exc:

@@ -18,7 +18,7 @@ from backend.models import (
     PaymentsReply,
     StatusReply,
 )
-from backend.routes.connect import require_idempotency_key
+from backend.idempotency import require_idempotency_key
 from backend.service_keys import require_platform_key
 from backend.services import read_model, services
 from backend.stripe_gateway import idempotency_key

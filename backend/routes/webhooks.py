@@ -2,6 +2,12 @@
 
 Any failure after the claim answers 5xx so that Stripe delivers again; the claim is released as
 `failed` (best effort — if the Worker is down, its lease expires instead) so the retry may run.
+
+A validly signed event that cannot be applied — its envelope or the fields a handler reads are
+malformed or absurd, or the Worker refuses the write for good (a 4xx: a Stripe id recorded
+elsewhere, an organization gone) — is recorded in D1 as `rejected` with the reason and
+acknowledged with a 2xx: Stripe would otherwise retry it for three days, and no retry can fix it.
+Each such event is logged once, with the reason and never the payload.
 """
 
 from __future__ import annotations
@@ -16,47 +22,77 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend.errors import ApiError, error_response
-from backend.services import services
+from backend.json_body import json_depth_within
+from backend.services import Services, services
+from backend.stripe_events import MAX_EVENT_DEPTH, EventRejected, Unparsed, parse_envelope
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import SignatureError, verify_signature
+from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
 
 _SAFE_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
-_EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,120}")
 
 
 def _loggable_type(payload: bytes) -> str:
     """The event type for a rejection log line, if it looks like one; never any other content."""
+    if not json_depth_within(payload, MAX_EVENT_DEPTH):
+        return "unparsed"
     try:
         value = json.loads(payload).get("type")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return "unparsed"
     return value if isinstance(value, str) and _SAFE_TYPE.fullmatch(value) else "unknown"
 
 
-def _parse_event(payload: bytes) -> Event:
+def _received(*, duplicate: bool = False, handled: bool = True, rejected: bool = False) -> Response:
+    body: dict[str, Any] = {"received": True, "duplicate": duplicate, "handled": handled}
+    if rejected:
+        body["rejected"] = True
+    return JSONResponse(body)
+
+
+def _busy(svc: Services) -> Response:
+    return error_response(
+        409,
+        "event_in_progress",
+        "Another instance is processing this event; retry later.",
+        headers={"Retry-After": str(svc.settings.webhook_claim_lease_seconds)},
+    )
+
+
+def _retry_later(what: str) -> Response:
+    return error_response(503, "webhook_processing_failed", f"The event could not be {what}.")
+
+
+async def _record_rejection(
+    svc: Services, event_id: str, event_type: str, claim_id: str, reason: str
+) -> Response:
+    logger.warning("event %s (%s) rejected: %s", event_id, event_type, reason)
     try:
-        data: Any = json.loads(payload)
-    except ValueError:
-        raise ApiError(400, "invalid_json", "The event is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_event", "The event must be a JSON object.")
-    event_id, event_type, created = data.get("id"), data.get("type"), data.get("created")
-    obj = (data.get("data") or {}).get("object") if isinstance(data.get("data"), dict) else None
-    account = data.get("account")
-    if (
-        not isinstance(event_id, str)
-        or not _EVENT_ID.fullmatch(event_id)
-        or not isinstance(event_type, str)
-        or not _SAFE_TYPE.fullmatch(event_type)
-        or not isinstance(created, int)
-        or isinstance(created, bool)
-        or not isinstance(obj, dict)
-        or (account is not None and not isinstance(account, str))
-    ):
-        raise ApiError(400, "invalid_event", "The event lacks id, type, created or data.object.")
-    return Event(id=event_id, type=event_type, created=created, account=account, object=obj)
+        await svc.worker.complete_event(
+            event_id, claim_id=claim_id, outcome="rejected", error=reason
+        )
+    except ApiError as exc:
+        if exc.status != 409:  # 409 claim_lost: another instance took over and records it
+            return _retry_later("recorded; retry later")
+    return _received(handled=False, rejected=True)
+
+
+async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> Response:
+    claim = await svc.worker.claim_event(
+        unparsed.id,
+        event_type=unparsed.type,
+        event_created=unparsed.created,
+        stripe_account_id=unparsed.account,
+        lease_seconds=svc.settings.webhook_claim_lease_seconds,
+    )
+    if not claim.claimed:
+        if claim.status in ("processed", "rejected"):
+            return _received(duplicate=True, handled=False, rejected=True)
+        return _busy(svc)
+    assert claim.claim_id is not None
+    return await _record_rejection(svc, unparsed.id, unparsed.type, claim.claim_id, unparsed.reason)
 
 
 async def webhook(request: Request) -> Response:
@@ -77,10 +113,19 @@ async def webhook(request: Request) -> Response:
             exc.timestamp,
         )
         return error_response(400, "invalid_signature", "Webhook signature verification failed.")
-    event = _parse_event(payload)
+    parsed = parse_envelope(payload)
+    if isinstance(parsed, Unparsed):
+        return await _reject_unparsed(svc, parsed)
+    event = Event(
+        id=parsed.id,
+        type=parsed.type,
+        created=parsed.created,
+        account=parsed.account,
+        object=parsed.data.object,
+    )
     handler = HANDLERS.get(event.type)
     if handler is None:
-        return JSONResponse({"received": True, "duplicate": False, "handled": False})
+        return _received(handled=False)
 
     claim = await svc.worker.claim_event(
         event.id,
@@ -91,33 +136,36 @@ async def webhook(request: Request) -> Response:
     )
     if not claim.claimed:
         if claim.status == "processed":
-            return JSONResponse({"received": True, "duplicate": True, "handled": True})
-        return error_response(
-            409,
-            "event_in_progress",
-            "Another instance is processing this event; retry later.",
-            headers={"Retry-After": str(svc.settings.webhook_claim_lease_seconds)},
-        )
+            return _received(duplicate=True)
+        if claim.status == "rejected":
+            return _received(duplicate=True, handled=False, rejected=True)
+        return _busy(svc)
     assert claim.claim_id is not None
     try:
         await handler(svc, event)
+    except EventRejected as exc:
+        return await _record_rejection(svc, event.id, event.type, claim.claim_id, exc.reason)
+    except WorkerError as exc:
+        if 400 <= exc.status < 500:  # the Worker refused the write for good: a retry repeats it
+            reason = f"the Worker refused it: {exc.code}"
+            return await _record_rejection(svc, event.id, event.type, claim.claim_id, reason)
+        return await _failed(svc, event, claim.claim_id, exc)
     except Exception as exc:
-        reason = exc.code if isinstance(exc, ApiError) else type(exc).__name__
-        logger.warning("event %s (%s) failed: %s", event.id, event.type, reason)
-        with contextlib.suppress(ApiError):  # if not, the lease expires and a retry claims it
-            await svc.worker.complete_event(
-                event.id, claim_id=claim.claim_id, outcome="failed", error=reason
-            )
-        if not isinstance(exc, ApiError):
-            logger.error("event %s handler crashed", event.id, exc_info=exc)
-        return error_response(
-            503, "webhook_processing_failed", "The event could not be applied; retry later."
-        )
+        return await _failed(svc, event, claim.claim_id, exc)
     try:
         await svc.worker.complete_event(event.id, claim_id=claim.claim_id, outcome="processed")
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and applies it too
-            return error_response(
-                503, "webhook_processing_failed", "The event could not be recorded; retry later."
-            )
-    return JSONResponse({"received": True, "duplicate": False, "handled": True})
+            return _retry_later("recorded; retry later")
+    return _received()
+
+
+async def _failed(svc: Services, event: Event, claim_id: str, exc: Exception) -> Response:
+    reason = exc.code if isinstance(exc, ApiError) else type(exc).__name__
+    if isinstance(exc, ApiError):
+        logger.warning("event %s (%s) failed: %s", event.id, event.type, reason)
+    else:
+        logger.error("event %s (%s) handler crashed", event.id, event.type, exc_info=exc)
+    with contextlib.suppress(ApiError):  # if not, the lease expires and a retry claims it
+        await svc.worker.complete_event(event.id, claim_id=claim_id, outcome="failed", error=reason)
+    return _retry_later("applied; retry later")

@@ -64,7 +64,9 @@ async def test_onboarding_with_the_org_in_x_org_id_needs_no_body(
     bad = await client.post(
         "/api/connect/onboard",
         content=b"[]",
-        headers=backend_stack.auth("owner", X_Org_ID=backend_stack.org_id),
+        headers=backend_stack.auth(
+            "owner", X_Org_ID=backend_stack.org_id, Content_Type="application/json"
+        ),
     )
     assert bad.status_code == 400
     assert set(bad.json()["error"]) == {"code", "message"}

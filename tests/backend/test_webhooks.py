@@ -86,7 +86,7 @@ async def test_every_configured_secret_is_accepted(
         assert r.json() == {"received": True, "duplicate": False, "handled": False}
 
 
-async def test_malformed_signed_events_are_400(
+async def test_malformed_signed_events_are_recorded_as_rejected_and_acknowledged(
     client: httpx.AsyncClient, backend_stack: BackendStack
 ) -> None:
     for raw in (b"not json", b"[]", b'{"id": "evt_1", "type": "account.updated"}'):
@@ -94,7 +94,13 @@ async def test_malformed_signed_events_are_400(
         r = await client.post(
             "/api/connect/webhook", content=raw, headers={"Stripe-Signature": header}
         )
-        assert r.status_code == 400, raw
+        assert r.status_code == 200, raw
+        assert r.json()["rejected"] is True
+    rows = backend_stack.worker.rows(
+        "SELECT event_id, status FROM connect_webhook_event ORDER BY received_at"
+    )
+    assert [r["status"] for r in rows] == ["rejected"] * 3
+    assert rows[2]["event_id"] == "evt_1"  # a sane id is kept, so Stripe's redelivery dedupes
 
 
 async def test_replayed_event_is_applied_once_and_answered_as_duplicate(

@@ -26,12 +26,14 @@ UPDATED = {"updated": True, "organization": {"id": "org_1"}}
 
 @dataclass
 class ScriptedWorker:
-    """Each request takes the next action: ("answer", status, body) | ("drop",) | ("stall",)."""
+    """Each request takes the next action: ("answer", status, body) | ("drop",) | ("stall",) |
+    ("close_idle",)."""
 
     url: str = ""
     actions: list[tuple[Any, ...]] = field(default_factory=list)
     received: list[tuple[str, str]] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    closed_idle: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -49,8 +51,13 @@ class ScriptedWorker:
                         length = int(value.strip())
                 if length:
                     await reader.readexactly(length)
-                self.received.append((method, path))
                 action = self.actions.pop(0) if self.actions else ("answer", 200, {})
+                if action[0] == "close_idle":
+                    # The keep-alive connection had been idle too long: closed (FIN) before the
+                    # request was looked at, as a server or proxy with an idle timeout does.
+                    self.closed_idle += 1
+                    return
+                self.received.append((method, path))
                 if action[0] == "drop":
                     writer.transport.abort()  # the request arrived; no answer ever will
                     return
@@ -193,3 +200,52 @@ async def test_a_503_is_retried_for_reads_only_and_boundedly(
     assert len(scripted.received) == 4
     scripted.actions = [("answer", 503, busy), ("answer", 200, ORG)]
     assert (await client.get_organization("org_1")).id == "org_1"
+
+
+async def test_a_write_on_a_pooled_connection_the_worker_closed_is_retried_on_a_fresh_one(
+    scripted: ScriptedWorker, make_client: Any
+) -> None:
+    """Every Worker call is a read or idempotent by its key, and a reused connection that the
+    server closed before answering never ran the request: one retry, on a new connection."""
+    scripted.actions = [("answer", 200, UPDATED), ("close_idle",), ("answer", 200, UPDATED)]
+    client = await make_client(scripted.url)
+    await client.update_organization("org_1", {"charges_enabled": True}, synced_at=None)
+    result = await client.update_organization("org_1", {"charges_enabled": True}, synced_at=None)
+    assert result.updated is True
+    assert scripted.closed_idle == 1
+    assert scripted.received == [("POST", "/api/internal/update-organization")] * 2
+
+
+async def test_every_write_survives_the_worker_closing_all_idle_connections(
+    scripted: ScriptedWorker, make_client: Any
+) -> None:
+    """Several pooled connections, all closed by the Worker at once (a restart, an idle timeout):
+    the retry takes a fresh connection, never another stale one from the pool."""
+    client = await make_client(scripted.url)
+    scripted.actions = [("answer", 200, UPDATED)] * 4
+    await asyncio.gather(
+        *(
+            client.update_organization("org_1", {"charges_enabled": True}, synced_at=None)
+            for _ in range(4)
+        )
+    )  # four connections now idle in the pool
+    scripted.received.clear()
+    scripted.actions = [("close_idle",)] * 4 + [("answer", 200, UPDATED)] * 4
+    results = await asyncio.gather(
+        *(
+            client.update_organization("org_1", {"charges_enabled": True}, synced_at=None)
+            for _ in range(4)
+        )
+    )
+    assert all(r.updated for r in results)
+    assert scripted.closed_idle == 4
+    assert len(scripted.received) == 4
+
+
+async def test_a_write_dropped_on_a_fresh_connection_is_still_not_retried(
+    scripted: ScriptedWorker, make_client: Any
+) -> None:
+    scripted.actions = [("close_idle",), ("answer", 200, UPDATED)]
+    client = await make_client(scripted.url)
+    with pytest.raises(WorkerUnavailable):
+        await client.update_organization("org_1", {"charges_enabled": True}, synced_at=None)

@@ -57,6 +57,7 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
         "0001_better_auth.sql",
         "0002_connect.sql",
         "0003_payment_sources.sql",
+        "0004_webhook_event_rejected.sql",
         "0005_requirements_deadline.sql",
     ]
 
@@ -87,6 +88,7 @@ def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path
         "0001_better_auth.sql",
         "0002_connect.sql",
         "0003_payment_sources.sql",
+        "0004_webhook_event_rejected.sql",
         "0005_requirements_deadline.sql",
     ]
     conn = sqlite3.connect(path)
@@ -114,7 +116,8 @@ def test_migrating_twice_applies_nothing_and_records_like_wrangler(tmp_path: Pat
         (1, "0001_better_auth.sql"),
         (2, "0002_connect.sql"),
         (3, "0003_payment_sources.sql"),
-        (4, "0005_requirements_deadline.sql"),
+        (4, "0004_webhook_event_rejected.sql"),
+        (5, "0005_requirements_deadline.sql"),
     ]
     assert columns == ["id", "name", "applied_at"]
 
@@ -178,3 +181,31 @@ def test_transfer_ledger_refuses_negative_or_inconsistent_money(tmp_path: Path) 
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(insert, ("k1", 100, 10, 90))
     conn.close()
+
+
+def test_0004_keeps_every_webhook_event_row_and_allows_rejected(tmp_path: Path) -> None:
+    staged = tmp_path / "m"
+    staged.mkdir()
+    for name in ("0001_better_auth.sql", "0002_connect.sql"):
+        shutil.copy(MIGRATIONS_DIR / name, staged)
+    path = tmp_path / "d1.sqlite3"
+    apply_migrations(path, migrations_dir=staged)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        'INSERT INTO "connect_webhook_event" VALUES '
+        "('evt_1', 'account.updated', 5, 'acct_1', 'processed', 'c', NULL, 2, NULL, 't', 'p')"
+    )
+    conn.commit()
+    conn.close()
+    shutil.copy(MIGRATIONS_DIR / "0004_webhook_event_rejected.sql", staged)
+    assert apply_migrations(path, migrations_dir=staged) == ["0004_webhook_event_rejected.sql"]
+    conn = sqlite3.connect(path)
+    rows = conn.execute('SELECT * FROM "connect_webhook_event"').fetchall()
+    conn.execute(
+        'INSERT INTO "connect_webhook_event" ("event_id", "event_type", "event_created", '
+        "\"status\", \"received_at\") VALUES ('evt_2', 'x', 1, 'rejected', 't')"
+    )
+    conn.close()
+    assert rows == [
+        ("evt_1", "account.updated", 5, "acct_1", "processed", "c", None, 2, None, "t", "p")
+    ]

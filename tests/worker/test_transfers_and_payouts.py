@@ -333,3 +333,89 @@ async def test_payout_upsert_never_gives_a_key_two_stripe_payouts(fresh_core: Co
     assert (body["payout"]["stripe_payout_id"], body["payout"]["idempotency_key"]) == ("po_2", None)
     _, found = await fresh_core.call("GET", payout_path(org_id, "payout-1"))
     assert found["payout"]["stripe_payout_id"] == "po_1"
+
+
+# --- a Stripe id already recorded elsewhere is a 409 of its own, never an outage -------------
+
+
+async def _succeeded(core: Core, org_id: str, key: str, transfer_id: str) -> tuple[int, Any]:
+    return await core.post(
+        "transfers/complete",
+        {
+            "organization_id": org_id,
+            "idempotency_key": key,
+            "status": "succeeded",
+            "stripe_transfer_id": transfer_id,
+        },
+    )
+
+
+@pytest.mark.parametrize("other_org", [False, True])
+async def test_completing_with_a_stripe_transfer_already_recorded_elsewhere_is_409(
+    fresh_core: Core, other_org: bool
+) -> None:
+    org_a = make_org(fresh_core)
+    org_b = make_org(fresh_core, "globex") if other_org else org_a
+    await fresh_core.post("transfers/reserve", reserve_body(org_a, idempotency_key="k1"))
+    await fresh_core.post("transfers/reserve", reserve_body(org_b, idempotency_key="k2"))
+    assert (await _succeeded(fresh_core, org_a, "k1", "tr_1"))[0] == 200
+    status, body = await _succeeded(fresh_core, org_b, "k2", "tr_1")
+    assert status == 409, body
+    assert body["error"]["code"] == "stripe_id_conflict"
+    rows = await fresh_core.db.prepare(
+        'SELECT "idempotency_key", "status", "stripe_transfer_id" FROM connect_transfer '
+        'ORDER BY "idempotency_key"'
+    ).all()
+    assert rows == [
+        {"idempotency_key": "k1", "status": "succeeded", "stripe_transfer_id": "tr_1"},
+        {"idempotency_key": "k2", "status": "pending", "stripe_transfer_id": None},
+    ]
+
+
+async def test_a_payout_of_one_org_is_never_rewritten_through_another_orgs_request(
+    fresh_core: Core,
+) -> None:
+    org_a = make_org(fresh_core)
+    org_b = make_org(fresh_core, "globex")
+    await fresh_core.post("payouts/upsert", payout(org_a))
+    before = await fresh_core.db.prepare("SELECT * FROM connect_payout").all()
+    status, body = await fresh_core.post(
+        "payouts/upsert",
+        payout(
+            org_b,
+            stripe_account_id="acct_B2",
+            amount=1,
+            currency="usd",
+            status="failed",
+            failure_code="account_closed",
+            event_created=500,
+        ),
+    )
+    assert status == 409, body
+    assert body["error"]["code"] == "stripe_id_conflict"
+    assert "payout" not in body  # nothing of org A's row is shown to org B's caller
+    assert await fresh_core.db.prepare("SELECT * FROM connect_payout").all() == before
+
+
+async def test_a_reservation_cannot_take_a_stripe_payout_recorded_for_another_key(
+    fresh_core: Core,
+) -> None:
+    org_id = make_org(fresh_core)
+    await fresh_core.post("payouts/reserve", payout_reserve(org_id, idempotency_key="payout-1"))
+    await fresh_core.post("payouts/upsert", payout(org_id, idempotency_key="payout-1"))
+    await fresh_core.post(
+        "payouts/reserve",
+        payout_reserve(org_id, idempotency_key="payout-2", request_hash="q" * 64),
+    )
+    status, body = await fresh_core.post(
+        "payouts/upsert", payout(org_id, idempotency_key="payout-2", event_created=300)
+    )
+    assert (status, body["error"]["code"]) == (409, "stripe_id_conflict")
+    # po_1 stays payout-1's, and payout-2 keeps waiting for its own payout.
+    _, first = await fresh_core.call("GET", payout_path(org_id, "payout-1"))
+    assert first["payout"]["stripe_payout_id"] == "po_1"
+    _, waiting = await fresh_core.call("GET", payout_path(org_id, "payout-2"))
+    assert (waiting["payout"]["status"], waiting["payout"]["stripe_payout_id"]) == (
+        "reserved",
+        None,
+    )

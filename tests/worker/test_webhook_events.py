@@ -116,3 +116,33 @@ def test_two_replicas_racing_get_exactly_one_grant(fresh_core: Core) -> None:
         replica.db.close()
     assert sorted(grants[0] + grants[1]) == sorted(events)
     assert not set(grants[0]) & set(grants[1])
+
+
+async def test_a_rejected_event_is_final_keeps_its_reason_and_is_pruned_like_processed(
+    fresh_core: Core,
+) -> None:
+    _, first = await fresh_core.post("webhook-events/claim", claim_body())
+    rejected = {
+        "event_id": "evt_1",
+        "claim_id": first["claim_id"],
+        "outcome": "rejected",
+        "error": "invalid data.object.amount: int_type",
+    }
+    assert await fresh_core.post("webhook-events/complete", rejected) == (
+        200,
+        {"status": "rejected"},
+    )
+    fresh_core.clock.advance(3600)
+    assert await fresh_core.post("webhook-events/claim", claim_body()) == (
+        200,
+        {"claimed": False, "status": "rejected"},
+    )
+    row = await fresh_core.db.prepare(
+        'SELECT "status", "last_error", "processed_at" FROM connect_webhook_event'
+    ).first()
+    assert row is not None
+    assert (row["status"], row["last_error"]) == ("rejected", rejected["error"])
+    assert row["processed_at"]
+    fresh_core.clock.advance(40 * 86400)
+    status, pruned = await fresh_core.post("ledgers/prune", {})
+    assert (status, pruned["deleted"]["webhook_events"]) == (200, 1)

@@ -130,6 +130,8 @@ def test_removing_the_old_key_refuses_it(
         (b"", "invalid_json"),
         (b"\xff\xfe", "invalid_json"),
         (b'{"token": NaN}', "invalid_json"),
+        (b'{"token": "a", "token": "b"}', "invalid_json"),  # a repeated key means two bodies
+        (b'{"token": "t", "organization_id": {"x": 1, "x": 2}}', "invalid_json"),
         (b"[]", "invalid_request"),
         (b'"token"', "invalid_request"),
         (b"{}", "invalid_request"),

@@ -10,7 +10,7 @@ from typing import Any
 from connect_worker import handlers
 from connect_worker.api_keys import match_key, presented_key
 from connect_worker.d1 import D1Error
-from connect_worker.errors import ApiError, MethodNotAllowed, Unauthorized
+from connect_worker.errors import ApiError, MethodNotAllowed, StripeIdConflict, Unauthorized
 from connect_worker.handlers import Deps
 from connect_worker.http import Request, Response, error_payload
 from connect_worker.routing import Router
@@ -100,6 +100,11 @@ async def handle(request: Request, *, deps: Deps) -> Response:
     except ApiError as exc:
         return Response(exc.status, error_payload(exc.code, exc.message))
     except D1Error as exc:
+        if exc.is_unique_violation:
+            # Every UNIQUE index left to violate holds a Stripe id: a conflict, not an outage.
+            log.warning("unique conflict on %s %s: %s", request.method, request.path, exc)
+            conflict = StripeIdConflict()
+            return Response(conflict.status, error_payload(conflict.code, conflict.message))
         log.error("D1 failure on %s %s: %s", request.method, request.path, exc)
         return Response(503, error_payload("d1_unavailable", "The database is unavailable."))
     except Exception:

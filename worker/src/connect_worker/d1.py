@@ -31,6 +31,12 @@ class D1Error(Exception):
     def is_constraint(self) -> bool:
         return "constraint" in str(self).lower()
 
+    @property
+    def is_unique_violation(self) -> bool:
+        """A UNIQUE (or primary key) constraint refused the write: D1 and SQLite both say
+        "UNIQUE constraint failed: <table>.<column>"."""
+        return "unique constraint failed" in str(self).lower()
+
 
 class D1Statement(Protocol):
     def bind(self, *values: SqlValue) -> D1Statement: ...

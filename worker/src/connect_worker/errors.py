@@ -72,3 +72,17 @@ class PayloadTooLarge(ApiError):
 class D1Unavailable(ApiError):
     status = 503
     code = "d1_unavailable"
+
+
+class StripeIdConflict(Conflict):
+    """A Stripe id (transfer, payout, account) is already recorded on another ledger row or
+    organization. Not an outage: repeating the request cannot succeed, so it is never a 503."""
+
+    code = "stripe_id_conflict"
+
+    def __init__(
+        self,
+        message: str = "This Stripe id is already recorded for another idempotency "
+        "key or another organization.",
+    ) -> None:
+        super().__init__(message)

@@ -25,6 +25,7 @@ from connect_worker.errors import (
     InvalidRequest,
     InvalidToken,
     NotFound,
+    StripeIdConflict,
 )
 from connect_worker.jwt import (
     Ed25519Verifier,
@@ -347,7 +348,9 @@ async def claim_webhook_event(
 COMPLETE_EVENT_FIELDS = {
     "event_id": required(ID),
     "claim_id": required(ID),
-    "outcome": required(string(choices=("processed", "failed"))),
+    # `rejected`: validly signed but not applicable (odd values, a Stripe id recorded elsewhere);
+    # final like `processed`, with the reason in `error`.
+    "outcome": required(string(choices=("processed", "failed", "rejected"))),
     "error": optional(nullable(free_text(max_len=500))),
 }
 
@@ -686,6 +689,14 @@ async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, A
     updated, row = await payouts.upsert(deps.db, body, now_iso=iso_ms(deps.now()))
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("The payout could not be stored.")
+    if row["organization_id"] != body["organization_id"]:
+        log.warning(
+            "payout %s is recorded for organization %s; a write for %s was refused",
+            body["stripe_payout_id"],
+            row["organization_id"],
+            body["organization_id"],
+        )
+        raise StripeIdConflict()
     return 200, {"updated": updated, "payout": payouts.to_api(row)}
 
 

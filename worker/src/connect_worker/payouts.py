@@ -92,7 +92,8 @@ _ATTACH = (
     "AND " + _not_older("")
 )
 # Everything the keyed statement did not own: payouts not made through us, or a key whose row
-# already holds another Stripe payout.
+# already holds another Stripe payout. Only the organization's own row is ever updated: a payout
+# id recorded for another organization is left alone (the handler answers 409).
 _UPSERT_BY_STRIPE_ID = (
     'INSERT INTO "connect_payout" ("stripe_payout_id", "organization_id", "stripe_account_id", '
     '"amount", "currency", "status", "failure_code", "failure_message", "arrival_date", '
@@ -103,7 +104,7 @@ _UPSERT_BY_STRIPE_ID = (
     'AND ("stripe_payout_id" IS NULL OR "stripe_payout_id" = ?1)) '
     'ON CONFLICT ("stripe_payout_id") WHERE "stripe_payout_id" IS NOT NULL DO UPDATE SET '
     + _STATE_SET
-    + " WHERE "
+    + ' WHERE "connect_payout"."organization_id" = ?2 AND '
     + _not_older('"connect_payout".')
 )
 _BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_payout" WHERE "stripe_payout_id" = ?'

@@ -168,9 +168,25 @@ def parse_json_body(body: bytes) -> Any:
     if not body:
         raise InvalidJson("The body must be a JSON object.")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except _DuplicateKey:
+        raise InvalidJson("A JSON object in the body repeats a key.") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidJson("The body is not valid JSON.") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins: a body that means two things is refused.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey
+        found[key] = value
+    return found
 
 
 def _reject_constant(name: str) -> Any:

@@ -24,10 +24,14 @@ _STATUS = 'SELECT "status", "claim_id" FROM "connect_webhook_event" WHERE "event
 _COMPLETE = (
     'UPDATE "connect_webhook_event" SET "status" = ?, "last_error" = ?, '
     '"lease_expires_at" = NULL, '
-    '"processed_at" = CASE WHEN ? = \'processed\' THEN ? ELSE "processed_at" END '
+    "\"processed_at\" = CASE WHEN ? IN ('processed', 'rejected') THEN ? ELSE \"processed_at\" END "
     'WHERE "event_id" = ? AND "claim_id" = ? AND ("status" = \'processing\' OR "status" = ?)'
 )
-_PRUNE = 'DELETE FROM "connect_webhook_event" WHERE "status" = \'processed\' AND "received_at" < ?'
+# Final rows only: 'processed' and 'rejected' events outlive Stripe's retries, then go.
+_PRUNE = (
+    "DELETE FROM \"connect_webhook_event\" WHERE \"status\" IN ('processed', 'rejected') "
+    'AND "received_at" < ?'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ async def claim(
         return ClaimResult(True, claim_id, int(granted[0]["attempts"]), "processing")
     current = results[1].first_row
     status = str(current["status"]) if current else "processing"
-    # A `failed` row always yields to a new claim, so a refused claim is processing or processed.
+    # A `failed` row always yields to a new claim, so a refused claim is processing, processed
+    # or rejected (the last two are final).
     return ClaimResult(False, None, None, status)
 
 

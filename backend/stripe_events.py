@@ -1,0 +1,163 @@
+"""Stripe events as pydantic models: the envelope and every field a handler reads.
+
+A validly signed event is not necessarily a sane one (a leaked secret, a test tool, a bug of
+ours upstream). Whatever a handler writes to D1 passes one of these models first — ids that
+look like Stripe's, integers that are integers (never `1.5` or `"100"` coerced), lowercase
+currencies, known statuses — and a failure is an `EventRejected` with a short reason that names
+the field, never its value. The webhook route records it as `rejected` and acknowledges it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from backend.json_body import json_depth_within
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+MAX_EVENT_DEPTH = 64  # Stripe's deepest objects nest about a dozen levels
+MAX_MONEY = 10**12  # the Worker's bound on ledger amounts
+
+EventId = Annotated[str, StringConstraints(pattern=r"^evt_[A-Za-z0-9_]{1,120}$")]
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.]{1,100}$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^acct_[A-Za-z0-9_]{1,100}$")]
+PayoutId = Annotated[str, StringConstraints(pattern=r"^po_[A-Za-z0-9_]{1,100}$")]
+TransferId = Annotated[str, StringConstraints(pattern=r"^tr_[A-Za-z0-9_]{1,100}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
+UnixTime = Annotated[int, Field(ge=0, le=2**53)]
+ShortCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
+Text = Annotated[str, StringConstraints(max_length=500)]
+Metadata = dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, Field()]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class EventRejected(Exception):
+    """A validly signed event that must not be applied; `reason` is short and safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:500]
+
+
+def rejection_reason(exc: ValidationError, *, prefix: str) -> str:
+    """`invalid <field>: <kind>` for the first problem — the path and pydantic's error type only."""
+    first = exc.errors(include_input=False, include_url=False, include_context=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "event"
+    return f"invalid {prefix}{field}: {first['type']}"
+
+
+def parse_as(model: type[M], value: Any, *, prefix: str = "data.object.") -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise EventRejected(rejection_reason(exc, prefix=prefix)) from None
+
+
+# --- the envelope -----------------------------------------------------------------------------
+
+
+class _EventData(_Strict):
+    object: dict[str, Any]
+
+
+class Envelope(_Strict):
+    id: EventId
+    type: EventType
+    created: UnixTime
+    account: AccountId | None = None
+    data: _EventData
+
+
+class Unparsed(_Strict):
+    """What can still be said of an event whose envelope is unusable, to record its rejection:
+    a stand-in id derived from the body (a redelivery maps to the same row) and a safe type."""
+
+    id: str
+    type: str
+    created: int
+    account: str | None
+    reason: str
+
+
+_EVENT_ID: TypeAdapter[str] = TypeAdapter(EventId)
+_EVENT_TYPE: TypeAdapter[str] = TypeAdapter(EventType)
+_ACCOUNT_ID: TypeAdapter[str] = TypeAdapter(AccountId)
+_UNIX_TIME: TypeAdapter[int] = TypeAdapter(UnixTime)
+
+
+def _safe(value: Any, adapter: TypeAdapter[T]) -> T | None:
+    try:
+        return adapter.validate_python(value, strict=True)
+    except ValidationError:
+        return None
+
+
+def parse_envelope(payload: bytes) -> Envelope | Unparsed:
+    digest = hashlib.sha256(payload).hexdigest()[:40]
+    stand_in = f"unparsed_{digest}"
+    if not json_depth_within(payload, MAX_EVENT_DEPTH):
+        return Unparsed(id=stand_in, type="unknown", created=0, account=None, reason="too deep")
+    try:
+        data: Any = json.loads(payload)
+    except (ValueError, RecursionError):
+        return Unparsed(id=stand_in, type="unknown", created=0, account=None, reason="not JSON")
+    if not isinstance(data, dict):
+        return Unparsed(
+            id=stand_in, type="unknown", created=0, account=None, reason="not a JSON object"
+        )
+    try:
+        return Envelope.model_validate(data)
+    except ValidationError as exc:
+        event_id = _safe(data.get("id"), _EVENT_ID)
+        return Unparsed(
+            # The event's own id when it is a sane one (Stripe dedupes by it); else the stand-in.
+            id=event_id or stand_in,
+            type=_safe(data.get("type"), _EVENT_TYPE) or "unknown",
+            created=_safe(data.get("created"), _UNIX_TIME) or 0,
+            account=_safe(data.get("account"), _ACCOUNT_ID),
+            reason=rejection_reason(exc, prefix=""),
+        )
+
+
+# --- what the handlers read -------------------------------------------------------------------
+
+
+class AccountRef(_Strict):
+    id: AccountId
+
+
+class CapabilityRef(_Strict):
+    account: AccountId
+
+
+PayoutStatus = Literal["pending", "in_transit", "paid", "failed", "canceled"]
+
+
+class PayoutObject(_Strict):
+    id: PayoutId
+    amount: Money
+    currency: Currency
+    status: PayoutStatus
+    arrival_date: UnixTime | None = None
+    failure_code: ShortCode | None = None
+    failure_message: Text | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class TransferObject(_Strict):
+    id: TransferId
+    amount: Money
+    currency: Currency
+    amount_reversed: Money = 0
+    reversed: bool = False
+    destination: AccountId | None = None
+    metadata: Metadata = Field(default_factory=dict)
