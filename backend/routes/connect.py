@@ -13,12 +13,12 @@ from starlette.responses import Response
 from backend.auth import MANAGER_ROLES, OrgAccess, bearer_token
 from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest, error_response
 from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.idempotency import require_idempotency_key
 from backend.ledger_rules import check_same_request as _check_same_request
 from backend.ledger_rules import key_reused as _key_reused
 from backend.ledger_rules import outcome_unknown as _outcome_unknown
 from backend.ledger_rules import require_ready
 from backend.ledger_rules import too_old_to_resend as _too_old_to_resend
-from backend.idempotency import require_idempotency_key
 from backend.models import (
     BalanceReply,
     LedgerPayout,
@@ -44,7 +44,6 @@ from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.connect")
-
 
 
 def _reply(

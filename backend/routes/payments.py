@@ -10,6 +10,7 @@ from starlette.responses import Response
 from backend.auth import MANAGER_ROLES, bearer_token
 from backend.errors import InvalidRequest
 from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.idempotency import require_idempotency_key
 from backend.models import (
     AutoTransferRequest,
     PaymentIntentReply,
@@ -18,7 +19,6 @@ from backend.models import (
     PaymentsReply,
     StatusReply,
 )
-from backend.idempotency import require_idempotency_key
 from backend.service_keys import require_platform_key
 from backend.services import read_model, services
 from backend.stripe_gateway import idempotency_key

@@ -49,6 +49,12 @@ def _database(path: Path) -> None:
             (AT, AT),
         )
         conn.execute(
+            'INSERT INTO "connect_payment" ("payment_intent_id", "organization_id", "charge_id", '
+            '"amount", "amount_refunded", "currency", "status", "created", "updated_at") '
+            "VALUES ('pi_1', 'o', 'ch_1', 10, 0, 'usd', 'succeeded', 1, ?)",
+            (AT,),
+        )
+        conn.execute(
             'INSERT INTO "connect_payout" ("stripe_payout_id", "organization_id", '
             '"stripe_account_id", "idempotency_key", "request_hash", "amount", "currency", '
             '"status", "failure_code", "failure_message", "arrival_date", "event_created", '
@@ -81,7 +87,13 @@ def test_sql_null_round_trips_in_every_nullable_column(seen: dict[str, Any]) -> 
     # Every table with a nullable column had a row to write NULLs into.
     assert [t for t, columns in nulls.items() if columns == "no row"] == []
     assert {"user", "session", "organization", "account", "jwks"} <= set(nulls)
-    for table in ("connect_webhook_event", "connect_transfer", "connect_payout", "organization"):
+    for table in (
+        "connect_webhook_event",
+        "connect_transfer",
+        "connect_payment",
+        "connect_payout",
+        "organization",
+    ):
         assert isinstance(nulls[table], dict), (table, nulls[table])
     checked = {
         (table, column): values
@@ -91,6 +103,8 @@ def test_sql_null_round_trips_in_every_nullable_column(seen: dict[str, Any]) -> 
     }
     assert ("organization", "stripe_connect_account_id") in checked
     assert ("connect_payout", "stripe_payout_id") in checked
+    assert ("connect_payment", "charge_id") in checked
+    assert ("organization", "requirements_current_deadline") in checked
     assert all(values == [None, None] for values in checked.values()), checked
 
 

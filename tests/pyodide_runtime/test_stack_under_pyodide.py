@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack.demo import DemoTarget, run_story
+from devstack.stack_config import LocalSecrets
 from tests.stack.procs import Proc, RunningStack, descendants, port_is_free
 
 pytestmark = pytest.mark.slow
@@ -46,6 +47,9 @@ def test_the_demo_story_runs_with_the_worker_in_pyodide(stack: RunningStack) -> 
                 stripe_fake_url=state.stripe_fake_url,
                 token=state.token,
                 organization_id=state.organization_id,
+                platform_key=LocalSecrets.load_or_create(
+                    stack.state_dir / "secrets.json"
+                ).platform_api_key,
             ),
             emit=lambda line: None,
         )
