@@ -216,7 +216,6 @@ def new_account(params: JSON) -> JSON:
             "object": "list",
             "data": [],
             "has_more": False,
-            "total_count": 0,
             "url": f"/v1/accounts/{identifier}/external_accounts",
         },
         "future_requirements": requirements(),

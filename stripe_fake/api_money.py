@@ -114,7 +114,6 @@ def _transfer_object(
             "object": "list",
             "data": [],
             "has_more": False,
-            "total_count": 0,
             "url": f"/v1/transfers/{identifier}/reversals",
         },
         "reversed": False,
@@ -281,7 +280,6 @@ def create_reversal(ctx: Ctx) -> JSON:
     transfer["amount_reversed"] += amount
     transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
     transfer["reversals"]["data"].insert(0, reversal)
-    transfer["reversals"]["total_count"] += 1
     ctx.state.reversals[reversal["id"]] = reversal
     ctx.state.balance_of(transfer["destination"], transfer["currency"])["available"] -= amount
     ctx.state.balance_of(PLATFORM, transfer["currency"])["available"] += amount
