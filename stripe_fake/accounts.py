@@ -238,17 +238,21 @@ def _currency_for(country: str) -> str:
 
 
 def update_account(account: JSON, params: JSON) -> None:
-    """Apply `POST /v1/accounts/{id}` parameters in place."""
+    """Apply `POST /v1/accounts/{id}` parameters in place; every check runs before the first
+    change, so a refused update leaves the account as it was."""
+    settings = _payout_settings(params, account["settings"]) if "settings" in params else None
+    meta = _metadata(params, account["metadata"]) if "metadata" in params else None
+    requested = _requested_capabilities(params)
     for key in ("email", "business_type", "default_currency"):
         if key in params:
             account[key] = params[key] or None
     if isinstance(params.get("business_profile"), dict):
         _merge(account["business_profile"], params["business_profile"])
-    if "metadata" in params:
-        account["metadata"] = _metadata(params, account["metadata"])
-    if "settings" in params:
-        account["settings"] = _payout_settings(params, account["settings"])
-    for name, on in _requested_capabilities(params).items():
+    if meta is not None:
+        account["metadata"] = meta
+    if settings is not None:
+        account["settings"] = settings
+    for name, on in requested.items():
         if on and name not in account["capabilities"]:
             active = account["charges_enabled"] and account["payouts_enabled"]
             account["capabilities"][name] = "active" if active else "inactive"

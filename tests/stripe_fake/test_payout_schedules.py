@@ -140,13 +140,17 @@ async def test_invalid_schedule_is_refused_and_changes_nothing(
         with pytest.raises(stripe.InvalidRequestError) as caught:
             await client.v1.accounts.update_async(
                 account.id,
-                params={"settings": {"payouts": {"schedule": schedule}}},  # type: ignore[typeddict-item]
+                params={
+                    "email": "changed@example.com",
+                    "settings": {"payouts": {"schedule": schedule}},  # type: ignore[typeddict-item]
+                },
             )
         after = await client.v1.accounts.retrieve_async(account.id)
     assert caught.value.http_status == 400
     assert caught.value.param == param
     if code is not None:
         assert caught.value.code == code
+    assert after.email == "owner@example.com"
     assert after.settings is not None
     assert after.settings.payouts.schedule.to_dict() == {"delay_days": 2, "interval": "manual"}
     assert _account_events(stripe_fake, account.id, "account.updated") == []
