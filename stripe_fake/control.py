@@ -221,6 +221,13 @@ async def set_payout_schedule(fake: Fake, request: Request) -> Response:
         raise ControlError(400, exc.code or "invalid_schedule", exc.message) from None
 
 
+def _flag(body: dict[str, Any], name: str, *, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise ControlError(400, "invalid_flag", f"{name} must be true or false")
+    return value
+
+
 async def run_scheduler(fake: Fake, request: Request) -> Response:
     body = await _body(request)
     account = body.get("account")
@@ -229,8 +236,8 @@ async def run_scheduler(fake: Fake, request: Request) -> Response:
     run = payouts.run_scheduler(
         fake,
         account=None if account is None else str(account),
-        force=bool(body.get("force", False)),
-        pay=bool(body.get("pay", True)),
+        force=_flag(body, "force", default=False),
+        pay=_flag(body, "pay", default=True),
     )
     fake.store.save()
     return JSONResponse({"payouts": run.payouts, "skipped": run.skipped})

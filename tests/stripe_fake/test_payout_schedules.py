@@ -291,3 +291,19 @@ def test_scheduler_skips_accounts_that_cannot_be_paid(stripe_fake: StripeFake) -
         "payouts": [],
         "skipped": {disabled.id: "payouts_disabled", empty.id: "no_available_balance"},
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"force": "yes"}, 400, "invalid_flag"),
+        ({"pay": 1}, 400, "invalid_flag"),
+        ({"account": "acct_missing"}, 404, "not_found"),
+    ],
+)
+def test_scheduler_control_refuses_bad_input(
+    stripe_fake: StripeFake, body: dict[str, Any], status: int, code: str
+) -> None:
+    response = httpx.post(f"{stripe_fake.url}/_fake/payouts/run-scheduler", json=body)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
