@@ -60,7 +60,13 @@ button:focus-visible, input:focus-visible, select:focus-visible, a:focus-visible
 .error[hidden], [hidden] { display: none !important; }
 .muted { color: #52606d; font-size: .9rem; }
 .switch { flex-direction: row; align-items: center; gap: .6rem; font-size: 1rem; margin: .5rem 0; cursor: pointer; }
-.switch input { width: 2.75rem; height: 1.5rem; margin: 0; accent-color: #1d4ed8; cursor: pointer; }
+.switch input { appearance: none; position: relative; flex: none; width: 2.75rem; height: 1.5rem; margin: 0;
+  padding: 0; border: 0; border-radius: 999px; background: #7b8794; cursor: pointer; transition: background .15s; }
+.switch input::before { content: ""; position: absolute; top: .2rem; left: .2rem; width: 1.1rem; height: 1.1rem;
+  border-radius: 50%; background: #fff; transition: transform .15s; }
+.switch input:checked { background: #1d4ed8; }
+.switch input:checked::before { transform: translateX(1.25rem); }
+.switch .state { font-weight: 400; color: #52606d; }
 ul.payments { list-style: none; padding: 0; margin: .5rem 0; }
 ul.payments li { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; justify-content: space-between;
   padding: .6rem 0; border-bottom: 1px solid #e3e6ea; }
@@ -597,7 +603,7 @@ export class ConnectPayouts extends HTMLElement {
       );
     }
     if (!this.#canManage) {
-      parts.push(h("p", { class: "muted" }, "Only owners and admins can change payout settings."));
+      parts.push(h("p", { class: "muted" }, "Only owners and admins can change payout settings and see or transfer earnings."));
       return parts;
     }
     const actions = [];
@@ -687,14 +693,14 @@ export class ConnectPayouts extends HTMLElement {
     const currency = payments[0]?.currency ?? "usd";
     const parts = [
       h("h3", { id: "cp-earnings" }, "Earnings"),
-      h("label", { class: "switch" }, toggle, "Automatic transfers"),
+      h("label", { class: "switch" }, toggle, "Automatic transfers", h("span", { class: "state", "aria-hidden": "true" }, automatic ? "On" : "Off")),
       h("p", { id: "cp-auto-help", class: "muted", "data-testid": "auto-transfer-help" }, describeAutoTransfer(automatic, payments.length)),
     ];
+    parts.push(h("p", {}, describeFeeRule(status.platform_fee_percent, status.platform_fee_fixed, currency)));
     if (payments.length === 0) {
       parts.push(h("p", { class: "muted" }, "No payments are waiting to be transferred."));
       return parts;
     }
-    parts.push(h("p", {}, describeFeeRule(status.platform_fee_percent, status.platform_fee_fixed, currency)));
     if (!ready && !automatic) {
       parts.push(h("p", { class: "muted" }, "Finish setting up payouts to transfer these payments to your account."));
     }

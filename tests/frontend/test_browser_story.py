@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from devstack.seed import add_member
 from devstack.stack_config import DemoState, LocalSecrets
@@ -49,6 +49,18 @@ def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, DemoState]]:
 
 def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _shot_between(page: Page, name: str, first: Locator, last: Locator) -> None:
+    """A small picture of one part of the page, from `first`'s top to `last`'s bottom."""
+    top, bottom = first.bounding_box(), last.bounding_box()
+    assert top is not None and bottom is not None
+    scrolled = float(page.evaluate("window.scrollY"))
+    y = top["y"] + scrolled - 12
+    height = bottom["y"] + bottom["height"] + scrolled + 12 - y
+    width = float(page.evaluate("document.documentElement.clientWidth"))
+    clip = {"x": 0.0, "y": y, "width": width, "height": height}
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)  # type: ignore[arg-type]
 
 
 def _new_context(browser_contexts: list[BrowserContext], browser: object, log: RequestLog) -> Page:
@@ -330,11 +342,14 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.reload()
         earnings = owner.get_by_role("list", name="Payments not yet transferred")
         expect(earnings).to_contain_text("$100.00")
-        expect(owner.get_by_text("The platform keeps its fee of 10% from each payment")).to_be_visible()
+        expect(
+            owner.get_by_text("The platform keeps its fee of 10% from each payment")
+        ).to_be_visible()
         expect(owner.get_by_role("switch", name="Automatic transfers")).not_to_be_checked()
         claim = owner.get_by_role("button", name="Transfer to my account")
         expect(claim).to_have_count(1)
         _shot(owner, "09a-earnings")
+        _shot_between(owner, "earnings", owner.get_by_role("heading", name="Earnings"), earnings)
         claim.click()
         expect(owner.get_by_role("status").first).to_contain_text(
             "Transferred $90.00 to your Stripe balance ($100.00 less the platform fee of $10.00)"
@@ -356,6 +371,23 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(owner.get_by_role("switch", name="Automatic transfers")).to_be_checked()
         expect(owner.get_by_role("button", name="Transfer to my account")).to_have_count(0)
         _shot(owner, "09c-automatic")
+
+        # --- automatic off again; a payment too small to transfer is refused in words -----------
+        owner.get_by_role("switch", name="Automatic transfers").uncheck()
+        expect(owner.get_by_test_id("auto-transfer-help")).to_contain_text(
+            "Automatic transfers are off"
+        )
+        crumb = _customer_pays(backend, fake, platform_key.platform_api_key, org_id, 30)
+        _wait_for_payment(db, crumb, transferred=0)
+        owner.reload()
+        expect(earnings).to_contain_text("$0.30")
+        owner.get_by_role("button", name="Transfer to my account").click()
+        expect(owner.get_by_role("alert")).to_contain_text(
+            "This payment is too small to transfer on its own (the smallest is $0.50)"
+        )
+        expect(earnings).to_contain_text("$0.30")  # still there, nothing moved
+        expect(balance).to_contain_text("$138.00")
+        _shot(owner, "09d-too-small")
 
         # --- a member sees status and balance, and no controls ----------------------------------
         member = _new_context(contexts, browser, log)
@@ -381,7 +413,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(member.get_by_role("switch", name="Automatic transfers")).to_have_count(0)
         expect(member.get_by_role("heading", name="Earnings")).to_have_count(0)
         expect(
-            member.get_by_text("Only owners and admins can change payout settings.")
+            member.get_by_text(
+                "Only owners and admins can change payout settings and see or transfer"
+            )
         ).to_be_visible()
         assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
         assert member.evaluate(_CALL_BACKEND, [org_id, "payments"]) == "insufficient_role"
