@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
 
 from devstack.seed import add_member
 from devstack.stack_config import DemoState, LocalSecrets
@@ -54,13 +54,14 @@ def _shot(page: Page, name: str) -> None:
 def _shot_between(page: Page, name: str, first: Locator, last: Locator) -> None:
     """A small picture of one part of the page, from `first`'s top to `last`'s bottom."""
     top, bottom = first.bounding_box(), last.bounding_box()
-    assert top is not None and bottom is not None
+    assert top is not None
+    assert bottom is not None
     scrolled = float(page.evaluate("window.scrollY"))
     y = top["y"] + scrolled - 12
     height = bottom["y"] + bottom["height"] + scrolled + 12 - y
     width = float(page.evaluate("document.documentElement.clientWidth"))
-    clip = {"x": 0.0, "y": y, "width": width, "height": height}
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)  # type: ignore[arg-type]
+    clip: FloatRect = {"x": 0.0, "y": y, "width": width, "height": height}
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
 
 
 def _new_context(browser_contexts: list[BrowserContext], browser: object, log: RequestLog) -> Page:
