@@ -456,7 +456,9 @@ export class ConnectPayouts extends HTMLElement {
           ? `Transferred ${formatMoney(transfer.net_amount, c)} to your Stripe balance (${split}).`
           : `Transfer of ${formatMoney(transfer.net_amount, c)} (${split}) is ${transfer.status}.`,
       );
-      await this.#reloadMoney(api);
+      // The money moved: a failure to read the new balance is offered as a reload, never as a
+      // second click on a transfer that already happened.
+      await this.#reloadMoney(api).catch((error) => this.#fail(error, () => void this.reload()));
     } catch (error) {
       const definitive = !(error instanceof BackendError) || (error.status > 0 && error.status < 500);
       if (definitive) this.#claimKeys.delete(id);
