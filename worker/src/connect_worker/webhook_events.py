@@ -1,10 +1,25 @@
-"""SQL for `connect_webhook_event`: the durable, cross-replica dedupe of Stripe events."""
+"""`connect_webhook_event`: the durable, cross-replica dedupe of Stripe events, and its routes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database
+from connect_worker.deps import Deps
+from connect_worker.errors import Conflict
+from connect_worker.route import ID, Result, Route, Routes
+from connect_worker.validation import (
+    MAX_SAFE_INTEGER,
+    free_text,
+    integer,
+    nullable,
+    optional,
+    required,
+    string,
+)
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
@@ -94,3 +109,62 @@ async def complete(
 
 async def prune(db: D1Database, *, received_before: str) -> int:
     return (await db.prepare(_PRUNE).bind(received_before).run()).changes
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+CLAIM_FIELDS = {
+    "event_id": required(ID),
+    "event_type": required(string(max_len=128)),
+    "event_created": required(integer(min_value=0, max_value=MAX_SAFE_INTEGER)),
+    "stripe_account_id": optional(nullable(ID)),
+    "lease_seconds": optional(integer(min_value=1, max_value=900)),
+}
+
+
+async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    now = deps.now()
+    result = await claim(
+        deps.db,
+        event_id=body["event_id"],
+        event_type=body["event_type"],
+        event_created=body["event_created"],
+        stripe_account_id=body.get("stripe_account_id"),
+        claim_id=deps.new_claim_id(),
+        now_ms=int(now * 1000),
+        lease_ms=body.get("lease_seconds", 60) * 1000,
+        received_at=iso_ms(now),
+    )
+    if result.claimed:
+        return 200, {"claimed": True, "claim_id": result.claim_id, "attempts": result.attempts}
+    return 200, {"claimed": False, "status": result.status}
+
+
+COMPLETE_FIELDS = {
+    "event_id": required(ID),
+    "claim_id": required(ID),
+    # `rejected`: validly signed but not applicable (odd values, a Stripe id recorded elsewhere);
+    # final like `processed`, with the reason in `error`.
+    "outcome": required(string(choices=("processed", "failed", "rejected"))),
+    "error": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def complete_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    done = await complete(
+        deps.db,
+        event_id=body["event_id"],
+        claim_id=body["claim_id"],
+        outcome=body["outcome"],
+        error=body.get("error"),
+        now_iso=iso_ms(deps.now()),
+    )
+    if not done:
+        raise Conflict("This claim is no longer current.", code="claim_lost")
+    return 200, {"status": body["outcome"]}
+
+
+ROUTES: Routes = {
+    ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
+    ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
+}
