@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route, Routes
+from connect_worker.route import Result, Route
 
 
 async def health(deps: Deps, params: Mapping[str, str], body: None) -> Result:
@@ -13,4 +13,4 @@ async def health(deps: Deps, params: Mapping[str, str], body: None) -> Result:
     return 200, {"ok": True}
 
 
-ROUTES: Routes = {("GET", "/health"): Route.get(health)}
+ROUTES = {("GET", "/health"): Route.get(health)}

@@ -10,7 +10,7 @@ from connect_worker.config import WorkerConfig
 from connect_worker.d1 import D1Database, D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict, InvalidRequest, NotFound
-from connect_worker.route import ACCOUNT_ID, ID, Result, Route, Routes, path_param
+from connect_worker.route import ACCOUNT_ID, ID, Result, Route, path_param
 from connect_worker.validation import (
     MAX_SAFE_INTEGER,
     Field,
@@ -60,20 +60,22 @@ _BOOL_COLUMNS = frozenset(
 )
 _LIST_COLUMNS = frozenset({"requirements_currently_due", "requirements_past_due"})
 
-# The only columns a request may write through update-organization. Keys of the request's `fields`
-# are looked up here; the SQL is built from these literals, never from request text.
-UPDATABLE_COLUMNS = (
-    "stripe_connect_status",
-    "onboarding_step",
-    "onboarding_rejection_reason",
-    "charges_enabled",
-    "payouts_enabled",
-    "details_submitted",
-    "requirements_currently_due",
-    "requirements_past_due",
-    "requirements_disabled_reason",
-    "requirements_current_deadline",
-)
+# The only columns a request may write through update-organization, with their specs. Keys of
+# the request's `fields` are looked up here; the SQL is built from these literals, never from
+# request text.
+UPDATE_FIELD_SPECS: dict[str, Field] = {
+    "stripe_connect_status": optional(string(choices=CONNECT_STATUSES)),
+    "onboarding_step": optional(string(choices=ONBOARDING_STEPS)),
+    "onboarding_rejection_reason": optional(nullable(free_text(max_len=500))),
+    "charges_enabled": optional(boolean()),
+    "payouts_enabled": optional(boolean()),
+    "details_submitted": optional(boolean()),
+    "requirements_currently_due": optional(string_list()),
+    "requirements_past_due": optional(string_list()),
+    "requirements_disabled_reason": optional(nullable(string(max_len=256))),
+    "requirements_current_deadline": optional(nullable(integer(min_value=0, max_value=2**53))),
+}
+UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
 def select_columns(alias: str = "") -> str:
@@ -216,21 +218,6 @@ async def get_organization_by_account(deps: Deps, params: Mapping[str, str], bod
     return reply(await get_by_account(deps.db, account_id) if account_id else None)
 
 
-UPDATE_FIELD_SPECS: dict[str, Field] = {
-    "stripe_connect_status": optional(string(choices=CONNECT_STATUSES)),
-    "onboarding_step": optional(string(choices=ONBOARDING_STEPS)),
-    "onboarding_rejection_reason": optional(nullable(free_text(max_len=500))),
-    "charges_enabled": optional(boolean()),
-    "payouts_enabled": optional(boolean()),
-    "details_submitted": optional(boolean()),
-    "requirements_currently_due": optional(string_list()),
-    "requirements_past_due": optional(string_list()),
-    "requirements_disabled_reason": optional(nullable(string(max_len=256))),
-    "requirements_current_deadline": optional(nullable(integer(min_value=0, max_value=2**53))),
-}
-assert tuple(UPDATE_FIELD_SPECS) == UPDATABLE_COLUMNS
-
-
 def _update_fields(value: Any, name: str) -> dict[str, Any]:
     fields = validate_object(value, UPDATE_FIELD_SPECS, name=name)
     if not fields:
@@ -328,7 +315,7 @@ async def set_auto_transfer(deps: Deps, params: Mapping[str, str], body: dict[st
     )
 
 
-ROUTES: Routes = {
+ROUTES = {
     ("GET", "/organization/{id}"): Route.get(get_organization),
     ("GET", "/organization-by-account/{stripe_account_id}"): Route.get(get_organization_by_account),
     ("POST", "/update-organization"): Route.post(update_organization, UPDATE_FIELDS),

@@ -10,7 +10,7 @@ from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError, Conflict, InvalidRequest
-from connect_worker.route import AMOUNT, CURRENCY, ID, Result, Route, Routes, path_param
+from connect_worker.route import AMOUNT, CURRENCY, ID, Result, Route, path_param
 from connect_worker.validation import (
     Field,
     integer,
@@ -144,7 +144,7 @@ async def list_untransferred(deps: Deps, params: Mapping[str, str], body: None) 
     return 200, {"payments": [to_api(r) for r in rows]}
 
 
-ROUTES: Routes = {
+ROUTES = {
     ("POST", "/payments/record"): Route.post(record_payment),
     ("GET", "/payments/{organization_id}/untransferred"): Route.get(list_untransferred),
 }

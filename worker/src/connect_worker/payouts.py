@@ -22,19 +22,11 @@ from connect_worker.route import (
     CURRENCY,
     ID,
     IDEMPOTENCY_KEY,
+    UNIX_TIME,
     Result,
     Route,
-    Routes,
 )
-from connect_worker.validation import (
-    MAX_SAFE_INTEGER,
-    free_text,
-    integer,
-    nullable,
-    optional,
-    required,
-    string,
-)
+from connect_worker.validation import free_text, nullable, optional, required, string
 
 log = logging.getLogger("connect_worker")
 
@@ -224,8 +216,8 @@ UPSERT_FIELDS = {
     "status": required(string(choices=STATUSES)),
     "failure_code": optional(nullable(string(max_len=128))),
     "failure_message": optional(nullable(free_text(max_len=500))),
-    "arrival_date": optional(nullable(integer(min_value=0, max_value=MAX_SAFE_INTEGER))),
-    "event_created": required(integer(min_value=0, max_value=MAX_SAFE_INTEGER)),
+    "arrival_date": optional(nullable(UNIX_TIME)),
+    "event_created": required(UNIX_TIME),
     "idempotency_key": optional(nullable(IDEMPOTENCY_KEY)),
 }
 
@@ -245,7 +237,7 @@ async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, A
     return LEDGER.reply(row, updated=updated)
 
 
-ROUTES: Routes = {
+ROUTES = {
     ("POST", "/payouts/reserve"): Route.post(reserve_payout, RESERVE_FIELDS),
     ("GET", "/payouts/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
     ("POST", "/payouts/refuse"): Route.post(refuse_payout, REFUSE_FIELDS),

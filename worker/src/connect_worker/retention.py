@@ -9,7 +9,7 @@ from connect_worker import payouts, transfers, webhook_events
 from connect_worker.clock import iso_ms
 from connect_worker.config import MAX_RETENTION_DAYS, MIN_LEDGER_RETENTION_DAYS, MIN_RETENTION_DAYS
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route, Routes
+from connect_worker.route import Result, Route
 from connect_worker.validation import integer, optional
 
 
@@ -50,4 +50,4 @@ async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, A
     return 200, {"deleted": deleted}
 
 
-ROUTES: Routes = {("POST", "/ledgers/prune"): Route.post(prune_ledgers, PRUNE_FIELDS)}
+ROUTES = {("POST", "/ledgers/prune"): Route.post(prune_ledgers, PRUNE_FIELDS)}

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from connect_worker.deps import Deps
-from connect_worker.validation import Field, integer, string
+from connect_worker.validation import MAX_SAFE_INTEGER, Field, integer, string
 
 Result = tuple[int, dict[str, Any]]
 Handler = Callable[[Deps, Mapping[str, str], Any], Awaitable[Result]]
-Routes = dict[tuple[str, str], "Route"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +44,4 @@ ACCOUNT_ID = string(pattern=r"acct_[A-Za-z0-9]{1,100}")
 CURRENCY = string(pattern=r"[a-z]{3}")
 AMOUNT = integer(min_value=0, max_value=10**12)
 IDEMPOTENCY_KEY = string(min_len=1, max_len=255)
+UNIX_TIME = integer(min_value=0, max_value=MAX_SAFE_INTEGER)

@@ -16,7 +16,7 @@ from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import Forbidden, InvalidToken
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
-from connect_worker.route import ID, Result, Route, Routes
+from connect_worker.route import ID, Result, Route
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
@@ -205,4 +205,4 @@ def _context(
     }
 
 
-ROUTES: Routes = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}
+ROUTES = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}

@@ -18,16 +18,7 @@ from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict, InvalidRequest
 from connect_worker.ledger import ORG_EXISTS, Ledger, Reservation
-from connect_worker.route import (
-    ACCOUNT_ID,
-    AMOUNT,
-    CURRENCY,
-    ID,
-    IDEMPOTENCY_KEY,
-    Result,
-    Route,
-    Routes,
-)
+from connect_worker.route import ACCOUNT_ID, AMOUNT, CURRENCY, ID, IDEMPOTENCY_KEY, Result, Route
 from connect_worker.validation import boolean, free_text, nullable, optional, required, string
 
 log = logging.getLogger("connect_worker")
@@ -156,48 +147,6 @@ class StripeOrigin:
     destination: str
 
 
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    row: Row | None  # the row holding this Stripe transfer, after the update
-    named_row: Row | None  # the row the metadata names (None without metadata or no such row)
-
-
-async def sync(
-    db: D1Database,
-    *,
-    stripe_transfer_id: str,
-    amount_reversed: int,
-    reversed_: bool,
-    origin: StripeOrigin | None,
-    now_iso: str,
-) -> SyncResult:
-    """Apply Stripe's reversal state; with `origin`, first let a `pending` row whose backend died
-    after Stripe made the transfer take it (one batch, so the row is never half-finished)."""
-    statements: list[D1Statement] = []
-    if origin is not None:
-        statements.append(
-            db.prepare(_ADOPT).bind(
-                stripe_transfer_id,
-                now_iso,
-                origin.organization_id,
-                origin.idempotency_key,
-                origin.amount,
-                origin.currency,
-                origin.destination,
-            )
-        )
-    statements += [
-        db.prepare(_SYNC).bind(amount_reversed, 1 if reversed_ else 0, now_iso, stripe_transfer_id),
-        db.prepare(_BY_STRIPE_ID).bind(stripe_transfer_id),
-    ]
-    if origin is not None:
-        statements.append(LEDGER.lookup(db, origin.organization_id, origin.idempotency_key))
-    results = await db.batch(statements)
-    by_id = results[len(statements) - 2 if origin is not None else -1].rows
-    named = results[-1].rows if origin is not None else []
-    return SyncResult(row=by_id[0] if by_id else None, named_row=named[0] if named else None)
-
-
 # --- routes ---------------------------------------------------------------------------------
 
 INITIATORS = ("member", "platform", "operator", "automatic")
@@ -308,18 +257,36 @@ def _stripe_origin(body: dict[str, Any]) -> StripeOrigin | None:
 
 
 async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
+    row whose backend died after Stripe made the transfer take it (one batch, so the row is never
+    half-finished)."""
     origin = _stripe_origin(body)
-    result = await sync(
-        deps.db,
-        stripe_transfer_id=body["stripe_transfer_id"],
-        amount_reversed=body["amount_reversed"],
-        reversed_=body["reversed"],
-        origin=origin,
-        now_iso=iso_ms(deps.now()),
-    )
-    if result.row is not None:
-        return LEDGER.reply(result.row)
-    named = result.named_row
+    db, stripe_id, now_iso = deps.db, body["stripe_transfer_id"], iso_ms(deps.now())
+    statements: list[D1Statement] = []
+    if origin is not None:
+        statements.append(
+            db.prepare(_ADOPT).bind(
+                stripe_id,
+                now_iso,
+                origin.organization_id,
+                origin.idempotency_key,
+                origin.amount,
+                origin.currency,
+                origin.destination,
+            )
+        )
+    reversed_ = 1 if body["reversed"] else 0
+    statements += [
+        db.prepare(_SYNC).bind(body["amount_reversed"], reversed_, now_iso, stripe_id),
+        db.prepare(_BY_STRIPE_ID).bind(stripe_id),
+    ]
+    if origin is not None:
+        statements.append(LEDGER.lookup(db, origin.organization_id, origin.idempotency_key))
+    results = await db.batch(statements)
+    held = results[len(statements) - 2 if origin is not None else -1].first_row
+    if held is not None:
+        return LEDGER.reply(held)
+    named = results[-1].first_row if origin is not None else None
     if origin is not None and named is not None:
         # Our metadata, but the row cannot take this transfer: it is finished (possibly with
         # another Stripe transfer: money may have moved twice) or its money fields differ.
@@ -344,7 +311,7 @@ async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, A
     raise LEDGER.not_found()
 
 
-ROUTES: Routes = {
+ROUTES = {
     ("POST", "/transfers/reserve"): Route.post(reserve_transfer, RESERVE_FIELDS),
     ("POST", "/transfers/complete"): Route.post(complete_transfer, COMPLETE_FIELDS),
     ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
