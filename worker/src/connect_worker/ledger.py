@@ -8,7 +8,7 @@ only in their columns, their insert and settle statements and which statuses are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue
@@ -37,14 +37,14 @@ class Ledger:
     table: str
     columns: tuple[str, ...]
     final_statuses: tuple[str, ...]
+    select: str = field(init=False)
+    by_key: str = field(init=False)
 
-    @property
-    def select(self) -> str:
-        return f'SELECT {quoted(self.columns)} FROM "{self.table}"'
-
-    @property
-    def by_key(self) -> str:
-        return f'{self.select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
+    def __post_init__(self) -> None:
+        select = f'SELECT {quoted(self.columns)} FROM "{self.table}"'
+        object.__setattr__(self, "select", select)
+        by_key = f'{select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
+        object.__setattr__(self, "by_key", by_key)
 
     def to_api(self, row: Row) -> dict[str, Any]:
         return {c: row.get(c) for c in self.columns}
