@@ -15,8 +15,13 @@ from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict, NotFound
 from connect_worker.organizations import organization_not_found
-from connect_worker.route import Result, path_param
+from connect_worker.route import ID, IDEMPOTENCY_KEY, Result, path_param
+from connect_worker.validation import required, string
 
+# What every ledger route's body starts with: the row's key, and for a reservation the hash of
+# the request that a replay under the same key must match.
+KEY_FIELDS = {"organization_id": required(ID), "idempotency_key": required(IDEMPOTENCY_KEY)}
+RESERVE_FIELDS = {**KEY_FIELDS, "request_hash": required(string(max_len=128))}
 ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 
 

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from connect_worker import ledger
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError, StripeIdConflict
-from connect_worker.ledger import Ledger
 from connect_worker.route import (
     ACCOUNT_ID,
     AMOUNT,
@@ -30,7 +30,7 @@ from connect_worker.validation import free_text, nullable, optional, required, s
 
 log = logging.getLogger("connect_worker")
 
-LEDGER = Ledger(
+LEDGER = ledger.Ledger(
     name="payout",
     table="connect_payout",
     columns=(
@@ -165,9 +165,7 @@ async def upsert(
 
 STATUSES = ("pending", "in_transit", "paid", "failed", "canceled")
 RESERVE_FIELDS = {
-    "organization_id": required(ID),
-    "idempotency_key": required(IDEMPOTENCY_KEY),
-    "request_hash": required(string(max_len=128)),
+    **ledger.RESERVE_FIELDS,
     "amount": required(AMOUNT),
     "currency": required(CURRENCY),
     "stripe_account_id": required(ACCOUNT_ID),
@@ -191,8 +189,7 @@ async def reserve_payout(deps: Deps, params: Mapping[str, str], body: dict[str, 
 
 
 REFUSE_FIELDS = {
-    "organization_id": required(ID),
-    "idempotency_key": required(IDEMPOTENCY_KEY),
+    **ledger.KEY_FIELDS,
     "failure_code": optional(nullable(string(max_len=128))),
     "failure_message": optional(nullable(free_text(max_len=500))),
 }

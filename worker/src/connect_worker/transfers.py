@@ -12,18 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connect_worker import payments
+from connect_worker import ledger, payments
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict, InvalidRequest
-from connect_worker.ledger import ORG_EXISTS, Ledger, Reservation
 from connect_worker.route import ACCOUNT_ID, AMOUNT, CURRENCY, ID, IDEMPOTENCY_KEY, Result, Route
 from connect_worker.validation import boolean, free_text, nullable, optional, required, string
 
 log = logging.getLogger("connect_worker")
 
-LEDGER = Ledger(
+LEDGER = ledger.Ledger(
     name="transfer",
     table="connect_transfer",
     columns=(
@@ -117,7 +116,7 @@ def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str
 
 async def reserve_from_source(
     db: D1Database, values: dict[str, Any], payment: dict[str, Any], *, now_iso: str
-) -> tuple[Reservation, Row | None]:
+) -> tuple[ledger.Reservation, Row | None]:
     """Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
     transaction), so the check of what is left and the taking of it cannot be split by another
     request. Returns the reservation and the payment as stored after this request's record."""
@@ -127,11 +126,13 @@ async def reserve_from_source(
             payments.record_statement(db, payment, now_iso=now_iso),
             _bind_reserve(db, _RESERVE_FROM_SOURCE, values, now_iso),
             LEDGER.lookup(db, org_id, key),
-            db.prepare(ORG_EXISTS).bind(org_id),
+            db.prepare(ledger.ORG_EXISTS).bind(org_id),
             db.prepare(payments.BY_CHARGE).bind(values["source_transaction"]),
         ]
     )
-    reservation = Reservation(results[1].changes > 0, results[2].first_row, bool(results[3].rows))
+    reservation = ledger.Reservation(
+        results[1].changes > 0, results[2].first_row, bool(results[3].rows)
+    )
     return reservation, results[4].first_row
 
 
@@ -151,9 +152,7 @@ class StripeOrigin:
 
 INITIATORS = ("member", "platform", "operator", "automatic")
 RESERVE_FIELDS = {
-    "organization_id": required(ID),
-    "idempotency_key": required(IDEMPOTENCY_KEY),
-    "request_hash": required(string(max_len=128)),
+    **ledger.RESERVE_FIELDS,
     "gross_amount": required(AMOUNT),
     "fee_amount": required(AMOUNT),
     "net_amount": required(AMOUNT),
@@ -210,8 +209,7 @@ async def reserve_transfer(deps: Deps, params: Mapping[str, str], body: dict[str
 
 
 COMPLETE_FIELDS = {
-    "organization_id": required(ID),
-    "idempotency_key": required(IDEMPOTENCY_KEY),
+    **ledger.KEY_FIELDS,
     "status": required(string(choices=("succeeded", "failed"))),
     "stripe_transfer_id": optional(nullable(ID)),
     "failure_message": optional(nullable(free_text(max_len=500))),
