@@ -7,12 +7,11 @@ can add fields without breaking running replicas.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.fees import MAX_AMOUNT
-from backend.roles import holds_any
 
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -32,6 +31,8 @@ class Request(BaseModel):
 
 class Reply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # A reply whose optional fields are left out rather than sent as null.
+    omit_none: ClassVar[bool] = False
 
 
 class WorkerModel(BaseModel):
@@ -65,9 +66,6 @@ class Organization(WorkerModel):
 class Membership(WorkerModel):
     organization_id: str
     role: str
-
-    def has_role(self, *roles: str) -> bool:
-        return holds_any(self.role, roles)
 
 
 class User(WorkerModel):
@@ -414,15 +412,17 @@ class PlatformFeeRequest(Request):
 
 
 class WebhookReply(Reply):
-    received: bool
+    omit_none = True
+    received: bool = True
     duplicate: bool = False
     handled: bool = True
     # Sent (true) only for a validly signed event recorded as rejected: acknowledged, not applied.
-    rejected: bool = False
+    rejected: Literal[True] | None = None
 
 
 class HealthReply(Reply):
-    ok: bool
+    omit_none = True
+    ok: bool = True
     worker: bool | None = None
 
 

@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from backend.auth import MANAGER_ROLES, bearer_token
 from backend.errors import InvalidRequest
 from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.idempotency import require_idempotency_key
 from backend.models import (
     AutoTransferRequest,
     PaymentIntentReply,
@@ -18,17 +18,12 @@ from backend.models import (
     PaymentsReply,
     StatusReply,
 )
-from backend.idempotency import require_idempotency_key
 from backend.service_keys import require_platform_key
 from backend.services import read_model, services
 from backend.stripe_gateway import idempotency_key
 
 
-def _json(model: PaymentIntentReply | PaymentsReply | StatusReply, status: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
-
-
-async def create_payment_intent(request: Request) -> Response:
+async def create_payment_intent(request: Request) -> PaymentIntentReply:
     """The platform's checkout asks for a payment for an organization's sale. The PaymentIntent
     carries `metadata.organization_id` (only the platform can set it: this is the tag a transfer
     checks) and a transfer group. Idempotent by `Idempotency-Key`."""
@@ -59,10 +54,10 @@ async def create_payment_intent(request: Request) -> Response:
         status=intent.status,
         transfer_group=intent.transfer_group,
     )
-    return _json(reply, 201)
+    return reply
 
 
-async def untransferred_payments(request: Request) -> Response:
+async def untransferred_payments(request: Request) -> PaymentsReply:
     """What the organization earned and has not been transferred yet (owners/admins claim it)."""
     svc = services(request)
     access = await svc.auth.organization_access(
@@ -87,10 +82,10 @@ async def untransferred_payments(request: Request) -> Response:
             for p in rows
         ],
     )
-    return _json(reply)
+    return reply
 
 
-async def set_auto_transfer(request: Request) -> Response:
+async def set_auto_transfer(request: Request) -> StatusReply:
     """Owners/admins choose whether each payment is transferred as it succeeds. Either way only
     the organization's own payments move, so this is theirs to choose."""
     svc = services(request)
@@ -100,4 +95,4 @@ async def set_auto_transfer(request: Request) -> Response:
         request, body.organization_id, roles=MANAGER_ROLES, fresh=True
     )
     org = await svc.worker.set_auto_transfer(body.organization_id, enabled=body.enabled)
-    return _json(StatusReply.of(org))
+    return StatusReply.of(org)

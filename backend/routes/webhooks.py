@@ -13,61 +13,40 @@ Each such event is logged once, with the reason and never the payload.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from backend.errors import ApiError, error_response
-from backend.json_body import json_depth_within
+from backend.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
+from backend.models import WebhookReply
 from backend.services import Services, services
-from backend.stripe_events import MAX_EVENT_DEPTH, EventRejected, Unparsed, parse_envelope
+from backend.stripe_events import EventRejected, Unparsed, loggable_type, parse_envelope
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import SignatureError, verify_signature
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
 
-_SAFE_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+REJECTED = WebhookReply(handled=False, rejected=True)
 
 
-def _loggable_type(payload: bytes) -> str:
-    """The event type for a rejection log line, if it looks like one; never any other content."""
-    if not json_depth_within(payload, MAX_EVENT_DEPTH):
-        return "unparsed"
-    try:
-        value = json.loads(payload).get("type")
-    except (ValueError, AttributeError, RecursionError):
-        return "unparsed"
-    return value if isinstance(value, str) and _SAFE_TYPE.fullmatch(value) else "unknown"
-
-
-def _received(*, duplicate: bool = False, handled: bool = True, rejected: bool = False) -> Response:
-    body: dict[str, Any] = {"received": True, "duplicate": duplicate, "handled": handled}
-    if rejected:
-        body["rejected"] = True
-    return JSONResponse(body)
-
-
-def _busy(svc: Services) -> Response:
-    return error_response(
-        409,
-        "event_in_progress",
-        "Another instance is processing this event; retry later.",
+def _busy(svc: Services) -> Conflict:
+    return Conflict(
+        code="event_in_progress",
+        message="Another instance is processing this event; retry later.",
         headers={"Retry-After": str(svc.settings.webhook_claim_lease_seconds)},
     )
 
 
-def _retry_later(what: str) -> Response:
-    return error_response(503, "webhook_processing_failed", f"The event could not be {what}.")
+def _retry_later(what: str) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        code="webhook_processing_failed", message=f"The event could not be {what}."
+    )
 
 
 async def _record_rejection(
     svc: Services, event_id: str, event_type: str, claim_id: str, reason: str
-) -> Response:
+) -> WebhookReply:
     logger.warning("event %s (%s) rejected: %s", event_id, event_type, reason)
     try:
         await svc.worker.complete_event(
@@ -75,11 +54,11 @@ async def _record_rejection(
         )
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and records it
-            return _retry_later("recorded; retry later")
-    return _received(handled=False, rejected=True)
+            raise _retry_later("recorded; retry later") from None
+    return REJECTED
 
 
-async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> Response:
+async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> WebhookReply:
     claim = await svc.worker.claim_event(
         unparsed.id,
         event_type=unparsed.type,
@@ -89,13 +68,13 @@ async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> Response:
     )
     if not claim.claimed:
         if claim.status in ("processed", "rejected"):
-            return _received(duplicate=True, handled=False, rejected=True)
-        return _busy(svc)
+            return WebhookReply(duplicate=True, handled=False, rejected=True)
+        raise _busy(svc)
     assert claim.claim_id is not None
     return await _record_rejection(svc, unparsed.id, unparsed.type, claim.claim_id, unparsed.reason)
 
 
-async def webhook(request: Request) -> Response:
+async def webhook(request: Request) -> WebhookReply:
     svc = services(request)
     payload = await request.body()
     try:
@@ -109,10 +88,12 @@ async def webhook(request: Request) -> Response:
         logger.warning(
             "webhook signature rejected: reason=%s type=%s timestamp=%s",
             exc.reason,
-            _loggable_type(payload),
+            loggable_type(payload),
             exc.timestamp,
         )
-        return error_response(400, "invalid_signature", "Webhook signature verification failed.")
+        raise InvalidRequest(
+            code="invalid_signature", message="Webhook signature verification failed."
+        ) from None
     parsed = parse_envelope(payload)
     if isinstance(parsed, Unparsed):
         return await _reject_unparsed(svc, parsed)
@@ -125,7 +106,7 @@ async def webhook(request: Request) -> Response:
     )
     handler = HANDLERS.get(event.type)
     if handler is None:
-        return _received(handled=False)
+        return WebhookReply(handled=False)
 
     claim = await svc.worker.claim_event(
         event.id,
@@ -136,10 +117,10 @@ async def webhook(request: Request) -> Response:
     )
     if not claim.claimed:
         if claim.status == "processed":
-            return _received(duplicate=True)
+            return WebhookReply(duplicate=True)
         if claim.status == "rejected":
-            return _received(duplicate=True, handled=False, rejected=True)
-        return _busy(svc)
+            return WebhookReply(duplicate=True, handled=False, rejected=True)
+        raise _busy(svc)
     assert claim.claim_id is not None
     try:
         await handler(svc, event)
@@ -149,18 +130,18 @@ async def webhook(request: Request) -> Response:
         if 400 <= exc.status < 500:  # the Worker refused the write for good: a retry repeats it
             reason = f"the Worker refused it: {exc.code}"
             return await _record_rejection(svc, event.id, event.type, claim.claim_id, reason)
-        return await _failed(svc, event, claim.claim_id, exc)
+        raise await _failed(svc, event, claim.claim_id, exc) from None
     except Exception as exc:
-        return await _failed(svc, event, claim.claim_id, exc)
+        raise await _failed(svc, event, claim.claim_id, exc) from None
     try:
         await svc.worker.complete_event(event.id, claim_id=claim.claim_id, outcome="processed")
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and applies it too
-            return _retry_later("recorded; retry later")
-    return _received()
+            raise _retry_later("recorded; retry later") from None
+    return WebhookReply()
 
 
-async def _failed(svc: Services, event: Event, claim_id: str, exc: Exception) -> Response:
+async def _failed(svc: Services, event: Event, claim_id: str, exc: Exception) -> ServiceUnavailable:
     reason = exc.code if isinstance(exc, ApiError) else type(exc).__name__
     if isinstance(exc, ApiError):
         logger.warning("event %s (%s) failed: %s", event.id, event.type, reason)
