@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -79,7 +79,10 @@ class WorkerClient:
         *,
         timeout_seconds: float = 5.0,
         pool_size: int = 100,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
+        """`trace_configs` is the test seam: aiohttp's own hooks on every attempt (started,
+        refused, reused) of both sessions, so a test can watch the network without replacing it."""
         self._base_url = base_url.rstrip("/")
         self._headers = {"X-API-Key": api_key, "Accept": "application/json"}
         self._timeout_seconds = timeout_seconds
@@ -87,6 +90,7 @@ class WorkerClient:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None
+        self._trace_configs = list(trace_configs)
 
     async def open(self) -> None:
         if self._session is None:
@@ -95,13 +99,14 @@ class WorkerClient:
                 connector=connector,
                 timeout=self._timeout,
                 headers=self._headers,
-                trace_configs=[_reuse_tracing()],
+                trace_configs=[_reuse_tracing(), *self._trace_configs],
             )
             # For the one retry after a stale connection: never another pooled (maybe stale) one.
             self._fresh = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size, force_close=True),
                 timeout=self._timeout,
                 headers=self._headers,
+                trace_configs=self._trace_configs or None,
             )
 
     async def close(self) -> None:
