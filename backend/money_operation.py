@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from backend.errors import ApiError, Conflict
 from backend.models import Organization
 from backend.services import Services
-from backend.stripe_gateway import is_definitive
+from backend.stripe_errors import is_definitive
 from backend.worker_client import WorkerError
 
 # Stripe keeps an idempotency key for at least 24 hours. A ledger row still waiting for Stripe's

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from backend.auth import Authenticator, UserContextCache
-from backend.models import StripeAccount
 from backend.services import Services
 from backend.settings import load_settings
 from backend.stripe_gateway import ConnectStripe
+from backend.stripe_models import StripeAccount
 from backend.sync import sync_account
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import sign_header
