@@ -122,6 +122,15 @@ class LedgerTransfer(WorkerModel):
     reason: str | None = None
     initiated_by: str | None = None
 
+    @property
+    def waiting(self) -> bool:
+        """Reserved, and Stripe's answer not recorded yet."""
+        return self.status == "pending"
+
+    @property
+    def reserved_at(self) -> str | None:
+        return self.created_at
+
 
 class ReserveResult(WorkerModel):
     created: bool
@@ -143,6 +152,14 @@ class LedgerPayout(WorkerModel):
     failure_message: str | None = None
     arrival_date: int | None = None
     updated_at: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == "reserved"
+
+    @property
+    def reserved_at(self) -> str | None:
+        return self.updated_at  # a reserved row's updated_at: when it was reserved
 
 
 class Payment(WorkerModel):

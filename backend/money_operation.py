@@ -35,7 +35,17 @@ from backend.worker_client import WorkerError
 # the key, and if the first attempt did reach it, re-sending would move the money twice.
 RESEND_WINDOW = timedelta(hours=23)
 
-Row = TypeVar("Row")
+
+class LedgerRow(Protocol):
+    @property
+    def request_hash(self) -> str | None: ...
+    @property
+    def waiting(self) -> bool: ...
+    @property
+    def reserved_at(self) -> str | None: ...
+
+
+Row = TypeVar("Row", bound=LedgerRow)
 Body = TypeVar("Body", contravariant=True)
 Sent = TypeVar("Sent")
 
@@ -92,14 +102,6 @@ class MoneyOperation(Protocol[Body, Row, Sent]):
         ...
 
     def request_hash(self, body: Body) -> str: ...
-
-    def stored_hash(self, row: Row) -> str: ...
-
-    def waiting(self, row: Row) -> bool:
-        """Reserved, and Stripe's answer not recorded yet."""
-        ...
-
-    def reserved_at(self, row: Row) -> str | None: ...
 
     def raced(self, exc: ApiError) -> bool:
         """Whether a failed reservation may be the same request (same key) having won a race."""
@@ -165,14 +167,14 @@ async def _resume(
     body: Body,
     hashed: str,
 ) -> Outcome[Row]:
-    if op.stored_hash(row) != hashed:
+    if row.request_hash != hashed:
         raise key_reused()
-    if not op.waiting(row):
+    if not row.waiting:
         return Outcome(row, replayed=True)
     # Whether Stripe made it is unknown: finish it with the same Stripe key, but only to an
     # account that can still take it and inside Stripe's idempotency window.
     require_ready(org)
-    if too_old_to_resend(op.reserved_at(row)):
+    if too_old_to_resend(row.reserved_at):
         raise outcome_unknown(op.noun)
     return await _send(op, svc, row, body, replayed=True)
 
@@ -188,7 +190,7 @@ async def _send(
             raise  # left waiting: a retry with the same key (or its webhook) finishes it
         return Outcome(await op.refuse(svc, row, exc.message), replayed=False)
     done = await op.settle(svc, row, sent)
-    return Outcome(done, replayed=replayed and not op.waiting(done))
+    return Outcome(done, replayed=replayed and not done.waiting)
 
 
 def too_old_to_resend(reserved_at: str | None) -> bool:

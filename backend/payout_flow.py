@@ -15,34 +15,16 @@ from backend.stripe_gateway import idempotency_key
 from backend.stripe_models import StripePayout
 
 
-def request_hash(body: PayoutRequest) -> str:
-    """The request as sent: an absent amount ("the available balance") stays absent here, while
-    the reservation stores the amount it resolved to — the balance of the first request, not of a
-    replay."""
-    return hash_request(
-        {
-            "organization_id": body.organization_id,
-            "amount": body.amount,
-            "currency": body.currency.lower(),
-        }
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PayoutOperation:
     noun: str = "payout"
 
     def request_hash(self, body: PayoutRequest) -> str:
-        return request_hash(body)
-
-    def stored_hash(self, row: LedgerPayout) -> str:
-        return row.request_hash or ""
-
-    def waiting(self, row: LedgerPayout) -> bool:
-        return row.status == "reserved"
-
-    def reserved_at(self, row: LedgerPayout) -> str | None:
-        return row.updated_at  # a reserved row's updated_at: when it was reserved
+        """The request as sent: an absent amount ("the available balance") stays absent here,
+        while the reservation stores the amount it resolved to — the balance of the first
+        request, not of a replay."""
+        fields = {"organization_id": body.organization_id, "amount": body.amount}
+        return hash_request({**fields, "currency": body.currency.lower()})
 
     def raced(self, exc: ApiError) -> bool:
         return False  # the reservation is conditional on the key: a race answers created=False
@@ -91,15 +73,9 @@ class PayoutOperation:
 
     async def settle(self, svc: Services, row: LedgerPayout, sent: StripePayout) -> LedgerPayout:
         return await svc.worker.upsert_payout(
-            stripe_payout_id=sent.id,
+            sent,
             organization_id=row.organization_id,
             stripe_account_id=row.stripe_account_id or "",
-            amount=sent.amount,
-            currency=sent.currency,
-            status=sent.status,
-            failure_code=sent.failure_code,
-            failure_message=sent.failure_message,
-            arrival_date=sent.arrival_date,
             event_created=sent.created,
             idempotency_key=row.idempotency_key or "",
         )

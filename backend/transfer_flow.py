@@ -50,21 +50,6 @@ def _below_minimum(minimum: int, currency: str, what: str) -> InvalidRequest:
     )
 
 
-def request_hash(body: TransferRequest) -> str:
-    return hash_request(
-        {
-            "organization_id": body.organization_id,
-            "source_transaction": body.source_transaction,
-            "amount": body.amount,
-            "currency": body.currency.lower() if body.currency else None,
-            "reason": body.reason,
-            "description": body.description,
-            "transfer_group": body.transfer_group,
-            "metadata": body.metadata or {},
-        }
-    )
-
-
 async def _payment_for(svc: Services, org: Organization, body: TransferRequest) -> StripePayment:
     """The payment named by the request, if it was made for this organization and succeeded."""
     assert body.source_transaction is not None
@@ -186,16 +171,18 @@ class TransferOperation:
     noun: str = "transfer"
 
     def request_hash(self, body: TransferRequest) -> str:
-        return request_hash(body)
-
-    def stored_hash(self, row: LedgerTransfer) -> str:
-        return row.request_hash
-
-    def waiting(self, row: LedgerTransfer) -> bool:
-        return row.status == "pending"
-
-    def reserved_at(self, row: LedgerTransfer) -> str | None:
-        return row.created_at
+        return hash_request(
+            {
+                "organization_id": body.organization_id,
+                "source_transaction": body.source_transaction,
+                "amount": body.amount,
+                "currency": body.currency.lower() if body.currency else None,
+                "reason": body.reason,
+                "description": body.description,
+                "transfer_group": body.transfer_group,
+                "metadata": body.metadata or {},
+            }
+        )
 
     def raced(self, exc: ApiError) -> bool:
         return exc.code == "source_exhausted"

@@ -101,15 +101,9 @@ async def _payout(svc: Services, event: Event) -> None:
     if org_id is None:
         return
     await svc.worker.upsert_payout(
-        stripe_payout_id=payout.id,
+        payout,
         organization_id=org_id,
         stripe_account_id=event.account,
-        amount=payout.amount,
-        currency=payout.currency,
-        status=payout.status,
-        failure_code=payout.failure_code,
-        failure_message=payout.failure_message,
-        arrival_date=payout.arrival_date,
         event_created=event.created,
         idempotency_key=_our_idempotency_key(payout.metadata, org_id),
     )

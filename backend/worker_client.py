@@ -23,6 +23,8 @@ from backend.models import (
     UpdateResult,
     UserContext,
 )
+from backend.stripe_events import PayoutObject
+from backend.stripe_models import StripePayout
 from backend.worker_transport import WorkerError, WorkerTransport
 
 __all__ = ["WorkerClient", "WorkerError"]
@@ -264,9 +266,27 @@ class WorkerClient(WorkerTransport):
         )
         return reply.payout
 
-    async def upsert_payout(self, **fields: Any) -> LedgerPayout:
+    async def upsert_payout(
+        self,
+        payout: StripePayout | PayoutObject,
+        *,
+        organization_id: str,
+        stripe_account_id: str,
+        event_created: int,
+        idempotency_key: str | None,
+    ) -> LedgerPayout:
+        """Store a payout as Stripe shows it (our route's answer or its webhook's payload)."""
+        fields = ("amount", "currency", "status", "failure_code", "failure_message", "arrival_date")
+        body = {
+            **payout.model_dump(include=set(fields)),
+            "stripe_payout_id": payout.id,
+            "organization_id": organization_id,
+            "stripe_account_id": stripe_account_id,
+            "event_created": event_created,
+            "idempotency_key": idempotency_key,
+        }
         reply = await self._request(
-            "POST", "/api/internal/payouts/upsert", fields, read=False, model=_PayoutReply
+            "POST", "/api/internal/payouts/upsert", body, read=False, model=_PayoutReply
         )
         return reply.payout
 

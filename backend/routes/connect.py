@@ -16,8 +16,6 @@ from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest
 from backend.idempotency import require_idempotency_key
 from backend.models import (
     BalanceReply,
-    LedgerPayout,
-    LedgerTransfer,
     LoginLinkReply,
     LoginLinkRequest,
     OnboardReply,
@@ -25,6 +23,7 @@ from backend.models import (
     Organization,
     PayoutReply,
     PayoutRequest,
+    Reply,
     StatusReply,
     TransferReply,
     TransferRequest,
@@ -138,27 +137,11 @@ async def status_by_header(request: Request) -> StatusReply:
 # --- platform-fee transfer ---------------------------------------------------------------------
 
 
-def _transfer_reply(row: LedgerTransfer, *, replayed: bool) -> Answer:
+def _answer(reply: Reply, *, refused: str | None, code: str, replayed: bool) -> Answer:
+    """A ledger row as the reply, or, when Stripe refused it, the refusal; both replayed alike."""
     headers = REPLAYED if replayed else {}
-    if row.status == "failed":
-        raise ApiError(
-            400,
-            "transfer_failed",
-            row.failure_message or "Stripe refused the transfer.",
-            headers=headers,
-        )
-    reply = TransferReply(
-        organization_id=row.organization_id,
-        idempotency_key=row.idempotency_key,
-        gross_amount=row.gross_amount,
-        fee_amount=row.fee_amount,
-        net_amount=row.net_amount,
-        currency=row.currency,
-        stripe_transfer_id=row.stripe_transfer_id,
-        status=row.status,
-        source_transaction=row.source_transaction,
-        reason=row.reason,
-    )
+    if refused is not None:
+        raise ApiError(400, code, refused, headers=headers)
     return Answer(reply, headers)
 
 
@@ -189,7 +172,14 @@ async def transfer(request: Request) -> Answer:
             "the operator may transfer without one, with a reason.",
         )
     outcome = await run_transfer(svc, org, key=key, body=body, initiated_by=caller)
-    return _transfer_reply(outcome.row, replayed=outcome.replayed)
+    row = outcome.row
+    failed = row.status == "failed"
+    return _answer(
+        TransferReply.model_validate(row, from_attributes=True),
+        refused=(row.failure_message or "Stripe refused the transfer.") if failed else None,
+        code="transfer_failed",
+        replayed=outcome.replayed,
+    )
 
 
 # --- balance, payout, login link ---------------------------------------------------------------
@@ -205,26 +195,6 @@ async def balance(request: Request) -> BalanceReply:
     )
 
 
-def _payout_reply(row: LedgerPayout, *, replayed: bool) -> Answer:
-    headers = REPLAYED if replayed else {}
-    if row.status == "refused" or row.stripe_payout_id is None:
-        raise ApiError(
-            400,
-            "payout_failed",
-            row.failure_message or "Stripe refused the payout.",
-            headers=headers,
-        )
-    reply = PayoutReply(
-        organization_id=row.organization_id,
-        payout_id=row.stripe_payout_id,
-        amount=row.amount,
-        currency=row.currency,
-        status=row.status,
-        arrival_date=row.arrival_date,
-    )
-    return Answer(reply, headers)
-
-
 async def payout(request: Request) -> Answer:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
@@ -234,7 +204,20 @@ async def payout(request: Request) -> Answer:
         request, body.organization_id, roles=MANAGER_ROLES, fresh=True
     )
     outcome = await run_payout(svc, access.organization, key=key, body=body)
-    return _payout_reply(outcome.row, replayed=outcome.replayed)
+    row = outcome.row
+    if row.status == "refused" or row.stripe_payout_id is None:
+        refused: str | None = row.failure_message or "Stripe refused the payout."
+    else:
+        refused = None
+    reply = PayoutReply(
+        organization_id=row.organization_id,
+        payout_id=row.stripe_payout_id or "",
+        amount=row.amount,
+        currency=row.currency,
+        status=row.status,
+        arrival_date=row.arrival_date,
+    )
+    return _answer(reply, refused=refused, code="payout_failed", replayed=outcome.replayed)
 
 
 async def login_link(request: Request) -> LoginLinkReply:

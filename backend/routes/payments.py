@@ -45,16 +45,11 @@ async def create_payment_intent(request: Request) -> PaymentIntentReply:
         description=body.description,
         key=idempotency_key("payment-intent", org.id, key),
     )
-    reply = PaymentIntentReply(
+    return PaymentIntentReply(
         organization_id=org.id,
         payment_intent_id=intent.id,
-        client_secret=intent.client_secret,
-        amount=intent.amount,
-        currency=intent.currency,
-        status=intent.status,
-        transfer_group=intent.transfer_group,
+        **intent.model_dump(exclude={"id"}),
     )
-    return reply
 
 
 async def untransferred_payments(request: Request) -> PaymentsReply:
@@ -65,24 +60,11 @@ async def untransferred_payments(request: Request) -> PaymentsReply:
     )
     org = access.organization
     rows = await svc.worker.list_untransferred_payments(org.id)
-    reply = PaymentsReply(
+    return PaymentsReply(
         organization_id=org.id,
         auto_transfer_payments=org.auto_transfer_payments,
-        payments=[
-            PaymentReply(
-                payment_intent_id=p.payment_intent_id,
-                charge_id=p.charge_id,
-                amount=p.amount,
-                amount_refunded=p.amount_refunded,
-                amount_transferred=p.amount_transferred,
-                amount_remaining=p.amount_remaining,
-                currency=p.currency,
-                created=p.created,
-            )
-            for p in rows
-        ],
+        payments=[PaymentReply.model_validate(p, from_attributes=True) for p in rows],
     )
-    return reply
 
 
 async def set_auto_transfer(request: Request) -> StatusReply:

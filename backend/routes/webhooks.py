@@ -20,7 +20,13 @@ from starlette.requests import Request
 from backend.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
 from backend.models import WebhookReply
 from backend.services import Services, services
-from backend.stripe_events import EventRejected, Unparsed, loggable_type, parse_envelope
+from backend.stripe_events import (
+    Envelope,
+    EventRejected,
+    Unparsed,
+    loggable_type,
+    parse_envelope,
+)
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import SignatureError, verify_signature
 from backend.worker_client import WorkerError
@@ -58,20 +64,22 @@ async def _record_rejection(
     return REJECTED
 
 
-async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> WebhookReply:
+async def _claim(svc: Services, event: Envelope | Unparsed) -> str | WebhookReply:
+    """The claim on the event, or the answer for one already settled; another replica's is 409."""
     claim = await svc.worker.claim_event(
-        unparsed.id,
-        event_type=unparsed.type,
-        event_created=unparsed.created,
-        stripe_account_id=unparsed.account,
+        event.id,
+        event_type=event.type,
+        event_created=event.created,
+        stripe_account_id=event.account,
         lease_seconds=svc.settings.webhook_claim_lease_seconds,
     )
-    if not claim.claimed:
-        if claim.status in ("processed", "rejected"):
-            return WebhookReply(duplicate=True, handled=False, rejected=True)
-        raise _busy(svc)
-    assert claim.claim_id is not None
-    return await _record_rejection(svc, unparsed.id, unparsed.type, claim.claim_id, unparsed.reason)
+    if claim.claimed and claim.claim_id is not None:
+        return claim.claim_id
+    if claim.status == "processed" and isinstance(event, Envelope):
+        return WebhookReply(duplicate=True)
+    if claim.status in ("processed", "rejected"):
+        return WebhookReply(duplicate=True, handled=False, rejected=True)
+    raise _busy(svc)
 
 
 async def webhook(request: Request) -> WebhookReply:
@@ -96,7 +104,10 @@ async def webhook(request: Request) -> WebhookReply:
         ) from None
     parsed = parse_envelope(payload)
     if isinstance(parsed, Unparsed):
-        return await _reject_unparsed(svc, parsed)
+        claimed = await _claim(svc, parsed)
+        if isinstance(claimed, WebhookReply):
+            return claimed
+        return await _record_rejection(svc, parsed.id, parsed.type, claimed, parsed.reason)
     event = Event(
         id=parsed.id,
         type=parsed.type,
@@ -107,34 +118,22 @@ async def webhook(request: Request) -> WebhookReply:
     handler = HANDLERS.get(event.type)
     if handler is None:
         return WebhookReply(handled=False)
-
-    claim = await svc.worker.claim_event(
-        event.id,
-        event_type=event.type,
-        event_created=event.created,
-        stripe_account_id=event.account,
-        lease_seconds=svc.settings.webhook_claim_lease_seconds,
-    )
-    if not claim.claimed:
-        if claim.status == "processed":
-            return WebhookReply(duplicate=True)
-        if claim.status == "rejected":
-            return WebhookReply(duplicate=True, handled=False, rejected=True)
-        raise _busy(svc)
-    assert claim.claim_id is not None
+    claim_id = await _claim(svc, parsed)
+    if isinstance(claim_id, WebhookReply):
+        return claim_id
     try:
         await handler(svc, event)
     except EventRejected as exc:
-        return await _record_rejection(svc, event.id, event.type, claim.claim_id, exc.reason)
+        return await _record_rejection(svc, event.id, event.type, claim_id, exc.reason)
     except WorkerError as exc:
         if 400 <= exc.status < 500:  # the Worker refused the write for good: a retry repeats it
             reason = f"the Worker refused it: {exc.code}"
-            return await _record_rejection(svc, event.id, event.type, claim.claim_id, reason)
-        raise await _failed(svc, event, claim.claim_id, exc) from None
+            return await _record_rejection(svc, event.id, event.type, claim_id, reason)
+        raise await _failed(svc, event, claim_id, exc) from None
     except Exception as exc:
-        raise await _failed(svc, event, claim.claim_id, exc) from None
+        raise await _failed(svc, event, claim_id, exc) from None
     try:
-        await svc.worker.complete_event(event.id, claim_id=claim.claim_id, outcome="processed")
+        await svc.worker.complete_event(event.id, claim_id=claim_id, outcome="processed")
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and applies it too
             raise _retry_later("recorded; retry later") from None

@@ -63,7 +63,7 @@ async def test_a_transfer_made_by_a_dead_request_is_finished_by_its_webhook_and_
     assert row["stripe_transfer_id"] is None
 
     # The client's retry reached Stripe and its process died before `transfers/complete`: the
-    # exact call `transfer_flow._execute` makes, with the same Stripe idempotency key and metadata.
+    # exact call `TransferOperation.send` makes, with the same Stripe idempotency key and metadata.
     async with stack.stripe.client() as stripe:
         made = await stripe.v1.transfers.create_async(
             {
