@@ -5,9 +5,14 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.routing import Route
 
 from backend.app import ROUTES
+from backend.endpoints import Endpoint
+from backend.errors import EXCEPTION_HANDLERS
+from backend.models import HealthReply, StatusReply
 from backend.routes import ENDPOINTS
 from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
 
@@ -161,3 +166,15 @@ async def test_operator_sets_the_platform_fee_and_members_cannot(
             "/api/operator/platform-fee", json=body, headers={"X-Operator-Key": operator_key}
         )
         assert off.status_code == 404
+
+
+async def test_an_endpoint_never_answers_another_model_than_the_one_it_documents() -> None:
+    async def wrong(request: Request) -> HealthReply:
+        return HealthReply()
+
+    endpoint = Endpoint("GET", "/x", wrong, "x", StatusReply, security=None)
+    app = Starlette(routes=[endpoint.route()], exception_handlers=EXCEPTION_HANDLERS)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        r = await client.get("/x")
+    assert (r.status_code, r.json()["error"]["code"]) == (500, "internal_error")
