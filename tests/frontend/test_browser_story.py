@@ -22,10 +22,11 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
 
+from devstack.ports import free_ports
 from devstack.seed import add_member
 from devstack.stack_config import DemoState, LocalSecrets
 from tests.frontend.browser import RequestLog, launch_chromium
-from tests.stack.procs import RunningStack, free_ports
+from tests.stack.procs import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FRONTEND_SCREENSHOTS_DIR") or ROOT / "frontend-screenshots")
@@ -89,7 +90,7 @@ def _create_org(page: Page, name: str) -> None:
     expect(page.get_by_role("heading", name=f"Payouts for {name}")).to_be_visible()
 
 
-def _state_badge(page: Page) -> object:
+def _state_badge(page: Page) -> Locator:
     return page.get_by_test_id("payout-state")
 
 
