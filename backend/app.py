@@ -20,7 +20,7 @@ from backend.auth import Authenticator, UserContextCache
 from backend.errors import EXCEPTION_HANDLERS
 from backend.middleware import BodySizeLimit
 from backend.openapi import build_openapi
-from backend.routes import connect, health, operator, payments, webhooks
+from backend.routes import ENDPOINTS, WEBHOOK_PATH
 from backend.services import Services
 from backend.settings import Settings, SettingsError, load_settings
 from backend.stripe_gateway import ConnectStripe
@@ -29,7 +29,6 @@ from backend.worker_client import WorkerClient
 logger = logging.getLogger("backend")
 
 USER_BODY_LIMIT = 64 * 1024
-WEBHOOK_PATH = "/api/connect/webhook"
 WEBHOOK_BODY_LIMIT = 512 * 1024
 
 
@@ -38,21 +37,8 @@ async def _openapi(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/healthz", health.healthz, methods=["GET"]),
-    Route("/readyz", health.readyz, methods=["GET"]),
-    Route("/openapi.json", _openapi, methods=["GET"]),
-    Route("/api/connect/onboard", connect.onboard, methods=["POST"]),
-    Route("/api/connect/status", connect.status_by_header, methods=["GET"]),
-    Route("/api/connect/status/{org_id}", connect.status_by_path, methods=["GET"]),
-    Route("/api/connect/transfer", connect.transfer, methods=["POST"]),
-    Route("/api/connect/balance/{org_id}", connect.balance, methods=["GET"]),
-    Route("/api/connect/payout", connect.payout, methods=["POST"]),
-    Route("/api/connect/login-link", connect.login_link, methods=["POST"]),
-    Route("/api/connect/payments/{org_id}", payments.untransferred_payments, methods=["GET"]),
-    Route("/api/connect/auto-transfer", payments.set_auto_transfer, methods=["POST"]),
-    Route("/api/platform/payment-intents", payments.create_payment_intent, methods=["POST"]),
-    Route(WEBHOOK_PATH, webhooks.webhook, methods=["POST"]),
-    Route("/api/operator/platform-fee", operator.set_platform_fee, methods=["POST"]),
+    Route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False),
+    *(endpoint.route() for endpoint in ENDPOINTS),
 ]
 
 
@@ -81,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.services = Services(
             settings=config, worker=worker, stripe=stripe_gateway, auth=Authenticator(worker, cache)
         )
-        app.state.openapi = build_openapi()
+        app.state.openapi = build_openapi(ENDPOINTS)
         try:
             yield
         finally:

@@ -100,6 +100,16 @@ def bearer_token(request: Request) -> str:
     return token
 
 
+def require_same_organization(request: Request, organization_id: str) -> None:
+    """Two organizations named (path/body vs header): never guess which one was meant."""
+    header_org = request.headers.get("x-org-id")
+    if header_org is not None and header_org != organization_id:
+        raise InvalidRequest(
+            code="organization_mismatch",
+            message="The organization in the request and X-Org-ID differ.",
+        )
+
+
 class Authenticator:
     def __init__(self, worker: WorkerClient, cache: UserContextCache) -> None:
         self._worker = worker
@@ -132,13 +142,7 @@ class Authenticator:
         session, role, Connect status and fee, never a copy up to a TTL old.
         """
         token = bearer_token(request)
-        header_org = request.headers.get("x-org-id")
-        if header_org is not None and header_org != organization_id:
-            # Two organizations named (path/body vs header): never guess which one was meant.
-            raise InvalidRequest(
-                code="organization_mismatch",
-                message="The organization in the request and X-Org-ID differ.",
-            )
+        require_same_organization(request, organization_id)
         if not organization_id or len(organization_id) > 128:
             # Still verify the token first so a bad token is 401 whatever the org id.
             await self._context(token, None)

@@ -7,12 +7,11 @@ can add fields without breaking running replicas.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.fees import MAX_AMOUNT
-from backend.roles import holds_any
 
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -32,6 +31,8 @@ class Request(BaseModel):
 
 class Reply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # A reply whose optional fields are left out rather than sent as null.
+    omit_none: ClassVar[bool] = False
 
 
 class WorkerModel(BaseModel):
@@ -65,9 +66,6 @@ class Organization(WorkerModel):
 class Membership(WorkerModel):
     organization_id: str
     role: str
-
-    def has_role(self, *roles: str) -> bool:
-        return holds_any(self.role, roles)
 
 
 class User(WorkerModel):
@@ -124,6 +122,15 @@ class LedgerTransfer(WorkerModel):
     reason: str | None = None
     initiated_by: str | None = None
 
+    @property
+    def waiting(self) -> bool:
+        """Reserved, and Stripe's answer not recorded yet."""
+        return self.status == "pending"
+
+    @property
+    def reserved_at(self) -> str | None:
+        return self.created_at
+
 
 class ReserveResult(WorkerModel):
     created: bool
@@ -145,6 +152,14 @@ class LedgerPayout(WorkerModel):
     failure_message: str | None = None
     arrival_date: int | None = None
     updated_at: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == "reserved"
+
+    @property
+    def reserved_at(self) -> str | None:
+        return self.updated_at  # a reserved row's updated_at: when it was reserved
 
 
 class Payment(WorkerModel):
@@ -182,65 +197,6 @@ class TransferOrigin(BaseModel):
     destination: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
 
 
-# --- Our view of Stripe objects (the gateway returns these, never StripeObjects) ------------
-
-
-class StripeAccount(WorkerModel):
-    id: str
-    details_submitted: bool = False
-    charges_enabled: bool = False
-    payouts_enabled: bool = False
-    metadata: dict[str, str] = Field(default_factory=dict)
-    raw: dict[str, object] = Field(default_factory=dict)
-
-
-class AccountLink(WorkerModel):
-    url: str
-    expires_at: int
-
-
-class StripePayment(WorkerModel):
-    """A PaymentIntent and its latest charge, read together: what a transfer's source is."""
-
-    payment_intent_id: str
-    charge_id: str | None
-    organization_id: str | None  # our metadata on the PaymentIntent, set by whoever created it
-    amount: int
-    amount_refunded: int
-    currency: str
-    status: str  # the charge's status ("succeeded" only when the PaymentIntent succeeded too)
-    created: int
-
-    def record(self, organization_id: str) -> dict[str, object]:
-        """The Worker's `payment` object for this payment, recorded for `organization_id`."""
-        return {
-            "payment_intent_id": self.payment_intent_id,
-            "organization_id": organization_id,
-            "charge_id": self.charge_id,
-            "amount": self.amount,
-            "amount_refunded": self.amount_refunded,
-            "currency": self.currency,
-            "status": self.status,
-            "created": self.created,
-        }
-
-
-class StripePaymentIntent(WorkerModel):
-    id: str
-    client_secret: str | None
-    amount: int
-    currency: str
-    status: str
-    transfer_group: str | None = None
-
-
-class StripeTransfer(WorkerModel):
-    id: str
-    amount: int
-    currency: str
-    destination: str | None = None
-
-
 class Money(Reply):
     amount: int
     currency: str
@@ -250,17 +206,6 @@ class BalanceReply(Reply):
     organization_id: str
     available: list[Money]
     pending: list[Money]
-
-
-class StripePayout(WorkerModel):
-    id: str
-    amount: int
-    currency: str
-    status: str
-    created: int
-    arrival_date: int | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
 
 
 # --- Browser requests and replies --------------------------------------------------------------
@@ -414,15 +359,17 @@ class PlatformFeeRequest(Request):
 
 
 class WebhookReply(Reply):
-    received: bool
+    omit_none = True
+    received: bool = True
     duplicate: bool = False
     handled: bool = True
     # Sent (true) only for a validly signed event recorded as rejected: acknowledged, not applied.
-    rejected: bool = False
+    rejected: Literal[True] | None = None
 
 
 class HealthReply(Reply):
-    ok: bool
+    omit_none = True
+    ok: bool = True
     worker: bool | None = None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
@@ -128,11 +129,58 @@ def parse_envelope(payload: bytes) -> Envelope | Unparsed:
         )
 
 
+def loggable_type(payload: bytes) -> str:
+    """The event type for a log line about an unverified body, if it looks like one; never any
+    other content."""
+    if not json_depth_within(payload, MAX_EVENT_DEPTH):
+        return "unparsed"
+    try:
+        data: Any = json.loads(payload)
+    except (ValueError, RecursionError):
+        return "unparsed"
+    if not isinstance(data, dict):
+        return "unparsed"
+    return _safe(data.get("type"), _EVENT_TYPE) or "unknown"
+
+
 # --- what the handlers read -------------------------------------------------------------------
 
 
 class AccountRef(_Strict):
     id: AccountId
+    # Lenient on purpose: only `organization_id` is read (`is_organization_id`), and a stranger's
+    # metadata must not make an account event unreadable.
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
+_ORGANIZATION_ID: TypeAdapter[str] = TypeAdapter(OrganizationId)
+
+
+def is_organization_id(value: object) -> bool:
+    return _safe(value, _ORGANIZATION_ID) is not None
+
+
+class _ChargeSource(_Strict):
+    object: Literal["charge"]
+    payment_intent: Annotated[str, StringConstraints(pattern=r"^(pi_|ch_)")]
+
+
+class _IntentSource(_Strict):
+    object: Literal["payment_intent"] = "payment_intent"
+    id: Annotated[str, StringConstraints(pattern=r"^(pi_|ch_)")]
+
+
+def parse_payment_source(obj: Mapping[str, Any]) -> str | None:
+    """The payment a `payment_intent.*` or `charge.*` event is about, or None when the payload
+    names none we made (the payment itself is then re-read from Stripe by that id)."""
+    if obj.get("object") == "charge":
+        charge = _safe(obj, TypeAdapter(_ChargeSource))
+        return None if charge is None else charge.payment_intent
+    if obj.get("object") not in (None, "payment_intent"):
+        return None
+    intent = _safe(obj, TypeAdapter(_IntentSource))
+    return None if intent is None else intent.id
 
 
 class CapabilityRef(_Strict):

@@ -2,7 +2,7 @@
 
 Routes never build Stripe parameters. Every write carries an idempotency key. The Express account
 profile lives in `EXPRESS_ACCOUNT_PROFILE` alone, so "Custom later" is a change of this constant.
-`map_stripe_error` is the single translation from Stripe's error classes to our statuses.
+`stripe_errors.map_stripe_error` is the single translation from Stripe's errors to ours.
 """
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ from stripe.params import (
     TransferCreateParams,
 )
 
-from backend.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamError
-from backend.models import (
+from backend.errors import UpstreamError
+from backend.models import Money
+from backend.payout_amount import Funds
+from backend.stripe_errors import map_stripe_error
+from backend.stripe_models import (
     AccountLink,
-    Money,
     StripeAccount,
     StripePayment,
     StripePaymentIntent,
     StripePayout,
     StripeTransfer,
 )
-from backend.payout_amount import Funds
 
 logger = logging.getLogger("backend.stripe")
 
@@ -52,95 +53,12 @@ EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
 }
 
 
-class StripePermissionDenied(UpstreamError):
-    """Stripe answered 403. On its own this is NOT a deauthorization: a restricted key (`rk_…`)
-    missing one permission gets a 403 too, for every account alike."""
-
-    code, message = "stripe_permission_denied", "Stripe refused access to the account."
-
-
-class StripeAccountAccessLost(StripePermissionDenied):
-    """A confirmed loss of access: Stripe's 403 with code `account_invalid` — "the provided key
-    does not have access to account … (or that account does not exist). Application access may
-    have been revoked." That is what a connected account that deauthorized the platform answers;
-    a key missing a permission answers 403 without that code."""
-
-    code, message = (
-        "stripe_account_access_lost",
-        "The platform no longer has access to the account.",
-    )
-
-
-class StripeRejected(InvalidRequest):
-    """Stripe refused the request for a reason that a retry will not change."""
-
-    code = "stripe_invalid_request"
-
-
 def idempotency_key(*parts: str) -> str:
     """`a:b:c`, or a hash of it when it would exceed Stripe's 255-character limit."""
     key = ":".join(parts)
     if len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         return key
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
-def _error_code(exc: stripe.StripeError) -> str | None:
-    """Stripe's `error.code`; the SDK leaves `exc.code` unset on a 403, so read the body too."""
-    if exc.code:
-        return exc.code
-    body = exc.json_body.get("error") if isinstance(exc.json_body, dict) else None
-    code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
-    request_id = getattr(exc, "request_id", None)
-    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
-        message = (exc.user_message or "Stripe rejected the request.")[:300]
-        return StripeRejected(message=message)
-    if isinstance(exc, stripe.IdempotencyError):
-        return ApiError(409, "idempotency_conflict", "A conflicting request is in progress.")
-    if isinstance(exc, stripe.PermissionError):
-        if _error_code(exc) == "account_invalid":
-            logger.warning(
-                "stripe %s: no access to the account (request %s)", operation, request_id
-            )
-            return StripeAccountAccessLost()
-        logger.error(
-            "stripe %s: permission denied — does the (restricted) key lack a permission? "
-            "(request %s)",
-            operation,
-            request_id,
-        )
-        return StripePermissionDenied()
-    if isinstance(exc, stripe.AuthenticationError):
-        logger.error("stripe %s: authentication failed — check STRIPE_SECRET_KEY", operation)
-        return UpstreamError(code="stripe_misconfigured", message="Payment provider unavailable.")
-    if isinstance(exc, stripe.RateLimitError):
-        retry_after = str((exc.headers or {}).get("retry-after") or "2")
-        logger.warning("stripe %s: rate limited (request %s)", operation, request_id)
-        return ServiceUnavailable(
-            code="stripe_rate_limited",
-            message="Payment provider is busy; retry shortly.",
-            headers={"Retry-After": retry_after if retry_after.isdigit() else "2"},
-        )
-    if isinstance(exc, stripe.APIConnectionError):
-        logger.warning("stripe %s: unreachable (%s)", operation, type(exc).__name__)
-        return UpstreamError(code="stripe_unavailable", message="Payment provider unreachable.")
-    logger.warning(
-        "stripe %s: %s status %s (request %s)",
-        operation,
-        type(exc).__name__,
-        exc.http_status,
-        request_id,
-    )
-    return UpstreamError(code="stripe_error", message="Payment provider error.")
-
-
-def is_definitive(error: ApiError) -> bool:
-    """A Stripe refusal that a retry with the same key will repeat (so the ledger may record it)."""
-    return isinstance(error, StripeRejected)
 
 
 def _funds(entries: Any) -> list[Funds]:
@@ -327,16 +245,7 @@ class ConnectStripe:
                 params, {"stripe_account": account_id, "idempotency_key": key}
             ),
         )
-        return StripePayout(
-            id=payout.id,
-            amount=payout.amount,
-            currency=payout.currency,
-            status=payout.status,
-            created=payout.created,
-            arrival_date=payout.arrival_date,
-            failure_code=payout.failure_code,
-            failure_message=payout.failure_message,
-        )
+        return StripePayout.model_validate(payout.to_dict())
 
     async def create_payment_intent(
         self,
@@ -362,14 +271,7 @@ class ConnectStripe:
             "create payment intent",
             self._client.v1.payment_intents.create_async(params, {"idempotency_key": key}),
         )
-        return StripePaymentIntent(
-            id=intent.id,
-            client_secret=intent.client_secret,
-            amount=intent.amount,
-            currency=intent.currency,
-            status=intent.status,
-            transfer_group=intent.transfer_group,
-        )
+        return StripePaymentIntent.model_validate(intent.to_dict())
 
     async def retrieve_payment(self, source_id: str) -> StripePayment | None:
         """The payment behind a charge (`ch_…`) or PaymentIntent (`pi_…`), or None when Stripe

@@ -14,7 +14,7 @@ import time
 from backend.models import Organization
 from backend.services import Services
 from backend.status_mapping import deauthorized_fields, organization_fields
-from backend.stripe_gateway import StripeAccountAccessLost
+from backend.stripe_errors import StripeAccountAccessLost
 
 DEAUTHORIZED_WITHIN_SECOND = 0.999
 

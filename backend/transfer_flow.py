@@ -11,50 +11,19 @@ derived from (charge, n-th transfer of it).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Literal
 
 from backend.errors import ApiError, Conflict, InvalidRequest
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
-from backend.ledger_rules import (
-    check_same_request,
-    key_reused,
-    outcome_unknown,
-    require_ready,
-    too_old_to_resend,
-)
-from backend.models import LedgerTransfer, Organization, Payment, StripePayment, TransferRequest
+from backend.models import LedgerTransfer, Organization, Payment, TransferRequest
+from backend.money_operation import LedgerTag, Outcome, Reserved, hash_request, perform
 from backend.services import Services
-from backend.stripe_gateway import idempotency_key, is_definitive
+from backend.stripe_gateway import idempotency_key
+from backend.stripe_models import StripePayment, StripeTransfer
 from backend.worker_client import WorkerError
 
 Initiator = Literal["member", "platform", "operator", "automatic"]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    row: LedgerTransfer
-    replayed: bool
-
-
-def request_hash(body: TransferRequest) -> str:
-    canonical = json.dumps(
-        {
-            "organization_id": body.organization_id,
-            "source_transaction": body.source_transaction,
-            "amount": body.amount,
-            "currency": body.currency.lower() if body.currency else None,
-            "reason": body.reason,
-            "description": body.description,
-            "transfer_group": body.transfer_group,
-            "metadata": body.metadata or {},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _source_not_found() -> ApiError:
@@ -124,57 +93,31 @@ def _gross_of(svc: Services, body: TransferRequest, left: int, currency: str) ->
     return gross
 
 
-async def transfer(
-    svc: Services,
-    org: Organization,
-    *,
-    key: str,
-    body: TransferRequest,
-    initiated_by: Initiator,
-) -> Outcome:
-    """Reserve and send (or replay) the transfer under (organization, idempotency key)."""
-    hashed = request_hash(body)
-    stored = await svc.worker.find_transfer(org.id, key)
-    if stored is not None:
-        return await _from_stored(svc, org, stored, body, hashed)
-    try:
-        return await _new(svc, org, key=key, body=body, hashed=hashed, initiated_by=initiated_by)
-    except ApiError as exc:
-        if exc.code != "source_exhausted":
-            raise
-        # The same request (same key) running concurrently took the payment first: this one
-        # answers with that row, as a replay does.
-        stored = await svc.worker.find_transfer(org.id, key)
-        if stored is None:
-            raise
-        return await _from_stored(svc, org, stored, body, hashed)
+def stripe_key(row: LedgerTransfer) -> str:
+    """A payment's n-th transfer has one Stripe key whoever asks for it: two requests that both
+    got past the ledger (they cannot) would still move the money once."""
+    if row.source_transaction and row.source_seq:
+        return idempotency_key("source-transfer", row.source_transaction, str(row.source_seq))
+    return idempotency_key("transfer", row.organization_id, row.idempotency_key)
 
 
-async def _from_stored(
-    svc: Services, org: Organization, stored: LedgerTransfer, body: TransferRequest, hashed: str
-) -> Outcome:
-    check_same_request(stored.request_hash, hashed)
-    if stored.status != "pending":
-        # A finished transfer is replayed whatever the account's state now.
-        return Outcome(stored, replayed=True)
-    # Whether Stripe made it is unknown: finish it with the same Stripe key, but only to an
-    # account that can still take it and inside Stripe's idempotency window.
-    _ready(org)
-    if too_old_to_resend(stored.created_at):
-        raise outcome_unknown("transfer")
-    return await _execute(svc, stored, body, replayed=True)
+def stripe_metadata(row: LedgerTransfer, extra: dict[str, str] | None) -> dict[str, str]:
+    metadata = {
+        **(extra or {}),
+        **LedgerTag(
+            organization_id=row.organization_id, idempotency_key=row.idempotency_key
+        ).metadata(),
+        "gross_amount": str(row.gross_amount),
+        "fee_amount": str(row.fee_amount),
+    }
+    if row.source_transaction:
+        metadata["source_transaction"] = row.source_transaction
+    return metadata
 
 
-async def _new(
-    svc: Services,
-    org: Organization,
-    *,
-    key: str,
-    body: TransferRequest,
-    hashed: str,
-    initiated_by: Initiator,
-) -> Outcome:
-    account_id = _ready(org)
+async def _amounts(svc: Services, org: Organization, body: TransferRequest) -> dict[str, object]:
+    """What the ledger reserves: the gross (all that is left of the payment, or an adjustment),
+    the platform's fee and the net, with the payment it comes from."""
     payment: StripePayment | None = None
     if body.source_transaction is None:
         if body.amount is None or body.currency is None or not body.reason:
@@ -207,83 +150,101 @@ async def _new(
             code="invalid_amount", message="After the platform fee nothing is left to transfer."
         )
     fields: dict[str, object] = {
-        "organization_id": org.id,
-        "idempotency_key": key,
-        "request_hash": hashed,
         "gross_amount": fee.gross_amount,
         "fee_amount": fee.fee_amount,
         "net_amount": fee.net_amount,
         "currency": fee.currency,
-        "stripe_account_id": account_id,
-        "initiated_by": initiated_by,
     }
     if payment is not None:
         fields["source_transaction"] = payment.charge_id
         fields["payment"] = payment.record(org.id)
     else:
         fields["reason"] = body.reason
-    try:
-        reserved = await svc.worker.reserve_transfer(**fields)
-    except WorkerError as exc:
-        if exc.code == "idempotency_key_reused":
-            raise key_reused() from None
-        raise
-    row = reserved.transfer
-    if not reserved.created and row.status != "pending":
-        return Outcome(row, replayed=True)
-    if not reserved.created and too_old_to_resend(row.created_at):
-        raise outcome_unknown("transfer")
-    return await _execute(svc, row, body, replayed=not reserved.created)
+    return fields
 
 
-def _ready(org: Organization) -> str:
-    return require_ready(
-        org.stripe_connect_account_id,
-        status=org.stripe_connect_status,
-        payouts_enabled=org.payouts_enabled,
-    )
+@dataclass(frozen=True, slots=True)
+class TransferOperation:
+    """A platform-fee transfer; `initiated_by` is stored on the ledger row."""
 
+    initiated_by: Initiator
+    noun: str = "transfer"
 
-def stripe_key(row: LedgerTransfer) -> str:
-    """A payment's n-th transfer has one Stripe key whoever asks for it: two requests that both
-    got past the ledger (they cannot) would still move the money once."""
-    if row.source_transaction and row.source_seq:
-        return idempotency_key("source-transfer", row.source_transaction, str(row.source_seq))
-    return idempotency_key("transfer", row.organization_id, row.idempotency_key)
+    def request_hash(self, body: TransferRequest) -> str:
+        return hash_request(
+            {
+                "organization_id": body.organization_id,
+                "source_transaction": body.source_transaction,
+                "amount": body.amount,
+                "currency": body.currency.lower() if body.currency else None,
+                "reason": body.reason,
+                "description": body.description,
+                "transfer_group": body.transfer_group,
+                "metadata": body.metadata or {},
+            }
+        )
 
+    def raced(self, exc: ApiError) -> bool:
+        return exc.code == "source_exhausted"
 
-async def _execute(
-    svc: Services, row: LedgerTransfer, body: TransferRequest, *, replayed: bool
-) -> Outcome:
-    """Send the reserved (possibly retried) transfer with the amounts stored in the ledger."""
-    metadata = {
-        **(body.metadata or {}),
-        "organization_id": row.organization_id,
-        "idempotency_key": row.idempotency_key,
-        "gross_amount": str(row.gross_amount),
-        "fee_amount": str(row.fee_amount),
-    }
-    if row.source_transaction:
-        metadata["source_transaction"] = row.source_transaction
-    try:
-        sent = await svc.stripe.create_transfer(
+    async def find(self, svc: Services, organization_id: str, key: str) -> LedgerTransfer | None:
+        return await svc.worker.find_transfer(organization_id, key)
+
+    async def reserve(
+        self,
+        svc: Services,
+        org: Organization,
+        body: TransferRequest,
+        *,
+        key: str,
+        hashed: str,
+        account_id: str,
+    ) -> Reserved[LedgerTransfer]:
+        amounts = await _amounts(svc, org, body)
+        reserved = await svc.worker.reserve_transfer(
+            organization_id=org.id,
+            idempotency_key=key,
+            request_hash=hashed,
+            stripe_account_id=account_id,
+            initiated_by=self.initiated_by,
+            **amounts,
+        )
+        return Reserved(reserved.transfer, created=reserved.created)
+
+    async def send(
+        self, svc: Services, row: LedgerTransfer, body: TransferRequest
+    ) -> StripeTransfer:
+        return await svc.stripe.create_transfer(
             destination=row.stripe_account_id or "",
             amount=row.net_amount,
             currency=row.currency,
             key=stripe_key(row),
             transfer_group=body.transfer_group,
             description=body.description,
-            metadata=metadata,
+            metadata=stripe_metadata(row, body.metadata),
             source_transaction=row.source_transaction,
         )
-    except ApiError as exc:
-        if not is_definitive(exc):
-            raise  # left pending: a retry with the same key (or its webhook) finishes it
-        done = await svc.worker.complete_transfer(
-            row.organization_id, row.idempotency_key, status="failed", failure_message=exc.message
+
+    async def settle(
+        self, svc: Services, row: LedgerTransfer, sent: StripeTransfer
+    ) -> LedgerTransfer:
+        return await svc.worker.complete_transfer(
+            row.organization_id, row.idempotency_key, status="succeeded", stripe_transfer_id=sent.id
         )
-        return Outcome(done, replayed=False)
-    done = await svc.worker.complete_transfer(
-        row.organization_id, row.idempotency_key, status="succeeded", stripe_transfer_id=sent.id
-    )
-    return Outcome(done, replayed=replayed and done.status != "pending")
+
+    async def refuse(self, svc: Services, row: LedgerTransfer, message: str) -> LedgerTransfer:
+        return await svc.worker.complete_transfer(
+            row.organization_id, row.idempotency_key, status="failed", failure_message=message
+        )
+
+
+async def transfer(
+    svc: Services,
+    org: Organization,
+    *,
+    key: str,
+    body: TransferRequest,
+    initiated_by: Initiator,
+) -> Outcome[LedgerTransfer]:
+    """Reserve and send (or replay) the transfer under (organization, idempotency key)."""
+    return await perform(TransferOperation(initiated_by), svc, org, body, key=key)

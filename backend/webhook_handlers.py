@@ -7,7 +7,6 @@ and marking the event processed makes Stripe deliver it again.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from backend.errors import ApiError, UpstreamError
 from backend.models import TransferOrigin, TransferRequest
+from backend.money_operation import LedgerTag
 from backend.services import Services
 from backend.stripe_events import (
     AccountRef,
@@ -23,16 +23,15 @@ from backend.stripe_events import (
     EventRejected,
     PayoutObject,
     TransferObject,
+    is_organization_id,
     parse_as,
+    parse_payment_source,
 )
 from backend.sync import mark_deauthorized, sync_account
 from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
-
-_ORG_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +72,8 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
     between Stripe and the Worker): store it now from the metadata we put on it."""
     if event.type != "account.updated":
         return None
-    metadata = event.object.get("metadata") or {}
-    org_id = metadata.get("organization_id") if isinstance(metadata, Mapping) else None
-    if not isinstance(org_id, str) or not _ORG_ID.fullmatch(org_id):
+    org_id = parse_as(AccountRef, event.object).metadata.get("organization_id")
+    if not isinstance(org_id, str) or not is_organization_id(org_id):
         return None
     try:
         await svc.worker.create_connect_account(org_id, account_id)
@@ -103,15 +101,9 @@ async def _payout(svc: Services, event: Event) -> None:
     if org_id is None:
         return
     await svc.worker.upsert_payout(
-        stripe_payout_id=payout.id,
+        payout,
         organization_id=org_id,
         stripe_account_id=event.account,
-        amount=payout.amount,
-        currency=payout.currency,
-        status=payout.status,
-        failure_code=payout.failure_code,
-        failure_message=payout.failure_message,
-        arrival_date=payout.arrival_date,
         event_created=event.created,
         idempotency_key=_our_idempotency_key(payout.metadata, org_id),
     )
@@ -120,10 +112,8 @@ async def _payout(svc: Services, event: Event) -> None:
 def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None:
     """The key of a payout made through our route (we put it in its metadata), so an event that
     arrives before the route's own write still lands on the reservation."""
-    if metadata.get("organization_id") != org_id:
-        return None
-    key = metadata.get("idempotency_key")
-    return key if key is not None and _IDEMPOTENCY_KEY.fullmatch(key) else None
+    tag = LedgerTag.read(metadata)
+    return tag.idempotency_key if tag is not None and tag.organization_id == org_id else None
 
 
 async def _transfer(svc: Services, event: Event) -> None:
@@ -134,7 +124,7 @@ async def _transfer(svc: Services, event: Event) -> None:
             amount_reversed=transfer.amount_reversed,
             reversed=transfer.reversed
             or (transfer.amount > 0 and transfer.amount_reversed >= transfer.amount),
-            origin=_transfer_origin(event.object),
+            origin=_transfer_origin(transfer),
         )
     except WorkerError as exc:
         if exc.code != "transfer_mismatch":
@@ -150,26 +140,21 @@ async def _transfer(svc: Services, event: Event) -> None:
         logger.info("event %s: transfer %s is not in the ledger", event.id, transfer.id)
 
 
-def _transfer_origin(transfer: Mapping[str, Any]) -> TransferOrigin | None:
+def _transfer_origin(transfer: TransferObject) -> TransferOrigin | None:
     """The ledger row our transfer route names in the transfer's metadata, so a transfer whose
     request died after Stripe made it (its row still `pending`) is finished by its webhook."""
-    metadata = transfer.get("metadata")
-    if not isinstance(metadata, Mapping):
-        return None
-    if "organization_id" not in metadata or "idempotency_key" not in metadata:
+    tag = LedgerTag.read(transfer.metadata)
+    if tag is None:
         return None
     try:
-        return TransferOrigin.model_validate(
-            {
-                "organization_id": metadata["organization_id"],
-                "idempotency_key": metadata["idempotency_key"],
-                "amount": transfer.get("amount"),
-                "currency": transfer.get("currency"),
-                "destination": transfer.get("destination"),
-            }
+        return TransferOrigin(
+            **tag.metadata(),
+            amount=transfer.amount,
+            currency=transfer.currency,
+            destination=transfer.destination or "",
         )
     except ValidationError:
-        logger.info("transfer %s: its ledger metadata is malformed; ignored", transfer.get("id"))
+        logger.info("transfer %s: its ledger metadata is malformed; ignored", transfer.id)
         return None
 
 
@@ -181,9 +166,8 @@ async def _payment(svc: Services, event: Event) -> None:
     is the PaymentIntent's, so a redelivered event finishes or replays the same transfer."""
     if event.account:
         return  # a connected account's own payment (direct charge): not the platform's
-    obj = event.object
-    source = obj.get("payment_intent") if obj.get("object") == "charge" else obj.get("id")
-    if not isinstance(source, str) or not source.startswith(("pi_", "ch_")):
+    source = parse_payment_source(event.object)
+    if source is None:
         return
     payment = await svc.stripe.retrieve_payment(source)
     if payment is None or payment.organization_id is None:

@@ -42,7 +42,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.procs import PYTHON, Server, free_port
+from bench.procs import PYTHON, Server
 from bench.soak_events import account_updated, payout_event, sign
 from bench.stack import (
     FAKE_API_KEY,
@@ -53,6 +53,7 @@ from bench.stack import (
     seed_principal,
 )
 from bench.webhooks import percentile
+from devstack.ports import free_port
 
 ORGS = 4
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.procs import PYTHON, REPO, Server, free_port
+from bench.procs import PYTHON, REPO, Server
+from devstack.ports import free_port
 
 HONO_DIR = REPO / "bench" / "hono"
 FAKE_API_KEY = "sk_test_bench_fake_key"

@@ -26,7 +26,7 @@ import uvicorn
 from connect_worker.app import handle
 from connect_worker.clock import Clock
 from connect_worker.config import ConfigError, WorkerConfig, load_config
-from connect_worker.handlers import Deps
+from connect_worker.deps import Deps
 from connect_worker.http import MAX_BODY_BYTES, Request
 
 from devstack.ed25519 import CryptographyEd25519Verifier

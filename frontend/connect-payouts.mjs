@@ -5,17 +5,22 @@
 //   </connect-payouts>
 //   element.getToken = (options) => …  // the Better Auth token; `{fresh: true}` after a 401
 //
-// Attributes: `organization-id`, `backend-url`, `role` (owner | admin | member: which controls to
-// show — the backend refuses the rest anyway), optional `return-url` (where Stripe sends the user
+// Attributes: `organization-id`, `backend-url`, `role` (Better Auth's `member.role`: owners and
+// admins see the controls and the organization's earnings — the backend refuses the rest anyway), optional `return-url` (where Stripe sends the user
 // back; default this page with `?connect=return`, and `?connect=refresh` for an expired link) and
 // `sign-in-url` (default `/sign-in`), `heading` (default "Payouts"). Event:
 // `connect-payouts:signed-out` when the backend no longer accepts the user's token even after
 // re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
 import {
+  canManagePayouts,
+  describeAutoTransfer,
   describeDeadline,
+  describeFeeRule,
+  describePayment,
   describeRequirements,
   describeState,
+  describeTransferRefusal,
   formatMoney,
   minorDigits,
   parseAmount,
@@ -54,6 +59,19 @@ button:focus-visible, input:focus-visible, select:focus-visible, a:focus-visible
 .error { padding: .6rem .75rem; border-radius: 6px; background: #fde2e1; color: #7f1d1d; margin: .5rem 0; }
 .error[hidden], [hidden] { display: none !important; }
 .muted { color: #52606d; font-size: .9rem; }
+.switch { flex-direction: row; align-items: center; gap: .6rem; font-size: 1rem; margin: .5rem 0; cursor: pointer; }
+.switch input { appearance: none; position: relative; flex: none; width: 2.75rem; height: 1.5rem; margin: 0;
+  padding: 0; border: 0; border-radius: 999px; background: #7b8794; cursor: pointer; transition: background .15s; }
+.switch input::before { content: ""; position: absolute; top: .2rem; left: .2rem; width: 1.1rem; height: 1.1rem;
+  border-radius: 50%; background: #fff; transition: transform .15s; }
+.switch input:checked { background: #1d4ed8; }
+.switch input:checked::before { transform: translateX(1.25rem); }
+.switch .state { font-weight: 400; color: #52606d; }
+ul.payments { list-style: none; padding: 0; margin: .5rem 0; }
+ul.payments li { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; justify-content: space-between;
+  padding: .6rem 0; border-bottom: 1px solid #e3e6ea; }
+ul.payments li:first-child { border-top: 1px solid #e3e6ea; }
+.payment-amount { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
 
 /**
@@ -171,6 +189,12 @@ export class ConnectPayouts extends HTMLElement {
   #payoutKey = "";
   /** @type {import("./backend-client.mjs").PayoutReply | null} */
   #lastPayout = null;
+  /** Owners/admins: the payments earned and not yet transferred. @type {import("./backend-client.mjs").PaymentsReply | null} */
+  #payments = null;
+  /** One Idempotency-Key per payment's transfer click, kept until the backend answers for good,
+   * so "Try again" after a lost answer never transfers twice. @type {Map<string, string>} */
+  #claimKeys = new Map();
+
   #landingHandled = false;
   /** Name of the control that last had focus, so a re-render puts keyboard focus back on it. */
   #focusKey = "";
@@ -228,6 +252,8 @@ export class ConnectPayouts extends HTMLElement {
     this.#balance = null;
     this.#lastPayout = null;
     this.#payoutKey = "";
+    this.#payments = null;
+    this.#claimKeys.clear();
     if (this.isConnected) void this.reload();
   }
 
@@ -236,8 +262,7 @@ export class ConnectPayouts extends HTMLElement {
   }
 
   get #canManage() {
-    const role = this.getAttribute("role");
-    return role === "owner" || role === "admin";
+    return canManagePayouts(this.getAttribute("role"));
   }
 
   get #api() {
@@ -287,8 +312,14 @@ export class ConnectPayouts extends HTMLElement {
       const status = await api.status(this.#orgId, { refresh: landing === "return" });
       if (generation !== this.#generation) return;
       this.#status = status;
-      this.#balance = status.stripe_connect_account_id ? await api.balance(this.#orgId) : null;
+      // Members never ask for the earnings: the backend lists them to owners and admins only.
+      const [balance, payments] = await Promise.all([
+        status.stripe_connect_account_id ? api.balance(this.#orgId) : null,
+        this.#canManage ? api.payments(this.#orgId) : null,
+      ]);
       if (generation !== this.#generation) return;
+      this.#balance = balance;
+      this.#payments = payments;
       if (landing === "return") {
         this.#landingHandled = true;
         this.#dropLandingParam();
@@ -401,6 +432,84 @@ export class ConnectPayouts extends HTMLElement {
     }
   }
 
+  /** Transfers what is left of one earned payment; the backend computes the fee and the net. */
+  async #claim(/** @type {import("./backend-client.mjs").Payment} */ payment) {
+    const api = this.#api;
+    if (!api) return;
+    const id = payment.payment_intent_id;
+    let key = this.#claimKeys.get(id);
+    if (!key) {
+      key = newIdempotencyKey();
+      this.#claimKeys.set(id, key);
+    }
+    this.#busy = true;
+    this.#error = null;
+    this.#announce(`Transferring ${formatMoney(payment.amount_remaining, payment.currency)} to your Stripe balance…`);
+    this.#render();
+    try {
+      const transfer = await api.transfer(this.#orgId, { sourceTransaction: id }, { idempotencyKey: key });
+      this.#claimKeys.delete(id);
+      const c = transfer.currency;
+      const split = `${formatMoney(transfer.gross_amount, c)} less the platform fee of ${formatMoney(transfer.fee_amount, c)}`;
+      this.#announce(
+        transfer.status === "succeeded"
+          ? `Transferred ${formatMoney(transfer.net_amount, c)} to your Stripe balance (${split}).`
+          : `Transfer of ${formatMoney(transfer.net_amount, c)} (${split}) is ${transfer.status}.`,
+      );
+      // The money moved: a failure to read the new balance is offered as a reload, never as a
+      // second click on a transfer that already happened.
+      await this.#reloadMoney(api).catch((error) => this.#fail(error, () => void this.reload()));
+    } catch (error) {
+      const definitive = !(error instanceof BackendError) || (error.status > 0 && error.status < 500);
+      if (definitive) this.#claimKeys.delete(id);
+      this.#announce("");
+      const refusal =
+        error instanceof BackendError ? describeTransferRefusal(error.code, error.message) : null;
+      if (refusal) {
+        this.#error = { message: refusal.message, retry: refusal.retry ? () => void this.#claim(payment) : null };
+        if (refusal.refresh) await this.#reloadMoney(api).catch(() => undefined);
+      } else {
+        this.#fail(error, () => void this.#claim(payment));
+      }
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
+  }
+
+  /** Balance and earnings again, after money moved (or the list turned out to be stale). */
+  async #reloadMoney(/** @type {import("./backend-client.mjs").BackendClient} */ api) {
+    const [balance, payments] = await Promise.all([api.balance(this.#orgId), api.payments(this.#orgId)]);
+    this.#balance = balance;
+    this.#payments = payments;
+  }
+
+  async #setAutoTransfer(/** @type {boolean} */ enabled) {
+    const api = this.#api;
+    if (!api) return;
+    this.#busy = true;
+    this.#error = null;
+    this.#announce(enabled ? "Turning automatic transfers on…" : "Turning automatic transfers off…");
+    this.#render();
+    try {
+      const status = await api.setAutoTransfer(this.#orgId, enabled);
+      this.#status = status;
+      this.#payments = await api.payments(this.#orgId);
+      this.#announce(
+        status.auto_transfer_payments
+          ? "Automatic transfers are on."
+          : "Automatic transfers are off. Transfer each payment yourself.",
+      );
+    } catch (error) {
+      this.#announce("");
+      // The switch is drawn from the stored setting again, so it shows what really holds.
+      this.#fail(error, () => void this.#setAutoTransfer(enabled));
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
+  }
+
   async #openDashboard() {
     const api = this.#api;
     if (!api) return;
@@ -437,6 +546,8 @@ export class ConnectPayouts extends HTMLElement {
     const status = this.#status;
     if (status && !this.#signedOut) {
       parts.push(...this.#renderStatus(status));
+      // In the order money moves: earned → transferred to the balance → paid out.
+      if (this.#payments && this.#canManage) parts.push(...this.#renderEarnings(this.#payments, status));
       if (this.#balance) parts.push(...this.#renderBalance(this.#balance, status));
     } else if (this.#busy && !this.#error) {
       parts.push(h("p", { class: "muted" }, "Loading payouts…"));
@@ -494,7 +605,7 @@ export class ConnectPayouts extends HTMLElement {
       );
     }
     if (!this.#canManage) {
-      parts.push(h("p", { class: "muted" }, "Only owners and admins can change payout settings."));
+      parts.push(h("p", { class: "muted" }, "Only owners and admins can change payout settings and see or transfer earnings."));
       return parts;
     }
     const actions = [];
@@ -562,6 +673,72 @@ export class ConnectPayouts extends HTMLElement {
     if (this.#canManage && status.stripe_connect_status === "active" && payable.length > 0) {
       parts.push(this.#renderPayoutForm(balance, payable, sum));
     }
+    return parts;
+  }
+
+  #renderEarnings(
+    /** @type {import("./backend-client.mjs").PaymentsReply} */ earnings,
+    /** @type {import("./backend-client.mjs").StatusReply} */ status,
+  ) {
+    const payments = earnings.payments;
+    if (!status.stripe_connect_account_id && payments.length === 0) return [];
+    const automatic = status.auto_transfer_payments;
+    const toggle = h("input", {
+      type: "checkbox",
+      role: "switch",
+      name: "auto-transfer",
+      "aria-describedby": "cp-auto-help",
+      onchange: (event) => void this.#setAutoTransfer(/** @type {HTMLInputElement} */ (event.target).checked),
+    });
+    /** @type {HTMLInputElement} */ (toggle).checked = automatic;
+    const ready = status.stripe_connect_status === "active" && status.payouts_enabled;
+    const currency = payments[0]?.currency ?? "usd";
+    const parts = [
+      h("h3", { id: "cp-earnings" }, "Earnings"),
+      h("label", { class: "switch" }, toggle, "Automatic transfers", h("span", { class: "state", "aria-hidden": "true" }, automatic ? "On" : "Off")),
+      h("p", { id: "cp-auto-help", class: "muted", "data-testid": "auto-transfer-help" }, describeAutoTransfer(automatic, payments.length)),
+    ];
+    parts.push(h("p", {}, describeFeeRule(status.platform_fee_percent, status.platform_fee_fixed, currency)));
+    if (payments.length === 0) {
+      parts.push(h("p", { class: "muted" }, "No payments are waiting to be transferred."));
+      return parts;
+    }
+    if (!ready && !automatic) {
+      parts.push(h("p", { class: "muted" }, "Finish setting up payouts to transfer these payments to your account."));
+    }
+    parts.push(
+      h(
+        "ul",
+        { class: "payments", "aria-label": "Payments not yet transferred" },
+        ...payments.map((payment) => {
+          const words = describePayment(payment);
+          const describedBy = `cp-pay-${payment.payment_intent_id}`;
+          return h(
+            "li",
+            {},
+            h(
+              "div",
+              { id: describedBy },
+              h("span", { class: "payment-amount" }, words.left),
+              h("br"),
+              h("span", { class: "muted" }, words.detail),
+            ),
+            !automatic && ready
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    name: `transfer-${payment.payment_intent_id}`,
+                    "aria-describedby": describedBy,
+                    onclick: () => void this.#claim(payment),
+                  },
+                  "Transfer to my account",
+                )
+              : null,
+          );
+        }),
+      ),
+    );
     return parts;
   }
 

@@ -1,1 +1,163 @@
-"""HTTP routes, one module per concern; `app.py` assembles them into one table."""
+"""The route table: every endpoint the server answers, with what it takes and answers — the
+server's routes and `/openapi.json` are both built from it."""
+
+from __future__ import annotations
+
+from backend.endpoints import Endpoint
+from backend.models import (
+    AutoTransferRequest,
+    BalanceReply,
+    HealthReply,
+    LoginLinkReply,
+    LoginLinkRequest,
+    OnboardReply,
+    OnboardRequest,
+    PaymentIntentReply,
+    PaymentIntentRequest,
+    PaymentsReply,
+    PayoutReply,
+    PayoutRequest,
+    PlatformFeeRequest,
+    StatusReply,
+    TransferReply,
+    TransferRequest,
+    WebhookReply,
+)
+from backend.openapi import IDEMPOTENCY, ORG_PATH, REFRESH, USER, header
+from backend.routes import connect, health, operator, payments, webhooks
+
+WEBHOOK_PATH = "/api/connect/webhook"
+
+ENDPOINTS = [
+    Endpoint("GET", "/healthz", health.healthz, "Liveness", HealthReply, security=None, errors=()),
+    Endpoint(
+        "GET",
+        "/readyz",
+        health.readyz,
+        "Readiness (checks the Worker)",
+        HealthReply,
+        security=None,
+        errors=(503,),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/onboard",
+        connect.onboard,
+        "Create the Express account if needed and return a fresh Account Link",
+        OnboardReply,
+        body=OnboardRequest,
+        parameters=[header("X-Org-ID", max_length=128), USER],
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/status",
+        connect.status_by_header,
+        "Connect status of the org in X-Org-ID",
+        StatusReply,
+        parameters=[header("X-Org-ID", required=True, max_length=128), REFRESH, USER],
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/status/{org_id}",
+        connect.status_by_path,
+        "Connect status of an organization",
+        StatusReply,
+        parameters=[ORG_PATH, REFRESH, USER],
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/transfer",
+        connect.transfer,
+        "Platform-fee transfer of a payment collected for the org (source_transaction: its "
+        "charge or PaymentIntent; amount: the gross to take, default all that is left). "
+        "Owner/admin (bearer) or the platform (X-Platform-Key); without a source only the "
+        "operator (X-Operator-Key), with amount, currency and reason",
+        TransferReply,
+        status=201,
+        body=TransferRequest,
+        security=("bearer", "platform", "operator"),
+        parameters=[IDEMPOTENCY, USER],
+        errors=(400, 401, 403, 404, 409, 502, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/balance/{org_id}",
+        connect.balance,
+        "Connected account balance",
+        BalanceReply,
+        parameters=[ORG_PATH, USER],
+        errors=(401, 403, 409, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/payout",
+        connect.payout,
+        "Manual payout to the account's bank",
+        PayoutReply,
+        status=201,
+        body=PayoutRequest,
+        parameters=[IDEMPOTENCY, USER],
+        errors=(400, 401, 403, 409, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/login-link",
+        connect.login_link,
+        "Express Dashboard login link",
+        LoginLinkReply,
+        body=LoginLinkRequest,
+        parameters=[USER],
+        errors=(400, 401, 403, 409, 502, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/payments/{org_id}",
+        payments.untransferred_payments,
+        "Payments collected for the org with something left to transfer (owner/admin)",
+        PaymentsReply,
+        parameters=[ORG_PATH, USER],
+        errors=(401, 403, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/auto-transfer",
+        payments.set_auto_transfer,
+        "Transfer each payment for the org as it succeeds, or not (owner/admin)",
+        StatusReply,
+        body=AutoTransferRequest,
+        parameters=[USER],
+        errors=(400, 401, 403, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/platform/payment-intents",
+        payments.create_payment_intent,
+        "Platform: create the PaymentIntent for an org's sale, tagged for its transfer",
+        PaymentIntentReply,
+        status=201,
+        body=PaymentIntentRequest,
+        security="platform",
+        parameters=[IDEMPOTENCY],
+        errors=(400, 401, 404, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        WEBHOOK_PATH,
+        webhooks.webhook,
+        "Stripe webhooks (Stripe-Signature)",
+        WebhookReply,
+        security=None,
+        parameters=[header("Stripe-Signature", required=True, max_length=4096)],
+        errors=(400, 409, 413, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/operator/platform-fee",
+        operator.set_platform_fee,
+        "Operator: set an org's platform fee",
+        StatusReply,
+        body=PlatformFeeRequest,
+        security="operator",
+        errors=(400, 401, 404),
+    ),
+]

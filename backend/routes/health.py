@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from backend.errors import error_response
+from backend.errors import ServiceUnavailable
+from backend.models import HealthReply
 from backend.services import services
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"ok": True})
+async def healthz(request: Request) -> HealthReply:
+    return HealthReply()
 
 
-async def readyz(request: Request) -> Response:
+async def readyz(request: Request) -> HealthReply:
     if await services(request).worker.health():
-        return JSONResponse({"ok": True, "worker": True})
-    return error_response(503, "not_ready", "The Worker is unreachable.")
+        return HealthReply(worker=True)
+    raise ServiceUnavailable(code="not_ready", message="The Worker is unreachable.")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hmac
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from backend.errors import ApiError
 from backend.models import PlatformFeeRequest, StatusReply
 from backend.services import read_model, services
 
 
-async def set_platform_fee(request: Request) -> Response:
+async def set_platform_fee(request: Request) -> StatusReply:
     svc = services(request)
     configured = svc.settings.operator_api_key
     if configured is None:
@@ -24,4 +23,4 @@ async def set_platform_fee(request: Request) -> Response:
     org = await svc.worker.set_platform_fee(
         body.organization_id, percent=body.platform_fee_percent, fixed=body.platform_fee_fixed
     )
-    return JSONResponse(StatusReply.of(org).model_dump(mode="json"))
+    return StatusReply.of(org)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from backend.auth import MANAGER_ROLES, bearer_token
 from backend.errors import InvalidRequest
@@ -24,11 +23,7 @@ from backend.services import read_model, services
 from backend.stripe_gateway import idempotency_key
 
 
-def _json(model: PaymentIntentReply | PaymentsReply | StatusReply, status: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
-
-
-async def create_payment_intent(request: Request) -> Response:
+async def create_payment_intent(request: Request) -> PaymentIntentReply:
     """The platform's checkout asks for a payment for an organization's sale. The PaymentIntent
     carries `metadata.organization_id` (only the platform can set it: this is the tag a transfer
     checks) and a transfer group. Idempotent by `Idempotency-Key`."""
@@ -50,19 +45,14 @@ async def create_payment_intent(request: Request) -> Response:
         description=body.description,
         key=idempotency_key("payment-intent", org.id, key),
     )
-    reply = PaymentIntentReply(
+    return PaymentIntentReply(
         organization_id=org.id,
         payment_intent_id=intent.id,
-        client_secret=intent.client_secret,
-        amount=intent.amount,
-        currency=intent.currency,
-        status=intent.status,
-        transfer_group=intent.transfer_group,
+        **intent.model_dump(exclude={"id"}),
     )
-    return _json(reply, 201)
 
 
-async def untransferred_payments(request: Request) -> Response:
+async def untransferred_payments(request: Request) -> PaymentsReply:
     """What the organization earned and has not been transferred yet (owners/admins claim it)."""
     svc = services(request)
     access = await svc.auth.organization_access(
@@ -70,27 +60,14 @@ async def untransferred_payments(request: Request) -> Response:
     )
     org = access.organization
     rows = await svc.worker.list_untransferred_payments(org.id)
-    reply = PaymentsReply(
+    return PaymentsReply(
         organization_id=org.id,
         auto_transfer_payments=org.auto_transfer_payments,
-        payments=[
-            PaymentReply(
-                payment_intent_id=p.payment_intent_id,
-                charge_id=p.charge_id,
-                amount=p.amount,
-                amount_refunded=p.amount_refunded,
-                amount_transferred=p.amount_transferred,
-                amount_remaining=p.amount_remaining,
-                currency=p.currency,
-                created=p.created,
-            )
-            for p in rows
-        ],
+        payments=[PaymentReply.model_validate(p, from_attributes=True) for p in rows],
     )
-    return _json(reply)
 
 
-async def set_auto_transfer(request: Request) -> Response:
+async def set_auto_transfer(request: Request) -> StatusReply:
     """Owners/admins choose whether each payment is transferred as it succeeds. Either way only
     the organization's own payments move, so this is theirs to choose."""
     svc = services(request)
@@ -100,4 +77,4 @@ async def set_auto_transfer(request: Request) -> Response:
         request, body.organization_id, roles=MANAGER_ROLES, fresh=True
     )
     org = await svc.worker.set_auto_transfer(body.organization_id, enabled=body.enabled)
-    return _json(StatusReply.of(org))
+    return StatusReply.of(org)

@@ -13,61 +13,46 @@ Each such event is logged once, with the reason and never the payload.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from backend.errors import ApiError, error_response
-from backend.json_body import json_depth_within
+from backend.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
+from backend.models import WebhookReply
 from backend.services import Services, services
-from backend.stripe_events import MAX_EVENT_DEPTH, EventRejected, Unparsed, parse_envelope
+from backend.stripe_events import (
+    Envelope,
+    EventRejected,
+    Unparsed,
+    loggable_type,
+    parse_envelope,
+)
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import SignatureError, verify_signature
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.webhooks")
 
-_SAFE_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+REJECTED = WebhookReply(handled=False, rejected=True)
 
 
-def _loggable_type(payload: bytes) -> str:
-    """The event type for a rejection log line, if it looks like one; never any other content."""
-    if not json_depth_within(payload, MAX_EVENT_DEPTH):
-        return "unparsed"
-    try:
-        value = json.loads(payload).get("type")
-    except (ValueError, AttributeError, RecursionError):
-        return "unparsed"
-    return value if isinstance(value, str) and _SAFE_TYPE.fullmatch(value) else "unknown"
-
-
-def _received(*, duplicate: bool = False, handled: bool = True, rejected: bool = False) -> Response:
-    body: dict[str, Any] = {"received": True, "duplicate": duplicate, "handled": handled}
-    if rejected:
-        body["rejected"] = True
-    return JSONResponse(body)
-
-
-def _busy(svc: Services) -> Response:
-    return error_response(
-        409,
-        "event_in_progress",
-        "Another instance is processing this event; retry later.",
+def _busy(svc: Services) -> Conflict:
+    return Conflict(
+        code="event_in_progress",
+        message="Another instance is processing this event; retry later.",
         headers={"Retry-After": str(svc.settings.webhook_claim_lease_seconds)},
     )
 
 
-def _retry_later(what: str) -> Response:
-    return error_response(503, "webhook_processing_failed", f"The event could not be {what}.")
+def _retry_later(what: str) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        code="webhook_processing_failed", message=f"The event could not be {what}."
+    )
 
 
 async def _record_rejection(
     svc: Services, event_id: str, event_type: str, claim_id: str, reason: str
-) -> Response:
+) -> WebhookReply:
     logger.warning("event %s (%s) rejected: %s", event_id, event_type, reason)
     try:
         await svc.worker.complete_event(
@@ -75,27 +60,29 @@ async def _record_rejection(
         )
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and records it
-            return _retry_later("recorded; retry later")
-    return _received(handled=False, rejected=True)
+            raise _retry_later("recorded; retry later") from None
+    return REJECTED
 
 
-async def _reject_unparsed(svc: Services, unparsed: Unparsed) -> Response:
+async def _claim(svc: Services, event: Envelope | Unparsed) -> str | WebhookReply:
+    """The claim on the event, or the answer for one already settled; another replica's is 409."""
     claim = await svc.worker.claim_event(
-        unparsed.id,
-        event_type=unparsed.type,
-        event_created=unparsed.created,
-        stripe_account_id=unparsed.account,
+        event.id,
+        event_type=event.type,
+        event_created=event.created,
+        stripe_account_id=event.account,
         lease_seconds=svc.settings.webhook_claim_lease_seconds,
     )
-    if not claim.claimed:
-        if claim.status in ("processed", "rejected"):
-            return _received(duplicate=True, handled=False, rejected=True)
-        return _busy(svc)
-    assert claim.claim_id is not None
-    return await _record_rejection(svc, unparsed.id, unparsed.type, claim.claim_id, unparsed.reason)
+    if claim.claimed and claim.claim_id is not None:
+        return claim.claim_id
+    if claim.status == "processed" and isinstance(event, Envelope):
+        return WebhookReply(duplicate=True)
+    if claim.status in ("processed", "rejected"):
+        return WebhookReply(duplicate=True, handled=False, rejected=True)
+    raise _busy(svc)
 
 
-async def webhook(request: Request) -> Response:
+async def webhook(request: Request) -> WebhookReply:
     svc = services(request)
     payload = await request.body()
     try:
@@ -109,13 +96,18 @@ async def webhook(request: Request) -> Response:
         logger.warning(
             "webhook signature rejected: reason=%s type=%s timestamp=%s",
             exc.reason,
-            _loggable_type(payload),
+            loggable_type(payload),
             exc.timestamp,
         )
-        return error_response(400, "invalid_signature", "Webhook signature verification failed.")
+        raise InvalidRequest(
+            code="invalid_signature", message="Webhook signature verification failed."
+        ) from None
     parsed = parse_envelope(payload)
     if isinstance(parsed, Unparsed):
-        return await _reject_unparsed(svc, parsed)
+        claimed = await _claim(svc, parsed)
+        if isinstance(claimed, WebhookReply):
+            return claimed
+        return await _record_rejection(svc, parsed.id, parsed.type, claimed, parsed.reason)
     event = Event(
         id=parsed.id,
         type=parsed.type,
@@ -125,42 +117,30 @@ async def webhook(request: Request) -> Response:
     )
     handler = HANDLERS.get(event.type)
     if handler is None:
-        return _received(handled=False)
-
-    claim = await svc.worker.claim_event(
-        event.id,
-        event_type=event.type,
-        event_created=event.created,
-        stripe_account_id=event.account,
-        lease_seconds=svc.settings.webhook_claim_lease_seconds,
-    )
-    if not claim.claimed:
-        if claim.status == "processed":
-            return _received(duplicate=True)
-        if claim.status == "rejected":
-            return _received(duplicate=True, handled=False, rejected=True)
-        return _busy(svc)
-    assert claim.claim_id is not None
+        return WebhookReply(handled=False)
+    claim_id = await _claim(svc, parsed)
+    if isinstance(claim_id, WebhookReply):
+        return claim_id
     try:
         await handler(svc, event)
     except EventRejected as exc:
-        return await _record_rejection(svc, event.id, event.type, claim.claim_id, exc.reason)
+        return await _record_rejection(svc, event.id, event.type, claim_id, exc.reason)
     except WorkerError as exc:
         if 400 <= exc.status < 500:  # the Worker refused the write for good: a retry repeats it
             reason = f"the Worker refused it: {exc.code}"
-            return await _record_rejection(svc, event.id, event.type, claim.claim_id, reason)
-        return await _failed(svc, event, claim.claim_id, exc)
+            return await _record_rejection(svc, event.id, event.type, claim_id, reason)
+        raise await _failed(svc, event, claim_id, exc) from None
     except Exception as exc:
-        return await _failed(svc, event, claim.claim_id, exc)
+        raise await _failed(svc, event, claim_id, exc) from None
     try:
-        await svc.worker.complete_event(event.id, claim_id=claim.claim_id, outcome="processed")
+        await svc.worker.complete_event(event.id, claim_id=claim_id, outcome="processed")
     except ApiError as exc:
         if exc.status != 409:  # 409 claim_lost: another instance took over and applies it too
-            return _retry_later("recorded; retry later")
-    return _received()
+            raise _retry_later("recorded; retry later") from None
+    return WebhookReply()
 
 
-async def _failed(svc: Services, event: Event, claim_id: str, exc: Exception) -> Response:
+async def _failed(svc: Services, event: Event, claim_id: str, exc: Exception) -> ServiceUnavailable:
     reason = exc.code if isinstance(exc, ApiError) else type(exc).__name__
     if isinstance(exc, ApiError):
         logger.warning("event %s (%s) failed: %s", event.id, event.type, reason)

@@ -51,7 +51,7 @@ async def activate(client: httpx.AsyncClient, stack: BackendStack) -> str:
     await stack.stripe.aio.complete_onboarding(account_id)
 
     async def active() -> bool:
-        return (await status_of(client, stack))["stripe_connect_status"] == "active"
+        return bool((await status_of(client, stack))["stripe_connect_status"] == "active")
 
     await eventually(active, what="account.updated to make the org active")
     await settle_webhooks(stack)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -37,9 +38,9 @@ async def _send_half_and_leave(url: str, path: str, token: str) -> None:
 
 @pytest.mark.parametrize("path", BODY_ROUTES)
 async def test_a_client_gone_mid_body_costs_at_most_one_line_and_no_traceback(
-    make_backend,
+    make_backend: Callable[..., BackendStack],
     caplog: pytest.LogCaptureFixture,
-    path: str,  # type: ignore[no-untyped-def]
+    path: str,
 ) -> None:
     stack: BackendStack = make_backend(env={"OPERATOR_API_KEY": "o" * 40})
     caplog.set_level(logging.DEBUG)

@@ -7,14 +7,15 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
 
 import httpx
 
+from devstack.ports import free_port
 from tests.fixtures.backend import BackendStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,12 +72,10 @@ def test_railway_config_uses_the_dockerfile_and_a_real_health_path() -> None:
 def test_the_dockerfile_command_starts_the_app_on_port(backend_stack: BackendStack) -> None:
     cmd = next(arg for kw, arg in reversed(instructions()) if kw == "CMD")
     argv = json.loads(cmd)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, **backend_stack.env, "PORT": str(port)}
     env["BACKEND_HOST"] = "127.0.0.1"  # the image says 0.0.0.0; tests bind loopback only
-    env.update({"PATH": f"{Path(os.sys.executable).parent}:{env.get('PATH', '')}"})
+    env.update({"PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"})
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,

@@ -5,7 +5,15 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 
+from backend.app import ROUTES
+from backend.endpoints import Endpoint
+from backend.errors import EXCEPTION_HANDLERS
+from backend.models import HealthReply, StatusReply
+from backend.routes import ENDPOINTS
 from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
 
 
@@ -91,18 +99,26 @@ async def test_unknown_paths_and_methods_answer_json_errors(client: httpx.AsyncC
 async def test_openapi_describes_every_route_with_schemas(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
-    for path in (
-        "/api/connect/onboard",
-        "/api/connect/status/{org_id}",
-        "/api/connect/status",
-        "/api/connect/transfer",
-        "/api/connect/balance/{org_id}",
-        "/api/connect/webhook",
-        "/api/connect/payments/{org_id}",
-        "/api/connect/auto-transfer",
-        "/api/platform/payment-intents",
-    ):
-        assert path in spec["paths"], path
+    served = {
+        (method.lower(), route.path)
+        for route in ROUTES
+        if isinstance(route, Route) and route.include_in_schema
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    described = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert served == described
+    assert len(served) == len(ENDPOINTS) >= 14
+    for endpoint in ENDPOINTS:
+        op = spec["paths"][endpoint.path][endpoint.method.lower()]
+        reply = op["responses"][str(endpoint.status)]["content"]["application/json"]["schema"]
+        name = endpoint.reply.__name__
+        assert reply == {"$ref": f"#/components/schemas/{name}"}
+        schema = endpoint.reply.model_json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        schema.pop("$defs", None)  # nested models are components of their own
+        assert spec["components"]["schemas"][name] == schema
     transfer = spec["components"]["schemas"]["TransferRequest"]
     assert transfer["additionalProperties"] is False
     assert {"type": "integer", "exclusiveMinimum": 0, "maximum": 99_999_999} in transfer[
@@ -150,3 +166,15 @@ async def test_operator_sets_the_platform_fee_and_members_cannot(
             "/api/operator/platform-fee", json=body, headers={"X-Operator-Key": operator_key}
         )
         assert off.status_code == 404
+
+
+async def test_an_endpoint_never_answers_another_model_than_the_one_it_documents() -> None:
+    async def wrong(request: Request) -> HealthReply:
+        return HealthReply()
+
+    endpoint = Endpoint("GET", "/x", wrong, "x", StatusReply, security=None)
+    app = Starlette(routes=[endpoint.route()], exception_handlers=EXCEPTION_HANDLERS)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        r = await client.get("/x")
+    assert (r.status_code, r.json()["error"]["code"]) == (500, "internal_error")

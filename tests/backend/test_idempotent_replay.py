@@ -17,7 +17,7 @@ async def _disable(client: httpx.AsyncClient, stack: BackendStack, account_id: s
     await stack.stripe.aio.reject(account_id)
 
     async def disabled() -> bool:
-        return (await status_of(client, stack))["stripe_connect_status"] == "disabled"
+        return bool((await status_of(client, stack))["stripe_connect_status"] == "disabled")
 
     await eventually(disabled, what="account.updated to disable the org")
     await settle_webhooks(stack)

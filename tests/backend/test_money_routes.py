@@ -12,7 +12,7 @@ Activated = Callable[[], Awaitable[str]]
 
 
 def transfer_body(
-    stack: BackendStack, source: str | None, amount: object = 10_000, **extra: object
+    stack: BackendStack, source: object, amount: object = 10_000, **extra: object
 ) -> dict[str, object]:
     return {
         "organization_id": stack.org_id,
@@ -27,7 +27,7 @@ async def post_transfer(
     client: httpx.AsyncClient,
     stack: BackendStack,
     key: str | None,
-    source: str | None = "ch_unused",
+    source: object = "ch_unused",  # anything, to send what a client must not
     **body: object,
 ) -> httpx.Response:
     headers = stack.auth("admin")

@@ -16,7 +16,7 @@ async def test_onboard_complete_activate_transfer_and_see_the_balance(
     await stripe.aio.complete_onboarding(account_id)  # emits a signed account.updated
 
     async def active() -> bool:
-        return (await status_of(client, backend_stack))["stripe_connect_status"] == "active"
+        return bool((await status_of(client, backend_stack))["stripe_connect_status"] == "active")
 
     await eventually(active, what="the signed account.updated")
     charge = await stripe.paid(backend_stack.org_id, 20_000)  # a customer paid the org

@@ -73,7 +73,7 @@ async def test_a_confirmed_loss_of_access_on_the_re_read_disables_the_org(
     await backend_stack.stripe.aio.deauthorize(account_id)
 
     async def disabled() -> bool:
-        return (await status_of(client, backend_stack))["stripe_connect_status"] == "disabled"
+        return bool((await status_of(client, backend_stack))["stripe_connect_status"] == "disabled")
 
     await eventually(disabled, what="account.application.deauthorized")
     await settle_webhooks(backend_stack)

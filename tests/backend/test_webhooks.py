@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,14 +11,15 @@ import httpx
 import pytest
 
 from backend.auth import Authenticator, UserContextCache
-from backend.models import StripeAccount
 from backend.services import Services
 from backend.settings import load_settings
 from backend.stripe_gateway import ConnectStripe
+from backend.stripe_models import StripeAccount
 from backend.sync import sync_account
 from backend.webhook_handlers import HANDLERS, Event
 from backend.webhook_verification import sign_header
 from backend.worker_client import WorkerClient
+from devstack.ports import free_port
 from tests.backend.conftest import eventually, onboard, settle_webhooks, status_of
 from tests.fixtures.backend import BackendStack, backend_env
 from tests.fixtures.stripe import StripeFake
@@ -190,9 +190,7 @@ async def test_same_event_to_two_instances_at_once_is_applied_once(
 
 
 def _dead_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 async def test_worker_down_during_a_webhook_is_5xx_and_the_redelivery_completes(
@@ -240,7 +238,7 @@ async def test_deauthorization_disables_the_org_from_the_payload_alone(
     await backend_stack.stripe.aio.deauthorize(account_id)
 
     async def disabled() -> bool:
-        return (await status_of(client, backend_stack))["stripe_connect_status"] == "disabled"
+        return bool((await status_of(client, backend_stack))["stripe_connect_status"] == "disabled")
 
     await eventually(disabled, what="account.application.deauthorized")
     status = await status_of(client, backend_stack)
@@ -255,7 +253,7 @@ async def test_rejected_account_is_disabled_with_the_reason(
     await backend_stack.stripe.aio.reject(account_id, "fraud")
 
     async def rejected() -> bool:
-        return (await status_of(client, backend_stack))["onboarding_step"] == "rejected"
+        return bool((await status_of(client, backend_stack))["onboarding_step"] == "rejected")
 
     await eventually(rejected, what="rejection to land")
     assert (await status_of(client, backend_stack))["onboarding_rejection_reason"] == (

@@ -1,23 +1,27 @@
 """WorkerClient retries only where repeating cannot double an effect, within its time budget.
 
-The Worker here is a tiny real HTTP/1.1 server on a loopback port whose behaviour per request is
-scripted: answer, drop the connection before answering, or stall.
+The Worker here is an in-process aiohttp server on a loopback port whose behaviour per request is
+scripted: answer, drop the connection before answering, or stall. The client is the real one; the
+test watches its attempts through aiohttp's own trace hooks (its `trace_configs` seam).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from backend.errors import WorkerUnavailable
 from backend.worker_client import WorkerClient
+from devstack.ports import free_port
 
 API_KEY = "k" * 40
 ORG = {"organization": {"id": "org_1", "name": "Acme"}}
@@ -32,79 +36,78 @@ class ScriptedWorker:
     url: str = ""
     actions: list[tuple[Any, ...]] = field(default_factory=list)
     received: list[tuple[str, str]] = field(default_factory=list)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
     closed_idle: int = 0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self.tasks.add(task)  # type: ignore[arg-type]
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                length = 0
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                if length:
-                    await reader.readexactly(length)
-                action = self.actions.pop(0) if self.actions else ("answer", 200, {})
-                if action[0] == "close_idle":
-                    # The keep-alive connection had been idle too long: closed (FIN) before the
-                    # request was looked at, as a server or proxy with an idle timeout does.
-                    self.closed_idle += 1
-                    return
-                self.received.append((method, path))
-                if action[0] == "drop":
-                    writer.transport.abort()  # the request arrived; no answer ever will
-                    return
-                if action[0] == "stall":
-                    await asyncio.sleep(30)
-                    return
-                payload = json.dumps(action[2]).encode()
-                writer.write(
-                    f"HTTP/1.1 {action[1]} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        action = self.actions.pop(0) if self.actions else ("answer", 200, {})
+        if action[0] in ("close_idle", "drop"):
+            if action[0] == "close_idle":
+                # The keep-alive connection had been idle too long: closed before any answer, as
+                # a server or proxy with an idle timeout does; to the client it never ran.
+                self.closed_idle += 1
+            else:
+                self.received.append((request.method, request.path))
+            assert request.transport is not None
+            request.transport.abort()  # no answer ever will come on this connection
+            raise asyncio.CancelledError  # aiohttp's way to abandon a request without replying
+        self.received.append((request.method, request.path))
+        if action[0] == "stall":
+            await self.released.wait()
+        return web.json_response(action[2], status=action[1])
 
 
 @pytest.fixture
 async def scripted() -> AsyncIterator[ScriptedWorker]:
     worker = ScriptedWorker()
-    server = await asyncio.start_server(worker.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    worker.url = f"http://127.0.0.1:{port}"
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", worker.handle)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    worker.url = str(server.make_url("")).rstrip("/")
     try:
         yield worker
     finally:
-        server.close()
-        for task in worker.tasks:  # stalled handlers too
-            task.cancel()
-        await asyncio.gather(*worker.tasks, return_exceptions=True)
-        await server.wait_closed()
+        worker.released.set()  # stalled handlers finish, so the server stops at once
+        await server.close()
+
+
+@dataclass
+class Attempts:
+    """Every attempt the client starts, counted by aiohttp — including the refused ones the
+    server never sees."""
+
+    count: int = 0
+
+    def trace(self) -> aiohttp.TraceConfig:
+        async def started(_: aiohttp.ClientSession, __: SimpleNamespace, ___: Any) -> None:
+            self.count += 1
+
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(started)
+        return config
 
 
 class CountingClient(WorkerClient):
-    """The real client, counting attempts — for failures the server never sees (refused)."""
+    """The real client, with its attempts counted through its `trace_configs` seam."""
 
-    attempts = 0
+    def __init__(self, url: str, api_key: str, *, timeout_seconds: float) -> None:
+        self.counter = Attempts()
+        super().__init__(
+            url, api_key, timeout_seconds=timeout_seconds, trace_configs=[self.counter.trace()]
+        )
 
-    async def _send(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        self.attempts += 1
-        return await super()._send(*args, **kwargs)
+    @property
+    def attempts(self) -> int:
+        return self.counter.count
+
+
+MakeClient = Callable[..., Awaitable[CountingClient]]
 
 
 @pytest.fixture
-async def make_client() -> AsyncIterator[Any]:
+async def make_client() -> AsyncIterator[MakeClient]:
     clients: list[WorkerClient] = []
 
     async def make(url: str, *, budget: float = 3.0) -> CountingClient:
@@ -119,7 +122,7 @@ async def make_client() -> AsyncIterator[Any]:
 
 
 async def test_a_read_dropped_before_the_answer_is_retried(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     scripted.actions = [("drop",), ("answer", 200, ORG)]
     client = await make_client(scripted.url)
@@ -129,7 +132,7 @@ async def test_a_read_dropped_before_the_answer_is_retried(
 
 
 async def test_a_write_dropped_after_it_was_sent_is_not_retried(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     scripted.actions = [("drop",), ("answer", 200, UPDATED)]
     client = await make_client(scripted.url)
@@ -139,9 +142,7 @@ async def test_a_write_dropped_after_it_was_sent_is_not_retried(
 
 
 async def test_a_write_whose_connection_was_refused_is_retried_then_503() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     client = CountingClient(f"http://127.0.0.1:{port}", API_KEY, timeout_seconds=3)
     await client.open()
     try:
@@ -155,7 +156,7 @@ async def test_a_write_whose_connection_was_refused_is_retried_then_503() -> Non
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_a_stalled_worker_is_503_within_the_timeout_budget(
-    scripted: ScriptedWorker, make_client: Any, method: str
+    scripted: ScriptedWorker, make_client: MakeClient, method: str
 ) -> None:
     scripted.actions = [("stall",)] * 3
     client = await make_client(scripted.url, budget=0.4)
@@ -172,7 +173,9 @@ async def test_a_stalled_worker_is_503_within_the_timeout_budget(
     assert len(scripted.received) == 1
 
 
-async def test_a_500_is_503_without_a_retry(scripted: ScriptedWorker, make_client: Any) -> None:
+async def test_a_500_is_503_without_a_retry(
+    scripted: ScriptedWorker, make_client: MakeClient
+) -> None:
     error = {"error": {"code": "internal_error", "message": "Internal error."}}
     scripted.actions = [("answer", 500, error)] * 5
     client = await make_client(scripted.url)
@@ -187,7 +190,7 @@ async def test_a_500_is_503_without_a_retry(scripted: ScriptedWorker, make_clien
 
 
 async def test_a_503_is_retried_for_reads_only_and_boundedly(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     busy = {"error": {"code": "d1_unavailable", "message": "The database is unavailable."}}
     scripted.actions = [("answer", 503, busy)] * 10
@@ -203,7 +206,7 @@ async def test_a_503_is_retried_for_reads_only_and_boundedly(
 
 
 async def test_a_write_on_a_pooled_connection_the_worker_closed_is_retried_on_a_fresh_one(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     """Every Worker call is a read or idempotent by its key, and a reused connection that the
     server closed before answering never ran the request: one retry, on a new connection."""
@@ -217,7 +220,7 @@ async def test_a_write_on_a_pooled_connection_the_worker_closed_is_retried_on_a_
 
 
 async def test_every_write_survives_the_worker_closing_all_idle_connections(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     """Several pooled connections, all closed by the Worker at once (a restart, an idle timeout):
     the retry takes a fresh connection, never another stale one from the pool."""
@@ -243,7 +246,7 @@ async def test_every_write_survives_the_worker_closing_all_idle_connections(
 
 
 async def test_a_write_dropped_on_a_fresh_connection_is_still_not_retried(
-    scripted: ScriptedWorker, make_client: Any
+    scripted: ScriptedWorker, make_client: MakeClient
 ) -> None:
     scripted.actions = [("close_idle",), ("answer", 200, UPDATED)]
     client = await make_client(scripted.url)

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,7 @@ def _node() -> str:
 
 
 def _closed_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

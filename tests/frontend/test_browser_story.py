@@ -20,12 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
 
+from devstack.ports import free_ports
 from devstack.seed import add_member
-from devstack.stack_config import DemoState
+from devstack.stack_config import DemoState, LocalSecrets
 from tests.frontend.browser import RequestLog, launch_chromium
-from tests.stack.procs import RunningStack, free_ports
+from tests.stack.procs import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FRONTEND_SCREENSHOTS_DIR") or ROOT / "frontend-screenshots")
@@ -49,6 +50,19 @@ def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, DemoState]]:
 
 def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _shot_between(page: Page, name: str, first: Locator, last: Locator) -> None:
+    """A small picture of one part of the page, from `first`'s top to `last`'s bottom."""
+    top, bottom = first.bounding_box(), last.bounding_box()
+    assert top is not None
+    assert bottom is not None
+    scrolled = float(page.evaluate("window.scrollY"))
+    y = top["y"] + scrolled - 12
+    height = bottom["y"] + bottom["height"] + scrolled + 12 - y
+    width = float(page.evaluate("document.documentElement.clientWidth"))
+    clip: FloatRect = {"x": 0.0, "y": y, "width": width, "height": height}
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
 
 
 def _new_context(browser_contexts: list[BrowserContext], browser: object, log: RequestLog) -> Page:
@@ -76,7 +90,7 @@ def _create_org(page: Page, name: str) -> None:
     expect(page.get_by_role("heading", name=f"Payouts for {name}")).to_be_visible()
 
 
-def _state_badge(page: Page) -> object:
+def _state_badge(page: Page) -> Locator:
     return page.get_by_test_id("payout-state")
 
 
@@ -127,6 +141,35 @@ def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None
     raise AssertionError(f"organization {org_id}: {column} never became {wanted!r}")
 
 
+def _customer_pays(backend: str, fake: str, platform_key: str, org_id: str, amount: int) -> str:
+    """A sale on the platform's checkout (its server, with the platform key) paid by card."""
+    created = httpx.post(
+        f"{backend}/api/platform/payment-intents",
+        json={"organization_id": org_id, "amount": amount, "currency": "usd"},
+        headers={"X-Platform-Key": platform_key, "Idempotency-Key": f"sale-{time.time_ns()}"},
+    )
+    assert created.status_code == 201, created.text
+    intent_id = str(created.json()["payment_intent_id"])
+    paid = httpx.post(f"{fake}/_fake/payment_intents/{intent_id}/succeed")
+    assert paid.status_code == 200, paid.text
+    return intent_id
+
+
+def _wait_for_payment(db: Path, intent_id: str, *, transferred: int) -> None:
+    """Until `payment_intent.succeeded` has landed in D1 with this much of it transferred."""
+    until = time.monotonic() + 15.0
+    while time.monotonic() < until:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                'SELECT "amount_transferred" FROM "connect_payment" WHERE "payment_intent_id" = ?',
+                (intent_id,),
+            ).fetchone()
+        if row is not None and row[0] == transferred:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"payment {intent_id} never showed {transferred} transferred")
+
+
 def _user_id(db: Path, email: str) -> str:
     with sqlite3.connect(db) as conn:
         row = conn.execute('SELECT "id" FROM "user" WHERE "email" = ?', (email,)).fetchone()
@@ -151,6 +194,7 @@ _CALL_BACKEND = """async ([orgId, what]) => {
   const client = createBackendClient({ baseUrl: backend, getToken });
   try {
     if (what === 'status') await client.status(orgId);
+    else if (what === 'payments') await client.payments(orgId);
     else await client.payout(orgId, { amount: 100, currency: 'usd' });
     return 'allowed';
   } catch (error) { return error.code; }
@@ -293,6 +337,60 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         owner.goto(f"{app}/settings/payouts")
         expect(_state_badge(owner)).to_have_text("Active")
 
+        # --- a customer pays the organization: Earnings lists it; the owner transfers it --------
+        platform_key = LocalSecrets.load_or_create(running.state_dir / "secrets.json")
+        sale = _customer_pays(backend, fake, platform_key.platform_api_key, org_id, 10_000)
+        _wait_for_payment(db, sale, transferred=0)
+        owner.reload()
+        earnings = owner.get_by_role("list", name="Payments not yet transferred")
+        expect(earnings).to_contain_text("$100.00")
+        expect(
+            owner.get_by_text("The platform keeps its fee of 10% from each payment")
+        ).to_be_visible()
+        expect(owner.get_by_role("switch", name="Automatic transfers")).not_to_be_checked()
+        claim = owner.get_by_role("button", name="Transfer to my account")
+        expect(claim).to_have_count(1)
+        _shot(owner, "09a-earnings")
+        _shot_between(owner, "earnings", owner.get_by_role("heading", name="Earnings"), earnings)
+        claim.click()
+        expect(owner.get_by_role("status").first).to_contain_text(
+            "Transferred $90.00 to your Stripe balance ($100.00 less the platform fee of $10.00)"
+        )
+        expect(balance).to_contain_text("$120.00")  # $30.00 + the net $90.00
+        expect(earnings).to_have_count(0)
+        expect(owner.get_by_text("No payments are waiting to be transferred.")).to_be_visible()
+        _shot(owner, "09b-transferred")
+
+        # --- automatic transfers on: the next payment is transferred without a click ------------
+        owner.get_by_role("switch", name="Automatic transfers").check()
+        expect(owner.get_by_test_id("auto-transfer-help")).to_contain_text(
+            "Automatic transfers are on"
+        )
+        second = _customer_pays(backend, fake, platform_key.platform_api_key, org_id, 2_000)
+        _wait_for_payment(db, second, transferred=2_000)
+        owner.reload()
+        expect(balance).to_contain_text("$138.00")  # + the net $18.00 of $20.00
+        expect(owner.get_by_role("switch", name="Automatic transfers")).to_be_checked()
+        expect(owner.get_by_role("button", name="Transfer to my account")).to_have_count(0)
+        _shot(owner, "09c-automatic")
+
+        # --- automatic off again; a payment too small to transfer is refused in words -----------
+        owner.get_by_role("switch", name="Automatic transfers").uncheck()
+        expect(owner.get_by_test_id("auto-transfer-help")).to_contain_text(
+            "Automatic transfers are off"
+        )
+        crumb = _customer_pays(backend, fake, platform_key.platform_api_key, org_id, 30)
+        _wait_for_payment(db, crumb, transferred=0)
+        owner.reload()
+        expect(earnings).to_contain_text("$0.30")
+        owner.get_by_role("button", name="Transfer to my account").click()
+        expect(owner.get_by_role("alert")).to_contain_text(
+            "This payment is too small to transfer on its own (the smallest is $0.50)"
+        )
+        expect(earnings).to_contain_text("$0.30")  # still there, nothing moved
+        expect(balance).to_contain_text("$138.00")
+        _shot(owner, "09d-too-small")
+
         # --- a member sees status and balance, and no controls ----------------------------------
         member = _new_context(contexts, browser, log)
         _sign_up(member, app, name="Bob Member", email="bob@example.com")
@@ -305,13 +403,24 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         member.get_by_label("Active organization").select_option(label="Acme Studio")
         expect(member.get_by_role("heading", name="Payouts for Acme Studio")).to_be_visible()
         expect(_state_badge(member)).to_have_text("Active")
-        expect(member.get_by_role("table", name="Balance by currency")).to_contain_text("$30.00")
-        for control in ("Set up payouts", "Continue setup", "Pay out now", "Open Stripe dashboard"):
+        expect(member.get_by_role("table", name="Balance by currency")).to_contain_text("$138.00")
+        for control in (
+            "Set up payouts",
+            "Continue setup",
+            "Pay out now",
+            "Open Stripe dashboard",
+            "Transfer to my account",
+        ):
             expect(member.get_by_role("button", name=control)).to_have_count(0)
+        expect(member.get_by_role("switch", name="Automatic transfers")).to_have_count(0)
+        expect(member.get_by_role("heading", name="Earnings")).to_have_count(0)
         expect(
-            member.get_by_text("Only owners and admins can change payout settings.")
+            member.get_by_text(
+                "Only owners and admins can change payout settings and see or transfer"
+            )
         ).to_be_visible()
         assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
+        assert member.evaluate(_CALL_BACKEND, [org_id, "payments"]) == "insufficient_role"
         _shot(member, "10-member-view")
 
         # --- a user of another organization cannot see this one's payouts -----------------------

@@ -158,3 +158,115 @@ def test_a_deadline_reads_as_a_date_ahead_or_overdue() -> None:
     assert "2027" in out[0]
     assert out[1].startswith("These were due by ")
     assert out[2:] == ["", ""]
+
+
+def _call(expression: str) -> Any:
+    return _node(f"console.log(JSON.stringify({expression}))")
+
+
+@pytest.mark.parametrize(
+    ("role", "manages"),
+    [
+        ("owner", True),
+        ("admin", True),
+        ("member", False),
+        ("member, admin", True),  # Better Auth splits on "," and trims each part
+        ("member,owner", True),
+        ("Owner", False),  # compared case-sensitively, as Better Auth does
+        ("owners", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_managing_payouts_follows_better_auths_role_list(role: str | None, manages: bool) -> None:
+    assert _call(f"w.canManagePayouts({json.dumps(role)})") is manages
+
+
+def test_the_fee_rate_is_named_from_the_backends_percent_and_fixed_part() -> None:
+    out = _call(
+        "[w.describeFeeRate(10, 0, 'usd'), w.describeFeeRate(2.9, 30, 'usd'),"
+        " w.describeFeeRate(0, 30, 'usd'), w.describeFeeRate(0, 0, 'usd'),"
+        " w.describeFeeRule(10, 0, 'usd'), w.describeFeeRule(0, 0, 'usd')]"
+    )
+    assert out[:4] == ["10%", "2.9% + $0.30", "$0.30", ""]
+    assert out[4].startswith("The platform keeps its fee of 10% from each payment")
+    assert "no fee" in out[5]
+
+
+def test_an_untouched_payment_reads_as_its_amount_and_the_day_it_was_paid() -> None:
+    payment = {
+        "payment_intent_id": "pi_1",
+        "charge_id": "ch_1",
+        "amount": 10_000,
+        "amount_refunded": 0,
+        "amount_transferred": 0,
+        "amount_remaining": 10_000,
+        "currency": "usd",
+        "created": 1_796_083_200,  # 2026-12-01 00:00 UTC
+    }
+    out = _call(f"w.describePayment({json.dumps(payment)}, 'UTC')")
+    assert out == {"left": "$100.00", "detail": "Paid Dec 1, 2026"}
+
+
+def test_a_partly_refunded_and_transferred_payment_says_where_the_rest_went() -> None:
+    payment = {
+        "payment_intent_id": "pi_1",
+        "charge_id": "ch_1",
+        "amount": 10_000,
+        "amount_refunded": 2_000,
+        "amount_transferred": 3_000,
+        "amount_remaining": 5_000,
+        "currency": "usd",
+        "created": 1_796_083_200,
+    }
+    out = _call(f"w.describePayment({json.dumps(payment)}, 'UTC')")
+    assert out["left"] == "$50.00"
+    assert out["detail"] == (
+        "Paid Dec 1, 2026 · of $100.00, $20.00 refunded, $30.00 already transferred"
+    )
+
+
+def test_the_automatic_setting_says_what_happens_and_how_to_claim_older_payments() -> None:
+    out = _call(
+        "[w.describeAutoTransfer(false, 1), w.describeAutoTransfer(false, 0),"
+        " w.describeAutoTransfer(true, 0), w.describeAutoTransfer(true, 2)]"
+    )
+    assert out[0].startswith("Automatic transfers are off")
+    assert out[1].startswith("Automatic transfers are off")
+    assert out[2].startswith("Automatic transfers are on")
+    assert "turn automatic transfers off to transfer them yourself" in out[3]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "says", "retry", "refresh"),
+    [
+        (
+            "below_minimum_transfer",
+            "The transfer is below the minimum transfer of 50 usd (minor units).",
+            "too small to transfer on its own (the smallest is $0.50)",
+            False,
+            False,
+        ),
+        ("below_minimum_transfer", "reworded by the backend", "too small", False, False),
+        ("source_exhausted", "Nothing is left.", "already transferred or refunded", False, True),
+        ("source_not_found", "No payment.", "cannot be found", False, True),
+        ("source_not_succeeded", "Not succeeded.", "has not gone through yet", True, False),
+        ("account_not_ready", "Not ready.", "Finish setting up payouts", False, False),
+        ("invalid_amount", "After the fee…", "nothing would be left", False, False),
+        ("transfer_failed", "balance_insufficient", "Stripe refused the transfer", False, True),
+        ("transfer_outcome_unknown", "Unknown.", "do not send it again", False, False),
+    ],
+)
+def test_each_transfer_refusal_is_in_words_with_a_way_on(
+    code: str, message: str, says: str, retry: bool, refresh: bool
+) -> None:
+    out = _call(f"w.describeTransferRefusal({json.dumps(code)}, {json.dumps(message)})")
+    assert says in out["message"]
+    assert (out["retry"], out["refresh"]) == (retry, refresh)
+    assert "_" not in out["message"]  # no raw codes
+    assert "minor units" not in out["message"]
+
+
+def test_failures_that_are_not_about_the_payment_are_left_to_the_general_explanation() -> None:
+    assert _call("w.describeTransferRefusal('network_error', 'x')") is None
+    assert _call("w.describeTransferRefusal('insufficient_role', 'x')") is None

@@ -2,16 +2,18 @@
 SDK-wrapped D1 binding, at the edges of the FFI. Prints one JSON object of observations."""
 
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from connect_worker.d1 import D1Error
 from runtime_adapter import WorkersD1
 
 
-async def observe(env):
-    db = WorkersD1(env.DB)
-    seen = {}
+async def observe(env: Any) -> str:
+    db: Any = WorkersD1(env.DB)  # rows are read as the tests expect them, not as typed
+    seen: dict[str, Any] = {}
 
-    async def error_of(call):
+    async def error_of(call: Callable[[], Awaitable[object]]) -> dict[str, object] | None:
         try:
             await call()  # bind() refuses synchronously, the queries when awaited
         except D1Error as exc:
@@ -19,7 +21,7 @@ async def observe(env):
         return None
 
     # SQL NULL in every nullable column of every table, written with bind(None), read back.
-    nulls = {}
+    nulls: dict[str, Any] = {}
     tables = await db.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "AND name != 'd1_migrations' ORDER BY name"

@@ -19,7 +19,7 @@ import pytest
 from connect_worker.app import ROUTES
 from connect_worker.config import load_config
 from connect_worker.errors import ApiError
-from connect_worker.handlers import prune_expired
+from connect_worker.retention import prune_expired
 from connect_worker.routing import Router
 
 from devstack.sqlite_d1 import SqliteD1

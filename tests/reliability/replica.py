@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,16 @@ from pathlib import Path
 
 import httpx
 
+from devstack.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 __all__ = ["BackendProcess"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class BackendProcess:
     def __init__(self, env: Mapping[str, str], *, log_path: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.webhook_url = f"{self.url}/api/connect/webhook"
         self.log_path = log_path

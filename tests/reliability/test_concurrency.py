@@ -238,12 +238,13 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
 
     with stack.stripe.sync_client() as stripe_client:
         for account_id, org_id in ((acme, stack.org_id), (globex, stack.other_org_id)):
-            account = stripe_client.v1.accounts.retrieve(account_id)
+            stripe_account = stripe_client.v1.accounts.retrieve(account_id)
             org = org_row(stack, org_id)
-            assert bool(org["charges_enabled"]) is account.charges_enabled
-            assert bool(org["payouts_enabled"]) is account.payouts_enabled
-            assert bool(org["details_submitted"]) is account.details_submitted
-            assert json.loads(org["requirements_past_due"]) == list(account.requirements.past_due)
+            assert bool(org["charges_enabled"]) is stripe_account.charges_enabled
+            assert bool(org["payouts_enabled"]) is stripe_account.payouts_enabled
+            assert bool(org["details_submitted"]) is stripe_account.details_submitted
+            past_due = stripe_account["requirements"]["past_due"]
+            assert json.loads(org["requirements_past_due"]) == list(past_due)
     assert org_row(stack)["stripe_connect_status"] != "active"  # restricted won
     payouts = {
         r["stripe_payout_id"]: r["status"]

@@ -157,9 +157,9 @@ def test_header_injection_on_the_raw_socket_gains_nothing(backend_stack: Backend
     ]
     for request in attempts:
         raw = _raw_request(backend_stack.url, request)
-        status_line = raw.split(b"\r\n", 1)[0]
-        assert status_line.startswith(b"HTTP/1.1 "), raw[:200]
-        status = int(status_line.split()[1])
+        answer_line = raw.split(b"\r\n", 1)[0]
+        assert answer_line.startswith(b"HTTP/1.1 "), raw[:200]
+        status = int(answer_line.split()[1])
         assert status < 500, raw[:500]
         assert b"Traceback" not in raw
         # The doubled-Authorization onboard must not run as the owner.

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.ports import free_ports
 from devstack.stack_config import REPO_ROOT, DemoState, read_demo_state
 
 
@@ -85,18 +86,6 @@ def with_env(name: str, value: str) -> set[Proc]:
             if proc.alive():
                 found.add(proc)
     return found
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel just handed out; held together so they cannot repeat."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def port_is_free(port: int) -> bool:

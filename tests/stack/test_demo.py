@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from devstack.demo import DemoError, DemoTarget, run_story
+from devstack.ports import free_ports
 from devstack.stack_config import DemoState, write_demo_state
-from tests.stack.procs import free_ports
 
 
 def _state(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import stripe
+from stripe.params import AccountCreateParams
 
-EXPRESS_ACCOUNT: dict[str, Any] = {
+EXPRESS_ACCOUNT: AccountCreateParams = {
     "controller": {
         "stripe_dashboard": {"type": "express"},
         "fees": {"payer": "application"},
@@ -23,4 +24,6 @@ EXPRESS_ACCOUNT: dict[str, Any] = {
 
 
 async def new_account(client: stripe.StripeClient, **overrides: Any) -> stripe.Account:
-    return await client.v1.accounts.create_async(params={**EXPRESS_ACCOUNT, **overrides})  # type: ignore[typeddict-item]
+    # Overrides may be anything the fake should see, typed by the SDK or not.
+    params: Any = {**EXPRESS_ACCOUNT, **overrides}
+    return await client.v1.accounts.create_async(params=params)

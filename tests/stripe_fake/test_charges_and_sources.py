@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import stripe
+from stripe.params import TransferCreateParams
 
 from tests.fixtures.stripe import StripeFake
 from tests.stripe_fake.conftest import new_account
@@ -49,6 +48,7 @@ async def test_refunds_reduce_the_charge_and_never_exceed_it(stripe_fake: Stripe
         with pytest.raises(stripe.InvalidRequestError) as too_much:
             await client.v1.refunds.create_async({"charge": charge_id, "amount": 6_001})
         charge = await client.v1.charges.retrieve_async(charge_id)
+        assert isinstance(charge.payment_intent, str)
         rest = await client.v1.refunds.create_async({"payment_intent": charge.payment_intent})
         with pytest.raises(stripe.InvalidRequestError) as again:
             await client.v1.refunds.create_async({"charge": charge_id})
@@ -70,7 +70,7 @@ async def test_a_transfer_funded_by_a_charge_takes_at_most_what_is_left_of_it(
     charge_id = await stripe_fake.paid("org_1", 10_000)
     async with stripe_fake.client() as client:
         account = await _account(stripe_fake, client)
-        base: dict[str, Any] = {
+        base: TransferCreateParams = {
             "currency": "usd",
             "destination": account,
             "source_transaction": charge_id,
@@ -98,7 +98,7 @@ async def test_source_transaction_must_be_a_succeeded_charge_in_the_transfers_cu
     async with stripe_fake.client() as client:
         account = await _account(stripe_fake, client)
         pending = await client.v1.payment_intents.create_async({"amount": 500, "currency": "usd"})
-        base: dict[str, Any] = {"amount": 100, "currency": "usd", "destination": account}
+        base: TransferCreateParams = {"amount": 100, "currency": "usd", "destination": account}
         with pytest.raises(stripe.InvalidRequestError) as intent_id:
             await client.v1.transfers.create_async({**base, "source_transaction": pending.id})
         with pytest.raises(stripe.InvalidRequestError) as unknown:

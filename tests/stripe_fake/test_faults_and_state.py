@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import httpx
 import pytest
 import stripe
 
+from devstack.ports import free_port
 from stripe_fake.harness import start_fake
 from tests.fixtures.stripe import StripeFake, fast_test_config
 from tests.stripe_fake.conftest import new_account
@@ -98,15 +98,8 @@ async def test_state_file_survives_a_restart(tmp_path: Path) -> None:
     assert again.charges_enabled is True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_python_m_stripe_fake_serves_quickly() -> None:
-    port = _free_port()
+    port = free_port()
     env = {"STRIPE_FAKE_PORT": str(port), "STRIPE_FAKE_API_KEYS": "sk_test_a,sk_test_b"}
     started = time.monotonic()
     process = subprocess.Popen(

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 import stripe
+from stripe.params import TransferCreateParams
 
 from tests.fixtures.stripe import StripeFake
 from tests.stripe_fake.conftest import EXPRESS_ACCOUNT, new_account
@@ -14,11 +16,11 @@ async def test_same_idempotency_key_replays_first_response(stripe_fake: StripeFa
     async with stripe_fake.client() as client:
         first = await client.v1.accounts.create_async(
             params=EXPRESS_ACCOUNT,
-            options={"idempotency_key": "org_1-onboard"},  # type: ignore[arg-type]
+            options={"idempotency_key": "org_1-onboard"},
         )
         second = await client.v1.accounts.create_async(
             params=EXPRESS_ACCOUNT,
-            options={"idempotency_key": "org_1-onboard"},  # type: ignore[arg-type]
+            options={"idempotency_key": "org_1-onboard"},
         )
         listed = await client.v1.accounts.list_async()
     assert second.id == first.id
@@ -78,7 +80,7 @@ async def test_concurrent_requests_with_same_key_create_one_object(
             *(
                 client.v1.accounts.create_async(
                     params=EXPRESS_ACCOUNT,
-                    options={"idempotency_key": "race"},  # type: ignore[arg-type]
+                    options={"idempotency_key": "race"},
                 )
                 for _ in range(5)
             )
@@ -94,20 +96,20 @@ async def test_stored_error_is_replayed_but_validation_error_is_not(
     async with stripe_fake.client() as client:
         account = await new_account(client)
         stripe_fake.complete_onboarding(account.id)
-        params = {"amount": 500, "currency": "usd", "destination": account.id}
+        params: TransferCreateParams = {"amount": 500, "currency": "usd", "destination": account.id}
         with pytest.raises(stripe.InvalidRequestError) as caught:
-            await client.v1.transfers.create_async(params=params, options={"idempotency_key": "t"})  # type: ignore[arg-type]
+            await client.v1.transfers.create_async(params=params, options={"idempotency_key": "t"})
         assert caught.value.code == "balance_insufficient"
         stripe_fake.fund(None, 1_000, "usd")
         # Stripe replays the stored failure for the same key, even though funds now exist.
         with pytest.raises(stripe.InvalidRequestError) as again:
-            await client.v1.transfers.create_async(params=params, options={"idempotency_key": "t"})  # type: ignore[arg-type]
+            await client.v1.transfers.create_async(params=params, options={"idempotency_key": "t"})
         assert again.value.code == "balance_insufficient"
-        bad = {"amount": "x", "currency": "usd", "destination": account.id}
+        bad: Any = {"amount": "x", "currency": "usd", "destination": account.id}  # not an int
         with pytest.raises(stripe.InvalidRequestError):
-            await client.v1.transfers.create_async(params=bad, options={"idempotency_key": "v"})  # type: ignore[arg-type]
+            await client.v1.transfers.create_async(params=bad, options={"idempotency_key": "v"})
         transfer = await client.v1.transfers.create_async(
             params=params,
-            options={"idempotency_key": "v"},  # type: ignore[arg-type]
+            options={"idempotency_key": "v"},
         )
     assert transfer.amount == 500

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import stripe
 
@@ -13,7 +15,7 @@ async def _active_account(stripe_fake: StripeFake, client: stripe.StripeClient) 
     return account.id
 
 
-def _amounts(entries: list[stripe.StripeObject]) -> dict[str, int]:
+def _amounts(entries: Sequence[stripe.StripeObject]) -> dict[str, int]:
     return {e["currency"]: e["amount"] for e in entries}
 
 
@@ -225,6 +227,7 @@ async def test_destination_payment_intent_splits_amount_and_application_fee(
     assert intent.id.startswith("pi_")
     assert intent.status == "succeeded"
     assert intent.latest_charge is not None
+    assert isinstance(intent.latest_charge, str)
     assert intent.latest_charge.startswith("ch_")
     assert fetched.amount_received == 10_000
     assert _amounts(platform.pending) == {"usd": 1_000}

@@ -60,7 +60,7 @@ def test_out_of_order_switch_delivers_a_batch_reversed(
 ) -> None:
     stripe_fake.configure_webhooks(webhook_receiver.url, out_of_order=True)
     with stripe_fake.sync_client() as client:
-        account = client.v1.accounts.create(params=EXPRESS_ACCOUNT)  # type: ignore[arg-type]
+        account = client.v1.accounts.create(params=EXPRESS_ACCOUNT)
     stripe_fake.complete_onboarding(account.id)  # account.updated, then a capability event each
     received = webhook_receiver.wait_for(3)
     created = [json.loads(h.body)["id"] for h in received]

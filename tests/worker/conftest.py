@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from connect_worker.app import handle
 from connect_worker.config import WorkerConfig, load_config
-from connect_worker.handlers import Deps
+from connect_worker.deps import Deps
 from connect_worker.http import Request
 
 from devstack.ed25519 import CryptographyEd25519Verifier

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from connect_worker.config import ConfigError, load_config
-from connect_worker.handlers import prune_expired
+from connect_worker.retention import prune_expired
 
 from devstack.migrate import apply_migrations
 from tests.fixtures.worker import ShiftableClock

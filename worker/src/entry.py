@@ -7,9 +7,9 @@ from typing import Any
 
 from connect_worker.app import handle
 from connect_worker.config import ConfigError
-from connect_worker.handlers import prune_expired
 from connect_worker.http import Response as CoreResponse
 from connect_worker.http import error_payload
+from connect_worker.retention import prune_expired
 from runtime_adapter import deps_from_env, to_core_request
 from workers import Response, WorkerEntrypoint
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from connect_worker.config import SETTING_NAMES, WorkerConfig, load_config
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
-from connect_worker.handlers import Deps
+from connect_worker.deps import Deps
 from connect_worker.http import Request
 from js import Object, crypto
 from pyodide.ffi import JsProxy, to_js

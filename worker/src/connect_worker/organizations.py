@@ -1,12 +1,30 @@
-"""SQL for Better Auth's `organization` table and its Connect columns."""
+"""Better Auth's `organization` table and its Connect columns: the SQL and the routes over it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from connect_worker.d1 import D1Database, D1Result, Row, SqlValue
+from connect_worker.config import WorkerConfig
+from connect_worker.d1 import D1Database, D1Error, D1Result, Row, SqlValue
+from connect_worker.deps import Deps
+from connect_worker.errors import Conflict, InvalidRequest, NotFound
+from connect_worker.route import ACCOUNT_ID, ID, Result, Route, path_param
+from connect_worker.validation import (
+    MAX_SAFE_INTEGER,
+    Field,
+    boolean,
+    free_text,
+    integer,
+    nullable,
+    number,
+    optional,
+    required,
+    string,
+    string_list,
+    validate_object,
+)
 
 CONNECT_STATUSES = ("pending", "active", "disabled")
 ONBOARDING_STEPS = (
@@ -42,20 +60,22 @@ _BOOL_COLUMNS = frozenset(
 )
 _LIST_COLUMNS = frozenset({"requirements_currently_due", "requirements_past_due"})
 
-# The only columns a request may write through update-organization. Keys of the request's `fields`
-# are looked up here; the SQL is built from these literals, never from request text.
-UPDATABLE_COLUMNS = (
-    "stripe_connect_status",
-    "onboarding_step",
-    "onboarding_rejection_reason",
-    "charges_enabled",
-    "payouts_enabled",
-    "details_submitted",
-    "requirements_currently_due",
-    "requirements_past_due",
-    "requirements_disabled_reason",
-    "requirements_current_deadline",
-)
+# The only columns a request may write through update-organization, with their specs. Keys of
+# the request's `fields` are looked up here; the SQL is built from these literals, never from
+# request text.
+UPDATE_FIELD_SPECS: dict[str, Field] = {
+    "stripe_connect_status": optional(string(choices=CONNECT_STATUSES)),
+    "onboarding_step": optional(string(choices=ONBOARDING_STEPS)),
+    "onboarding_rejection_reason": optional(nullable(free_text(max_len=500))),
+    "charges_enabled": optional(boolean()),
+    "payouts_enabled": optional(boolean()),
+    "details_submitted": optional(boolean()),
+    "requirements_currently_due": optional(string_list()),
+    "requirements_past_due": optional(string_list()),
+    "requirements_disabled_reason": optional(nullable(string(max_len=256))),
+    "requirements_current_deadline": optional(nullable(integer(min_value=0, max_value=2**53))),
+}
+UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
 def select_columns(alias: str = "") -> str:
@@ -149,7 +169,7 @@ async def set_connect_account(
     return results[0].changes > 0, _first(results[1])
 
 
-async def set_platform_fee(
+async def store_platform_fee(
     db: D1Database, organization_id: str, *, percent: float, fixed: int | None
 ) -> Row | None:
     update = db.prepare(
@@ -160,7 +180,7 @@ async def set_platform_fee(
     return _first(results[1])
 
 
-async def set_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
+async def store_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
     update = db.prepare('UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?')
     results = await db.batch(
         [
@@ -173,3 +193,133 @@ async def set_auto_transfer(db: D1Database, organization_id: str, *, enabled: bo
 
 def _first(result: D1Result) -> Row | None:
     return result.first_row
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+def organization_not_found() -> NotFound:
+    return NotFound("Organization not found.", code="organization_not_found")
+
+
+def reply(row: Row | None, status: int = 200, **extra: Any) -> Result:
+    if row is None:
+        raise organization_not_found()
+    return status, {**extra, "organization": to_api(row)}
+
+
+async def get_organization(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    org_id = path_param(params, "id")
+    return reply(await get(deps.db, org_id) if org_id else None)
+
+
+async def get_organization_by_account(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    account_id = path_param(params, "stripe_account_id")
+    return reply(await get_by_account(deps.db, account_id) if account_id else None)
+
+
+def _update_fields(value: Any, name: str) -> dict[str, Any]:
+    fields = validate_object(value, UPDATE_FIELD_SPECS, name=name)
+    if not fields:
+        raise InvalidRequest(f"`{name}` must hold at least one field.")
+    return fields
+
+
+UPDATE_FIELDS = {
+    "organization_id": required(ID),
+    "fields": required(_update_fields),
+    # Unix seconds, fractional allowed: two re-reads that start within one second must still be
+    # ordered, or the one that started first (and saw the older state) can land last and win.
+    "synced_at": optional(nullable(number(min_value=0, max_value=MAX_SAFE_INTEGER))),
+}
+
+
+async def update_organization(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    updated, row = await update_fields(
+        deps.db, body["organization_id"], body["fields"], synced_at=body.get("synced_at")
+    )
+    return reply(row, updated=updated)
+
+
+CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}
+
+
+async def create_connect_account(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    org_id, account_id = body["organization_id"], body["stripe_account_id"]
+    try:
+        created, row = await set_connect_account(deps.db, org_id, account_id)
+    except D1Error as exc:
+        if not exc.is_constraint:
+            raise
+        # Another request stored this account id on another organization in between.
+        created, row = False, await get(deps.db, org_id)
+    if row is None:
+        raise organization_not_found()
+    if created:
+        return reply(row, 201, created=True)
+    if row["stripe_connect_account_id"] == account_id:
+        return reply(row, 200, created=False)
+    raise Conflict(
+        "The organization already has a different Connect account, or the account belongs to "
+        "another organization.",
+        code="account_conflict",
+    )
+
+
+def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
+    bounded = number(
+        min_value=config.platform_fee_min_percent, max_value=config.platform_fee_max_percent
+    )
+
+    def check(value: Any, name: str) -> float:
+        percent = float(bounded(value, name))
+        if abs(round(percent, 2) - percent) > 1e-9:
+            raise InvalidRequest(f"`{name}` may have at most two decimals.")
+        return round(percent, 2)
+
+    return check
+
+
+MAX_FIXED_FEE = 10_000_000
+
+
+async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+    # The percent bounds come from configuration, so this body is validated here, not in the table.
+    values = validate_object(
+        body,
+        {
+            "organization_id": required(ID),
+            "platform_fee_percent": required(_fee_percent(deps.config)),
+            "platform_fee_fixed": optional(integer(min_value=0, max_value=MAX_FIXED_FEE)),
+        },
+    )
+    row = await store_platform_fee(
+        deps.db,
+        values["organization_id"],
+        percent=values["platform_fee_percent"],
+        fixed=values.get("platform_fee_fixed"),
+    )
+    return reply(row)
+
+
+AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
+
+
+async def set_auto_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    return reply(
+        await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
+    )
+
+
+ROUTES = {
+    ("GET", "/organization/{id}"): Route.get(get_organization),
+    ("GET", "/organization-by-account/{stripe_account_id}"): Route.get(get_organization_by_account),
+    ("POST", "/update-organization"): Route.post(update_organization, UPDATE_FIELDS),
+    ("POST", "/create-connect-account"): Route.post(create_connect_account, CREATE_ACCOUNT_FIELDS),
+    ("POST", "/set-platform-fee"): Route.post(set_platform_fee),
+    ("POST", "/set-auto-transfer"): Route.post(set_auto_transfer, AUTO_TRANSFER_FIELDS),
+}

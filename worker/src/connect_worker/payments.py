@@ -3,9 +3,23 @@ of each the transfer ledger has paid out (kept by triggers on `connect_transfer`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
+from connect_worker.deps import Deps
+from connect_worker.errors import ApiError, Conflict, InvalidRequest
+from connect_worker.route import AMOUNT, CURRENCY, ID, Result, Route, path_param
+from connect_worker.validation import (
+    Field,
+    integer,
+    nullable,
+    optional,
+    required,
+    string,
+    validate_object,
+)
 
 COLUMNS = (
     "payment_intent_id",
@@ -82,3 +96,55 @@ async def record(
 
 async def untransferred(db: D1Database, organization_id: str, *, limit: int) -> list[Row]:
     return await db.prepare(_UNTRANSFERRED).bind(organization_id, limit).all()
+
+
+CHARGE_ID = string(pattern=r"ch_[A-Za-z0-9]{1,100}")
+FIELDS: dict[str, Field] = {
+    "payment_intent_id": required(string(pattern=r"pi_[A-Za-z0-9]{1,100}")),
+    "organization_id": required(ID),
+    "charge_id": optional(nullable(CHARGE_ID)),
+    "amount": required(AMOUNT),
+    "amount_refunded": required(AMOUNT),
+    "currency": required(CURRENCY),
+    "status": required(string(max_len=64)),
+    "created": required(integer(min_value=0, max_value=2**53)),
+}
+
+
+def payment(value: Any, name: str) -> dict[str, Any]:
+    """A payment as Stripe shows it; a validator, so a transfer's body can carry one too."""
+    values = validate_object(value, FIELDS, name=name)
+    if values["amount_refunded"] > values["amount"]:
+        raise InvalidRequest(f"`{name}.amount_refunded` exceeds `{name}.amount`.")
+    return values
+
+
+async def record_payment(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+    """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
+    the creation route): stored for the organization its metadata names. A payment already
+    recorded for another organization, or with other money fields, is a 409."""
+    written, row = await record(deps.db, payment(body, "body"), now_iso=iso_ms(deps.now()))
+    if row is None:  # pragma: no cover - the upsert always leaves a row
+        raise ApiError("The payment could not be stored.")
+    if not written:
+        raise Conflict(
+            "This payment is recorded for another organization or with other amounts.",
+            code="payment_conflict",
+        )
+    return 200, {"payment": to_api(row)}
+
+
+MAX_PAYMENT_LIST = 100
+
+
+async def list_untransferred(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    """The organization's succeeded payments with something left to transfer, newest first."""
+    org_id = path_param(params, "organization_id")
+    rows = await untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []
+    return 200, {"payments": [to_api(r) for r in rows]}
+
+
+ROUTES = {
+    ("POST", "/payments/record"): Route.post(record_payment),
+    ("GET", "/payments/{organization_id}/untransferred"): Route.get(list_untransferred),
+}

@@ -1,4 +1,4 @@
-"""SQL for `connect_payout`: payout requests reserved under an idempotency key, then Stripe's state.
+"""`connect_payout`: payouts reserved under an idempotency key, then Stripe's state; and routes.
 
 A payout made through us is reserved first (`reserved`, no Stripe id yet) and gets its Stripe id
 and state from `upsert` with the key. A payout seen only in webhooks has no key. Stripe's state is
@@ -7,29 +7,50 @@ ordered by event time, so an older event never overwrites a newer one.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
+from connect_worker import ledger
+from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, Row
-from connect_worker.ledger import reserve_once
-
-COLUMNS = (
-    "stripe_payout_id",
-    "organization_id",
-    "stripe_account_id",
-    "idempotency_key",
-    "request_hash",
-    "amount",
-    "currency",
-    "status",
-    "failure_code",
-    "failure_message",
-    "arrival_date",
-    "event_created",
-    "updated_at",
+from connect_worker.deps import Deps
+from connect_worker.errors import ApiError, StripeIdConflict
+from connect_worker.route import (
+    ACCOUNT_ID,
+    AMOUNT,
+    CURRENCY,
+    ID,
+    IDEMPOTENCY_KEY,
+    UNIX_TIME,
+    Result,
+    Route,
 )
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
-_BY_KEY = (
-    f'SELECT {_SELECT} FROM "connect_payout" WHERE "organization_id" = ? AND "idempotency_key" = ?'
+from connect_worker.validation import free_text, nullable, optional, required, string
+
+log = logging.getLogger("connect_worker")
+
+LEDGER = ledger.Ledger(
+    name="payout",
+    table="connect_payout",
+    columns=(
+        "stripe_payout_id",
+        "organization_id",
+        "stripe_account_id",
+        "idempotency_key",
+        "request_hash",
+        "amount",
+        "currency",
+        "status",
+        "failure_code",
+        "failure_message",
+        "arrival_date",
+        "event_created",
+        "updated_at",
+    ),
+    # Only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit` payouts
+    # are still moving.
+    final_statuses=("paid", "failed", "canceled", "refused"),
 )
 _RESERVE = (
     'INSERT INTO "connect_payout" ("organization_id", "stripe_account_id", "idempotency_key", '
@@ -107,55 +128,7 @@ _UPSERT_BY_STRIPE_ID = (
     + ' WHERE "connect_payout"."organization_id" = ?2 AND '
     + _not_older('"connect_payout".')
 )
-_BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_payout" WHERE "stripe_payout_id" = ?'
-
-# Retention: only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit`
-# payouts are still moving.
-FINAL_STATUSES = ("paid", "failed", "canceled", "refused")
-_PRUNE = 'DELETE FROM "connect_payout" WHERE "status" IN (?, ?, ?, ?) AND "updated_at" < ?'
-
-
-def to_api(row: Row) -> dict[str, Any]:
-    return {c: row.get(c) for c in COLUMNS}
-
-
-async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> Row | None:
-    return await db.prepare(_BY_KEY).bind(organization_id, idempotency_key).first()
-
-
-async def reserve(
-    db: D1Database, values: dict[str, Any], *, now_iso: str
-) -> tuple[bool, Row | None, bool]:
-    """(created, row, organization exists); see `ledger.reserve_once`."""
-    org_id, key = values["organization_id"], values["idempotency_key"]
-    insert = db.prepare(_RESERVE).bind(
-        org_id,
-        values["stripe_account_id"],
-        key,
-        values["request_hash"],
-        values["amount"],
-        values["currency"],
-        now_iso,
-        org_id,
-    )
-    return await reserve_once(db, insert, by_key_sql=_BY_KEY, organization_id=org_id, key=key)
-
-
-async def refuse(
-    db: D1Database,
-    *,
-    organization_id: str,
-    idempotency_key: str,
-    failure_code: str | None,
-    failure_message: str | None,
-    now_iso: str,
-) -> Row | None:
-    """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
-    update = db.prepare(_REFUSE).bind(
-        failure_code, failure_message, now_iso, organization_id, idempotency_key
-    )
-    results = await db.batch([update, db.prepare(_BY_KEY).bind(organization_id, idempotency_key)])
-    return results[1].first_row
+_BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_payout_id" = ?'
 
 
 async def upsert(
@@ -188,5 +161,82 @@ async def upsert(
     return updated, results[3].first_row
 
 
-async def prune(db: D1Database, *, updated_before: str) -> int:
-    return (await db.prepare(_PRUNE).bind(*FINAL_STATUSES, updated_before).run()).changes
+# --- routes ---------------------------------------------------------------------------------
+
+STATUSES = ("pending", "in_transit", "paid", "failed", "canceled")
+RESERVE_FIELDS = {
+    **ledger.RESERVE_FIELDS,
+    "amount": required(AMOUNT),
+    "currency": required(CURRENCY),
+    "stripe_account_id": required(ACCOUNT_ID),
+}
+
+
+async def reserve_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    org_id, key = body["organization_id"], body["idempotency_key"]
+    insert = deps.db.prepare(_RESERVE).bind(
+        org_id,
+        body["stripe_account_id"],
+        key,
+        body["request_hash"],
+        body["amount"],
+        body["currency"],
+        iso_ms(deps.now()),
+        org_id,
+    )
+    reservation = await LEDGER.reserve(deps.db, insert, organization_id=org_id, key=key)
+    return LEDGER.reserved(reservation, body)
+
+
+REFUSE_FIELDS = {
+    **ledger.KEY_FIELDS,
+    "failure_code": optional(nullable(string(max_len=128))),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def refuse_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
+    org_id, key = body["organization_id"], body["idempotency_key"]
+    update = deps.db.prepare(_REFUSE).bind(
+        body.get("failure_code"), body.get("failure_message"), iso_ms(deps.now()), org_id, key
+    )
+    return await LEDGER.settle(deps.db, update, organization_id=org_id, key=key)
+
+
+UPSERT_FIELDS = {
+    "stripe_payout_id": required(ID),
+    "organization_id": required(ID),
+    "stripe_account_id": required(ACCOUNT_ID),
+    "amount": required(AMOUNT),
+    "currency": required(CURRENCY),
+    "status": required(string(choices=STATUSES)),
+    "failure_code": optional(nullable(string(max_len=128))),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+    "arrival_date": optional(nullable(UNIX_TIME)),
+    "event_created": required(UNIX_TIME),
+    "idempotency_key": optional(nullable(IDEMPOTENCY_KEY)),
+}
+
+
+async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    updated, row = await upsert(deps.db, body, now_iso=iso_ms(deps.now()))
+    if row is None:  # pragma: no cover - the upsert always leaves a row
+        raise ApiError("The payout could not be stored.")
+    if row["organization_id"] != body["organization_id"]:
+        log.warning(
+            "payout %s is recorded for organization %s; a write for %s was refused",
+            body["stripe_payout_id"],
+            row["organization_id"],
+            body["organization_id"],
+        )
+        raise StripeIdConflict()
+    return LEDGER.reply(row, updated=updated)
+
+
+ROUTES = {
+    ("POST", "/payouts/reserve"): Route.post(reserve_payout, RESERVE_FIELDS),
+    ("GET", "/payouts/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
+    ("POST", "/payouts/refuse"): Route.post(refuse_payout, REFUSE_FIELDS),
+    ("POST", "/payouts/upsert"): Route.post(upsert_payout, UPSERT_FIELDS),
+}

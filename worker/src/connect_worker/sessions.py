@@ -1,4 +1,4 @@
-"""SQL over Better Auth's `session`, `user`, `member` and `jwks` tables for token verification.
+"""Better Auth's `session`, `user`, `member` and `jwks` tables: who a token belongs to.
 
 Each lookup is ONE batch (one D1 round trip): the principal, every membership and — when asked —
 the organization, joined through the membership so a non-member gets no organization row.
@@ -6,10 +6,19 @@ the organization, joined through the membership so a non-member gets no organiza
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from connect_worker import organizations
-from connect_worker.d1 import D1Database, Row
+from connect_worker.clock import parse_timestamp
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
+from connect_worker.deps import Deps
+from connect_worker.errors import Forbidden, InvalidToken
+from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
+from connect_worker.route import ID, Result, Route
+from connect_worker.session_tokens import parse_session_token
+from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
 _USER_COLUMNS = (
     'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
@@ -57,38 +66,143 @@ class Principal:
     jwk: Row | None = None
 
 
+async def _load(
+    db: D1Database, statements: list[D1Statement], organization: D1Statement | None
+) -> list[D1Result]:
+    """The statements, plus the organization's when asked for, as one batch."""
+    return await db.batch(statements if organization is None else [*statements, organization])
+
+
 async def load_by_session_token(
     db: D1Database, token: str, organization_id: str | None
 ) -> Principal:
-    statements = [
-        db.prepare(_SESSION).bind(token),
-        db.prepare(_MEMBERSHIPS_OF_SESSION).bind(token),
-    ]
-    if organization_id is not None:
-        statements.append(db.prepare(_ORG_OF_SESSION).bind(token, organization_id))
-    results = await db.batch(statements)
-    return Principal(
-        row=results[0].first_row,
-        memberships=results[1].rows,
-        organization=results[2].first_row if len(results) > 2 else None,
+    org = (
+        None
+        if organization_id is None
+        else db.prepare(_ORG_OF_SESSION).bind(token, organization_id)
     )
+    session, memberships, *found = await _load(
+        db,
+        [db.prepare(_SESSION).bind(token), db.prepare(_MEMBERSHIPS_OF_SESSION).bind(token)],
+        org,
+    )
+    organization = found[0].first_row if found else None
+    return Principal(session.first_row, memberships.rows, organization)
 
 
 async def load_by_jwt(
     db: D1Database, kid: str, user_id: str, organization_id: str | None
 ) -> Principal:
     """Key and principal in one batch; the caller verifies the signature before trusting either."""
-    statements = [
-        db.prepare(_JWKS).bind(kid),
-        db.prepare(_USER).bind(user_id),
-        db.prepare(_MEMBERSHIPS_BY_USER).bind(user_id),
-    ]
-    if organization_id is not None:
-        statements.append(db.prepare(_ORG_BY_USER).bind(user_id, organization_id))
-    results = await db.batch(statements)
-    return Principal(
-        jwk=results[0].first_row,
-        row=results[1].first_row,
-        memberships=results[2].rows,
-        organization=results[3].first_row if len(results) > 3 else None,
+    org = (
+        None if organization_id is None else db.prepare(_ORG_BY_USER).bind(user_id, organization_id)
     )
+    jwk, user, memberships, *found = await _load(
+        db,
+        [
+            db.prepare(_JWKS).bind(kid),
+            db.prepare(_USER).bind(user_id),
+            db.prepare(_MEMBERSHIPS_BY_USER).bind(user_id),
+        ],
+        org,
+    )
+    organization = found[0].first_row if found else None
+    return Principal(user.first_row, memberships.rows, organization, jwk=jwk.first_row)
+
+
+# --- route: verify-user-context -------------------------------------------------------------
+
+VERIFY_FIELDS = {
+    "token": required(string(max_len=MAX_TOKEN)),
+    "organization_id": optional(nullable(ID)),
+}
+
+
+async def verify_user_context(
+    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
+) -> Result:
+    token: str = body["token"]
+    organization_id: str | None = body.get("organization_id")
+    if looks_like_jwt(token):
+        return await _verify_jwt(deps, token, organization_id)
+    parsed = parse_session_token(
+        token,
+        secret=deps.config.better_auth_secret,
+        require_signed=deps.config.require_signed_tokens,
+    )
+    if parsed is None:
+        raise InvalidToken()
+    principal = await load_by_session_token(deps.db, parsed.token, organization_id)
+    row = principal.row
+    if row is None:
+        raise InvalidToken()
+    expires_at = parse_timestamp(row["session_expires_at"])
+    if expires_at is None or expires_at <= deps.now():
+        raise InvalidToken()
+    session = {
+        "id": row["session_id"],
+        "expires_at": row["session_expires_at"],
+        "active_organization_id": row["active_organization_id"],
+    }
+    return 200, _context(principal, organization_id, "session", session)
+
+
+async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Result:
+    parsed = parse_jwt(token)
+    if parsed is None or parsed.subject is None:
+        raise InvalidToken()
+    if not claims_acceptable(
+        parsed.claims,
+        now=deps.now(),
+        issuer=deps.config.jwt_issuer,
+        audience=deps.config.jwt_audience,
+    ):
+        raise InvalidToken()
+    principal = await load_by_jwt(deps.db, parsed.kid, parsed.subject, organization_id)
+    jwk = principal.jwk
+    if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
+        raise InvalidToken()
+    if not await verify_signature(parsed, str(jwk["public_key"]), deps.verifier):
+        raise InvalidToken()
+    if principal.row is None:
+        raise InvalidToken()
+    return 200, _context(principal, organization_id, "jwt", None)
+
+
+def _context(
+    principal: Principal,
+    organization_id: str | None,
+    token_type: str,
+    session: dict[str, Any] | None,
+) -> dict[str, Any]:
+    row = principal.row
+    assert row is not None
+    memberships = [
+        {"organization_id": m["organization_id"], "role": m["role"]} for m in principal.memberships
+    ]
+    organization: dict[str, Any] | None = None
+    role: str | None = None
+    if organization_id is not None:
+        # Same answer for an organization that does not exist and one the user is not in.
+        if principal.organization is None:
+            raise Forbidden("Not a member of this organization.")
+        organization = organizations.to_api(principal.organization)
+        role = next(m["role"] for m in memberships if m["organization_id"] == organization_id)
+    return {
+        "user": {
+            "id": row["user_id"],
+            "name": row["user_name"],
+            "email": row["user_email"],
+            "email_verified": bool(row["user_email_verified"]),
+            "image": row["user_image"],
+        },
+        "session": session,
+        "token_type": token_type,
+        "active_organization_id": session["active_organization_id"] if session else None,
+        "memberships": memberships,
+        "organization": organization,
+        "role": role,
+    }
+
+
+ROUTES = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}

@@ -1,4 +1,4 @@
-"""SQL for `connect_transfer`: the platform-fee transfer ledger, unique per idempotency key.
+"""`connect_transfer`: the platform-fee transfer ledger, unique per idempotency key, and its routes.
 
 A transfer backed by a payment names its charge (`source_transaction`); its reservation is one
 conditional INSERT that succeeds only while enough of the payment is left, and a trigger adds the
@@ -7,39 +7,47 @@ racing for one payment can never both take the same money."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connect_worker import payments
+from connect_worker import ledger, payments
+from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
-from connect_worker.ledger import reserve_once
+from connect_worker.deps import Deps
+from connect_worker.errors import Conflict, InvalidRequest
+from connect_worker.route import ACCOUNT_ID, AMOUNT, CURRENCY, ID, IDEMPOTENCY_KEY, Result, Route
+from connect_worker.validation import boolean, free_text, nullable, optional, required, string
 
-COLUMNS = (
-    "organization_id",
-    "idempotency_key",
-    "request_hash",
-    "gross_amount",
-    "fee_amount",
-    "net_amount",
-    "currency",
-    "stripe_account_id",
-    "stripe_transfer_id",
-    "status",
-    "amount_reversed",
-    "failure_message",
-    "created_at",
-    "updated_at",
-    "source_transaction",
-    "source_seq",
-    "reason",
-    "initiated_by",
+log = logging.getLogger("connect_worker")
+
+LEDGER = ledger.Ledger(
+    name="transfer",
+    table="connect_transfer",
+    columns=(
+        "organization_id",
+        "idempotency_key",
+        "request_hash",
+        "gross_amount",
+        "fee_amount",
+        "net_amount",
+        "currency",
+        "stripe_account_id",
+        "stripe_transfer_id",
+        "status",
+        "amount_reversed",
+        "failure_message",
+        "created_at",
+        "updated_at",
+        "source_transaction",
+        "source_seq",
+        "reason",
+        "initiated_by",
+    ),
+    final_statuses=("succeeded", "failed", "reversed"),
 )
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
-_BY_KEY = (
-    f'SELECT {_SELECT} FROM "connect_transfer" '
-    'WHERE "organization_id" = ? AND "idempotency_key" = ?'
-)
-_BY_STRIPE_ID = f'SELECT {_SELECT} FROM "connect_transfer" WHERE "stripe_transfer_id" = ?'
+_BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_transfer_id" = ?'
 _INSERT = (
     'INSERT INTO "connect_transfer" ("organization_id", "idempotency_key", "request_hash", '
     '"gross_amount", "fee_amount", "net_amount", "currency", "stripe_account_id", "status", '
@@ -74,11 +82,6 @@ _SYNC = (
     '"status" = CASE WHEN ? = 1 THEN \'reversed\' ELSE "status" END, "updated_at" = ? '
     'WHERE "stripe_transfer_id" = ?'
 )
-
-# Retention: only finished rows; a `pending` row is money whose outcome is still unknown.
-FINAL_STATUSES = ("succeeded", "failed", "reversed")
-_PRUNE = 'DELETE FROM "connect_transfer" WHERE "status" IN (?, ?, ?) AND "updated_at" < ?'
-
 # A transfer Stripe made for a `pending` row whose request died before `complete`: the row takes
 # it only if it is still pending, holds no Stripe id, and the money fields match; and only if no
 # row holds this Stripe transfer already (?1 is unique).
@@ -90,14 +93,6 @@ _ADOPT = (
     'AND "stripe_account_id" = ?7 '
     'AND NOT EXISTS (SELECT 1 FROM "connect_transfer" WHERE "stripe_transfer_id" = ?1)'
 )
-
-
-def to_api(row: Row) -> dict[str, Any]:
-    return {c: row.get(c) for c in COLUMNS}
-
-
-async def get(db: D1Database, *, organization_id: str, idempotency_key: str) -> Row | None:
-    return await db.prepare(_BY_KEY).bind(organization_id, idempotency_key).first()
 
 
 def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str) -> D1Statement:
@@ -119,62 +114,26 @@ def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str
     return db.prepare(sql).bind(*bound)
 
 
-async def reserve(
-    db: D1Database, values: dict[str, Any], *, now_iso: str
-) -> tuple[bool, Row | None, bool]:
-    """An adjustment (no source): (created, row, organization exists); see `ledger.reserve_once`."""
-    org_id, key = values["organization_id"], values["idempotency_key"]
-    insert = _bind_reserve(db, _RESERVE, values, now_iso)
-    return await reserve_once(db, insert, by_key_sql=_BY_KEY, organization_id=org_id, key=key)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceReservation:
-    created: bool
-    row: Row | None  # the ledger row under (organization, idempotency key), new or earlier
-    organization_exists: bool
-    payment: Row | None  # the payment as stored after this request's record of it
-
-
 async def reserve_from_source(
     db: D1Database, values: dict[str, Any], payment: dict[str, Any], *, now_iso: str
-) -> SourceReservation:
+) -> tuple[ledger.Reservation, Row | None]:
     """Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
     transaction), so the check of what is left and the taking of it cannot be split by another
-    request."""
+    request. Returns the reservation and the payment as stored after this request's record."""
     org_id, key = values["organization_id"], values["idempotency_key"]
     results = await db.batch(
         [
             payments.record_statement(db, payment, now_iso=now_iso),
             _bind_reserve(db, _RESERVE_FROM_SOURCE, values, now_iso),
-            db.prepare(_BY_KEY).bind(org_id, key),
-            db.prepare('SELECT 1 AS "found" FROM "organization" WHERE "id" = ?').bind(org_id),
+            LEDGER.lookup(db, org_id, key),
+            db.prepare(ledger.ORG_EXISTS).bind(org_id),
             db.prepare(payments.BY_CHARGE).bind(values["source_transaction"]),
         ]
     )
-    return SourceReservation(
-        created=results[1].changes > 0,
-        row=results[2].first_row,
-        organization_exists=bool(results[3].rows),
-        payment=results[4].first_row,
+    reservation = ledger.Reservation(
+        results[1].changes > 0, results[2].first_row, bool(results[3].rows)
     )
-
-
-async def complete(
-    db: D1Database,
-    *,
-    organization_id: str,
-    idempotency_key: str,
-    status: str,
-    stripe_transfer_id: str | None,
-    failure_message: str | None,
-    now_iso: str,
-) -> Row | None:
-    update = db.prepare(_COMPLETE).bind(
-        status, stripe_transfer_id, failure_message, now_iso, organization_id, idempotency_key
-    )
-    results = await db.batch([update, db.prepare(_BY_KEY).bind(organization_id, idempotency_key)])
-    return results[1].first_row
+    return reservation, results[4].first_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,28 +148,123 @@ class StripeOrigin:
     destination: str
 
 
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    row: Row | None  # the row holding this Stripe transfer, after the update
-    named_row: Row | None  # the row the metadata names (None without metadata or no such row)
+# --- routes ---------------------------------------------------------------------------------
+
+INITIATORS = ("member", "platform", "operator", "automatic")
+RESERVE_FIELDS = {
+    **ledger.RESERVE_FIELDS,
+    "gross_amount": required(AMOUNT),
+    "fee_amount": required(AMOUNT),
+    "net_amount": required(AMOUNT),
+    "currency": required(CURRENCY),
+    "stripe_account_id": required(ACCOUNT_ID),
+    # A payment's transfer names its charge and carries the payment as Stripe shows it now; an
+    # adjustment (no source) carries the operator's reason instead.
+    "source_transaction": optional(nullable(payments.CHARGE_ID)),
+    "payment": optional(nullable(payments.payment)),
+    "reason": optional(nullable(free_text(max_len=500))),
+    "initiated_by": optional(string(choices=INITIATORS)),
+}
 
 
-async def sync(
-    db: D1Database,
-    *,
-    stripe_transfer_id: str,
-    amount_reversed: int,
-    reversed_: bool,
-    origin: StripeOrigin | None,
-    now_iso: str,
-) -> SyncResult:
-    """Apply Stripe's reversal state; with `origin`, first let a `pending` row whose backend died
-    after Stripe made the transfer take it (one batch, so the row is never half-finished)."""
+def _source_refusal(body: dict[str, Any], payment: Row | None) -> Conflict:
+    """Why a payment's reservation took nothing (the caller checked the same from Stripe first;
+    this is the answer for a payment that changed, or was taken, in between)."""
+    if payment is None or payment["organization_id"] != body["organization_id"]:
+        return Conflict(
+            "This payment was not made for this organization.", code="source_not_for_organization"
+        )
+    if payment["currency"] != body["currency"]:
+        return Conflict(
+            f"This payment is in {payment['currency']}, not {body['currency']}.",
+            code="source_currency_mismatch",
+        )
+    if payment["status"] != "succeeded":
+        return Conflict("This payment has not succeeded.", code="source_not_succeeded")
+    left = payments.to_api(payment)["amount_remaining"]
+    return Conflict(f"Only {left} of this payment is left to transfer.", code="source_exhausted")
+
+
+async def reserve_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    if body["fee_amount"] + body["net_amount"] != body["gross_amount"]:
+        raise InvalidRequest("`fee_amount` + `net_amount` must equal `gross_amount`.")
+    source = body.get("source_transaction")
+    payment = body.get("payment")
+    now_iso = iso_ms(deps.now())
+    org_id, key = body["organization_id"], body["idempotency_key"]
+    if source is None:
+        if not body.get("reason"):
+            raise InvalidRequest("A transfer without `source_transaction` needs a `reason`.")
+        insert = _bind_reserve(deps.db, _RESERVE, body, now_iso)
+        reservation = await LEDGER.reserve(deps.db, insert, organization_id=org_id, key=key)
+    else:
+        if payment is None or payment.get("charge_id") != source:
+            raise InvalidRequest(
+                "`payment` must describe the charge named by `source_transaction`."
+            )
+        reservation, stored = await reserve_from_source(deps.db, body, payment, now_iso=now_iso)
+        if reservation.organization_exists and reservation.row is None:
+            raise _source_refusal(body, stored)
+    return LEDGER.reserved(reservation, body)
+
+
+COMPLETE_FIELDS = {
+    **ledger.KEY_FIELDS,
+    "status": required(string(choices=("succeeded", "failed"))),
+    "stripe_transfer_id": optional(nullable(ID)),
+    "failure_message": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def complete_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    org_id, key = body["organization_id"], body["idempotency_key"]
+    update = deps.db.prepare(_COMPLETE).bind(
+        body["status"],
+        body.get("stripe_transfer_id"),
+        body.get("failure_message"),
+        iso_ms(deps.now()),
+        org_id,
+        key,
+    )
+    return await LEDGER.settle(deps.db, update, organization_id=org_id, key=key)
+
+
+SYNC_FIELDS = {
+    "stripe_transfer_id": required(ID),
+    "amount_reversed": required(AMOUNT),
+    "reversed": required(boolean()),
+    # The ledger row the Stripe transfer says it was made for (its metadata) and its money fields:
+    # all five or none.
+    "organization_id": optional(ID),
+    "idempotency_key": optional(IDEMPOTENCY_KEY),
+    "amount": optional(AMOUNT),
+    "currency": optional(CURRENCY),
+    "destination": optional(ID),
+}
+_ORIGIN_FIELDS = ("organization_id", "idempotency_key", "amount", "currency", "destination")
+
+
+def _stripe_origin(body: dict[str, Any]) -> StripeOrigin | None:
+    given = [name for name in _ORIGIN_FIELDS if name in body]
+    if not given:
+        return None
+    if len(given) != len(_ORIGIN_FIELDS):
+        missing = next(name for name in _ORIGIN_FIELDS if name not in body)
+        raise InvalidRequest(f"Missing field `{missing}`: send all of {', '.join(_ORIGIN_FIELDS)}.")
+    return StripeOrigin(**{name: body[name] for name in _ORIGIN_FIELDS})
+
+
+async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
+    row whose backend died after Stripe made the transfer take it (one batch, so the row is never
+    half-finished)."""
+    origin = _stripe_origin(body)
+    db, stripe_id, now_iso = deps.db, body["stripe_transfer_id"], iso_ms(deps.now())
     statements: list[D1Statement] = []
     if origin is not None:
         statements.append(
             db.prepare(_ADOPT).bind(
-                stripe_transfer_id,
+                stripe_id,
                 now_iso,
                 origin.organization_id,
                 origin.idempotency_key,
@@ -219,17 +273,45 @@ async def sync(
                 origin.destination,
             )
         )
+    reversed_ = 1 if body["reversed"] else 0
     statements += [
-        db.prepare(_SYNC).bind(amount_reversed, 1 if reversed_ else 0, now_iso, stripe_transfer_id),
-        db.prepare(_BY_STRIPE_ID).bind(stripe_transfer_id),
+        db.prepare(_SYNC).bind(body["amount_reversed"], reversed_, now_iso, stripe_id),
+        db.prepare(_BY_STRIPE_ID).bind(stripe_id),
     ]
     if origin is not None:
-        statements.append(db.prepare(_BY_KEY).bind(origin.organization_id, origin.idempotency_key))
+        statements.append(LEDGER.lookup(db, origin.organization_id, origin.idempotency_key))
     results = await db.batch(statements)
-    by_id = results[len(statements) - 2 if origin is not None else -1].rows
-    named = results[-1].rows if origin is not None else []
-    return SyncResult(row=by_id[0] if by_id else None, named_row=named[0] if named else None)
+    held = results[len(statements) - 2 if origin is not None else -1].first_row
+    if held is not None:
+        return LEDGER.reply(held)
+    named = results[-1].first_row if origin is not None else None
+    if origin is not None and named is not None:
+        # Our metadata, but the row cannot take this transfer: it is finished (possibly with
+        # another Stripe transfer: money may have moved twice) or its money fields differ.
+        log.warning(
+            "transfer %s names a ledger row of organization %s that cannot take it: status=%s "
+            "stripe_transfer_id=%s amount=%s/%s currency=%s/%s destination=%s/%s",
+            body["stripe_transfer_id"],
+            origin.organization_id,
+            named["status"],
+            named["stripe_transfer_id"],
+            origin.amount,
+            named["net_amount"],
+            origin.currency,
+            named["currency"],
+            origin.destination,
+            named["stripe_account_id"],
+        )
+        raise Conflict(
+            "The ledger row named by this transfer's metadata does not match it.",
+            code="transfer_mismatch",
+        )
+    raise LEDGER.not_found()
 
 
-async def prune(db: D1Database, *, updated_before: str) -> int:
-    return (await db.prepare(_PRUNE).bind(*FINAL_STATUSES, updated_before).run()).changes
+ROUTES = {
+    ("POST", "/transfers/reserve"): Route.post(reserve_transfer, RESERVE_FIELDS),
+    ("POST", "/transfers/complete"): Route.post(complete_transfer, COMPLETE_FIELDS),
+    ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
+    ("POST", "/transfers/sync"): Route.post(sync_transfer, SYNC_FIELDS),
+}

@@ -1,10 +1,16 @@
-"""SQL for `connect_webhook_event`: the durable, cross-replica dedupe of Stripe events."""
+"""`connect_webhook_event`: the durable, cross-replica dedupe of Stripe events, and its routes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
+from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database
+from connect_worker.deps import Deps
+from connect_worker.errors import Conflict
+from connect_worker.route import ID, UNIX_TIME, Result, Route
+from connect_worker.validation import free_text, integer, nullable, optional, required, string
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
@@ -34,63 +40,63 @@ _PRUNE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimResult:
-    claimed: bool
-    claim_id: str | None
-    attempts: int | None
-    status: str | None
-
-
-async def claim(
-    db: D1Database,
-    *,
-    event_id: str,
-    event_type: str,
-    event_created: int,
-    stripe_account_id: str | None,
-    claim_id: str,
-    now_ms: int,
-    lease_ms: int,
-    received_at: str,
-) -> ClaimResult:
-    insert = db.prepare(_CLAIM).bind(
-        event_id,
-        event_type,
-        event_created,
-        stripe_account_id,
-        claim_id,
-        now_ms + lease_ms,
-        received_at,
-        now_ms,
-    )
-    results = await db.batch([insert, db.prepare(_STATUS).bind(event_id)])
-    granted = results[0].rows
-    if granted and granted[0]["claim_id"] == claim_id:
-        return ClaimResult(True, claim_id, int(granted[0]["attempts"]), "processing")
-    current = results[1].first_row
-    status = str(current["status"]) if current else "processing"
-    # A `failed` row always yields to a new claim, so a refused claim is processing, processed
-    # or rejected (the last two are final).
-    return ClaimResult(False, None, None, status)
-
-
-async def complete(
-    db: D1Database,
-    *,
-    event_id: str,
-    claim_id: str,
-    outcome: str,
-    error: str | None,
-    now_iso: str,
-) -> bool:
-    result = (
-        await db.prepare(_COMPLETE)
-        .bind(outcome, error, outcome, now_iso, event_id, claim_id, outcome)
-        .run()
-    )
-    return result.changes > 0
-
-
 async def prune(db: D1Database, *, received_before: str) -> int:
     return (await db.prepare(_PRUNE).bind(received_before).run()).changes
+
+
+CLAIM_FIELDS = {
+    "event_id": required(ID),
+    "event_type": required(string(max_len=128)),
+    "event_created": required(UNIX_TIME),
+    "stripe_account_id": optional(nullable(ID)),
+    "lease_seconds": optional(integer(min_value=1, max_value=900)),
+}
+
+
+async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    now = deps.now()
+    now_ms, claim_id, event_id = int(now * 1000), deps.new_claim_id(), body["event_id"]
+    insert = deps.db.prepare(_CLAIM).bind(
+        event_id,
+        body["event_type"],
+        body["event_created"],
+        body.get("stripe_account_id"),
+        claim_id,
+        now_ms + body.get("lease_seconds", 60) * 1000,
+        iso_ms(now),
+        now_ms,
+    )
+    results = await deps.db.batch([insert, deps.db.prepare(_STATUS).bind(event_id)])
+    granted = results[0].rows
+    if granted and granted[0]["claim_id"] == claim_id:
+        return 200, {"claimed": True, "claim_id": claim_id, "attempts": int(granted[0]["attempts"])}
+    current = results[1].first_row
+    # A `failed` row always yields to a new claim, so a refused claim is processing, processed
+    # or rejected (the last two are final).
+    return 200, {"claimed": False, "status": str(current["status"]) if current else "processing"}
+
+
+COMPLETE_FIELDS = {
+    "event_id": required(ID),
+    "claim_id": required(ID),
+    # `rejected`: validly signed but not applicable (odd values, a Stripe id recorded elsewhere);
+    # final like `processed`, with the reason in `error`.
+    "outcome": required(string(choices=("processed", "failed", "rejected"))),
+    "error": optional(nullable(free_text(max_len=500))),
+}
+
+
+async def complete_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    outcome, now_iso = body["outcome"], iso_ms(deps.now())
+    update = deps.db.prepare(_COMPLETE).bind(
+        outcome, body.get("error"), outcome, now_iso, body["event_id"], body["claim_id"], outcome
+    )
+    if (await update.run()).changes == 0:
+        raise Conflict("This claim is no longer current.", code="claim_lost")
+    return 200, {"status": outcome}
+
+
+ROUTES = {
+    ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
+    ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
+}

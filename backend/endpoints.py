@@ -1,0 +1,60 @@
+"""A route as data: its path, its handler and what it answers — the one source of both the
+server's replies and `/openapi.json`.
+
+A handler parses, authorizes, calls and returns its reply model (or an `Answer` when it adds
+headers); failures are raised and mapped by the handler table in `errors.py`. The endpoint turns
+the model into the response with the status it declares, and refuses (500) a handler that returns
+any other model than the one its documentation promises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend.models import Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    model: Reply
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Awaitable[Reply | Answer]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    reply: type[Reply]
+    status: int = 200
+    body: type[BaseModel] | None = None
+    security: str | tuple[str, ...] | None = "bearer"
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    errors: tuple[int, ...] = (400, 401, 403, 502, 503)
+
+    def route(self) -> Route:
+        async def endpoint(request: Request) -> Response:
+            result = await self.handler(request)
+            answer = result if isinstance(result, Answer) else Answer(result)
+            if type(answer.model) is not self.reply:
+                raise TypeError(f"{self.path} answered {type(answer.model).__name__}")
+            return Response(
+                # pydantic's own serializer: a quarter of the cost of model_dump + json.dumps.
+                answer.model.model_dump_json(exclude_none=answer.model.omit_none),
+                status_code=self.status,
+                headers=dict(answer.headers) or None,
+                media_type="application/json",
+            )
+
+        return Route(self.path, endpoint, methods=[self.method.upper()], name=self.handler.__name__)

@@ -1,0 +1,26 @@
+"""What every handler is given: the runtime adapter (or a test) builds one `Deps` per request."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from connect_worker.clock import Clock
+from connect_worker.config import WorkerConfig
+from connect_worker.d1 import D1Database
+from connect_worker.jwt import Ed25519Verifier
+
+
+def _new_claim_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    config: WorkerConfig
+    db: D1Database
+    verifier: Ed25519Verifier
+    now: Clock = time.time
+    new_claim_id: Callable[[], str] = field(default=_new_claim_id)
