@@ -18,6 +18,7 @@ from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
     AccountLinkCreateParams,
+    AccountUpdateParams,
     PaymentIntentCreateParams,
     PayoutCreateParams,
     TransferCreateParams,
@@ -150,6 +151,21 @@ class ConnectStripe:
     async def retrieve_account(self, account_id: str) -> StripeAccount:
         account = await self._guard(
             "retrieve account", self._client.v1.accounts.retrieve_async(account_id)
+        )
+        return _account(account)
+
+    async def update_payout_schedule(
+        self, account_id: str, schedule: dict[str, Any], *, request_key: str
+    ) -> StripeAccount:
+        """Set `settings.payouts.schedule` (its keys as Stripe names them) on the account."""
+        params: AccountUpdateParams = {"settings": {"payouts": {"schedule": schedule}}}  # type: ignore[typeddict-item]
+        account = await self._guard(
+            "update payout schedule",
+            self._client.v1.accounts.update_async(
+                account_id,
+                params,
+                {"idempotency_key": idempotency_key("payout-schedule", request_key)},
+            ),
         )
         return _account(account)
 
