@@ -134,7 +134,8 @@ def test_onboarding_to_transfer_payout_and_dashboard(
     page1, page2 = r["transferPage1"]["ok"], r["transferPage2"]["ok"]
     assert page1["transfers"][0]["gross_amount"] == 1_000  # the later, smaller transfer
     assert page2["transfers"][0]["gross_amount"] == 20_000
-    assert page1["next_cursor"] and page2["next_cursor"] is None
+    assert page1["next_cursor"]
+    assert page2["next_cursor"] is None
     (paid_out,) = r["payoutHistory"]["ok"]["payouts"]
     assert (paid_out["stripe_payout_id"], paid_out["automatic"]) == (payout["payout_id"], False)
     assert _error(r["outsiderHistory"])[0] == 403

@@ -70,7 +70,8 @@ async def test_a_payout_stripe_made_on_its_own_is_marked_automatic_and_hides_our
     assert (newest["stripe_payout_id"], newest["automatic"]) == ("po_7", True)
     assert (newest["failure_code"], newest["failure_message"]) == ("account_closed", "closed")
     assert (oldest["status"], oldest["automatic"]) == ("reserved", False)
-    assert "idempotency_key" not in oldest and "request_hash" not in oldest
+    assert "idempotency_key" not in oldest
+    assert "request_hash" not in oldest
 
 
 async def test_transfer_history_shows_amounts_fee_and_status(fresh_core: Core) -> None:
