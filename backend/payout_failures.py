@@ -11,31 +11,31 @@ UPDATE_BANK = (
     "Update the bank account in the Stripe Express Dashboard, then pay out again: the money is "
     "back in your Stripe balance."
 )
+# Only the next step: Stripe's `failure_message`, shown beside it, already says what went wrong.
 _ADVICE = {
-    "account_closed": "The bank account is closed. " + UPDATE_BANK,
-    "account_frozen": "The bank account is frozen. Contact your bank, or "
-    + UPDATE_BANK[0].lower()
-    + UPDATE_BANK[1:],
-    "bank_account_restricted": "The bank account restricts this kind of payment. " + UPDATE_BANK,
-    "bank_ownership_changed": "The bank account changed owner. " + UPDATE_BANK,
-    "could_not_process": "The bank could not process the payout. Pay out again later, or "
-    + UPDATE_BANK[0].lower()
-    + UPDATE_BANK[1:],
-    "debit_not_authorized": "The bank refused the transaction. Ask your bank to allow payments "
-    "from Stripe, then pay out again.",
-    "declined": "The bank declined the payout. " + UPDATE_BANK,
-    "incorrect_account_holder_address": "The account holder's address does not match the bank's "
-    "records. " + UPDATE_BANK,
-    "incorrect_account_holder_name": "The account holder's name does not match the bank's "
-    "records. " + UPDATE_BANK,
-    "incorrect_account_holder_tax_id": "The account holder's tax id does not match the bank's "
-    "records. " + UPDATE_BANK,
-    "insufficient_funds": "The Stripe balance did not cover the payout. Wait until more funds "
-    "are available, then pay out again.",
-    "invalid_account_number": "The account number is invalid. " + UPDATE_BANK,
-    "invalid_currency": "The bank account cannot receive this currency. " + UPDATE_BANK,
-    "no_account": "The bank has no such account. " + UPDATE_BANK,
-    "unsupported_card": "The debit card no longer accepts payouts. " + UPDATE_BANK,
+    **dict.fromkeys(
+        (
+            "account_closed",
+            "bank_account_restricted",
+            "bank_ownership_changed",
+            "declined",
+            "incorrect_account_holder_address",
+            "incorrect_account_holder_name",
+            "incorrect_account_holder_tax_id",
+            "invalid_account_number",
+            "invalid_currency",
+            "no_account",
+            "unsupported_card",
+        ),
+        UPDATE_BANK,
+    ),
+    "account_frozen": "Ask your bank to unfreeze the account, or update the bank account in the "
+    "Stripe Express Dashboard; then pay out again: the money is back in your Stripe balance.",
+    "could_not_process": "Pay out again later; if it fails again, update the bank account in the "
+    "Stripe Express Dashboard. The money is back in your Stripe balance.",
+    "debit_not_authorized": "Ask your bank to accept payments from Stripe, then pay out again: "
+    "the money is back in your Stripe balance.",
+    "insufficient_funds": "Wait until more funds are available, then pay out again.",
 }
 DEFAULT_ADVICE = (
     "Check the bank account in the Stripe Express Dashboard, then pay out again: the money is back "

@@ -20,6 +20,7 @@ import {
   describePayment,
   describePayoutEntry,
   describeRequirements,
+  describeTransferEntry,
   describeSchedule,
   describeState,
   describeTransferRefusal,
@@ -73,8 +74,8 @@ ul.payments { list-style: none; padding: 0; margin: .5rem 0; }
 ul.payments li { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; justify-content: space-between;
   padding: .6rem 0; border-bottom: 1px solid #e3e6ea; }
 ul.payments li:first-child { border-top: 1px solid #e3e6ea; }
-tr.failed td, tr.failed th { background: #fde2e1; color: #7f1d1d; }
-td.advice { font-size: .9rem; padding-top: 0; }
+ul.payments li.failed { background: #fde2e1; color: #7f1d1d; padding: .6rem .5rem; border-radius: 6px; }
+ul.payments li.failed [role="note"] { font-size: .9rem; }
 .schedule-form select, .schedule-form input { width: auto; }
 .payment-amount { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
@@ -838,7 +839,7 @@ export class ConnectPayouts extends HTMLElement {
     if (!this.#canManage) return parts;
     const interval = h(
       "select",
-      { name: "schedule-interval" },
+      { name: "schedule-interval", "aria-label": "Pay out" },
       ...[
         ["manual", "Manual"],
         ["daily", "Daily"],
@@ -849,7 +850,7 @@ export class ConnectPayouts extends HTMLElement {
     /** @type {HTMLSelectElement} */ (interval).value = status.payout_schedule_interval;
     const weekday = h(
       "select",
-      { name: "schedule-weekday" },
+      { name: "schedule-weekday", "aria-label": "Day of the week" },
       ...["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].map((d) =>
         h("option", { value: d }, d[0].toUpperCase() + d.slice(1)),
       ),
@@ -857,6 +858,7 @@ export class ConnectPayouts extends HTMLElement {
     /** @type {HTMLSelectElement} */ (weekday).value = status.payout_schedule_weekly_anchor ?? "monday";
     const monthDay = h("input", {
       name: "schedule-day",
+      "aria-label": "Day of the month",
       type: "number",
       min: "1",
       max: "31",
@@ -902,34 +904,25 @@ export class ConnectPayouts extends HTMLElement {
   #renderHistory(
     /** @type {{payouts: import("./backend-client.mjs").PayoutEntry[], payoutCursor: string | null, transfers: import("./backend-client.mjs").TransferEntry[], transferCursor: string | null}} */ history,
   ) {
+    const entry = (/** @type {{amount: string, state: string, failed: boolean, detail: string}} */ words, /** @type {string} */ testId) =>
+      h(
+        "li",
+        { class: words.failed ? "failed" : "", "data-testid": words.failed ? `failed-${testId}` : testId },
+        h(
+          "div",
+          {},
+          h("span", { class: "payment-amount" }, words.amount),
+          " ",
+          h("span", { class: "badge", "data-state": words.failed ? "restricted" : "" }, words.state),
+          h("br"),
+          h("span", words.failed ? { role: "note" } : { class: "muted" }, words.detail),
+        ),
+      );
     const parts = [h("h3", {}, "Payouts to your bank")];
     if (history.payouts.length === 0) {
       parts.push(h("p", { class: "muted" }, "No payouts yet."));
     } else {
-      const rows = [];
-      for (const payout of history.payouts) {
-        const words = describePayoutEntry(payout);
-        rows.push(
-          h(
-            "tr",
-            { class: words.failed ? "failed" : "", "data-testid": words.failed ? "failed-payout" : "payout-row" },
-            h("td", {}, words.state),
-            h("td", { class: "num" }, words.amount),
-            h("td", {}, words.failed ? "" : words.detail),
-          ),
-        );
-        if (words.failed) {
-          rows.push(h("tr", { class: "failed" }, h("td", { class: "advice", colspan: "3", role: "note" }, words.detail)));
-        }
-      }
-      parts.push(
-        h(
-          "table",
-          { "aria-label": "Payouts" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Status"), h("th", { scope: "col", class: "num" }, "Amount"), h("th", { scope: "col" }, "Details"))),
-          h("tbody", {}, ...rows),
-        ),
-      );
+      parts.push(h("ul", { class: "payments", "aria-label": "Payouts" }, ...history.payouts.map((p) => entry(describePayoutEntry(p), "payout"))));
       if (history.payoutCursor) {
         parts.push(h("button", { type: "button", class: "secondary", name: "more-payouts", onclick: () => void this.#moreHistory("payouts") }, "Show older payouts"));
       }
@@ -939,29 +932,7 @@ export class ConnectPayouts extends HTMLElement {
       parts.push(h("p", { class: "muted" }, "No transfers yet."));
       return parts;
     }
-    const transferState = { pending: "Pending", succeeded: "Done", failed: "Failed", reversed: "Reversed" };
-    parts.push(
-      h(
-        "table",
-        { "aria-label": "Transfers" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col", class: "num" }, "Payment"), h("th", { scope: "col", class: "num" }, "Fee"), h("th", { scope: "col", class: "num" }, "Received"), h("th", { scope: "col" }, "Status"))),
-        h(
-          "tbody",
-          {},
-          ...history.transfers.map((t) =>
-            h(
-              "tr",
-              { class: t.status === "failed" ? "failed" : "" },
-              h("td", {}, new Date(t.created_at).toLocaleDateString()),
-              h("td", { class: "num" }, formatMoney(t.gross_amount, t.currency)),
-              h("td", { class: "num" }, formatMoney(t.fee_amount, t.currency)),
-              h("td", { class: "num" }, formatMoney(t.net_amount - t.amount_reversed, t.currency)),
-              h("td", {}, transferState[t.status] ?? t.status, t.failure_message ? ` — ${t.failure_message}` : ""),
-            ),
-          ),
-        ),
-      ),
-    );
+    parts.push(h("ul", { class: "payments", "aria-label": "Transfers" }, ...history.transfers.map((t) => entry(describeTransferEntry(t), "transfer"))));
     if (history.transferCursor) {
       parts.push(h("button", { type: "button", class: "secondary", name: "more-transfers", onclick: () => void this.#moreHistory("transfers") }, "Show older transfers"));
     }

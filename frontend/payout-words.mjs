@@ -406,13 +406,36 @@ export function describePayoutEntry(payout, timeZone) {
   if (failed) {
     const why = payout.failure_message || "The bank did not accept the payout.";
     detail = `${why} ${payout.failure_advice ?? ""}`.trim();
-  } else if (payout.status === "refused" && payout.failure_message) {
-    detail = payout.failure_message;
+  } else if (payout.status === "refused") {
+    detail = "Stripe refused it; nothing left your balance.";
   }
   return {
     amount: formatMoney(payout.amount, payout.currency),
     state: /** @type {Record<string, string>} */ (states)[payout.status] ?? payout.status,
     failed,
     detail,
+  };
+}
+
+/**
+ * A transfer of the history in words: what reached the Stripe balance, and from what.
+ * @param {import("./backend-client.mjs").TransferEntry} transfer
+ * @param {string} [timeZone]
+ * @returns {{amount: string, state: string, failed: boolean, detail: string}}
+ */
+export function describeTransferEntry(transfer, timeZone) {
+  const c = transfer.currency;
+  const states = { pending: "Pending", succeeded: "Done", failed: "Failed", reversed: "Reversed" };
+  const day = formatDay(Math.floor(Date.parse(transfer.created_at) / 1000), timeZone);
+  const from = transfer.source_transaction
+    ? `${formatMoney(transfer.gross_amount, c)} payment less the ${formatMoney(transfer.fee_amount, c)} fee`
+    : transfer.reason ?? "Adjustment by the platform";
+  const reversed = transfer.amount_reversed > 0 ? ` · ${formatMoney(transfer.amount_reversed, c)} taken back` : "";
+  const failed = transfer.status === "failed";
+  return {
+    amount: formatMoney(transfer.net_amount, c),
+    state: states[transfer.status] ?? transfer.status,
+    failed,
+    detail: failed ? `${day} · ${transfer.failure_message ?? "Stripe refused the transfer."}` : `${day} · ${from}${reversed}`,
   };
 }

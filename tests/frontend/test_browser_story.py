@@ -316,7 +316,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         _wait_for_column(db, org_id, "requirements_current_deadline", due_by)
         owner.reload()
         expect(_state_badge(owner)).to_have_text("Active")
-        expect(owner.get_by_role("listitem")).to_have_text("An identity document")
+        expect(owner.get_by_role("listitem").filter(has_text="identity document")).to_have_text(
+            "An identity document"
+        )
         expect(owner.get_by_test_id("requirements-deadline")).to_contain_text("Provide these by")
         expect(owner.get_by_role("button", name="Continue setup")).to_be_visible()
         _shot(owner, "07-more-needed-by-a-deadline")
@@ -430,7 +432,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         ):
             expect(member.get_by_role("button", name=control)).to_have_count(0)
         expect(member.get_by_test_id("payout-schedule")).to_contain_text("Manual")
-        expect(member.get_by_role("table", name="Transfers")).to_contain_text("$100.00")
+        expect(member.get_by_role("list", name="Transfers")).to_contain_text("$100.00 payment")
         expect(member.get_by_role("switch", name="Automatic transfers")).to_have_count(0)
         expect(member.get_by_role("heading", name="Earnings")).to_have_count(0)
         expect(
@@ -471,7 +473,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
             sched,
             "payout-history",
             sched.get_by_role("heading", name="Payout schedule"),
-            sched.get_by_role("table", name="Payouts"),
+            sched.get_by_role("list", name="Payouts"),
         )
         sched.get_by_label("Pay out", exact=True).select_option("manual")
         sched.get_by_role("button", name="Save schedule").click()
@@ -492,7 +494,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         _wait_for_column(db, org_id, "stripe_connect_status", "disabled")  # the webhook landed
         member.reload()
         expect(_state_badge(member)).to_have_text("Restricted")
-        expect(member.get_by_role("listitem")).to_have_text("An identity document — overdue")
+        expect(member.get_by_role("listitem").filter(has_text="identity document")).to_have_text(
+            "An identity document — overdue"
+        )
         expect(member.get_by_role("button", name="Continue setup")).to_have_count(0)
         _shot(member, "11-member-restricted")
 
