@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import stripe
@@ -23,6 +23,7 @@ from stripe.params import (
     PayoutCreateParams,
     TransferCreateParams,
 )
+from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
 from backend.errors import UpstreamError
 from backend.models import Money
@@ -38,6 +39,7 @@ from backend.stripe_models import (
 )
 
 logger = logging.getLogger("backend.stripe")
+WeeklyAnchor = Literal["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"]
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
@@ -155,10 +157,24 @@ class ConnectStripe:
         return _account(account)
 
     async def update_payout_schedule(
-        self, account_id: str, schedule: dict[str, Any], *, request_key: str
+        self,
+        account_id: str,
+        *,
+        interval: Literal["manual", "daily", "weekly", "monthly"],
+        weekly_anchor: WeeklyAnchor | None,
+        monthly_anchor: int | None,
+        delay_days: int | None,
+        request_key: str,
     ) -> StripeAccount:
-        """Set `settings.payouts.schedule` (its keys as Stripe names them) on the account."""
-        params: AccountUpdateParams = {"settings": {"payouts": {"schedule": schedule}}}  # type: ignore[typeddict-item]
+        """Set `settings.payouts.schedule`; the caller checked which anchor fits the interval."""
+        schedule: AccountUpdateParamsSettingsPayoutsSchedule = {"interval": interval}
+        if weekly_anchor is not None:
+            schedule["weekly_anchor"] = weekly_anchor
+        if monthly_anchor is not None:
+            schedule["monthly_anchor"] = monthly_anchor
+        if delay_days is not None:
+            schedule["delay_days"] = delay_days
+        params: AccountUpdateParams = {"settings": {"payouts": {"schedule": schedule}}}
         account = await self._guard(
             "update payout schedule",
             self._client.v1.accounts.update_async(

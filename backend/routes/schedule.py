@@ -4,7 +4,6 @@ in D1 from a re-read of the account (the same path `account.updated` takes)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 
@@ -15,37 +14,29 @@ from backend.services import read_model, services
 from backend.sync import sync_account
 
 
-def stripe_schedule(body: PayoutScheduleRequest) -> dict[str, Any]:
-    """Stripe's `settings.payouts.schedule` for the request; a missing or stray anchor is a 400
-    here rather than Stripe's error passed through."""
-    schedule: dict[str, Any] = {"interval": body.interval}
-    if body.interval == "weekly":
-        if body.weekly_anchor is None:
-            raise InvalidRequest(
-                code="weekly_anchor_required", message="A weekly schedule needs weekly_anchor."
-            )
-        schedule["weekly_anchor"] = body.weekly_anchor
-    elif body.weekly_anchor is not None:
+def check_schedule(body: PayoutScheduleRequest) -> None:
+    """Each interval takes only its own anchor (and weekly/monthly need theirs): a 400 here
+    rather than Stripe's error passed through."""
+    if body.interval == "weekly" and body.weekly_anchor is None:
+        raise InvalidRequest(
+            code="weekly_anchor_required", message="A weekly schedule needs weekly_anchor."
+        )
+    if body.interval == "monthly" and body.monthly_anchor is None:
+        raise InvalidRequest(
+            code="monthly_anchor_required", message="A monthly schedule needs monthly_anchor."
+        )
+    if body.interval != "weekly" and body.weekly_anchor is not None:
         raise InvalidRequest(
             code="invalid_schedule", message="weekly_anchor is only for a weekly schedule."
         )
-    if body.interval == "monthly":
-        if body.monthly_anchor is None:
-            raise InvalidRequest(
-                code="monthly_anchor_required", message="A monthly schedule needs monthly_anchor."
-            )
-        schedule["monthly_anchor"] = body.monthly_anchor
-    elif body.monthly_anchor is not None:
+    if body.interval != "monthly" and body.monthly_anchor is not None:
         raise InvalidRequest(
             code="invalid_schedule", message="monthly_anchor is only for a monthly schedule."
         )
-    if body.delay_days is not None:
-        if body.interval == "manual":
-            raise InvalidRequest(
-                code="invalid_schedule", message="delay_days is only for an automatic schedule."
-            )
-        schedule["delay_days"] = body.delay_days
-    return schedule
+    if body.interval == "manual" and body.delay_days is not None:
+        raise InvalidRequest(
+            code="invalid_schedule", message="delay_days is only for an automatic schedule."
+        )
 
 
 async def set_payout_schedule(request: Request) -> StatusReply:
@@ -62,12 +53,19 @@ async def set_payout_schedule(request: Request) -> StatusReply:
             message=f"This platform does not offer {body.interval} payouts; choose one of "
             f"{', '.join(allowed)}.",
         )
-    schedule = stripe_schedule(body)
+    check_schedule(body)
     account_id = access.organization.stripe_connect_account_id
     if not account_id:
         raise Conflict(
             code="no_connect_account", message="The organization has no Stripe account yet."
         )
-    await svc.stripe.update_payout_schedule(account_id, schedule, request_key=uuid.uuid4().hex)
+    await svc.stripe.update_payout_schedule(
+        account_id,
+        interval=body.interval,
+        weekly_anchor=body.weekly_anchor,
+        monthly_anchor=body.monthly_anchor,
+        delay_days=body.delay_days,
+        request_key=uuid.uuid4().hex,
+    )
     org = await sync_account(svc, access.organization.id, account_id)
     return StatusReply.of(org)
