@@ -23,6 +23,8 @@ ConnectStatus = Literal["pending", "active", "disabled"]
 OnboardingStep = Literal[
     "account_creation", "details_submission", "verification", "complete", "rejected"
 ]
+PayoutInterval = Literal["manual", "daily", "weekly", "monthly"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 class Request(BaseModel):
@@ -61,6 +63,10 @@ class Organization(WorkerModel):
     requirements_current_deadline: int | None = None
     stripe_synced_at: int | None = None
     auto_transfer_payments: bool = False
+    payout_schedule_interval: PayoutInterval = "manual"
+    payout_schedule_delay_days: int | None = None
+    payout_schedule_weekly_anchor: Weekday | None = None
+    payout_schedule_monthly_anchor: int | None = None
 
 
 class Membership(WorkerModel):
@@ -242,6 +248,10 @@ class StatusReply(Reply):
     platform_fee_fixed: int
     stripe_synced_at: int | None
     auto_transfer_payments: bool
+    payout_schedule_interval: PayoutInterval
+    payout_schedule_delay_days: int | None
+    payout_schedule_weekly_anchor: Weekday | None
+    payout_schedule_monthly_anchor: int | None
 
     @classmethod
     def of(cls, org: Organization) -> StatusReply:
@@ -342,6 +352,59 @@ class PayoutReply(Reply):
     currency: str
     status: str
     arrival_date: int | None
+
+
+class PayoutScheduleRequest(Request):
+    """Stripe's `settings.payouts.schedule`: `weekly` needs `weekly_anchor`, `monthly` needs
+    `monthly_anchor`; `delay_days` (how long funds wait before they can be paid out) is left to
+    Stripe's minimum when absent."""
+
+    organization_id: OrgId
+    interval: PayoutInterval
+    weekly_anchor: Weekday | None = None
+    monthly_anchor: Annotated[int, Field(ge=1, le=31)] | None = None
+    delay_days: Annotated[int, Field(ge=2, le=365)] | None = None
+
+
+class TransferEntry(Reply):
+    gross_amount: int
+    fee_amount: int
+    net_amount: int
+    currency: str
+    stripe_transfer_id: str | None
+    status: TransferStatus
+    amount_reversed: int
+    failure_message: str | None
+    source_transaction: str | None
+    reason: str | None
+    initiated_by: str | None
+    created_at: str
+
+
+class TransferHistoryReply(Reply):
+    organization_id: str
+    transfers: list[TransferEntry]
+    next_cursor: str | None
+
+
+class PayoutEntry(Reply):
+    stripe_payout_id: str | None
+    amount: int
+    currency: str
+    status: str
+    automatic: bool
+    failure_code: str | None
+    failure_message: str | None
+    # For a failed payout: what the organization should do, in words (from `failure_code`).
+    failure_advice: str | None
+    arrival_date: int | None
+    updated_at: str
+
+
+class PayoutHistoryReply(Reply):
+    organization_id: str
+    payouts: list[PayoutEntry]
+    next_cursor: str | None
 
 
 class LoginLinkRequest(Request):

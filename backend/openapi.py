@@ -30,6 +30,19 @@ ORG_PATH = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 128},
 }
 REFRESH = {"name": "refresh", "in": "query", "required": False, "schema": {"type": "boolean"}}
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+}
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "description": "next_cursor of the previous page (opaque)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
 USER = header("X-User-ID", max_length=128)
 IDEMPOTENCY = header("Idempotency-Key", required=True)
 

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
     http_max_pending_connections: int = Field(default=1000, ge=1, le=100_000)
+    # The payout schedules organizations may choose (PAYOUT_SCHEDULE_INTERVALS, comma-separated,
+    # of daily, weekly, monthly). `manual` is always allowed: it is how accounts start, and an
+    # organization must always be able to stop automatic payouts.
+    payout_schedule_intervals: CommaList = ("manual", "daily", "weekly", "monthly")
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")
@@ -203,6 +207,18 @@ class Settings(BaseSettings):
             if not parts:
                 raise ValueError("needs at least one origin (comma-separated)")
             return tuple(dict.fromkeys(normalise_origin(str(p)) for p in parts))
+        return parts
+
+    @field_validator("payout_schedule_intervals", mode="before")
+    @classmethod
+    def _payout_intervals(cls, value: object) -> object:
+        parts = _split(value)
+        if isinstance(parts, tuple):
+            lowered = tuple(str(p).lower() for p in parts)
+            unknown = [p for p in lowered if p not in ("manual", "daily", "weekly", "monthly")]
+            if unknown:
+                raise ValueError("each entry must be one of manual, daily, weekly, monthly")
+            return tuple(dict.fromkeys(("manual", *lowered)))
         return parts
 
     @field_validator("log_level")

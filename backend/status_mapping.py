@@ -80,7 +80,42 @@ def organization_fields(account: Mapping[str, Any]) -> dict[str, Any]:
         "requirements_past_due": _string_list(requirements.get("past_due")),
         "requirements_disabled_reason": requirements.get("disabled_reason") or None,
         "requirements_current_deadline": _deadline(requirements.get("current_deadline")),
+        **payout_schedule_fields(account),
     }
+
+
+PAYOUT_INTERVALS = ("manual", "daily", "weekly", "monthly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def payout_schedule_fields(account: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings.payouts.schedule` → the four schedule columns. An account that shows no schedule
+    (or one this code does not know) reads as `manual`, the state in which we never claim that
+    Stripe pays out on its own; anchors of another interval are dropped, as Stripe drops them."""
+    settings = account.get("settings") or {}
+    payouts = settings.get("payouts") if isinstance(settings, Mapping) else None
+    schedule = payouts.get("schedule") if isinstance(payouts, Mapping) else None
+    schedule = schedule if isinstance(schedule, Mapping) else {}
+    interval = schedule.get("interval")
+    interval = interval if interval in PAYOUT_INTERVALS else "manual"
+    weekly = schedule.get("weekly_anchor")
+    monthly = schedule.get("monthly_anchor")
+    return {
+        "payout_schedule_interval": interval,
+        "payout_schedule_delay_days": _bounded(schedule.get("delay_days"), 0, 365),
+        "payout_schedule_weekly_anchor": weekly
+        if interval == "weekly" and weekly in WEEKDAYS
+        else None,
+        "payout_schedule_monthly_anchor": _bounded(monthly, 1, 31)
+        if interval == "monthly"
+        else None,
+    }
+
+
+def _bounded(value: object, low: int, high: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return None
 
 
 def _deadline(value: object) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import stripe
@@ -18,10 +18,12 @@ from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
     AccountLinkCreateParams,
+    AccountUpdateParams,
     PaymentIntentCreateParams,
     PayoutCreateParams,
     TransferCreateParams,
 )
+from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
 from backend.errors import UpstreamError
 from backend.models import Money
@@ -37,6 +39,7 @@ from backend.stripe_models import (
 )
 
 logger = logging.getLogger("backend.stripe")
+WeeklyAnchor = Literal["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"]
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
@@ -150,6 +153,35 @@ class ConnectStripe:
     async def retrieve_account(self, account_id: str) -> StripeAccount:
         account = await self._guard(
             "retrieve account", self._client.v1.accounts.retrieve_async(account_id)
+        )
+        return _account(account)
+
+    async def update_payout_schedule(
+        self,
+        account_id: str,
+        *,
+        interval: Literal["manual", "daily", "weekly", "monthly"],
+        weekly_anchor: WeeklyAnchor | None,
+        monthly_anchor: int | None,
+        delay_days: int | None,
+        request_key: str,
+    ) -> StripeAccount:
+        """Set `settings.payouts.schedule`; the caller checked which anchor fits the interval."""
+        schedule: AccountUpdateParamsSettingsPayoutsSchedule = {"interval": interval}
+        if weekly_anchor is not None:
+            schedule["weekly_anchor"] = weekly_anchor
+        if monthly_anchor is not None:
+            schedule["monthly_anchor"] = monthly_anchor
+        if delay_days is not None:
+            schedule["delay_days"] = delay_days
+        params: AccountUpdateParams = {"settings": {"payouts": {"schedule": schedule}}}
+        account = await self._guard(
+            "update payout schedule",
+            self._client.v1.accounts.update_async(
+                account_id,
+                params,
+                {"idempotency_key": idempotency_key("payout-schedule", request_key)},
+            ),
         )
         return _account(account)
 

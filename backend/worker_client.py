@@ -27,7 +27,7 @@ from backend.stripe_events import PayoutObject
 from backend.stripe_models import StripePayout
 from backend.worker_transport import WorkerError, WorkerTransport
 
-__all__ = ["WorkerClient", "WorkerError"]
+__all__ = ["PayoutPage", "TransferPage", "WorkerClient", "WorkerError"]
 
 
 class WorkerClient(WorkerTransport):
@@ -224,6 +224,28 @@ class WorkerClient(WorkerTransport):
         )
         return reply.payments
 
+    async def transfer_history(
+        self, organization_id: str, *, limit: int, before_id: int | None
+    ) -> TransferPage:
+        return await self._request(
+            "POST",
+            "/api/internal/history/transfers",
+            _page(organization_id, limit, before_id),
+            read=True,
+            model=TransferPage,
+        )
+
+    async def payout_history(
+        self, organization_id: str, *, limit: int, before_id: int | None
+    ) -> PayoutPage:
+        return await self._request(
+            "POST",
+            "/api/internal/history/payouts",
+            _page(organization_id, limit, before_id),
+            read=True,
+            model=PayoutPage,
+        )
+
     async def set_auto_transfer(self, organization_id: str, *, enabled: bool) -> Organization:
         reply = await self._request(
             "POST",
@@ -291,6 +313,16 @@ class WorkerClient(WorkerTransport):
         return reply.payout
 
 
+class TransferPage(BaseModel):
+    transfers: list[dict[str, Any]]
+    next_before_id: int | None = None
+
+
+class PayoutPage(BaseModel):
+    payouts: list[dict[str, Any]]
+    next_before_id: int | None = None
+
+
 class _OrganizationReply(BaseModel):
     organization: Organization
 
@@ -313,6 +345,13 @@ class _PaymentReply(BaseModel):
 
 class _PaymentsReply(BaseModel):
     payments: list[Payment]
+
+
+def _page(organization_id: str, limit: int, before_id: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"organization_id": organization_id, "limit": limit}
+    if before_id is not None:
+        body["before_id"] = before_id
+    return body
 
 
 def _segment(value: str) -> str:

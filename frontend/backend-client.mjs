@@ -59,6 +59,57 @@
  * @property {number | null} stripe_synced_at Unix seconds of the last read from Stripe.
  * @property {boolean} auto_transfer_payments Each payment for the org is transferred as it
  *   succeeds (otherwise owners/admins claim them: see `payments` and `transfer`).
+ * @property {"manual" | "daily" | "weekly" | "monthly"} payout_schedule_interval `manual`: payouts
+ *   only when an owner/admin asks (`payout`); otherwise Stripe pays out on its own schedule.
+ * @property {number | null} payout_schedule_delay_days
+ * @property {string | null} payout_schedule_weekly_anchor `monday` … `sunday` (weekly only).
+ * @property {number | null} payout_schedule_monthly_anchor 1–31 (monthly only).
+ */
+
+/**
+ * @typedef {object} PayoutScheduleInput
+ * @property {"manual" | "daily" | "weekly" | "monthly"} interval
+ * @property {string} [weeklyAnchor] Required for `weekly`: `monday` … `sunday`.
+ * @property {number} [monthlyAnchor] Required for `monthly`: 1–31 (29–31: the month's last day
+ *   when shorter).
+ * @property {number} [delayDays] 2–365, automatic schedules only; default Stripe's minimum.
+ */
+
+/**
+ * @typedef {object} PageOptions
+ * @property {number} [limit] 1–100 entries (default 20).
+ * @property {string | null} [cursor] `next_cursor` of the previous page; absent for the first.
+ */
+
+/**
+ * @typedef {object} TransferEntry
+ * @property {number} gross_amount
+ * @property {number} fee_amount
+ * @property {number} net_amount
+ * @property {string} currency
+ * @property {string | null} stripe_transfer_id
+ * @property {"pending" | "succeeded" | "failed" | "reversed"} status
+ * @property {number} amount_reversed
+ * @property {string | null} failure_message
+ * @property {string | null} source_transaction
+ * @property {string | null} reason
+ * @property {string | null} initiated_by
+ * @property {string} created_at ISO time.
+ */
+
+/**
+ * @typedef {object} PayoutEntry
+ * @property {string | null} stripe_payout_id `po_…` (null for a request Stripe refused)
+ * @property {number} amount
+ * @property {string} currency
+ * @property {string} status `reserved`, `refused`, or Stripe's: `pending`, `in_transit`, `paid`,
+ *   `failed`, `canceled`.
+ * @property {boolean} automatic Made by Stripe on its own (schedule, Express Dashboard).
+ * @property {string | null} failure_code Stripe's code, e.g. `account_closed`.
+ * @property {string | null} failure_message Stripe's words for what went wrong.
+ * @property {string | null} failure_advice For a failed payout: what to do next.
+ * @property {number | null} arrival_date Unix seconds.
+ * @property {string} updated_at ISO time.
  */
 
 /**
@@ -318,6 +369,18 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
   /** @param {string | undefined} key */
   const keyOrNew = (key) => (key === undefined ? newIdempotencyKey() : key);
 
+  /**
+   * @param {number | undefined} limit
+   * @param {string | null | undefined} cursor
+   */
+  const page = (limit, cursor) => {
+    const query = new URLSearchParams();
+    if (limit !== undefined) query.set("limit", String(limit));
+    if (cursor) query.set("cursor", cursor);
+    const text = query.toString();
+    return text ? `?${text}` : "";
+  };
+
   /** @param {Response} response */
   const replayed = (response) => response.headers.get("idempotent-replayed") === "true";
 
@@ -436,6 +499,49 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
         idempotencyKey: key,
       });
       return { ...data, idempotency_key: key, replayed: replayed(response) };
+    },
+
+    /**
+     * Set the organization's payout schedule on its Stripe account; answers the status with the
+     * schedule as Stripe now holds it. Owner/admin. Refusals: 400 `weekly_anchor_required`,
+     * `monthly_anchor_required`, `invalid_schedule`; 403 `payout_schedule_not_allowed` (the
+     * platform does not offer that interval).
+     * @param {string} orgId
+     * @param {PayoutScheduleInput} input
+     * @returns {Promise<StatusReply>}
+     */
+    async setPayoutSchedule(orgId, input) {
+      const body = compact({
+        organization_id: orgId,
+        interval: input.interval,
+        weekly_anchor: input.weeklyAnchor,
+        monthly_anchor: input.monthlyAnchor,
+        delay_days: input.delayDays,
+      });
+      return (await request("POST", "/api/connect/payout-schedule", { body })).data;
+    },
+
+    /**
+     * The organization's transfers, newest first, one page at a time. Any member.
+     * @param {string} orgId
+     * @param {PageOptions} [options]
+     * @returns {Promise<{organization_id: string, transfers: TransferEntry[], next_cursor: string | null}>}
+     */
+    async transferHistory(orgId, { limit, cursor } = {}) {
+      return (await request("GET", `/api/connect/transfers/${orgPath(orgId)}${page(limit, cursor)}`))
+        .data;
+    },
+
+    /**
+     * The organization's payouts — requested here or made by Stripe's schedule — newest first.
+     * Any member.
+     * @param {string} orgId
+     * @param {PageOptions} [options]
+     * @returns {Promise<{organization_id: string, payouts: PayoutEntry[], next_cursor: string | null}>}
+     */
+    async payoutHistory(orgId, { limit, cursor } = {}) {
+      return (await request("GET", `/api/connect/payouts/${orgPath(orgId)}${page(limit, cursor)}`))
+        .data;
     },
 
     /**

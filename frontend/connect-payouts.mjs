@@ -18,7 +18,10 @@ import {
   describeDeadline,
   describeFeeRule,
   describePayment,
+  describePayoutEntry,
   describeRequirements,
+  describeTransferEntry,
+  describeSchedule,
   describeState,
   describeTransferRefusal,
   formatMoney,
@@ -71,6 +74,9 @@ ul.payments { list-style: none; padding: 0; margin: .5rem 0; }
 ul.payments li { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; justify-content: space-between;
   padding: .6rem 0; border-bottom: 1px solid #e3e6ea; }
 ul.payments li:first-child { border-top: 1px solid #e3e6ea; }
+ul.payments li.failed { background: #fde2e1; color: #7f1d1d; padding: .6rem .5rem; border-radius: 6px; }
+ul.payments li.failed [role="note"] { font-size: .9rem; }
+.schedule-form select, .schedule-form input { width: auto; }
 .payment-amount { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
 
@@ -93,6 +99,8 @@ function h(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+const HISTORY_PAGE = 10;
 
 const SIGNED_OUT = new Set(["missing_token", "invalid_token"]);
 
@@ -136,6 +144,16 @@ export function explainError(error) {
       return { message: `That amount cannot be paid out. ${error.message}`, retry: false };
     case "payout_failed":
       return { message: refusedPayout(error.message), retry: false };
+    case "automatic_payouts":
+      return {
+        message: "Stripe pays this organization out on its schedule. Switch the payout schedule to Manual to pay out now.",
+        retry: false,
+      };
+    case "payout_schedule_not_allowed":
+    case "weekly_anchor_required":
+    case "monthly_anchor_required":
+    case "invalid_schedule":
+      return { message: error.message, retry: false };
     case "account_not_ready":
       return { message: "Finish setting up payouts first.", retry: false };
     case "payout_outcome_unknown":
@@ -191,6 +209,8 @@ export class ConnectPayouts extends HTMLElement {
   #lastPayout = null;
   /** Owners/admins: the payments earned and not yet transferred. @type {import("./backend-client.mjs").PaymentsReply | null} */
   #payments = null;
+  /** Money history pages shown so far. @type {{payouts: import("./backend-client.mjs").PayoutEntry[], payoutCursor: string | null, transfers: import("./backend-client.mjs").TransferEntry[], transferCursor: string | null} | null} */
+  #history = null;
   /** One Idempotency-Key per payment's transfer click, kept until the backend answers for good,
    * so "Try again" after a lost answer never transfers twice. @type {Map<string, string>} */
   #claimKeys = new Map();
@@ -253,6 +273,7 @@ export class ConnectPayouts extends HTMLElement {
     this.#lastPayout = null;
     this.#payoutKey = "";
     this.#payments = null;
+    this.#history = null;
     this.#claimKeys.clear();
     if (this.isConnected) void this.reload();
   }
@@ -320,6 +341,8 @@ export class ConnectPayouts extends HTMLElement {
       if (generation !== this.#generation) return;
       this.#balance = balance;
       this.#payments = payments;
+      this.#history = status.stripe_connect_account_id ? await this.#firstHistoryPages(api) : null;
+      if (generation !== this.#generation) return;
       if (landing === "return") {
         this.#landingHandled = true;
         this.#dropLandingParam();
@@ -420,7 +443,7 @@ export class ConnectPayouts extends HTMLElement {
       this.#draft = { amount: "", currency: "" };
       this.#lastPayout = payout;
       this.#announce(`Payout of ${formatMoney(payout.amount, payout.currency)} sent. It is ${payout.status.replace(/_/g, " ")}.`);
-      this.#balance = await api.balance(this.#orgId);
+      [this.#balance, this.#history] = await Promise.all([api.balance(this.#orgId), this.#firstHistoryPages(api)]);
     } catch (error) {
       const retryable = error instanceof BackendError && (error.status === 0 || error.status >= 500);
       if (!retryable) this.#payoutKey = "";
@@ -479,9 +502,72 @@ export class ConnectPayouts extends HTMLElement {
 
   /** Balance and earnings again, after money moved (or the list turned out to be stale). */
   async #reloadMoney(/** @type {import("./backend-client.mjs").BackendClient} */ api) {
-    const [balance, payments] = await Promise.all([api.balance(this.#orgId), api.payments(this.#orgId)]);
+    const [balance, payments, history] = await Promise.all([
+      api.balance(this.#orgId),
+      api.payments(this.#orgId),
+      this.#firstHistoryPages(api),
+    ]);
     this.#balance = balance;
     this.#payments = payments;
+    this.#history = history;
+  }
+
+  /** The newest payouts and transfers; any member may read them. */
+  async #firstHistoryPages(/** @type {import("./backend-client.mjs").BackendClient} */ api) {
+    const [payouts, transfers] = await Promise.all([
+      api.payoutHistory(this.#orgId, { limit: HISTORY_PAGE }),
+      api.transferHistory(this.#orgId, { limit: HISTORY_PAGE }),
+    ]);
+    return {
+      payouts: payouts.payouts,
+      payoutCursor: payouts.next_cursor,
+      transfers: transfers.transfers,
+      transferCursor: transfers.next_cursor,
+    };
+  }
+
+  async #moreHistory(/** @type {"payouts" | "transfers"} */ kind) {
+    const api = this.#api;
+    const history = this.#history;
+    if (!api || !history) return;
+    this.#busy = true;
+    this.#error = null;
+    this.#render();
+    try {
+      if (kind === "payouts") {
+        const page = await api.payoutHistory(this.#orgId, { limit: HISTORY_PAGE, cursor: history.payoutCursor });
+        history.payouts = [...history.payouts, ...page.payouts];
+        history.payoutCursor = page.next_cursor;
+      } else {
+        const page = await api.transferHistory(this.#orgId, { limit: HISTORY_PAGE, cursor: history.transferCursor });
+        history.transfers = [...history.transfers, ...page.transfers];
+        history.transferCursor = page.next_cursor;
+      }
+    } catch (error) {
+      this.#fail(error, () => void this.#moreHistory(kind));
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
+  }
+
+  async #setSchedule(/** @type {import("./backend-client.mjs").PayoutScheduleInput} */ input) {
+    const api = this.#api;
+    if (!api) return;
+    this.#busy = true;
+    this.#error = null;
+    this.#announce("Saving the payout schedule…");
+    this.#render();
+    try {
+      this.#status = await api.setPayoutSchedule(this.#orgId, input);
+      this.#announce(`Payout schedule saved. ${describeSchedule(this.#status)}`);
+    } catch (error) {
+      this.#announce("");
+      this.#fail(error, () => void this.#setSchedule(input));
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
   }
 
   async #setAutoTransfer(/** @type {boolean} */ enabled) {
@@ -549,6 +635,8 @@ export class ConnectPayouts extends HTMLElement {
       // In the order money moves: earned → transferred to the balance → paid out.
       if (this.#payments && this.#canManage) parts.push(...this.#renderEarnings(this.#payments, status));
       if (this.#balance) parts.push(...this.#renderBalance(this.#balance, status));
+      if (status.stripe_connect_account_id) parts.push(...this.#renderSchedule(status));
+      if (this.#history) parts.push(...this.#renderHistory(this.#history));
     } else if (this.#busy && !this.#error) {
       parts.push(h("p", { class: "muted" }, "Loading payouts…"));
     }
@@ -670,7 +758,8 @@ export class ConnectPayouts extends HTMLElement {
       );
     }
     const payable = currencies.filter((c) => sum(balance.available, c) > 0);
-    if (this.#canManage && status.stripe_connect_status === "active" && payable.length > 0) {
+    const manual = status.payout_schedule_interval === "manual";
+    if (this.#canManage && status.stripe_connect_status === "active" && payable.length > 0 && manual) {
       parts.push(this.#renderPayoutForm(balance, payable, sum));
     }
     return parts;
@@ -739,6 +828,114 @@ export class ConnectPayouts extends HTMLElement {
         }),
       ),
     );
+    return parts;
+  }
+
+  #renderSchedule(/** @type {import("./backend-client.mjs").StatusReply} */ status) {
+    const parts = [
+      h("h3", {}, "Payout schedule"),
+      h("p", { "data-testid": "payout-schedule" }, describeSchedule(status)),
+    ];
+    if (!this.#canManage) return parts;
+    const interval = h(
+      "select",
+      { name: "schedule-interval", "aria-label": "Pay out" },
+      ...[
+        ["manual", "Manual"],
+        ["daily", "Daily"],
+        ["weekly", "Weekly"],
+        ["monthly", "Monthly"],
+      ].map(([value, label]) => h("option", { value }, label)),
+    );
+    /** @type {HTMLSelectElement} */ (interval).value = status.payout_schedule_interval;
+    const weekday = h(
+      "select",
+      { name: "schedule-weekday", "aria-label": "Day of the week" },
+      ...["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].map((d) =>
+        h("option", { value: d }, d[0].toUpperCase() + d.slice(1)),
+      ),
+    );
+    /** @type {HTMLSelectElement} */ (weekday).value = status.payout_schedule_weekly_anchor ?? "monday";
+    const monthDay = h("input", {
+      name: "schedule-day",
+      "aria-label": "Day of the month",
+      type: "number",
+      min: "1",
+      max: "31",
+      value: String(status.payout_schedule_monthly_anchor ?? 1),
+    });
+    const weekdayLabel = h("label", {}, "Day of the week", weekday);
+    const monthDayLabel = h("label", {}, "Day of the month", monthDay);
+    const showAnchors = () => {
+      const chosen = /** @type {HTMLSelectElement} */ (interval).value;
+      weekdayLabel.hidden = chosen !== "weekly";
+      monthDayLabel.hidden = chosen !== "monthly";
+    };
+    interval.addEventListener("change", showAnchors);
+    showAnchors();
+    parts.push(
+      h(
+        "form",
+        {
+          class: "schedule-form",
+          onsubmit: (event) => {
+            event.preventDefault();
+            const chosen = /** @type {"manual" | "daily" | "weekly" | "monthly"} */ (/** @type {HTMLSelectElement} */ (interval).value);
+            void this.#setSchedule({
+              interval: chosen,
+              weeklyAnchor: chosen === "weekly" ? /** @type {HTMLSelectElement} */ (weekday).value : undefined,
+              monthlyAnchor: chosen === "monthly" ? Number(/** @type {HTMLInputElement} */ (monthDay).value) : undefined,
+            });
+          },
+        },
+        h(
+          "div",
+          { class: "row" },
+          h("label", {}, "Pay out", interval),
+          weekdayLabel,
+          monthDayLabel,
+          h("button", { type: "submit", class: "secondary" }, "Save schedule"),
+        ),
+      ),
+    );
+    return parts;
+  }
+
+  #renderHistory(
+    /** @type {{payouts: import("./backend-client.mjs").PayoutEntry[], payoutCursor: string | null, transfers: import("./backend-client.mjs").TransferEntry[], transferCursor: string | null}} */ history,
+  ) {
+    const entry = (/** @type {{amount: string, state: string, failed: boolean, detail: string}} */ words, /** @type {string} */ testId) =>
+      h(
+        "li",
+        { class: words.failed ? "failed" : "", "data-testid": words.failed ? `failed-${testId}` : testId },
+        h(
+          "div",
+          {},
+          h("span", { class: "payment-amount" }, words.amount),
+          " ",
+          h("span", { class: "badge", "data-state": words.failed ? "restricted" : "" }, words.state),
+          h("br"),
+          h("span", words.failed ? { role: "note" } : { class: "muted" }, words.detail),
+        ),
+      );
+    const parts = [h("h3", {}, "Payouts to your bank")];
+    if (history.payouts.length === 0) {
+      parts.push(h("p", { class: "muted" }, "No payouts yet."));
+    } else {
+      parts.push(h("ul", { class: "payments", "aria-label": "Payouts" }, ...history.payouts.map((p) => entry(describePayoutEntry(p), "payout"))));
+      if (history.payoutCursor) {
+        parts.push(h("button", { type: "button", class: "secondary", name: "more-payouts", onclick: () => void this.#moreHistory("payouts") }, "Show older payouts"));
+      }
+    }
+    parts.push(h("h3", {}, "Transfers to your Stripe balance"));
+    if (history.transfers.length === 0) {
+      parts.push(h("p", { class: "muted" }, "No transfers yet."));
+      return parts;
+    }
+    parts.push(h("ul", { class: "payments", "aria-label": "Transfers" }, ...history.transfers.map((t) => entry(describeTransferEntry(t), "transfer"))));
+    if (history.transferCursor) {
+      parts.push(h("button", { type: "button", class: "secondary", name: "more-transfers", onclick: () => void this.#moreHistory("transfers") }, "Show older transfers"));
+    }
     return parts;
   }
 

@@ -15,16 +15,19 @@ from backend.models import (
     PaymentIntentReply,
     PaymentIntentRequest,
     PaymentsReply,
+    PayoutHistoryReply,
     PayoutReply,
     PayoutRequest,
+    PayoutScheduleRequest,
     PlatformFeeRequest,
     StatusReply,
+    TransferHistoryReply,
     TransferReply,
     TransferRequest,
     WebhookReply,
 )
-from backend.openapi import IDEMPOTENCY, ORG_PATH, REFRESH, USER, header
-from backend.routes import connect, health, operator, payments, webhooks
+from backend.openapi import CURSOR, IDEMPOTENCY, LIMIT, ORG_PATH, REFRESH, USER, header
+from backend.routes import connect, health, history, operator, payments, schedule, webhooks
 
 WEBHOOK_PATH = "/api/connect/webhook"
 
@@ -98,6 +101,36 @@ ENDPOINTS = [
         body=PayoutRequest,
         parameters=[IDEMPOTENCY, USER],
         errors=(400, 401, 403, 409, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/payout-schedule",
+        schedule.set_payout_schedule,
+        "Set the org's payout schedule on its Stripe account (owner/admin; the choices the "
+        "operator allows in PAYOUT_SCHEDULE_INTERVALS)",
+        StatusReply,
+        body=PayoutScheduleRequest,
+        parameters=[USER],
+        errors=(400, 401, 403, 409, 502, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/transfers/{org_id}",
+        history.transfer_history,
+        "The org's transfers, newest first, a page at a time (any member)",
+        TransferHistoryReply,
+        parameters=[ORG_PATH, LIMIT, CURSOR, USER],
+        errors=(400, 401, 403, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/payouts/{org_id}",
+        history.payout_history,
+        "The org's payouts (ours and Stripe's automatic ones), newest first, a page at a time "
+        "(any member)",
+        PayoutHistoryReply,
+        parameters=[ORG_PATH, LIMIT, CURSOR, USER],
+        errors=(400, 401, 403, 503),
     ),
     Endpoint(
         "POST",

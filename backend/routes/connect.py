@@ -203,6 +203,7 @@ async def payout(request: Request) -> Answer:
     access = await svc.auth.organization_access(
         request, body.organization_id, roles=MANAGER_ROLES, fresh=True
     )
+    await _refuse_on_automatic_schedule(svc, access.organization, key)
     outcome = await run_payout(svc, access.organization, key=key, body=body)
     row = outcome.row
     if row.status == "refused" or row.stripe_payout_id is None:
@@ -218,6 +219,20 @@ async def payout(request: Request) -> Answer:
         arrival_date=row.arrival_date,
     )
     return _answer(reply, refused=refused, code="payout_failed", replayed=outcome.replayed)
+
+
+async def _refuse_on_automatic_schedule(svc: Services, org: Organization, key: str) -> None:
+    """Stripe refuses a manual payout on an automatic schedule (for most accounts): say so before
+    calling it. A replay of a payout made while the schedule was manual still answers as before."""
+    if org.payout_schedule_interval == "manual":
+        return
+    if await svc.worker.find_payout(org.id, key) is not None:
+        return
+    raise Conflict(
+        code="automatic_payouts",
+        message=f"Stripe pays this organization out automatically ({org.payout_schedule_interval}"
+        "); switch the payout schedule to manual to pay out now.",
+    )
 
 
 async def login_link(request: Request) -> LoginLinkReply:

@@ -113,7 +113,44 @@ def test_organization_fields_carry_flags_and_requirements() -> None:
         "requirements_past_due": [],
         "requirements_disabled_reason": None,
         "requirements_current_deadline": 1_800_000_000,
+        "payout_schedule_interval": "manual",
+        "payout_schedule_delay_days": None,
+        "payout_schedule_weekly_anchor": None,
+        "payout_schedule_monthly_anchor": None,
     }
+
+
+def schedule(**values: object) -> dict[str, Any]:
+    return {**account(), "settings": {"payouts": {"schedule": values}}}
+
+
+@pytest.mark.parametrize(
+    ("stripe_schedule", "expected"),
+    [
+        ({"interval": "manual", "delay_days": 2}, ("manual", 2, None, None)),
+        ({"interval": "daily", "delay_days": 7}, ("daily", 7, None, None)),
+        ({"interval": "weekly", "weekly_anchor": "friday"}, ("weekly", None, "friday", None)),
+        ({"interval": "monthly", "monthly_anchor": 31}, ("monthly", None, None, 31)),
+        # An anchor of another interval is dropped, as Stripe drops it.
+        ({"interval": "daily", "weekly_anchor": "friday"}, ("daily", None, None, None)),
+        # Unknown shapes read as manual: never claim Stripe pays out on its own when unsure.
+        ({"interval": "hourly"}, ("manual", None, None, None)),
+        ({}, ("manual", None, None, None)),
+        ({"interval": "monthly", "monthly_anchor": 40}, ("monthly", None, None, None)),
+        ({"interval": "weekly", "weekly_anchor": "Friday"}, ("weekly", None, None, None)),
+        ({"interval": "daily", "delay_days": True}, ("daily", None, None, None)),
+    ],
+)
+def test_the_payout_schedule_is_read_from_the_account_settings(
+    stripe_schedule: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    fields = organization_fields(schedule(**stripe_schedule))
+    assert (
+        fields["payout_schedule_interval"],
+        fields["payout_schedule_delay_days"],
+        fields["payout_schedule_weekly_anchor"],
+        fields["payout_schedule_monthly_anchor"],
+    ) == expected
 
 
 @pytest.mark.parametrize("deadline", [None, "1800000000", -1, True, 1.5])

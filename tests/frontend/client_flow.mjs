@@ -123,6 +123,19 @@ r.payoutAgain = await outcome(
   owner.payout(org, { amount: 5_000, currency: "usd" }, { idempotencyKey: "payout-1" }),
 );
 r.loginLink = await outcome(owner.loginLink(org));
+r.memberSchedule = await outcome(member.setPayoutSchedule(org, { interval: "daily" }));
+r.weeklyNoAnchor = await outcome(owner.setPayoutSchedule(org, { interval: "weekly" }));
+r.schedule = await outcome(
+  owner.setPayoutSchedule(org, { interval: "weekly", weeklyAnchor: "friday", delayDays: 3 }),
+);
+r.payoutOnSchedule = await outcome(owner.payout(org, { currency: "usd" }, { idempotencyKey: "p-2" }));
+r.manualAgain = await outcome(owner.setPayoutSchedule(org, { interval: "manual" }));
+r.transferPage1 = await outcome(member.transferHistory(org, { limit: 1 }));
+r.transferPage2 = await outcome(
+  member.transferHistory(org, { limit: 1, cursor: r.transferPage1.ok?.next_cursor }),
+);
+r.payoutHistory = await outcome(member.payoutHistory(org));
+r.outsiderHistory = await outcome(as("outsider").payoutHistory(org));
 
 await fakeControl("/_fake/faults", { mode: "rate_limit", count: 1 });
 r.rateLimited = await outcome(member.balance(org));

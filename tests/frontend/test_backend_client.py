@@ -118,6 +118,27 @@ def test_onboarding_to_transfer_payout_and_dashboard(
     assert payout["payout_id"].startswith("po_")
     assert payout["idempotency_key"] == "payout-1"
     assert r["payoutAgain"]["ok"]["payout_id"] == payout["payout_id"]
+
+    # The payout schedule: owners set it, members may not, and "pay out now" waits for manual.
+    assert _error(r["memberSchedule"])[0] == 403
+    assert _error(r["weeklyNoAnchor"]) == (400, "weekly_anchor_required")
+    schedule = r["schedule"]["ok"]
+    assert (
+        schedule["payout_schedule_interval"],
+        schedule["payout_schedule_weekly_anchor"],
+        schedule["payout_schedule_delay_days"],
+    ) == ("weekly", "friday", 3)
+    assert _error(r["payoutOnSchedule"]) == (409, "automatic_payouts")
+    assert r["manualAgain"]["ok"]["payout_schedule_interval"] == "manual"
+    # History, newest first, a page at a time, for any member.
+    page1, page2 = r["transferPage1"]["ok"], r["transferPage2"]["ok"]
+    assert page1["transfers"][0]["gross_amount"] == 1_000  # the later, smaller transfer
+    assert page2["transfers"][0]["gross_amount"] == 20_000
+    assert page1["next_cursor"]
+    assert page2["next_cursor"] is None
+    (paid_out,) = r["payoutHistory"]["ok"]["payouts"]
+    assert (paid_out["stripe_payout_id"], paid_out["automatic"]) == (payout["payout_id"], False)
+    assert _error(r["outsiderHistory"])[0] == 403
     assert r["payoutAgain"]["ok"]["replayed"] is True
     assert r["loginLink"]["ok"]["url"].startswith(backend_stack.stripe.url)
     # Earned, not claimed: only the third payment is left to transfer, all of it.

@@ -123,7 +123,23 @@ def _org_row(db: Path, name: str) -> tuple[str, str | None]:
     return str(row[0]), row[1]
 
 
-_WATCHED = frozenset({"stripe_connect_status", "requirements_current_deadline"})
+_WATCHED = frozenset(
+    {"stripe_connect_status", "requirements_current_deadline", "payout_schedule_interval"}
+)
+
+
+def _wait_for_payout(db: Path, payout_id: str, status: str) -> None:
+    """Until the payout's webhook has landed in the payout ledger."""
+    until = time.monotonic() + 15.0
+    while time.monotonic() < until:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                'SELECT "status" FROM "connect_payout" WHERE "stripe_payout_id" = ?', (payout_id,)
+            ).fetchone()
+        if row is not None and row[0] == status:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"payout {payout_id} never became {status!r}")
 
 
 def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None:
@@ -300,7 +316,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         _wait_for_column(db, org_id, "requirements_current_deadline", due_by)
         owner.reload()
         expect(_state_badge(owner)).to_have_text("Active")
-        expect(owner.get_by_role("listitem")).to_have_text("An identity document")
+        expect(owner.get_by_role("listitem").filter(has_text="identity document")).to_have_text(
+            "An identity document"
+        )
         expect(owner.get_by_test_id("requirements-deadline")).to_contain_text("Provide these by")
         expect(owner.get_by_role("button", name="Continue setup")).to_be_visible()
         _shot(owner, "07-more-needed-by-a-deadline")
@@ -410,8 +428,11 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
             "Pay out now",
             "Open Stripe dashboard",
             "Transfer to my account",
+            "Save schedule",
         ):
             expect(member.get_by_role("button", name=control)).to_have_count(0)
+        expect(member.get_by_test_id("payout-schedule")).to_contain_text("Manual")
+        expect(member.get_by_role("list", name="Transfers")).to_contain_text("$100.00 payment")
         expect(member.get_by_role("switch", name="Automatic transfers")).to_have_count(0)
         expect(member.get_by_role("heading", name="Earnings")).to_have_count(0)
         expect(
@@ -422,6 +443,42 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         assert member.evaluate(_CALL_BACKEND, [org_id, "payout"]) == "insufficient_role"
         assert member.evaluate(_CALL_BACKEND, [org_id, "payments"]) == "insufficient_role"
         _shot(member, "10-member-view")
+
+        # --- the owner hands payouts to Stripe's schedule; a scheduled payout fails ---------------
+        sched = owner.context.new_page()
+        sched.goto(f"{app}/settings/payouts")
+        expect(_state_badge(sched)).to_have_text("Active")
+        sched.get_by_label("Pay out", exact=True).select_option("weekly")
+        sched.get_by_label("Day of the week").select_option("friday")
+        sched.get_by_role("button", name="Save schedule").click()
+        expect(sched.get_by_test_id("payout-schedule")).to_contain_text("every Friday")
+        expect(sched.get_by_role("button", name="Pay out now")).to_have_count(0)
+        _wait_for_column(db, org_id, "payout_schedule_interval", "weekly")
+        run = httpx.post(
+            f"{fake}/_fake/payouts/run-scheduler",
+            json={"account": account_id, "force": True, "pay": False},
+        )
+        assert run.status_code == 200, run.text
+        scheduled = run.json()["payouts"][0]["id"]
+        failed = httpx.post(
+            f"{fake}/_fake/payouts/{scheduled}/fail", json={"failure_code": "account_closed"}
+        )
+        assert failed.status_code == 200, failed.text
+        _wait_for_payout(db, scheduled, "failed")
+        sched.reload()
+        expect(sched.get_by_test_id("failed-payout")).to_contain_text("Failed")
+        expect(sched.get_by_role("note")).to_contain_text("Update the bank account")
+        _shot(sched, "09e-scheduled-payout-failed")
+        _shot_between(
+            sched,
+            "payout-history",
+            sched.get_by_role("heading", name="Payout schedule"),
+            sched.get_by_role("list", name="Payouts"),
+        )
+        sched.get_by_label("Pay out", exact=True).select_option("manual")
+        sched.get_by_role("button", name="Save schedule").click()
+        expect(sched.get_by_test_id("payout-schedule")).to_contain_text("Manual")
+        sched.close()
 
         # --- a user of another organization cannot see this one's payouts -----------------------
         stranger = _new_context(contexts, browser, log)
@@ -437,7 +494,9 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         _wait_for_column(db, org_id, "stripe_connect_status", "disabled")  # the webhook landed
         member.reload()
         expect(_state_badge(member)).to_have_text("Restricted")
-        expect(member.get_by_role("listitem")).to_have_text("An identity document — overdue")
+        expect(member.get_by_role("listitem").filter(has_text="identity document")).to_have_text(
+            "An identity document — overdue"
+        )
         expect(member.get_by_role("button", name="Continue setup")).to_have_count(0)
         _shot(member, "11-member-restricted")
 

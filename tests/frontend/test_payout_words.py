@@ -270,3 +270,86 @@ def test_each_transfer_refusal_is_in_words_with_a_way_on(
 def test_failures_that_are_not_about_the_payment_are_left_to_the_general_explanation() -> None:
     assert _call("w.describeTransferRefusal('network_error', 'x')") is None
     assert _call("w.describeTransferRefusal('insufficient_role', 'x')") is None
+
+
+def _schedule(interval: str, **fields: Any) -> str:
+    status = {
+        "payout_schedule_interval": interval,
+        "payout_schedule_delay_days": None,
+        "payout_schedule_weekly_anchor": None,
+        "payout_schedule_monthly_anchor": None,
+        **fields,
+    }
+    out: str = _call(f"w.describeSchedule({json.dumps(status)})")
+    return out
+
+
+def test_each_payout_schedule_says_who_pays_out_and_when() -> None:
+    assert _schedule("manual").startswith("Manual: money stays in your Stripe balance")
+    assert "every day" in _schedule("daily")
+    assert "every Friday" in _schedule("weekly", payout_schedule_weekly_anchor="friday")
+    assert "on the 1st of each month." in _schedule("monthly", payout_schedule_monthly_anchor=1)
+    assert "on the 22nd" in _schedule("monthly", payout_schedule_monthly_anchor=22)
+    assert "on the 12th" in _schedule("monthly", payout_schedule_monthly_anchor=12)
+    assert "31st of each month (or the month's last day)" in _schedule(
+        "monthly", payout_schedule_monthly_anchor=31
+    )
+    assert "waits 7 days" in _schedule("daily", payout_schedule_delay_days=7)
+
+
+PAYOUT = {
+    "stripe_payout_id": "po_1",
+    "amount": 13_800,
+    "currency": "usd",
+    "status": "paid",
+    "automatic": True,
+    "failure_code": None,
+    "failure_message": None,
+    "failure_advice": None,
+    "arrival_date": 1_795_000_000,
+    "updated_at": "2026-11-30T10:00:00.000Z",
+}
+
+
+def test_a_failed_payout_says_what_went_wrong_and_what_to_do() -> None:
+    failed = {
+        **PAYOUT,
+        "status": "failed",
+        "failure_code": "account_closed",
+        "failure_message": "The bank account has been closed.",
+        "failure_advice": "Update the bank account in the Stripe Express Dashboard.",
+    }
+    out = _call(f"w.describePayoutEntry({json.dumps(failed)}, 'UTC')")
+    assert out == {
+        "amount": "$138.00",
+        "state": "Failed",
+        "failed": True,
+        "detail": "The bank account has been closed. Update the bank account in the Stripe "
+        "Express Dashboard.",
+    }
+    paid = _call(f"w.describePayoutEntry({json.dumps(PAYOUT)}, 'UTC')")
+    assert (paid["state"], paid["failed"]) == ("Paid", False)
+    assert paid["detail"].startswith("Automatic payout · arrival ")
+    refused = {**PAYOUT, "status": "refused", "automatic": False, "failure_message": "/v1/x"}
+    assert "/v1" not in _call(f"w.describePayoutEntry({json.dumps(refused)}, 'UTC')")["detail"]
+
+
+def test_a_transfer_entry_shows_what_arrived_from_which_payment() -> None:
+    transfer = {
+        "gross_amount": 10_000,
+        "fee_amount": 1_000,
+        "net_amount": 9_000,
+        "currency": "usd",
+        "stripe_transfer_id": "tr_1",
+        "status": "reversed",
+        "amount_reversed": 9_000,
+        "failure_message": None,
+        "source_transaction": "ch_1",
+        "reason": None,
+        "initiated_by": "member",
+        "created_at": "2026-11-30T10:00:00.000Z",
+    }
+    out = _call(f"w.describeTransferEntry({json.dumps(transfer)}, 'UTC')")
+    assert out["amount"] == "$90.00"
+    assert out["state"] == "Reversed"
+    assert out["detail"] == "Nov 30, 2026 · $100.00 payment less the $10.00 fee · $90.00 taken back"

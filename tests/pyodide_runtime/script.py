@@ -217,6 +217,24 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             },
         ),
         post(
+            "update payout schedule",
+            "update-organization",
+            {
+                "organization_id": org,
+                "fields": {
+                    "payout_schedule_interval": "weekly",
+                    "payout_schedule_delay_days": 7,
+                    "payout_schedule_weekly_anchor": "friday",
+                    "payout_schedule_monthly_anchor": None,
+                },
+            },
+        ),
+        post(
+            "update, bad payout interval",
+            "update-organization",
+            {"organization_id": org, "fields": {"payout_schedule_interval": "hourly"}},
+        ),
+        post(
             "update, column not allowed",
             "update-organization",
             {"organization_id": org, "fields": {"name": "x"}},
@@ -893,6 +911,16 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "event_created": 1,
             },
         ),
+        # History pages, newest first.
+        post("payout history page 1", "history/payouts", {"organization_id": org, "limit": 2}),
+        post(
+            "payout history page 2",
+            "history/payouts",
+            {"organization_id": org, "limit": 2, "before_id": 3},
+        ),
+        post("transfer history", "history/transfers", {"organization_id": org, "limit": 100}),
+        post("history, limit too big", "history/transfers", {"organization_id": org, "limit": 101}),
+        post("history, unknown org", "history/payouts", {"organization_id": "nope", "limit": 5}),
         # Retention: the explicit route, then the cron after a year and more.
         post("prune, nothing old", "ledgers/prune", {}),
         post("prune, bad days", "ledgers/prune", {"webhook_event_retention_days": 1}),

@@ -44,6 +44,15 @@ def _user_routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[s
         ("POST", "/api/connect/login-link", {"organization_id": org}, {}, True),
         ("GET", f"/api/connect/payments/{org}", None, {}, True),
         ("POST", "/api/connect/auto-transfer", {"organization_id": org, "enabled": True}, {}, True),
+        (
+            "POST",
+            "/api/connect/payout-schedule",
+            {"organization_id": org, "interval": "daily"},
+            {},
+            True,
+        ),
+        ("GET", f"/api/connect/transfers/{org}", None, {}, False),
+        ("GET", f"/api/connect/payouts/{org}?limit=5", None, {}, False),
     ]
 
 
@@ -177,7 +186,7 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
             assert_json_error(reply, 401)
             responses.append(reply.text)
             checked += 1
-    assert checked == 11 * 8 + 4 + 4 + 2
+    assert checked == 14 * 8 + 4 + 4 + 2
     org = w.row(
         'SELECT "platform_fee_percent", "stripe_connect_account_id" FROM "organization" '
         'WHERE "id" = ?',

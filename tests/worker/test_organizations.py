@@ -39,6 +39,10 @@ async def test_get_organization_returns_the_contract_shape(fresh_core: Core) -> 
         "requirements_current_deadline": None,
         "stripe_synced_at": None,
         "auto_transfer_payments": False,
+        "payout_schedule_interval": "manual",
+        "payout_schedule_delay_days": None,
+        "payout_schedule_weekly_anchor": None,
+        "payout_schedule_monthly_anchor": None,
     }
 
 

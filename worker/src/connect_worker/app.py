@@ -10,6 +10,7 @@ from typing import Any
 
 from connect_worker import (
     health,
+    history,
     organizations,
     payments,
     payouts,
@@ -46,6 +47,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         transfers,
         payments,
         payouts,
+        history,
         retention,
     )
     for (method, path), route in table.ROUTES.items()

@@ -27,6 +27,8 @@ from connect_worker.validation import (
 )
 
 CONNECT_STATUSES = ("pending", "active", "disabled")
+PAYOUT_INTERVALS = ("manual", "daily", "weekly", "monthly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ONBOARDING_STEPS = (
     "account_creation",
     "details_submission",
@@ -54,6 +56,10 @@ COLUMNS = (
     "requirements_current_deadline",
     "stripe_synced_at",
     "auto_transfer_payments",
+    "payout_schedule_interval",
+    "payout_schedule_delay_days",
+    "payout_schedule_weekly_anchor",
+    "payout_schedule_monthly_anchor",
 )
 _BOOL_COLUMNS = frozenset(
     {"charges_enabled", "payouts_enabled", "details_submitted", "auto_transfer_payments"}
@@ -74,6 +80,10 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
     "requirements_past_due": optional(string_list()),
     "requirements_disabled_reason": optional(nullable(string(max_len=256))),
     "requirements_current_deadline": optional(nullable(integer(min_value=0, max_value=2**53))),
+    "payout_schedule_interval": optional(string(choices=PAYOUT_INTERVALS)),
+    "payout_schedule_delay_days": optional(nullable(integer(min_value=0, max_value=365))),
+    "payout_schedule_weekly_anchor": optional(nullable(string(choices=WEEKDAYS))),
+    "payout_schedule_monthly_anchor": optional(nullable(integer(min_value=1, max_value=31))),
 }
 UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
