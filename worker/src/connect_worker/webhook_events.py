@@ -12,7 +12,6 @@ from connect_worker.deps import Deps
 from connect_worker.errors import Conflict
 from connect_worker.route import ID, UNIX_TIME, Result, Route
 from connect_worker.validation import (
-    MAX_SAFE_INTEGER,
     free_text,
     integer,
     nullable,
@@ -130,11 +129,14 @@ def _organization_and_watermark(row: Row | None) -> dict[str, Any]:
     }
 
 
-# The effect of an `account.updated` snapshot and the end of its claim, in one batch. The update
-# is "only if strictly newer" (an equal watermark is a same-second tie the caller must resolve by
-# reading Stripe). The claim completes only if, after the update, D1 holds a state this event
-# may leave: a newer second's, or exactly the event's own fields — else (a same-second event with
-# another state won the race) it stays claimed and the caller re-reads.
+# The effect of an `account.updated` snapshot and the end of its claim, in one batch. The event's
+# `created` is a whole second S and its snapshot was taken somewhere inside it, so the snapshot is
+# stamped S + 0.999 and written only over a watermark from an earlier second: a watermark inside S
+# is a tie no timestamp can break (the caller reads Stripe instead). The claim completes only if,
+# after the update, D1 holds a state this event may leave — a later second's, or exactly the
+# event's own fields; else (a same-second event with another state won the race) it stays claimed
+# and the caller re-reads.
+WITHIN_SECOND = 0.999
 _SETTLED = (
     'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "stripe_synced_at" IS NOT NULL AND '
     '("stripe_synced_at" >= ? OR ({same})))'
@@ -142,22 +144,21 @@ _SETTLED = (
 
 
 def _apply_statements(deps: Deps, body: dict[str, Any]) -> list[Any]:
-    org_id, fields, synced_at = body["organization_id"], body["fields"], body["synced_at"]
+    org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
     columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
     values = [organizations.to_db_value(c, fields[c]) for c in columns]
     assignments = ", ".join(f'"{c}" = ?' for c in columns)
     update = deps.db.prepare(
         f'UPDATE "organization" SET {assignments}, "stripe_synced_at" = ? '
         'WHERE "id" = ? AND ("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)'
-    ).bind(*values, synced_at, org_id, synced_at)
+    ).bind(*values, second + WITHIN_SECOND, org_id, second)
     same = " AND ".join(f'"{c}" IS ?' for c in columns)
-    now_iso = iso_ms(deps.now())
     complete = deps.db.prepare(
         'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
         '"lease_expires_at" = NULL, "processed_at" = ? '
         'WHERE "event_id" = ? AND "claim_id" = ? AND "status" = \'processing\' AND '
         + _SETTLED.format(same=same)
-    ).bind(now_iso, body["event_id"], body["claim_id"], org_id, synced_at + 1, *values)
+    ).bind(iso_ms(deps.now()), body["event_id"], body["claim_id"], org_id, second + 1, *values)
     return [
         update,
         complete,
@@ -171,9 +172,7 @@ APPLY_FIELDS = {
     "claim_id": required(ID),
     "organization_id": required(ID),
     "fields": required(organizations.update_fields_value),
-    # The event's `created`: whole seconds, so a read started within that second (fractional
-    # watermark) is a tie, never silently older or newer.
-    "synced_at": required(integer(min_value=0, max_value=MAX_SAFE_INTEGER)),
+    "event_created": required(UNIX_TIME),
 }
 
 
