@@ -177,7 +177,8 @@ async def claimed(core: Core, event_id: str, created: int = CREATED) -> dict[str
     status, body = await core.post(
         "webhook-events/claim", claim_body(event_id, event_created=created)
     )
-    assert status == 200 and body["claimed"] is True
+    assert status == 200
+    assert body["claimed"] is True
     return body
 
 
@@ -208,7 +209,8 @@ async def test_a_claim_returns_the_organization_of_the_events_account_with_its_e
     _, none = await fresh_core.post(
         "webhook-events/claim", claim_body("evt_2", stripe_account_id="acct_nobody")
     )
-    assert none["organization"] is None and none["watermark"] is None
+    assert none["organization"] is None
+    assert none["watermark"] is None
 
 
 async def test_applying_a_newer_snapshot_writes_it_and_completes_the_claim_in_one_call(

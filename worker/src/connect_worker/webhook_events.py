@@ -176,9 +176,7 @@ APPLY_FIELDS = {
 }
 
 
-async def apply_organization(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Result:
+async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
     results = await deps.db.batch(_apply_statements(deps, body))
     row, event = results[2].first_row, results[3].first_row
     if row is None:
