@@ -39,8 +39,9 @@ logger = logging.getLogger("backend.webhooks")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A verified, claimed event. The claim looked up the organization of `account` (when the
-    event names one) in the same Worker call: `organization` and its exact `watermark`."""
+    """A verified, claimed event. The claim looked up the organization of `looked_up` (the
+    event's account, when it names one) in the same Worker call: `organization` and its exact
+    `watermark`."""
 
     id: str
     type: str
@@ -48,6 +49,7 @@ class Event:
     account: str | None
     object: Mapping[str, Any]
     claim_id: str = ""
+    looked_up: str | None = None
     organization: Organization | None = None
     watermark: float | None = None
 
@@ -64,7 +66,7 @@ Handler = Callable[[Services, Event], Awaitable[ClaimCompleted | None]]
 
 async def _organization(svc: Services, event: Event, account_id: str) -> Organization | None:
     """From the claim when it looked up this account; otherwise one Worker call."""
-    if event.account == account_id:
+    if event.looked_up == account_id:
         return event.organization
     return await svc.worker.find_organization_by_account(account_id)
 
@@ -93,7 +95,7 @@ async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None
         return None
     snapshot = full_account(event.object, account_id) if event.type == "account.updated" else None
     # The watermark is exact only when the claim read it; the organization routes round it.
-    watermark = event.watermark if event.account == account_id else None
+    watermark = event.watermark if event.looked_up == account_id else None
     position = order(event.created, watermark)
     if snapshot is None or position is Order.UNKNOWN:
         await sync_account(svc, org.id, account_id, deauthorized_since=event.created)

@@ -104,6 +104,7 @@ async def process_event(svc: Services, parsed: Envelope | Unparsed) -> WebhookRe
         account=parsed.account,
         object=parsed.data.object,
         claim_id=claim_id,
+        looked_up=parsed.account,
         organization=claim.organization,
         watermark=claim.watermark,
     )
