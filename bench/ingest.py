@@ -56,6 +56,31 @@ def connect_accounts(stack: Stack, org_ids: list[str]) -> list[dict[str, object]
     return accounts
 
 
+def burst(
+    accounts: list[dict[str, object]], *, events: int, prefix: str, base: int
+) -> tuple[list[str], list[bytes]]:
+    """A burst as a requirements change across all accounts makes it: each account's k-th event
+    in second `base + k` (ordered by time, delivered in any order)."""
+    ids = [f"{prefix}{i}" for i in range(events)]
+    bodies = [
+        account_updated_event(
+            event_id, accounts[i % len(accounts)], created=base + i // len(accounts)
+        )
+        for i, event_id in enumerate(ids)
+    ]
+    return ids, bodies
+
+
+def warm_up(url: str, secret: str, accounts: list[dict[str, object]], *, created: int) -> None:
+    """One earlier event per account, as a platform with established accounts has had: the
+    organizations then hold a watermark (a never-synced one makes the first event read Stripe)."""
+    prefix = f"evt_warm{secrets.token_hex(4)}_"
+    _, bodies = burst(accounts, events=len(accounts), prefix=prefix, base=created)
+    result = asyncio.run(fire(url, bodies, secret=secret, concurrency=8))
+    if result.ok != len(bodies):
+        raise RuntimeError(f"warm-up events not all acknowledged: {dict(result.statuses)}")
+
+
 def run_ingest(
     stack: Stack, *, events: int, organizations: int, concurrency: int, duplicate_every: int = 10
 ) -> IngestResult:
@@ -63,15 +88,12 @@ def run_ingest(
         stack.d1_path, count=organizations, owner_id=stack.principal.user_id
     )
     accounts = connect_accounts(stack, org_ids)
-    prefix = f"evt_bench{secrets.token_hex(4)}_"
-    created = int(time.time())
-    ids = [f"{prefix}{i}" for i in range(events)]
-    bodies = [
-        account_updated_event(event_id, accounts[i % len(accounts)], created=created)
-        for i, event_id in enumerate(ids)
-    ]
     url = f"{stack.backend_url}/api/connect/webhook"
     secret = stack.secrets.webhook
+    now = int(time.time())
+    warm_up(url, secret, accounts, created=now - 3600)
+    prefix = f"evt_bench{secrets.token_hex(4)}_"
+    ids, bodies = burst(accounts, events=events, prefix=prefix, base=now - 1800)
     pids = {"backend": stack.backend.pid, "worker": stack.worker.pid, "stripe": stack.stripe.pid}
     before = {role: cpu_seconds(pid) for role, pid in pids.items()}
     harness_before = time.process_time()
