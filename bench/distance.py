@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bench.ingest import burst, connect_accounts, warm_up
+from bench.ingest import burst, connect_accounts, synced_earlier
 from bench.matrix import Cells, Target, run_matrix
 from bench.stack import Stack, backend_server, seed_organizations
 from bench.webhooks import fire
@@ -79,7 +79,7 @@ def count_calls(stack: Stack, *, events: int, organizations: int, concurrency: i
             accounts = connect_accounts(stack, org_ids)
             url = f"http://127.0.0.1:{port}/api/connect/webhook"
             now = int(time.time())
-            warm_up(url, stack.secrets.webhook, accounts, created=now - 3600)
+            synced_earlier(stack, org_ids, synced_at=now - 3600)
             worker_proxy.seen.clear()
             stripe_proxy.seen.clear()
             prefix = f"evt_count{secrets.token_hex(4)}_"

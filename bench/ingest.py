@@ -71,14 +71,23 @@ def burst(
     return ids, bodies
 
 
-def warm_up(url: str, secret: str, accounts: list[dict[str, object]], *, created: int) -> None:
-    """One earlier event per account, as a platform with established accounts has had: the
-    organizations then hold a watermark (a never-synced one makes the first event read Stripe)."""
-    prefix = f"evt_warm{secrets.token_hex(4)}_"
-    _, bodies = burst(accounts, events=len(accounts), prefix=prefix, base=created)
-    result = asyncio.run(fire(url, bodies, secret=secret, concurrency=8))
-    if result.ok != len(bodies):
-        raise RuntimeError(f"warm-up events not all acknowledged: {dict(result.statuses)}")
+def synced_earlier(stack: Stack, org_ids: list[str], *, synced_at: int) -> None:
+    """Each organization as a platform with established accounts holds it: synced an hour ago,
+    still `pending` (a never-synced one has no watermark, and its first event reads Stripe)."""
+    worker_auth = {"X-API-Key": stack.secrets.internal_api_key}
+    for org_id in org_ids:
+        status, body = http_json(
+            "POST",
+            f"{stack.worker_url}/api/internal/update-organization",
+            headers=worker_auth,
+            json_body={
+                "organization_id": org_id,
+                "fields": {"stripe_connect_status": "pending", "charges_enabled": False},
+                "synced_at": synced_at,
+            },
+        )
+        if status != 200:
+            raise RuntimeError(f"the Worker refused update-organization: {status} {body}")
 
 
 def run_ingest(
@@ -91,7 +100,7 @@ def run_ingest(
     url = f"{stack.backend_url}/api/connect/webhook"
     secret = stack.secrets.webhook
     now = int(time.time())
-    warm_up(url, secret, accounts, created=now - 3600)
+    synced_earlier(stack, org_ids, synced_at=now - 3600)
     prefix = f"evt_bench{secrets.token_hex(4)}_"
     ids, bodies = burst(accounts, events=events, prefix=prefix, base=now - 1800)
     pids = {"backend": stack.backend.pid, "worker": stack.worker.pid, "stripe": stack.stripe.pid}
