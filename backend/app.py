@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             config.worker_url,
             config.internal_api_key.get_secret_value(),
             timeout_seconds=config.worker_timeout_seconds,
+            pool_size=config.worker_max_connections,
         )
         await worker.open()
         stripe_gateway = ConnectStripe(

@@ -104,6 +104,17 @@ class Claim(WorkerModel):
     claim_id: str | None = None
     attempts: int | None = None
     status: str | None = None
+    # The organization of the event's account, looked up in the claim's batch (present when the
+    # claim named an account); `watermark` is its exact `stripe_synced_at`, fraction included.
+    organization: Organization | None = None
+    watermark: float | None = None
+
+
+class ApplyResult(WorkerModel):
+    updated: bool
+    completed: bool
+    organization: Organization
+    watermark: float | None = None
 
 
 TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]

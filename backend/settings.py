@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=8000, ge=1, le=65535)
     worker_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Concurrent HTTP connections to the Worker (the pool). Each Worker call holds one for a round
+    # trip, so one process serves at most this ÷ RTT Worker calls per second: at 20 ms (Railway →
+    # Cloudflare), 100 connections cap it at ~5,000 calls/s. Size it as the calls/s you need × the
+    # RTT × ~1.5 (docs/performance.md, "The hop at distance").
+    worker_max_connections: int = Field(default=100, ge=1, le=10_000)
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
     # Caches the verified user *and the organization it was asked for* (the one-call path), so

@@ -183,6 +183,19 @@ def parse_payment_source(obj: Mapping[str, Any]) -> str | None:
     return None if intent is None else intent.id
 
 
+_ACCOUNT_FLAGS = ("charges_enabled", "payouts_enabled", "details_submitted")
+
+
+def full_account(obj: Mapping[str, Any], account_id: str) -> Mapping[str, Any] | None:
+    """The event's object when it is a whole account (the one the event is about, with the flags
+    and requirements the status is mapped from) — a snapshot worth applying; else None."""
+    if obj.get("object") != "account" or obj.get("id") != account_id:
+        return None
+    if not all(isinstance(obj.get(flag), bool) for flag in _ACCOUNT_FLAGS):
+        return None
+    return obj if isinstance(obj.get("requirements"), dict) else None
+
+
 class CapabilityRef(_Strict):
     account: AccountId
 

@@ -14,15 +14,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from backend.errors import ApiError, UpstreamError
-from backend.models import TransferOrigin, TransferRequest
+from backend.event_ordering import Order, order
+from backend.models import Organization, TransferOrigin, TransferRequest
 from backend.money_operation import LedgerTag
 from backend.services import Services
+from backend.status_mapping import organization_fields
 from backend.stripe_events import (
     AccountRef,
     CapabilityRef,
     EventRejected,
     PayoutObject,
     TransferObject,
+    full_account,
     is_organization_id,
     parse_as,
     parse_payment_source,
@@ -36,35 +39,91 @@ logger = logging.getLogger("backend.webhooks")
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """A verified, claimed event. The claim looked up the organization of `looked_up` (the
+    event's account, when it names one) in the same Worker call: `organization` and its exact
+    `watermark`."""
+
     id: str
     type: str
     created: int
     account: str | None
     object: Mapping[str, Any]
+    claim_id: str = ""
+    looked_up: str | None = None
+    organization: Organization | None = None
+    watermark: float | None = None
 
 
-Handler = Callable[[Services, Event], Awaitable[None]]
+class ClaimCompleted:
+    """Returned by a handler that completed the claim itself, in the same Worker call as its
+    effect; the caller then has nothing left to record."""
 
 
-async def _organization_for_account(svc: Services, account_id: str) -> str | None:
-    org = await svc.worker.find_organization_by_account(account_id)
+CLAIM_COMPLETED = ClaimCompleted()
+
+Handler = Callable[[Services, Event], Awaitable[ClaimCompleted | None]]
+
+
+async def _organization(svc: Services, event: Event, account_id: str) -> Organization | None:
+    """From the claim when it looked up this account; otherwise one Worker call."""
+    if event.looked_up == account_id:
+        return event.organization
+    return await svc.worker.find_organization_by_account(account_id)
+
+
+async def _organization_for_account(svc: Services, event: Event, account_id: str) -> str | None:
+    org = await _organization(svc, event, account_id)
     return org.id if org is not None else None
 
 
-async def _account_changed(svc: Services, event: Event) -> None:
-    """Re-read the account rather than trusting the payload, so a late old event cannot win."""
+async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None:
+    """Apply the event's own account snapshot when it can be ordered against D1's watermark;
+    read the account from Stripe only when it cannot (see `event_ordering`), or when the event
+    carries no full account (`capability.updated`)."""
     account_id = event.account
     if event.type == "account.updated":
         account_id = account_id or parse_as(AccountRef, event.object).id
     elif account_id is None:
         account_id = parse_as(CapabilityRef, event.object).account
-    org_id = await _organization_for_account(svc, account_id)
-    if org_id is None:
+    org = await _organization(svc, event, account_id)
+    if org is None:
         org_id = await _adopt_account(svc, event, account_id)
         if org_id is None:
             logger.info("event %s: account %s belongs to no organization", event.id, account_id)
-            return
-    await sync_account(svc, org_id, account_id, deauthorized_since=event.created)
+            return None
+        await sync_account(svc, org_id, account_id, deauthorized_since=event.created)
+        return None
+    snapshot = full_account(event.object, account_id) if event.type == "account.updated" else None
+    # The watermark is exact only when the claim read it; the organization routes round it.
+    watermark = event.watermark if event.looked_up == account_id else None
+    position = order(event.created, watermark)
+    if snapshot is None or position is Order.UNKNOWN:
+        await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+        return None
+    if position is Order.OLDER:
+        return None
+    fields = organization_fields(snapshot)
+    if position is Order.TIE:
+        if not _holds(org, fields):
+            await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+        return None
+    applied = await svc.worker.apply_organization(
+        event.id,
+        claim_id=event.claim_id,
+        organization_id=org.id,
+        fields=fields,
+        event_created=event.created,
+    )
+    if applied.completed:
+        return CLAIM_COMPLETED
+    # A same-second event with another state landed first: only Stripe can say which is newer.
+    await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+    return None
+
+
+def _holds(org: Organization, fields: Mapping[str, Any]) -> bool:
+    stored = org.model_dump(include=set(fields))
+    return all(stored.get(name) == value for name, value in fields.items())
 
 
 async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | None:
@@ -88,7 +147,7 @@ async def _deauthorized(svc: Services, event: Event) -> None:
     """The platform can no longer read the account: act on the payload alone."""
     if not event.account:
         raise EventRejected("missing account")
-    org_id = await _organization_for_account(svc, event.account)
+    org_id = await _organization_for_account(svc, event, event.account)
     if org_id is not None:
         await mark_deauthorized(svc, org_id, synced_at=event.created)
 
@@ -97,7 +156,7 @@ async def _payout(svc: Services, event: Event) -> None:
     if not event.account:
         raise EventRejected("missing account")
     payout = parse_as(PayoutObject, event.object)
-    org_id = await _organization_for_account(svc, event.account)
+    org_id = await _organization_for_account(svc, event, event.account)
     if org_id is None:
         return
     await svc.worker.upsert_payout(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from backend.errors import Forbidden, Unauthorized, WorkerUnavailable
 from backend.models import (
+    ApplyResult,
     Claim,
     CreateAccountResult,
     LedgerPayout,
@@ -140,6 +141,31 @@ class WorkerClient(WorkerTransport):
             "POST", "/api/internal/webhook-events/complete", body, read=False, model=_StatusReply
         )
         return reply.status
+
+    async def apply_organization(
+        self,
+        event_id: str,
+        *,
+        claim_id: str,
+        organization_id: str,
+        fields: Mapping[str, Any],
+        event_created: int,
+    ) -> ApplyResult:
+        """An event's account snapshot written under "only if from a later second" and its claim
+        completed, in one D1 batch; `completed` is false on a same-second tie (read Stripe)."""
+        return await self._request(
+            "POST",
+            "/api/internal/webhook-events/apply-organization",
+            {
+                "event_id": event_id,
+                "claim_id": claim_id,
+                "organization_id": organization_id,
+                "fields": dict(fields),
+                "event_created": event_created,
+            },
+            read=False,
+            model=ApplyResult,
+        )
 
     async def reserve_transfer(self, **fields: Any) -> ReserveResult:
         return await self._request(

@@ -4,7 +4,9 @@ Environment (all optional):
   BENCH_DURATION (s per cell, 3)   BENCH_ROUNDS (interleaved rounds, 3)
   BENCH_CONCURRENCY ("1,10,50")    BENCH_WORKER_CPU (core of the Worker host, 1; "none" = unpinned)
   BENCH_CACHE_TTL (s, 30)          BENCH_WEBHOOK_EVENTS (2000)  BENCH_WEBHOOK_ORGS (50)
-  BENCH_WEBHOOK_CONCURRENCY (64)   BENCH_ONLY ("http,webhooks,worker": a subset)
+  BENCH_WEBHOOK_CONCURRENCY (64)   BENCH_ONLY ("http,webhooks,far,worker,pyodide": a subset)
+  BENCH_FAR_RTT_MS (20)  BENCH_FAR_POOLS ("32,100": WORKER_MAX_CONNECTIONS tried)
+  BENCH_FAR_CONCURRENCY ("50,200")  BENCH_COUNT_EVENTS (1000: the burst whose calls are counted)
   BENCH_OUTPUT (also write the report to this file)
   BENCH_BACKEND_ARGV (command for the backend instead of `python -m backend`: A/B a variant)
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bench import machine
+from bench.distance import CallCounts, count_calls, far_matrix
 from bench.ingest import IngestResult, run_ingest
 from bench.matrix import Cells, Target, check_target, run_matrix
 from bench.pyodide_worker import PyodideCost, pyodide_cost
@@ -28,9 +31,12 @@ from bench.worker_core import CallCost, ImportCost, import_cost, verify_costs
 from bench.wrk import WrkUnavailableError, ensure_wrk
 
 ROUTES = ("bare", "backend", "backend+cache", "hono")
-TARGET_VS_HONO = 1.2
-TARGET_VS_BARE = 0.2
-TARGET_EVENTS_PER_S = 300
+TARGET_VS_HONO = 1.5
+TARGET_VS_BARE = 0.25
+TARGET_EVENTS_PER_S = 1000
+TARGET_CPU_US_PER_EVENT = 900
+TARGET_STRIPE_PER_EVENT = 0.1
+TARGET_WORKER_PER_EVENT = 2.0
 
 
 def _env_int(name: str, default: int) -> int:
@@ -169,12 +175,44 @@ def _median_cpu(samples: list[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def ingest_report(result: IngestResult) -> str:
+def ingest_report(result: IngestResult, counts: CallCounts) -> str:
     audit = result.audit
     rate = result.first.per_second
     backend_us = result.cpu.get("backend", 0) * result.first.wall_s / result.events * 1e6
     ceiling = 1e6 / backend_us if backend_us else 0.0
     met = "met" if rate >= TARGET_EVENTS_PER_S and audit.clean else "NOT met"
+    figures = markdown_table(
+        ["per event", "measured", "target"],
+        [
+            [
+                "events/s, concurrency " + str(result.concurrency),
+                f"{rate:,.0f}",
+                _met(rate >= TARGET_EVENTS_PER_S and audit.clean, f"≥ {TARGET_EVENTS_PER_S:,}"),
+            ],
+            [
+                "backend CPU µs",
+                f"{backend_us:,.0f}",
+                _met(backend_us <= TARGET_CPU_US_PER_EVENT, f"≤ {TARGET_CPU_US_PER_EVENT}"),
+            ],
+            [
+                "Stripe calls",
+                f"{counts.stripe_per_event:.3f}",
+                _met(
+                    counts.stripe_per_event <= TARGET_STRIPE_PER_EVENT,
+                    f"≤ {TARGET_STRIPE_PER_EVENT}",
+                ),
+            ],
+            [
+                "Worker calls",
+                f"{counts.worker_per_event:.3f}",
+                _met(
+                    counts.worker_per_event <= TARGET_WORKER_PER_EVENT,
+                    f"≤ {TARGET_WORKER_PER_EVENT:g}",
+                ),
+            ],
+        ],
+    )
+    routes = ", ".join(f"`{r}` {n}" for r, n in sorted(counts.worker_routes.items()))
     rows: list[list[object]] = [
         [
             "first delivery",
@@ -195,7 +233,10 @@ def ingest_report(result: IngestResult) -> str:
     ]
     table = markdown_table(["delivery", "events", "events/s", "p50 ms", "p99 ms", "2xx"], rows)
     return (
-        f"{table}\n\n"
+        f"{figures}\n\n{table}\n\n"
+        f"- calls counted at a proxy in front of the Worker and of Stripe, for a separate burst of "
+        f"{counts.events} events ({counts.ok} acknowledged) through its own backend: "
+        f"{counts.worker_calls} Worker calls ({routes}), {counts.stripe_calls} Stripe calls\n"
         f"- {result.organizations} organizations, concurrency {result.concurrency}; "
         f"target ≥ {TARGET_EVENTS_PER_S} events/s with zero duplicates or losses: **{met}** "
         f"({rate:,.0f} events/s); the backend's CPU per event puts one core's ceiling at "
@@ -205,7 +246,7 @@ def ingest_report(result: IngestResult) -> str:
         f"{audit.claimed_more_than_once}, stray rows {audit.unknown_rows}\n"
         f"- duplicates acknowledged 2xx without re-applying: {result.duplicate_answers_2xx}/"
         f"{result.duplicates.sent} (every claim count still 1)\n"
-        f"- organizations synced from the re-read account (active, charges enabled): "
+        f"- organizations holding the events' account state (active, charges enabled): "
         f"{result.orgs_synced}/{result.organizations}\n"
         "- CPU during the first delivery (share of one core): "
         + ", ".join(f"{role} {v:.0%}" for role, v in result.cpu.items())
@@ -217,6 +258,55 @@ def ingest_report(result: IngestResult) -> str:
         + "\n"
         f"- statuses, first delivery: {dict(result.first.statuses)}; "
         f"duplicates: {dict(result.duplicates.statuses)}"
+    )
+
+
+def _met(ok: bool, target: str) -> str:
+    return f"{target}: {'met' if ok else '**NOT met**'}"
+
+
+def far_report(by_pool: dict[int, Cells], *, rtt_ms: float, concurrencies: list[int]) -> str:
+    rows: list[list[object]] = []
+    for pool, cells in by_pool.items():
+        ceiling = pool / (rtt_ms / 1000)
+        for conns in concurrencies:
+            for route in ("far", "far+cache"):
+                runs = cells[(route, conns)]
+                cell = summarise([r.result for r in runs])
+                cost = _median_cpu([r.cpu_us_per_request for r in runs])
+                rows.append(
+                    [
+                        pool,
+                        f"{ceiling:,.0f}",
+                        conns,
+                        "on" if route == "far+cache" else "off",
+                        cell.rps,
+                        cell.p50_ms,
+                        cell.p99_ms,
+                        cell.errors,
+                        round(cost.get("server", 0)),
+                    ]
+                )
+    table = markdown_table(
+        [
+            "WORKER_MAX_CONNECTIONS",
+            "pool ÷ RTT (calls/s)",
+            "conns",
+            "cache",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "server CPU µs/req",
+        ],
+        rows,
+    )
+    return (
+        f"{table}\n\n"
+        f"Every backend → Worker request is held {rtt_ms:g} ms at the proxy (one round trip on a "
+        "kept-alive connection). With the cache off each status request makes one Worker call, "
+        "so a process serves at most min(connections, pool) ÷ RTT requests/s however fast its code "
+        "is; the cache takes the Worker off the path for repeat readers."
     )
 
 
@@ -277,7 +367,7 @@ def main() -> int:
     concurrencies = [int(c) for c in (os.environ.get("BENCH_CONCURRENCY") or "1,10,50").split(",")]
     raw_cpu = os.environ.get("BENCH_WORKER_CPU") or str(LOAD_CPU)
     worker_cpu = None if raw_cpu == "none" else int(raw_cpu)
-    only = set((os.environ.get("BENCH_ONLY") or "http,webhooks,worker,pyodide").split(","))
+    only = set((os.environ.get("BENCH_ONLY") or "http,webhooks,far,worker,pyodide").split(","))
     cores = os.cpu_count() or 1
     pinning = cores >= 2
     if pinning:
@@ -299,7 +389,7 @@ def main() -> int:
         + f". {rounds} interleaved rounds × {duration:g} s per cell; medians.\n",
     ]
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
-        need_stack = bool(only & {"http", "webhooks"})
+        need_stack = bool(only & {"http", "webhooks", "far"})
         if need_stack:
             with start_stack(
                 worker_cpu=worker_cpu if pinning else None,
@@ -331,10 +421,46 @@ def main() -> int:
                         organizations=_env_int("BENCH_WEBHOOK_ORGS", 50),
                         concurrency=_env_int("BENCH_WEBHOOK_CONCURRENCY", 64),
                     )
+                    _log("== webhooks: calls per event, counted at proxies ==")
+                    counts = count_calls(
+                        stack,
+                        events=_env_int("BENCH_COUNT_EVENTS", 1000),
+                        organizations=_env_int("BENCH_WEBHOOK_ORGS", 50),
+                        concurrency=_env_int("BENCH_WEBHOOK_CONCURRENCY", 64),
+                    )
                     sections += [
-                        "### Webhook ingestion (verify → claim in D1 → re-read account from the "
-                        "Stripe fake → write org → complete)\n",
-                        ingest_report(result) + "\n",
+                        "### Webhook ingestion (verify → claim in D1, with the org → apply the "
+                        "event's snapshot and complete, one D1 batch)\n",
+                        ingest_report(result, counts) + "\n",
+                    ]
+                if "far" in only:
+                    rtt_ms = _env_float("BENCH_FAR_RTT_MS", 20.0)
+                    far_conns = [
+                        int(c)
+                        for c in (os.environ.get("BENCH_FAR_CONCURRENCY") or "50,200").split(",")
+                    ]
+                    pools = [
+                        int(p) for p in (os.environ.get("BENCH_FAR_POOLS") or "32,100").split(",")
+                    ]
+                    by_pool = {}
+                    for pool in pools:
+                        _log(f"== the hop at {rtt_ms:g} ms, pool {pool} ==")
+                        by_pool[pool] = far_matrix(
+                            stack,
+                            wrk,
+                            rtt_s=rtt_ms / 1000,
+                            pool=pool,
+                            cache_ttl_s=_env_float("BENCH_CACHE_TTL", 30.0),
+                            concurrencies=far_conns,
+                            rounds=rounds,
+                            duration_s=duration,
+                            wrk_cpu=LOAD_CPU if pinning else None,
+                            progress=_log,
+                        )
+                    sections += [
+                        f"### The hop at distance: status route with {rtt_ms:g} ms between the "
+                        "backend and the Worker\n",
+                        far_report(by_pool, rtt_ms=rtt_ms, concurrencies=far_conns) + "\n",
                     ]
         if "worker" in only:
             _log("== Worker core in-process ==")

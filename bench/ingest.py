@@ -56,6 +56,40 @@ def connect_accounts(stack: Stack, org_ids: list[str]) -> list[dict[str, object]
     return accounts
 
 
+def burst(
+    accounts: list[dict[str, object]], *, events: int, prefix: str, base: int
+) -> tuple[list[str], list[bytes]]:
+    """A burst as a requirements change across all accounts makes it: each account's k-th event
+    in second `base + k` (ordered by time, delivered in any order)."""
+    ids = [f"{prefix}{i}" for i in range(events)]
+    bodies = [
+        account_updated_event(
+            event_id, accounts[i % len(accounts)], created=base + i // len(accounts)
+        )
+        for i, event_id in enumerate(ids)
+    ]
+    return ids, bodies
+
+
+def synced_earlier(stack: Stack, org_ids: list[str], *, synced_at: int) -> None:
+    """Each organization as a platform with established accounts holds it: synced an hour ago,
+    still `pending` (a never-synced one has no watermark, and its first event reads Stripe)."""
+    worker_auth = {"X-API-Key": stack.secrets.internal_api_key}
+    for org_id in org_ids:
+        status, body = http_json(
+            "POST",
+            f"{stack.worker_url}/api/internal/update-organization",
+            headers=worker_auth,
+            json_body={
+                "organization_id": org_id,
+                "fields": {"stripe_connect_status": "pending", "charges_enabled": False},
+                "synced_at": synced_at,
+            },
+        )
+        if status != 200:
+            raise RuntimeError(f"the Worker refused update-organization: {status} {body}")
+
+
 def run_ingest(
     stack: Stack, *, events: int, organizations: int, concurrency: int, duplicate_every: int = 10
 ) -> IngestResult:
@@ -63,15 +97,12 @@ def run_ingest(
         stack.d1_path, count=organizations, owner_id=stack.principal.user_id
     )
     accounts = connect_accounts(stack, org_ids)
-    prefix = f"evt_bench{secrets.token_hex(4)}_"
-    created = int(time.time())
-    ids = [f"{prefix}{i}" for i in range(events)]
-    bodies = [
-        account_updated_event(event_id, accounts[i % len(accounts)], created=created)
-        for i, event_id in enumerate(ids)
-    ]
     url = f"{stack.backend_url}/api/connect/webhook"
     secret = stack.secrets.webhook
+    now = int(time.time())
+    synced_earlier(stack, org_ids, synced_at=now - 3600)
+    prefix = f"evt_bench{secrets.token_hex(4)}_"
+    ids, bodies = burst(accounts, events=events, prefix=prefix, base=now - 1800)
     pids = {"backend": stack.backend.pid, "worker": stack.worker.pid, "stripe": stack.stripe.pid}
     before = {role: cpu_seconds(pid) for role, pid in pids.items()}
     harness_before = time.process_time()

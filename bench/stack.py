@@ -70,6 +70,43 @@ class Stack:
     backend_cached_url: str
     hono: Server
     hono_url: str
+    log_dir: Path
+
+
+def backend_server(
+    name: str,
+    port: int,
+    *,
+    keys: Secrets,
+    worker_url: str,
+    stripe_url: str,
+    cache_ttl_s: float,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    """`python -m backend` on the server core (BENCH_BACKEND_ARGV: a variant, for an A/B)."""
+    argv = shlex.split(os.environ.get("BENCH_BACKEND_ARGV") or "") or [PYTHON, "-m", "backend"]
+    return Server(
+        name,
+        argv,
+        env={
+            "BACKEND_PORT": str(port),
+            "WORKER_URL": worker_url,
+            "INTERNAL_API_KEY": keys.internal_api_key,
+            "STRIPE_SECRET_KEY": FAKE_API_KEY,
+            "STRIPE_API_BASE": stripe_url,
+            "STRIPE_WEBHOOK_SECRETS": keys.webhook,
+            "FRONTEND_ORIGINS": "http://localhost:3000",
+            "USER_CONTEXT_CACHE_TTL_SECONDS": str(cache_ttl_s),
+            # Production logs requests at the proxy; an access log line per request here would
+            # measure the terminal, not the service.
+            "LOG_LEVEL": "warning",
+            **(extra_env or {}),
+        },
+        cpu=SERVER_CPU,
+        log_dir=log_dir,
+        health_url=f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def ensure_hono_deps() -> None:
@@ -105,7 +142,9 @@ def seed_principal(d1_path: Path, *, secret: str) -> Principal:
     return Principal(user_id=user_id, organization_id=org_id, token=session.signed_token)
 
 
-def seed_organizations(d1_path: Path, *, count: int, owner_id: str) -> list[str]:
+def seed_organizations(
+    d1_path: Path, *, count: int, owner_id: str, slug_prefix: str = "hook"
+) -> list[str]:
     from devstack.seed import add_member, create_organization
     from devstack.sqlite_d1 import connect
 
@@ -113,7 +152,9 @@ def seed_organizations(d1_path: Path, *, count: int, owner_id: str) -> list[str]
     try:
         ids = []
         for index in range(count):
-            org_id = create_organization(conn, name=f"Hook Org {index}", slug=f"hook-{index}")
+            org_id = create_organization(
+                conn, name=f"Hook Org {index}", slug=f"{slug_prefix}-{index}"
+            )
             add_member(conn, organization_id=org_id, user_id=owner_id, role="owner")
             ids.append(org_id)
         return ids
@@ -206,33 +247,15 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
             health_url=f"{stripe_url}/_fake/webhooks/deliveries",
         )
 
-        # BENCH_BACKEND_ARGV runs a variant (e.g. a scratch copy) for an A/B measurement.
-        backend_argv = shlex.split(os.environ.get("BENCH_BACKEND_ARGV") or "") or [
-            PYTHON,
-            "-m",
-            "backend",
-        ]
-
         def backend(name: str, port: int, ttl: float) -> Server:
-            return Server(
+            return backend_server(
                 name,
-                backend_argv,
-                env={
-                    "BACKEND_PORT": str(port),
-                    "WORKER_URL": worker_url,
-                    "INTERNAL_API_KEY": keys.internal_api_key,
-                    "STRIPE_SECRET_KEY": FAKE_API_KEY,
-                    "STRIPE_API_BASE": stripe_url,
-                    "STRIPE_WEBHOOK_SECRETS": keys.webhook,
-                    "FRONTEND_ORIGINS": "http://localhost:3000",
-                    "USER_CONTEXT_CACHE_TTL_SECONDS": str(ttl),
-                    # Production logs requests at the proxy; an access log line per request here
-                    # would measure the terminal, not the service.
-                    "LOG_LEVEL": "warning",
-                },
-                cpu=SERVER_CPU,
+                port,
+                keys=keys,
+                worker_url=worker_url,
+                stripe_url=stripe_url,
+                cache_ttl_s=ttl,
                 log_dir=log_dir,
-                health_url=f"http://127.0.0.1:{port}/healthz",
             )
 
         b0 = backend("backend", ports["b0"], 0.0)
@@ -266,4 +289,5 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
                 backend_cached_url=f"http://127.0.0.1:{ports['b1']}",
                 hono=hono,
                 hono_url=f"http://127.0.0.1:{ports['hono']}",
+                log_dir=log_dir,
             )

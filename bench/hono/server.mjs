@@ -66,9 +66,11 @@ app.get("/api/connect/status/:orgId", async (c) => {
     requirements_currently_due: org.requirements_currently_due,
     requirements_past_due: org.requirements_past_due,
     requirements_disabled_reason: org.requirements_disabled_reason,
+    requirements_current_deadline: org.requirements_current_deadline,
     platform_fee_percent: org.platform_fee_percent,
     platform_fee_fixed: org.platform_fee_fixed,
     stripe_synced_at: org.stripe_synced_at,
+    auto_transfer_payments: org.auto_transfer_payments,
   });
 });
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from bench.__main__ import ROUTES, http_report, ingest_report
+from bench.distance import CallCounts
 from bench.ingest import IngestResult
 from bench.matrix import Run
 from bench.webhooks import Audit, FireResult
@@ -25,8 +26,8 @@ def test_http_report_states_each_ratio_and_the_targets_at_the_top_concurrency() 
     cells = {(r, c): [_run(rps[r], cost[r])] * 3 for r in ROUTES for c in (1, 50)}
     report = http_report(cells, [1, 50])
     assert "| backend | 50 | 2,500 |" in report
-    # 2500/2000 = 1.25 ≥ 1.2 and 2500/10000 = 0.25 ≥ 0.2: both targets met at 50 connections.
-    assert "| 50 | 1.25× (≥ 1.2×: met) | 0.25× (≥ 0.2×: met) | 2.40× |" in report
+    # 2500/2000 = 1.25 < 1.5 (not met) and 2500/10000 = 0.25 ≥ 0.25 (met) at 50 connections.
+    assert "| 50 | 1.25× (≥ 1.5×: NOT met) | 0.25× (≥ 0.25×: met) | 2.40× |" in report
     # Targets are judged only at the top concurrency.
     assert "| 1 | 1.25× | 0.25× | 2.40× |" in report
     # Server CPU per request, hono ÷ backend: 600 / 400.
@@ -50,9 +51,13 @@ def test_ingest_report_fails_the_target_on_any_loss_even_when_fast() -> None:
         orgs_synced=10,
         cpu={"backend": 0.9},
     )
-    report = ingest_report(result)
+    counts = CallCounts(events=1000, ok=1000, worker_calls=2000, stripe_calls=150, worker_routes={})
+    report = ingest_report(result, counts)
     assert "**NOT met** (1,000 events/s)" in report
     assert "losses 1" in report
+    # 0.15 Stripe calls per event misses ≤ 0.1; 2.0 Worker calls meets ≤ 2.
+    assert "| Stripe calls | 0.150 | ≤ 0.1: **NOT met** |" in report
+    assert "| Worker calls | 2.000 | ≤ 2: met |" in report
 
 
 def test_importtime_reads_the_core_module_cumulative_and_ranks_self_time() -> None:

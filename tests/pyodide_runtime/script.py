@@ -106,6 +106,15 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "stripe_account_id": "acct_1Diff",
     }
     claim = {"event_type": "account.updated", "event_created": 1_795_000_000}
+    snapshot_fields = {
+        "stripe_connect_status": "active",
+        "onboarding_step": "complete",
+        "charges_enabled": True,
+        "payouts_enabled": True,
+        "details_submitted": True,
+        "requirements_currently_due": ["external_account", "ünï"],
+        "requirements_disabled_reason": None,
+    }
     return [
         # Transport, keys, routing.
         get("health", "health"),
@@ -485,6 +494,63 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             "complete, unknown outcome",
             "webhook-events/complete",
             {"event_id": "evt_7", "claim_id": Ref("claim7"), "outcome": "ignored"},
+        ),
+        # An account snapshot applied with the claim's completion (the claim returns the org).
+        post(
+            "claim with its organization",
+            "webhook-events/claim",
+            {"event_id": "evt_8", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim8": "claim_id"},
+        ),
+        post(
+            "apply snapshot",
+            "webhook-events/apply-organization",
+            {
+                "event_id": "evt_8",
+                "claim_id": Ref("claim8"),
+                "organization_id": org,
+                "fields": snapshot_fields,
+                "event_created": 1_795_000_000,
+            },
+        ),
+        post(
+            "claim same second",
+            "webhook-events/claim",
+            {"event_id": "evt_9", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim9": "claim_id"},
+        ),
+        post(
+            "apply same second, other state",
+            "webhook-events/apply-organization",
+            {
+                "event_id": "evt_9",
+                "claim_id": Ref("claim9"),
+                "organization_id": org,
+                "fields": {**snapshot_fields, "charges_enabled": False},
+                "event_created": 1_795_000_000,
+            },
+        ),
+        post(
+            "apply, lost claim",
+            "webhook-events/apply-organization",
+            {
+                "event_id": "evt_9",
+                "claim_id": "not-mine",
+                "organization_id": org,
+                "fields": snapshot_fields,
+                "event_created": 1_795_000_000,
+            },
+        ),
+        post(
+            "apply, column outside the allow-list",
+            "webhook-events/apply-organization",
+            {
+                "event_id": "evt_9",
+                "claim_id": Ref("claim9"),
+                "organization_id": org,
+                "fields": {"name": "x"},
+                "event_created": 1_795_000_000,
+            },
         ),
         # Transfers.
         post("reserve transfer", "transfers/reserve", transfer),

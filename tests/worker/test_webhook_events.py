@@ -146,3 +146,145 @@ async def test_a_rejected_event_is_final_keeps_its_reason_and_is_pruned_like_pro
     fresh_core.clock.advance(40 * 86400)
     status, pruned = await fresh_core.post("ledgers/prune", {})
     assert (status, pruned["deleted"]["webhook_events"]) == (200, 1)
+
+
+# --- the claim with its organization, and the snapshot applied with the claim's completion ------
+
+ACTIVE = {
+    "stripe_connect_status": "active",
+    "onboarding_step": "complete",
+    "charges_enabled": True,
+    "payouts_enabled": True,
+    "details_submitted": True,
+    "requirements_currently_due": [],
+}
+PENDING = {**ACTIVE, "stripe_connect_status": "pending", "charges_enabled": False}
+CREATED = 1795794424
+
+
+async def connected_org(core: Core, account: str = "acct_123") -> str:
+    from tests.worker.test_organizations import make_org
+
+    org_id = make_org(core)
+    status, _ = await core.post(
+        "create-connect-account", {"organization_id": org_id, "stripe_account_id": account}
+    )
+    assert status == 201
+    return org_id
+
+
+async def claimed(core: Core, event_id: str, created: int = CREATED) -> dict[str, Any]:
+    status, body = await core.post(
+        "webhook-events/claim", claim_body(event_id, event_created=created)
+    )
+    assert status == 200
+    assert body["claimed"] is True
+    return body
+
+
+def apply_body(
+    claim: dict[str, Any], event_id: str, org_id: str, fields: dict[str, Any], synced_at: int
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "claim_id": claim["claim_id"],
+        "organization_id": org_id,
+        "fields": fields,
+        "event_created": synced_at,
+    }
+
+
+async def test_a_claim_returns_the_organization_of_the_events_account_with_its_exact_watermark(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await fresh_core.post(
+        "update-organization",
+        {"organization_id": org_id, "fields": ACTIVE, "synced_at": CREATED + 0.25},
+    )
+    body = await claimed(fresh_core, "evt_1")
+    assert body["organization"]["id"] == org_id
+    assert body["organization"]["stripe_synced_at"] == CREATED
+    assert body["watermark"] == CREATED + 0.25
+    _, none = await fresh_core.post(
+        "webhook-events/claim", claim_body("evt_2", stripe_account_id="acct_nobody")
+    )
+    assert none["organization"] is None
+    assert none["watermark"] is None
+
+
+async def test_applying_a_newer_snapshot_writes_it_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_1")
+    status, body = await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(claim, "evt_1", org_id, ACTIVE, CREATED)
+    )
+    assert status == 200
+    assert (body["updated"], body["completed"]) == (True, True)
+    assert body["watermark"] == CREATED + 0.999  # somewhere inside that second: its end
+    assert body["organization"]["stripe_connect_status"] == "active"
+    assert (await fresh_core.post("webhook-events/claim", claim_body("evt_1")))[1] == {
+        "claimed": False,
+        "status": "processed",
+    }
+
+
+async def test_an_older_snapshot_is_not_written_but_its_claim_completes(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    new = await claimed(fresh_core, "evt_new", CREATED + 5)
+    await fresh_core.post(
+        "webhook-events/apply-organization",
+        apply_body(new, "evt_new", org_id, ACTIVE, CREATED + 5),
+    )
+    old = await claimed(fresh_core, "evt_old", CREATED)
+    _, body = await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(old, "evt_old", org_id, PENDING, CREATED)
+    )
+    assert (body["updated"], body["completed"]) == (False, True)
+    assert body["organization"]["stripe_connect_status"] == "active"
+
+
+async def test_a_same_second_snapshot_with_another_state_stays_claimed_for_a_re_read(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    first = await claimed(fresh_core, "evt_a")
+    await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(first, "evt_a", org_id, PENDING, CREATED)
+    )
+    second = await claimed(fresh_core, "evt_b")
+    _, body = await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(second, "evt_b", org_id, ACTIVE, CREATED)
+    )
+    assert (body["updated"], body["completed"]) == (False, False)
+    assert body["organization"]["stripe_connect_status"] == "pending"
+    # Still this caller's claim: it re-reads Stripe, writes, and completes it.
+    done = {"event_id": "evt_b", "claim_id": second["claim_id"], "outcome": "processed"}
+    assert await fresh_core.post("webhook-events/complete", done) == (200, {"status": "processed"})
+    # The same state in the same second settles without a read.
+    third = await claimed(fresh_core, "evt_c")
+    _, same = await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(third, "evt_c", org_id, PENDING, CREATED)
+    )
+    assert (same["updated"], same["completed"]) == (False, True)
+
+
+async def test_applying_with_a_lost_claim_is_409_and_an_unknown_org_404(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_1")
+    status, body = await fresh_core.post(
+        "webhook-events/apply-organization",
+        apply_body({"claim_id": "not-mine"}, "evt_1", org_id, ACTIVE, CREATED),
+    )
+    assert (status, body["error"]["code"]) == (409, "claim_lost")
+    status, body = await fresh_core.post(
+        "webhook-events/apply-organization", apply_body(claim, "evt_1", "org_gone", ACTIVE, CREATED)
+    )
+    assert (status, body["error"]["code"]) == (404, "organization_not_found")
+    status, body = await fresh_core.post(
+        "webhook-events/apply-organization",
+        apply_body(claim, "evt_1", org_id, {"name": "x"}, CREATED),
+    )
+    assert status == 400

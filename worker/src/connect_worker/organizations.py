@@ -228,7 +228,7 @@ async def get_organization_by_account(deps: Deps, params: Mapping[str, str], bod
     return reply(await get_by_account(deps.db, account_id) if account_id else None)
 
 
-def _update_fields(value: Any, name: str) -> dict[str, Any]:
+def update_fields_value(value: Any, name: str) -> dict[str, Any]:
     fields = validate_object(value, UPDATE_FIELD_SPECS, name=name)
     if not fields:
         raise InvalidRequest(f"`{name}` must hold at least one field.")
@@ -237,7 +237,7 @@ def _update_fields(value: Any, name: str) -> dict[str, Any]:
 
 UPDATE_FIELDS = {
     "organization_id": required(ID),
-    "fields": required(_update_fields),
+    "fields": required(update_fields_value),
     # Unix seconds, fractional allowed: two re-reads that start within one second must still be
     # ordered, or the one that started first (and saw the older state) can land last and win.
     "synced_at": optional(nullable(number(min_value=0, max_value=MAX_SAFE_INTEGER))),

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connect_worker import organizations
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database
+from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict
 from connect_worker.route import ID, UNIX_TIME, Result, Route
-from connect_worker.validation import free_text, integer, nullable, optional, required, string
+from connect_worker.validation import (
+    free_text,
+    integer,
+    nullable,
+    optional,
+    required,
+    string,
+)
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
@@ -66,10 +74,23 @@ async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any
         iso_ms(now),
         now_ms,
     )
-    results = await deps.db.batch([insert, deps.db.prepare(_STATUS).bind(event_id)])
+    statements = [insert, deps.db.prepare(_STATUS).bind(event_id)]
+    account_id = body.get("stripe_account_id")
+    if account_id is not None:
+        # The organization the event is about, in the same round trip: the caller needs it (and
+        # its watermark) for almost every event, and a second call would double the hop.
+        statements.append(deps.db.prepare(organizations.SELECT_BY_ACCOUNT).bind(account_id))
+    results = await deps.db.batch(statements)
     granted = results[0].rows
     if granted and granted[0]["claim_id"] == claim_id:
-        return 200, {"claimed": True, "claim_id": claim_id, "attempts": int(granted[0]["attempts"])}
+        reply: dict[str, Any] = {
+            "claimed": True,
+            "claim_id": claim_id,
+            "attempts": int(granted[0]["attempts"]),
+        }
+        if account_id is not None:
+            reply.update(_organization_and_watermark(results[2].first_row))
+        return 200, reply
     current = results[1].first_row
     # A `failed` row always yields to a new claim, so a refused claim is processing, processed
     # or rejected (the last two are final).
@@ -96,7 +117,84 @@ async def complete_event(deps: Deps, params: Mapping[str, str], body: dict[str, 
     return 200, {"status": outcome}
 
 
+def _organization_and_watermark(row: Row | None) -> dict[str, Any]:
+    """The organization as the contract shows it, plus its exact watermark: `Organization` shows
+    `stripe_synced_at` in whole seconds, but ordering an event against it needs the fraction."""
+    if row is None:
+        return {"organization": None, "watermark": None}
+    watermark = row.get("stripe_synced_at")
+    return {
+        "organization": organizations.to_api(row),
+        "watermark": None if watermark is None else float(watermark),
+    }
+
+
+# The effect of an `account.updated` snapshot and the end of its claim, in one batch. The event's
+# `created` is a whole second S and its snapshot was taken somewhere inside it, so the snapshot is
+# stamped S + 0.999 and written only over a watermark from an earlier second: a watermark inside S
+# is a tie no timestamp can break (the caller reads Stripe instead). The claim completes only if,
+# after the update, D1 holds a state this event may leave — a later second's, or exactly the
+# event's own fields; else (a same-second event with another state won the race) it stays claimed
+# and the caller re-reads.
+WITHIN_SECOND = 0.999
+_SETTLED = (
+    'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "stripe_synced_at" IS NOT NULL AND '
+    '("stripe_synced_at" >= ? OR ({same})))'
+)
+
+
+def _apply_statements(deps: Deps, body: dict[str, Any]) -> list[Any]:
+    org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
+    columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
+    values = [organizations.to_db_value(c, fields[c]) for c in columns]
+    assignments = ", ".join(f'"{c}" = ?' for c in columns)
+    update = deps.db.prepare(
+        f'UPDATE "organization" SET {assignments}, "stripe_synced_at" = ? '
+        'WHERE "id" = ? AND ("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)'
+    ).bind(*values, second + WITHIN_SECOND, org_id, second)
+    same = " AND ".join(f'"{c}" IS ?' for c in columns)
+    complete = deps.db.prepare(
+        'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
+        '"lease_expires_at" = NULL, "processed_at" = ? '
+        'WHERE "event_id" = ? AND "claim_id" = ? AND "status" = \'processing\' AND '
+        + _SETTLED.format(same=same)
+    ).bind(iso_ms(deps.now()), body["event_id"], body["claim_id"], org_id, second + 1, *values)
+    return [
+        update,
+        complete,
+        deps.db.prepare(organizations.SELECT_BY_ID).bind(org_id),
+        deps.db.prepare(_STATUS).bind(body["event_id"]),
+    ]
+
+
+APPLY_FIELDS = {
+    "event_id": required(ID),
+    "claim_id": required(ID),
+    "organization_id": required(ID),
+    "fields": required(organizations.update_fields_value),
+    "event_created": required(UNIX_TIME),
+}
+
+
+async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    results = await deps.db.batch(_apply_statements(deps, body))
+    row, event = results[2].first_row, results[3].first_row
+    if row is None:
+        raise organizations.organization_not_found()
+    completed = results[1].changes > 0
+    if not completed and (
+        event is None or event["status"] != "processing" or event["claim_id"] != body["claim_id"]
+    ):
+        raise Conflict("This claim is no longer current.", code="claim_lost")
+    return 200, {
+        "updated": results[0].changes > 0,
+        "completed": completed,
+        **_organization_and_watermark(row),
+    }
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
+    ("POST", "/webhook-events/apply-organization"): Route.post(apply_organization, APPLY_FIELDS),
 }

@@ -1,0 +1,151 @@
+"""What each webhook costs in calls across the network, and the status route at real distance.
+
+Both run a backend whose Worker (and Stripe) traffic goes through the fault proxy
+(`tests/reliability/fault_proxy.py`, a real HTTP/1.1 proxy): in pass mode it counts the calls a
+burst of events makes; in `slow` mode it holds every Worker request `rtt` seconds — the round trip
+Railway → Cloudflare adds (~20 ms) — so the pool of connections to the Worker, not the code,
+becomes what limits a process (`WORKER_MAX_CONNECTIONS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from bench.ingest import burst, connect_accounts, synced_earlier
+from bench.matrix import Cells, Target, run_matrix
+from bench.stack import Stack, backend_server, seed_organizations
+from bench.webhooks import fire
+from devstack.ports import free_port
+from tests.reliability.fault_proxy import FaultProxy
+
+
+@contextlib.contextmanager
+def proxied(url: str) -> Iterator[FaultProxy]:
+    host, port = url.removeprefix("http://").split(":")
+    proxy = FaultProxy(host, int(port)).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class CallCounts:
+    events: int
+    ok: int
+    worker_calls: int
+    stripe_calls: int
+    worker_routes: dict[str, int]
+
+    @property
+    def worker_per_event(self) -> float:
+        return self.worker_calls / self.events
+
+    @property
+    def stripe_per_event(self) -> float:
+        return self.stripe_calls / self.events
+
+
+def count_calls(stack: Stack, *, events: int, organizations: int, concurrency: int) -> CallCounts:
+    """A burst of `account.updated` over established accounts, every call the backend makes to
+    the Worker and to Stripe counted at the proxies."""
+    with (
+        proxied(stack.worker_url) as worker_proxy,
+        proxied(stack.stripe_url) as stripe_proxy,
+    ):
+        port = free_port()
+        server = backend_server(
+            "backend-counted",
+            port,
+            keys=stack.secrets,
+            worker_url=worker_proxy.url,
+            stripe_url=stripe_proxy.url,
+            cache_ttl_s=0.0,
+            log_dir=stack.log_dir,
+        )
+        with server:
+            org_ids = seed_organizations(
+                stack.d1_path,
+                count=organizations,
+                owner_id=stack.principal.user_id,
+                slug_prefix="counted",
+            )
+            accounts = connect_accounts(stack, org_ids)
+            url = f"http://127.0.0.1:{port}/api/connect/webhook"
+            now = int(time.time())
+            synced_earlier(stack, org_ids, synced_at=now - 3600)
+            worker_proxy.seen.clear()
+            stripe_proxy.seen.clear()
+            prefix = f"evt_count{secrets.token_hex(4)}_"
+            _, bodies = burst(accounts, events=events, prefix=prefix, base=now - 1800)
+            result = asyncio.run(
+                fire(url, bodies, secret=stack.secrets.webhook, concurrency=concurrency)
+            )
+    worker_seen = [s for s in worker_proxy.seen if s.outcome == "forwarded"]
+    stripe_seen = [s for s in stripe_proxy.seen if s.outcome == "forwarded"]
+    return CallCounts(
+        events=events,
+        ok=result.ok,
+        worker_calls=len(worker_seen),
+        stripe_calls=len(stripe_seen),
+        worker_routes=dict(Counter(s.path.removeprefix("/api/internal/") for s in worker_seen)),
+    )
+
+
+def far_matrix(
+    stack: Stack,
+    wrk: str,
+    *,
+    rtt_s: float,
+    pool: int,
+    cache_ttl_s: float,
+    concurrencies: list[int],
+    rounds: int,
+    duration_s: float,
+    wrk_cpu: int | None,
+    progress: Callable[[str], None],
+) -> Cells:
+    """The status route through a Worker `rtt_s` away, cache off and on, pool of `pool`."""
+    with proxied(stack.worker_url) as proxy:
+        proxy.set("slow", delay=rtt_s)
+        ports = {"far": free_port(), "far+cache": free_port()}
+        extra = {"WORKER_MAX_CONNECTIONS": str(pool), "WORKER_TIMEOUT_SECONDS": "10"}
+        servers = {
+            name: backend_server(
+                f"backend-{name.replace('+', '-')}",
+                port,
+                keys=stack.secrets,
+                worker_url=proxy.url,
+                stripe_url=stack.stripe_url,
+                cache_ttl_s=cache_ttl_s if name == "far+cache" else 0.0,
+                log_dir=stack.log_dir,
+                extra_env=extra,
+            )
+            for name, port in ports.items()
+        }
+        org = stack.principal.organization_id
+        with servers["far"], servers["far+cache"]:
+            targets = [
+                Target(
+                    name,
+                    f"http://127.0.0.1:{port}/api/connect/status/{org}",
+                    stack.principal.token,
+                    {"server": servers[name].pid},
+                )
+                for name, port in ports.items()
+            ]
+            return run_matrix(
+                wrk,
+                targets,
+                concurrencies=concurrencies,
+                rounds=rounds,
+                duration_s=duration_s,
+                wrk_cpu=wrk_cpu,
+                progress=progress,
+            )
