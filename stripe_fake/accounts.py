@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from stripe_fake import payout_schedule
 from stripe_fake.errors import invalid_request
 from stripe_fake.ids import account_id, now
 from stripe_fake.store import JSON
@@ -118,24 +119,23 @@ def _payout_settings(params: JSON, current: JSON | None = None) -> JSON:
             "payments": {"statement_descriptor": None},
             "payouts": {
                 "debit_negative_balances": True,
-                "schedule": {"delay_days": 2, "interval": "daily"},
+                "schedule": payout_schedule.default_schedule(),
                 "statement_descriptor": None,
             },
         }
     )
     given = params.get("settings")
     if isinstance(given, dict):
-        schedule = (given.get("payouts") or {}).get("schedule")
-        if isinstance(schedule, dict) and "delay_days" in schedule:
-            if schedule["delay_days"] != "minimum":
-                schedule["delay_days"] = parse_int(
-                    schedule["delay_days"], "settings[payouts][schedule][delay_days]"
-                )
-            else:
-                schedule["delay_days"] = 2
-        _merge(settings, given)
+        payouts_given = given.get("payouts") or {}
+        schedule = payouts_given.get("schedule") if isinstance(payouts_given, dict) else None
+        rest = {k: v for k, v in given.items() if k != "payouts"}
+        if isinstance(payouts_given, dict):
+            rest["payouts"] = {k: v for k, v in payouts_given.items() if k != "schedule"}
+        _merge(settings, rest)
         payouts: JSON = settings["payouts"]
-        if "debit_negative_balances" in (given.get("payouts") or {}):
+        if schedule is not None:
+            payouts["schedule"] = payout_schedule.apply(payouts["schedule"], schedule)
+        if "debit_negative_balances" in payouts_given:
             payouts["debit_negative_balances"] = parse_bool(
                 payouts["debit_negative_balances"], "settings[payouts][debit_negative_balances]"
             )
@@ -216,11 +216,9 @@ def new_account(params: JSON) -> JSON:
             "object": "list",
             "data": [],
             "has_more": False,
-            "total_count": 0,
             "url": f"/v1/accounts/{identifier}/external_accounts",
         },
         "future_requirements": requirements(),
-        "livemode": False,
         "metadata": _metadata(params),
         "payouts_enabled": False,
         "requirements": requirements(
@@ -240,17 +238,21 @@ def _currency_for(country: str) -> str:
 
 
 def update_account(account: JSON, params: JSON) -> None:
-    """Apply `POST /v1/accounts/{id}` parameters in place."""
+    """Apply `POST /v1/accounts/{id}` parameters in place; every check runs before the first
+    change, so a refused update leaves the account as it was."""
+    settings = _payout_settings(params, account["settings"]) if "settings" in params else None
+    meta = _metadata(params, account["metadata"]) if "metadata" in params else None
+    requested = _requested_capabilities(params)
     for key in ("email", "business_type", "default_currency"):
         if key in params:
             account[key] = params[key] or None
     if isinstance(params.get("business_profile"), dict):
         _merge(account["business_profile"], params["business_profile"])
-    if "metadata" in params:
-        account["metadata"] = _metadata(params, account["metadata"])
-    if "settings" in params:
-        account["settings"] = _payout_settings(params, account["settings"])
-    for name, on in _requested_capabilities(params).items():
+    if meta is not None:
+        account["metadata"] = meta
+    if settings is not None:
+        account["settings"] = settings
+    for name, on in requested.items():
         if on and name not in account["capabilities"]:
             active = account["charges_enabled"] and account["payouts_enabled"]
             account["capabilities"][name] = "active" if active else "inactive"

@@ -6,7 +6,7 @@ import copy
 from urllib.parse import urlsplit
 
 from stripe_fake import accounts
-from stripe_fake.core import Ctx, paginate, require_platform
+from stripe_fake.core import Ctx, in_range, paginate, require_platform
 from stripe_fake.errors import invalid_request, resource_missing
 from stripe_fake.events import previous_attributes
 from stripe_fake.ids import new_id, now
@@ -129,15 +129,27 @@ def retrieve_event(ctx: Ctx) -> JSON:
 
 
 def list_events(ctx: Ctx) -> JSON:
+    """Stripe's filters: `type` (`prefix.*` too) or `types[]` (not both), `created`, and
+    `delivery_success` (false = some endpoint has not answered 2xx yet)."""
     events = _visible_events(ctx)
     wanted = ctx.params.get("type")
     types = ctx.params.get("types")
+    if wanted is not None and types is not None:
+        raise invalid_request(
+            "You may only specify one of these parameters: type, types.", param="types"
+        )
     if wanted is not None:
         pattern = str(wanted)
         if pattern.endswith("*"):
             events = [e for e in events if e["type"].startswith(pattern[:-1])]
         else:
             events = [e for e in events if e["type"] == pattern]
-    if isinstance(types, list):
+    if types is not None:
+        if not isinstance(types, list) or len(types) > 20:
+            raise invalid_request("types must be an array of up to 20 event types.", param="types")
         events = [e for e in events if e["type"] in types]
+    if "delivery_success" in ctx.params:
+        delivered = accounts.parse_bool(ctx.params["delivery_success"], "delivery_success")
+        events = [e for e in events if (e["pending_webhooks"] == 0) == delivered]
+    events = in_range(events, ctx.params, "created")
     return paginate(events, ctx.params, url="/v1/events")

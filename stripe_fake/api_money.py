@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import re
 
+from stripe_fake import payout_schedule, payouts
 from stripe_fake.accounts import metadata, parse_bool, parse_int
-from stripe_fake.core import Ctx, paginate
+from stripe_fake.core import Ctx, in_range, paginate
 from stripe_fake.errors import (
     StripeFakeError,
     balance_insufficient,
@@ -113,7 +114,6 @@ def _transfer_object(
             "object": "list",
             "data": [],
             "has_more": False,
-            "total_count": 0,
             "url": f"/v1/transfers/{identifier}/reversals",
         },
         "reversed": False,
@@ -246,6 +246,7 @@ def list_transfers(ctx: Ctx) -> JSON:
     for key in ("destination", "transfer_group"):
         if key in ctx.params:
             items = [t for t in items if t[key] == ctx.params[key]]
+    items = in_range(items, ctx.params, "created")
     return paginate(items, ctx.params, url="/v1/transfers")
 
 
@@ -279,7 +280,6 @@ def create_reversal(ctx: Ctx) -> JSON:
     transfer["amount_reversed"] += amount
     transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
     transfer["reversals"]["data"].insert(0, reversal)
-    transfer["reversals"]["total_count"] += 1
     ctx.state.reversals[reversal["id"]] = reversal
     ctx.state.balance_of(transfer["destination"], transfer["currency"])["available"] -= amount
     ctx.state.balance_of(PLATFORM, transfer["currency"])["available"] += amount
@@ -302,6 +302,7 @@ def create_payout(ctx: Ctx) -> JSON:
     amount = amount_of(ctx)
     currency = currency_of(ctx)
     owner = ctx.owner
+    method = str(ctx.params.get("method", "standard"))
     if ctx.stripe_account is not None:
         account = ctx.state.accounts[ctx.stripe_account]
         if not account["payouts_enabled"]:
@@ -312,39 +313,24 @@ def create_payout(ctx: Ctx) -> JSON:
                 message="Payouts are not enabled on this account. Provide the required "
                 "information to enable payouts.",
             )
+        schedule = account["settings"]["payouts"]["schedule"]
+        if method == "standard" and payout_schedule.is_automatic(schedule):
+            raise payout_schedule.refuse_manual_payout()
     balance = ctx.state.balance_of(owner, currency)
     if balance["available"] < amount:
         raise balance_insufficient(INSUFFICIENT_PAYOUT)
-    created = now()
-    payout: JSON = {
-        "id": new_id("po_"),
-        "object": "payout",
-        "amount": amount,
-        "arrival_date": created + 2 * 86400,
-        "automatic": False,
-        "balance_transaction": new_id("txn_"),
-        "created": created,
-        "currency": currency,
-        "description": _opt_str(ctx.params.get("description")),
-        "destination": new_id("ba_"),
-        "failure_balance_transaction": None,
-        "failure_code": None,
-        "failure_message": None,
-        "livemode": False,
-        "metadata": metadata(ctx.params),
-        "method": str(ctx.params.get("method", "standard")),
-        "original_payout": None,
-        "reconciliation_status": "not_applicable",
-        "reversed_by": None,
-        "source_type": str(ctx.params.get("source_type", "card")),
-        "statement_descriptor": _opt_str(ctx.params.get("statement_descriptor")),
-        "status": "pending",
-        "type": "bank_account",
-    }
+    payout = payouts.new_payout(
+        amount=amount,
+        currency=currency,
+        automatic=False,
+        description=_opt_str(ctx.params.get("description")),
+        meta=metadata(ctx.params),
+        method=method,
+        source_type=str(ctx.params.get("source_type", "card")),
+        statement_descriptor=_opt_str(ctx.params.get("statement_descriptor")),
+    )
     balance["available"] -= amount
-    ctx.state.payouts[payout["id"]] = payout
-    ctx.state.payout_owner[payout["id"]] = owner
-    ctx.fake.events.emit("payout.created", payout, account=ctx.stripe_account)
+    payouts.record(ctx.fake, payout, owner)
     return copy.deepcopy(payout)
 
 
@@ -366,6 +352,8 @@ def list_payouts(ctx: Ctx) -> JSON:
     ]
     if "status" in ctx.params:
         items = [p for p in items if p["status"] == ctx.params["status"]]
+    items = in_range(items, ctx.params, "created")
+    items = in_range(items, ctx.params, "arrival_date")
     return paginate(items, ctx.params, url="/v1/payouts")
 
 

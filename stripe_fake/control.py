@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from stripe_fake import accounts, api_money
+from stripe_fake import accounts, api_money, payout_schedule, payouts
 from stripe_fake.core import Ctx, Fake
 from stripe_fake.errors import StripeFakeError
 from stripe_fake.events import previous_attributes
@@ -196,24 +196,51 @@ async def _settle_payout(fake: Fake, request: Request, *, paid: bool) -> Respons
         raise ControlError(404, "not_found", f"No such payout: {payout_id}")
     if payout["status"] not in ("pending", "in_transit"):
         raise ControlError(409, "payout_settled", f"Payout is already {payout['status']}")
-    owner = fake.state.payout_owner[payout_id]
-    account = None if owner == PLATFORM else owner
-    before = copy.deepcopy(payout)
-    if paid:
-        payout["status"] = "paid"
-        payout["arrival_date"] = now()
-    else:
-        body = await _body(request)
-        payout["status"] = "failed"
-        payout["failure_code"] = str(body.get("failure_code", "account_closed"))
-        payout["failure_message"] = "The bank account has been closed."
-        payout["failure_balance_transaction"] = "txn_failure_" + payout_id[3:]
-        fake.state.balance_of(owner, payout["currency"])["available"] += payout["amount"]
-    previous = previous_attributes(before, payout)
-    fake.events.emit("payout.updated", payout, account=account, previous=previous)
-    fake.events.emit("payout.paid" if paid else "payout.failed", payout, account=account)
+    failure_code = "account_closed"
+    if not paid:
+        failure_code = str((await _body(request)).get("failure_code", failure_code))
+    payouts.settle(fake, payout, paid=paid, failure_code=failure_code)
     fake.store.save()
     return JSONResponse(copy.deepcopy(payout))
+
+
+async def set_payout_schedule(fake: Fake, request: Request) -> Response:
+    """The account holder changes the schedule in the Express Dashboard: validated as the API
+    validates `settings[payouts][schedule]`, and announced with `account.updated`."""
+    body = await _body(request)
+    account_id = request.path_params["id"]
+    _account(fake, account_id)
+
+    def change(account: JSON) -> None:
+        current = account["settings"]["payouts"]["schedule"]
+        account["settings"]["payouts"]["schedule"] = payout_schedule.apply(current, body)
+
+    try:
+        return JSONResponse(transition(fake, account_id, change))
+    except StripeFakeError as exc:
+        raise ControlError(400, exc.code or "invalid_schedule", exc.message) from None
+
+
+def _flag(body: dict[str, Any], name: str, *, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise ControlError(400, "invalid_flag", f"{name} must be true or false")
+    return value
+
+
+async def run_scheduler(fake: Fake, request: Request) -> Response:
+    body = await _body(request)
+    account = body.get("account")
+    if account is not None:
+        _account(fake, str(account))
+    run = payouts.run_scheduler(
+        fake,
+        account=None if account is None else str(account),
+        force=_flag(body, "force", default=False),
+        pay=_flag(body, "pay", default=True),
+    )
+    fake.store.save()
+    return JSONResponse({"payouts": run.payouts, "skipped": run.skipped})
 
 
 async def pay_payout(fake: Fake, request: Request) -> Response:
@@ -253,7 +280,7 @@ async def configure_webhooks(fake: Fake, request: Request) -> Response:
     for name in ("url", "secret", "connect_secret"):
         if name in body:
             setattr(settings, name, body[name] or (None if name != "secret" else settings.secret))
-    for name in ("out_of_order", "duplicate"):
+    for name in ("out_of_order", "duplicate", "paused"):
         if name in body:
             setattr(settings, name, bool(body[name]))
     if "retry_base_seconds" in body:
@@ -261,6 +288,16 @@ async def configure_webhooks(fake: Fake, request: Request) -> Response:
     if "max_attempts" in body:
         settings.max_attempts = _int(body["max_attempts"], "max_attempts")
     return JSONResponse(settings.public())
+
+
+async def pause_webhooks(fake: Fake, request: Request) -> Response:
+    fake.dispatcher.settings.paused = True
+    return JSONResponse(fake.dispatcher.settings.public())
+
+
+async def resume_webhooks(fake: Fake, request: Request) -> Response:
+    fake.dispatcher.settings.paused = False
+    return JSONResponse(fake.dispatcher.settings.public())
 
 
 async def deliveries(fake: Fake, request: Request) -> Response:
@@ -362,10 +399,14 @@ def routes(fake: Fake) -> list[Route]:
         ("/_fake/accounts/{id}/deauthorize", deauthorize, ["POST"]),
         ("/_fake/balance/fund", fund, ["POST"]),
         ("/_fake/balance/settle", settle_balance, ["POST"]),
+        ("/_fake/accounts/{id}/payout-schedule", set_payout_schedule, ["POST"]),
+        ("/_fake/payouts/run-scheduler", run_scheduler, ["POST"]),
         ("/_fake/payouts/{id}/pay", pay_payout, ["POST"]),
         ("/_fake/payouts/{id}/fail", fail_payout, ["POST"]),
         ("/_fake/payment_intents/{id}/succeed", succeed_payment_intent, ["POST"]),
         ("/_fake/webhooks", configure_webhooks, ["POST"]),
+        ("/_fake/webhooks/pause", pause_webhooks, ["POST"]),
+        ("/_fake/webhooks/resume", resume_webhooks, ["POST"]),
         ("/_fake/webhooks/deliveries", deliveries, ["GET"]),
         ("/_fake/events", list_events, ["GET"]),
         ("/_fake/events/{id}/resend", resend_event, ["POST"]),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stripe_fake.accounts import parse_int
@@ -52,6 +53,7 @@ class Fake:
         )
         self.events = Events(lambda: self.store.state, endpoints=self.dispatcher.endpoint_count)
         self.events.deliver = self.dispatcher.enqueue
+        self.dispatcher.on_delivered = self._delivered
 
     @property
     def state(self) -> State:
@@ -65,6 +67,13 @@ class Fake:
             retry_base_seconds=self.config.retry_base_seconds,
             max_attempts=self.config.max_attempts,
         )
+
+    def _delivered(self, event_id: str) -> None:
+        """Stripe's `pending_webhooks` counts endpoints not yet answered 2xx; one endpoint here."""
+        event = self.state.events.get(event_id)
+        if event is not None and event["pending_webhooks"]:
+            event["pending_webhooks"] = 0
+            self.store.save()
 
     async def reset(self) -> None:
         """Back to a fresh start: no state, no faults, webhook settings from the config."""
@@ -98,6 +107,36 @@ class Ctx:
         if self.state.is_deauthorized(account_id):
             raise account_invalid(self.api_key, account_id)
         return account
+
+
+_RANGE_OPS: dict[str, Callable[[int, int], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def in_range(objects: list[JSON], params: JSON, key: str) -> list[JSON]:
+    """Stripe's timestamp filter: `key=<ts>` (exact) or `key[gt|gte|lt|lte]=<ts>` (combined)."""
+    given = params.get(key)
+    if given is None:
+        return objects
+    if not isinstance(given, dict):
+        exact = parse_int(given, key)
+        return [o for o in objects if o.get(key) == exact]
+    result = objects
+    for op, raw in given.items():
+        test = _RANGE_OPS.get(op)
+        if test is None:
+            raise invalid_request(
+                f"Received unknown parameter: {key}[{op}]",
+                param=f"{key}[{op}]",
+                code="parameter_unknown",
+            )
+        bound = parse_int(raw, f"{key}[{op}]")
+        result = [o for o in result if o.get(key) is not None and test(o[key], bound)]
+    return result
 
 
 def paginate(objects: Iterable[JSON], params: JSON, *, url: str) -> JSON:

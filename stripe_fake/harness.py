@@ -63,6 +63,25 @@ class _Calls(Generic[T]):
         body = {"failure_code": failure_code}
         return self._send(("POST", f"/_fake/payouts/{payout_id}/fail", body))
 
+    def set_payout_schedule(self, account_id: str, **schedule: Any) -> T:
+        """As if the account holder changed it in the Express Dashboard (`account.updated`)."""
+        path = f"/_fake/accounts/{account_id}/payout-schedule"
+        return self._send(("POST", path, schedule))
+
+    def run_payout_scheduler(
+        self, account_id: str | None = None, *, force: bool = False, pay: bool = True
+    ) -> T:
+        """Stripe's automatic payouts, once: `{"payouts": [...], "skipped": {acct: reason}}`."""
+        body = {"account": account_id, "force": force, "pay": pay}
+        return self._send(("POST", "/_fake/payouts/run-scheduler", body))
+
+    def pause_webhooks(self) -> T:
+        """Events keep being created but are not delivered (they stay `delivery_success=false`)."""
+        return self._send(("POST", "/_fake/webhooks/pause", None))
+
+    def resume_webhooks(self) -> T:
+        return self._send(("POST", "/_fake/webhooks/resume", None))
+
     def configure_webhooks(
         self,
         url: str | None,

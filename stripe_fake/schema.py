@@ -33,17 +33,26 @@ class Node:
 class Field:
     children: Node | None
     """Known sub-keys when the value is a hash (or a list of hashes); None = leaf or free-form."""
+    scalar: bool = False
+    """The value may also be a plain scalar (e.g. `created=<ts>` or `created[gte]=<ts>`)."""
 
 
-def _referenced_typeddicts(annotation: Any, namespace: dict[str, Any]) -> tuple[list[type], bool]:
+_SCALARS = frozenset({"int", "str", "bool", "float"})
+
+
+def _referenced_typeddicts(
+    annotation: Any, namespace: dict[str, Any]
+) -> tuple[list[type], bool, bool]:
     text = repr(annotation)
     free_form = "Dict[" in text or "UntypedStripeObject" in text or "Mapping[" in text
+    names = _IDENT.findall(text)
+    scalar = bool(_SCALARS.intersection(names))
     found = []
-    for name in _IDENT.findall(text):
+    for name in names:
         candidate = namespace.get(name)
         if isinstance(candidate, type) and is_typeddict(candidate) and candidate not in found:
             found.append(candidate)
-    return found, free_form
+    return found, free_form, scalar
 
 
 @cache
@@ -54,17 +63,17 @@ def node_for(cls: type) -> Node:
     for name, annotation in cls.__annotations__.items():
         if name in _OPTION_KEYS:
             continue
-        classes, free_form = _referenced_typeddicts(annotation, namespace)
+        classes, free_form, scalar = _referenced_typeddicts(annotation, namespace)
         if not classes or free_form:
             node.fields[name] = Field(children=None)
             continue
         if len(classes) == 1:
-            node.fields[name] = Field(children=node_for(classes[0]))
+            node.fields[name] = Field(children=node_for(classes[0]), scalar=scalar)
             continue
         merged = Node()
         for sub in classes:
             merged.fields.update(node_for(sub).fields)
-        node.fields[name] = Field(children=merged)
+        node.fields[name] = Field(children=merged, scalar=scalar)
     return node
 
 
@@ -87,7 +96,7 @@ def validate(params: dict[str, Any], node: Node, *, prefix: str = "") -> None:
             for index, item in enumerate(value):
                 if isinstance(item, dict):
                     validate(item, spec.children, prefix=f"{path}[{index}]")
-        elif value != "":
+        elif value != "" and not spec.scalar:
             raise invalid_request("Invalid object", param=path)
     for key in sorted(node.required):
         if key not in params:

@@ -13,6 +13,7 @@ import hmac
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class WebhookSettings:
     duplicate: bool = False
     retry_base_seconds: float = 1.0
     max_attempts: int = 8
+    paused: bool = False
+    """Events are still created (pending) but not delivered: an endpoint gone for good."""
 
     def secret_for(self, event: JSON) -> str:
         if "account" in event and self.connect_secret:
@@ -78,6 +81,8 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self.on_delivered: Callable[[str], None] = lambda event_id: None
+        """Told each event id a 2xx answered (the fake then sets its `pending_webhooks` to 0)."""
 
     def endpoint_count(self) -> int:
         return 1 if self.settings.url else 0
@@ -111,7 +116,7 @@ class Dispatcher:
         self._runner = asyncio.create_task(self._run())
 
     def enqueue(self, event: JSON) -> None:
-        if self._queue is None or not self.settings.url:
+        if self._queue is None or not self.settings.url or self.settings.paused:
             return
         self._queue.put_nowait(event)
 
@@ -132,7 +137,7 @@ class Dispatcher:
 
     async def _attempt(self, event: JSON, attempt: int) -> None:
         url = self.settings.url
-        if not url or self._session is None:
+        if not url or self._session is None or self.settings.paused:
             return
         payload = json.dumps(event, indent=2)
         headers = {
@@ -149,6 +154,8 @@ class Dispatcher:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             error = type(exc).__name__
         ok = status is not None and 200 <= status < 300
+        if ok:
+            self.on_delivered(event["id"])
         self.deliveries.append(
             Delivery(
                 event_id=event["id"],
