@@ -18,6 +18,7 @@ from backend.models import (
     PayoutReply,
     PayoutRequest,
     PlatformFeeRequest,
+    ReconcileReply,
     StatusReply,
     TransferReply,
     TransferRequest,
@@ -159,5 +160,14 @@ ENDPOINTS = [
         body=PlatformFeeRequest,
         security="operator",
         errors=(400, 401, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/api/operator/reconcile",
+        operator.reconcile,
+        "Operator: settle unknown ledger rows from Stripe and replay missed events",
+        ReconcileReply,
+        security="operator",
+        errors=(401, 404, 502, 503),
     ),
 ]

@@ -102,6 +102,15 @@ async def webhook(request: Request) -> WebhookReply:
         raise InvalidRequest(
             code="invalid_signature", message="Webhook signature verification failed."
         ) from None
+    return await process_event(svc, payload)
+
+
+async def process_event(svc: Services, payload: bytes) -> WebhookReply:
+    """Apply one event exactly once (claim in D1, handle, complete): the one path for a
+    delivered webhook and for an event replayed by reconciliation (`backend/reconcile.py`).
+    The caller has established that the payload is Stripe's (a verified signature, or read from
+    Stripe's own Events API). Raises `Conflict` while another instance holds the event, and
+    `ServiceUnavailable` when it could not be applied or recorded (retry later)."""
     parsed = parse_envelope(payload)
     if isinstance(parsed, Unparsed):
         claimed = await _claim(svc, parsed)

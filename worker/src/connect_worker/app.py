@@ -13,6 +13,7 @@ from connect_worker import (
     organizations,
     payments,
     payouts,
+    reconciliation,
     retention,
     sessions,
     transfers,
@@ -47,6 +48,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         payments,
         payouts,
         retention,
+        reconciliation,
     )
     for (method, path), route in table.ROUTES.items()
 }
