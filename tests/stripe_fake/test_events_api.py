@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import stripe
+from stripe import RequestOptions
 
 from tests.fixtures.stripe import StripeFake, WebhookReceiver
 from tests.stripe_fake.conftest import new_account
@@ -105,7 +106,7 @@ async def test_delivery_success_tells_events_no_endpoint_took(
         account = await new_account(client)
         stripe_fake.pause_webhooks()
         stripe_fake.complete_onboarding(account.id)
-        on_acct: dict[str, Any] = {"stripe_account": account.id}
+        on_acct: RequestOptions = {"stripe_account": account.id}
         await asyncio.sleep(0.1)  # time a (wrong) delivery would need
         missed = await client.v1.events.list_async(
             params={"delivery_success": False}, options=on_acct

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import stripe
+from stripe import RequestOptions
 
 from tests.fixtures.stripe import StripeFake
 from tests.stripe_fake.conftest import new_account
@@ -49,7 +48,7 @@ async def test_transfers_by_group_destination_created_and_pages(stripe_fake: Str
             params={"limit": 5, "starting_after": page.data[0].id}
         )
         with pytest.raises(stripe.InvalidRequestError) as by_metadata:
-            await client.v1.transfers.list_async(params={"metadata": {"k": "v"}})  # type: ignore[typeddict-unknown-key]
+            await client.v1.transfers.list_async(params={"metadata": {"k": "v"}})  # type: ignore[arg-type]
     assert [t.id for t in by_group.data] == [made[1].id, made[0].id]
     assert [t.id for t in by_destination.data] == [made[2].id, made[0].id]
     assert [t.id for t in both.data] == [made[0].id]
@@ -65,7 +64,7 @@ async def test_connected_account_payouts_by_status_created_and_arrival(
     async with stripe_fake.client() as client:
         account = await _onboarded(stripe_fake, client)
         stripe_fake.fund(account, 3_000, "usd")
-        on_acct: dict[str, Any] = {"stripe_account": account}
+        on_acct: RequestOptions = {"stripe_account": account}
         made = [
             await client.v1.payouts.create_async(
                 params={"amount": 1_000, "currency": "usd"}, options=on_acct

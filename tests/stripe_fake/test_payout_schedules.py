@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+from stripe import RequestOptions
 
 from stripe_fake.payout_schedule import WEEKDAYS
 from tests.fixtures.stripe import StripeFake
@@ -19,6 +20,12 @@ def _schedule(**schedule: Any) -> dict[str, Any]:
 def _account_events(stripe_fake: StripeFake, account_id: str, kind: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = stripe_fake.events()["events"]
     return [e for e in events if e["type"] == kind and e.get("account") == account_id]
+
+
+def _payouts(account: stripe.Account) -> stripe.Account.Settings.Payouts:
+    assert account.settings is not None
+    assert account.settings.payouts is not None
+    return account.settings.payouts
 
 
 def _not_today() -> str:
@@ -35,8 +42,8 @@ async def test_schedule_set_on_create_is_returned_and_retrieved(stripe_fake: Str
     expected = {"delay_days": 5, "interval": "weekly", "weekly_anchor": "friday"}
     assert account.settings is not None
     assert fetched.settings is not None
-    assert account.settings.payouts.schedule.to_dict() == expected
-    assert fetched.settings.payouts.schedule.to_dict() == expected
+    assert _payouts(account).schedule.to_dict() == expected
+    assert _payouts(fetched).schedule.to_dict() == expected
 
 
 async def test_account_without_schedule_pays_out_daily_after_the_minimum_delay(
@@ -45,7 +52,7 @@ async def test_account_without_schedule_pays_out_daily_after_the_minimum_delay(
     async with stripe_fake.client() as client:
         account = await new_account(client, settings={})
     assert account.settings is not None
-    assert account.settings.payouts.schedule.to_dict() == {"delay_days": 2, "interval": "daily"}
+    assert _payouts(account).schedule.to_dict() == {"delay_days": 2, "interval": "daily"}
 
 
 async def test_schedule_change_fires_account_updated_with_previous_attributes(
@@ -57,10 +64,10 @@ async def test_schedule_change_fires_account_updated_with_previous_attributes(
         )
         updated = await client.v1.accounts.update_async(
             account.id,
-            params={"settings": _schedule(interval="monthly", monthly_anchor=31)},  # type: ignore[typeddict-item]
+            params={"settings": _schedule(interval="monthly", monthly_anchor=31)},  # type: ignore[arg-type]
         )
     assert updated.settings is not None
-    schedule = updated.settings.payouts.schedule.to_dict()
+    schedule = _payouts(updated).schedule.to_dict()
     assert schedule == {"delay_days": 2, "interval": "monthly", "monthly_anchor": 31}
     [event] = _account_events(stripe_fake, account.id, "account.updated")
     assert event["data"]["object"]["settings"]["payouts"]["schedule"] == schedule
@@ -84,16 +91,16 @@ async def test_delay_days_minimum_and_manual_keeping_the_last_delay(
         account = await new_account(client, settings=_schedule(interval="daily", delay_days=7))
         manual = await client.v1.accounts.update_async(
             account.id,
-            params={"settings": _schedule(interval="manual")},  # type: ignore[typeddict-item]
+            params={"settings": _schedule(interval="manual")},  # type: ignore[arg-type]
         )
         minimum = await client.v1.accounts.update_async(
             account.id,
-            params={"settings": _schedule(interval="daily", delay_days="minimum")},  # type: ignore[typeddict-item]
+            params={"settings": _schedule(interval="daily", delay_days="minimum")},  # type: ignore[arg-type]
         )
     assert manual.settings is not None
     assert minimum.settings is not None
-    assert manual.settings.payouts.schedule.to_dict() == {"delay_days": 7, "interval": "manual"}
-    assert minimum.settings.payouts.schedule.to_dict() == {"delay_days": 2, "interval": "daily"}
+    assert _payouts(manual).schedule.to_dict() == {"delay_days": 7, "interval": "manual"}
+    assert _payouts(minimum).schedule.to_dict() == {"delay_days": 2, "interval": "daily"}
 
 
 SCHEDULE = "settings[payouts][schedule]"
@@ -140,9 +147,9 @@ async def test_invalid_schedule_is_refused_and_changes_nothing(
         with pytest.raises(stripe.InvalidRequestError) as caught:
             await client.v1.accounts.update_async(
                 account.id,
-                params={
+                params={  # type: ignore[arg-type]
                     "email": "changed@example.com",
-                    "settings": {"payouts": {"schedule": schedule}},  # type: ignore[typeddict-item]
+                    "settings": {"payouts": {"schedule": schedule}},
                 },
             )
         after = await client.v1.accounts.retrieve_async(account.id)
@@ -152,7 +159,7 @@ async def test_invalid_schedule_is_refused_and_changes_nothing(
         assert caught.value.code == code
     assert after.email == "owner@example.com"
     assert after.settings is not None
-    assert after.settings.payouts.schedule.to_dict() == {"delay_days": 2, "interval": "manual"}
+    assert _payouts(after).schedule.to_dict() == {"delay_days": 2, "interval": "manual"}
     assert _account_events(stripe_fake, account.id, "account.updated") == []
 
 
@@ -173,7 +180,7 @@ async def test_dashboard_change_of_schedule_fires_account_updated(
         stripe_fake.set_payout_schedule(account.id, interval="weekly", weekly_anchor="tuesday")
         fetched = await client.v1.accounts.retrieve_async(account.id)
     assert fetched.settings is not None
-    assert fetched.settings.payouts.schedule.to_dict() == {
+    assert _payouts(fetched).schedule.to_dict() == {
         "delay_days": 2,
         "interval": "weekly",
         "weekly_anchor": "tuesday",
@@ -205,21 +212,21 @@ async def test_standard_payout_is_refused_on_an_automatic_schedule(
         account = await new_account(client, settings=_schedule(interval="daily"))
         stripe_fake.complete_onboarding(account.id)
         stripe_fake.fund(account.id, 5_000, "usd")
-        on_acct: dict[str, Any] = {"stripe_account": account.id}
+        on_acct: RequestOptions = {"stripe_account": account.id}
         with pytest.raises(stripe.InvalidRequestError) as caught:
             await client.v1.payouts.create_async(
                 params={"amount": 1_000, "currency": "usd"}, options=on_acct
             )
         await client.v1.accounts.update_async(
             account.id,
-            params={"settings": _schedule(interval="manual")},  # type: ignore[typeddict-item]
+            params={"settings": _schedule(interval="manual")},  # type: ignore[arg-type]
         )
         payout = await client.v1.payouts.create_async(
             params={"amount": 1_000, "currency": "usd"}, options=on_acct
         )
         balance = await client.v1.balance.retrieve_async(options=on_acct)
     assert caught.value.http_status == 400
-    assert "automatic" in caught.value.user_message  # type: ignore[operator]
+    assert "automatic" in caught.value.user_message
     assert payout.automatic is False
     assert balance.available[0].amount == 4_000
 
@@ -265,7 +272,7 @@ def test_scheduler_force_ignores_the_anchor_and_pay_false_leaves_it_pending(
 ) -> None:
     with stripe_fake.sync_client() as sdk:
         account = sdk.v1.accounts.create(
-            params={"type": "express", "settings": _schedule(interval="monthly", monthly_anchor=1)}  # type: ignore[typeddict-item]
+            params={"type": "express", "settings": _schedule(interval="monthly", monthly_anchor=1)}  # type: ignore[arg-type]
         )
     stripe_fake.complete_onboarding(account.id)
     stripe_fake.fund(account.id, 1_200, "usd")

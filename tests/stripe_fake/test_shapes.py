@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import stripe
+from stripe import RequestOptions
 
 from tests.fixtures.stripe import StripeFake
 from tests.stripe_fake.conftest import EXPRESS_ACCOUNT
@@ -48,7 +49,7 @@ def test_every_object_the_fake_returns_is_declared_by_the_sdk(stripe_fake: Strip
 
     stripe_fake.configure_webhooks(None)
     with stripe_fake.sync_client() as sdk:
-        account = keep("account create", sdk.v1.accounts.create(params=EXPRESS_ACCOUNT))  # type: ignore[arg-type]
+        account = keep("account create", sdk.v1.accounts.create(params=EXPRESS_ACCOUNT))
         keep(
             "account link",
             sdk.v1.account_links.create(
@@ -80,7 +81,7 @@ def test_every_object_the_fake_returns_is_declared_by_the_sdk(stripe_fake: Strip
         stripe_fake.fund(None, 50_000, "usd")
         stripe_fake.fund(account.id, 3_000, "usd")
         keep("platform balance", sdk.v1.balance.retrieve())
-        on_acct = {"stripe_account": account.id}
+        on_acct: RequestOptions = {"stripe_account": account.id}
         keep("connected balance", sdk.v1.balance.retrieve(options=on_acct))
         transfer = keep(
             "transfer create",
@@ -120,7 +121,7 @@ def test_every_object_the_fake_returns_is_declared_by_the_sdk(stripe_fake: Strip
             )
         keep("declined intent", sdk.v1.payment_intents.retrieve(declined.id))
         keep("intent list", sdk.v1.payment_intents.list())
-        keep("charge", sdk.v1.charges.retrieve(intent.latest_charge))  # type: ignore[arg-type]
+        keep("charge", sdk.v1.charges.retrieve(intent.latest_charge))
         refund = keep(
             "refund", sdk.v1.refunds.create(params={"payment_intent": intent.id, "amount": 100})
         )
