@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from backend.models import ReconcileReply
+from backend.reconcile import main as reconcile_main
 from backend.reconcile import open_services
 from backend.reconciliation import Reconciler
 from backend.routes.webhooks import process_event
@@ -161,6 +162,72 @@ async def test_a_transfer_stripe_never_made_is_refused_after_the_window_and_neve
     assert len(transfers_at_stripe(stack)) == 1
     # A later run finds nothing left to settle.
     assert (await reconciler(services, later=DAY + 2 * 3600).run()).rows == []
+
+
+def payout_rows(stack: BackendStack) -> list[dict[str, Any]]:
+    return stack.worker.rows('SELECT * FROM "connect_payout" ORDER BY "id"')
+
+
+def payouts_at_stripe(stack: BackendStack, account_id: str) -> list[Any]:
+    with stack.stripe.sync_client() as sdk:
+        return list(sdk.v1.payouts.list({"limit": 100}, {"stripe_account": account_id}).data)
+
+
+@pytest.mark.parametrize("fault", ["slow", "down"])
+async def test_a_payout_whose_call_failed_is_found_on_the_account_or_refused_after_the_window(
+    fault: str, stack: BackendStack, client: httpx.AsyncClient, services: Services
+) -> None:
+    account_id = await active_org_with_a_payment(client, stack)
+    stack.stripe.fund(account_id, 3_000, "usd")
+    stack.stripe.pause_webhooks()  # its payout.created would finish the reservation instead
+    stack.stripe.set_faults(fault, delay_seconds=SLOW, path="/v1/payouts")
+    r = await client.post(
+        f"{stack.url}/api/connect/payout",
+        json={"organization_id": stack.org_id, "currency": "usd", "amount": 1_000},
+        headers=stack.auth("owner", Idempotency_Key="payout-1"),
+    )
+    assert r.status_code == 502, r.text
+    stack.stripe.clear_faults()
+    assert [p["status"] for p in payout_rows(stack)] == ["reserved"]
+
+    if fault == "slow":  # Stripe made it; the answer was lost
+        await eventually(lambda: len(payouts_at_stripe(stack, account_id)) == 1, what="made")
+        [made] = payouts_at_stripe(stack, account_id)
+        report = await reconciler(services).run()
+        assert outcomes(report) == [("payout", "completed", made.id)]
+        [row] = payout_rows(stack)
+        assert (row["status"], row["stripe_payout_id"], row["amount"]) == (
+            "pending",
+            made.id,
+            1_000,
+        )
+    else:  # never reached Stripe: unknown inside the window, refused after it
+        inside = await reconciler(services).run()
+        assert [(k, o) for k, o, _ in outcomes(inside)] == [("payout", "unknown")]
+        after = await reconciler(services, later=DAY + 2 * 3600).run()
+        assert outcomes(after) == [("payout", "refused", None)]
+        [row] = payout_rows(stack)
+        assert (row["status"], row["stripe_payout_id"]) == ("refused", None)
+        assert payouts_at_stripe(stack, account_id) == []
+    assert (await reconciler(services, later=DAY + 2 * 3600).run()).rows == []
+
+
+def test_the_command_prints_what_it_settled_and_exits_zero(stack: BackendStack) -> None:
+    lines: list[str] = []
+    assert reconcile_main([], environ=stack.env, emit=lines.append) == 0
+    assert lines[0] == "ledger rows asked about: 0"
+    assert lines[1].startswith("missed events in 1 scope(s): listed 0, applied 0")
+    lines.clear()
+    assert reconcile_main(["--json"], environ=stack.env, emit=lines.append) == 0
+    report = ReconcileReply.model_validate_json(lines[0])
+    assert (report.rows, report.errors, report.scopes) == ([], [], 1)
+
+
+def test_the_command_exits_one_when_an_operator_must_look(stack: BackendStack) -> None:
+    stack.stripe.set_faults("permission_denied")  # a restricted key missing a permission
+    lines: list[str] = []
+    assert reconcile_main([], environ=stack.env, emit=lines.append) == 1
+    assert any(line.startswith("error: events of platform:") for line in lines), lines
 
 
 # --- missed events ------------------------------------------------------------------------------
