@@ -172,6 +172,8 @@ class Unsettled(WorkerModel):
 class ConnectedAccount(WorkerModel):
     organization_id: str
     stripe_account_id: str
+    stripe_connect_status: str | None = None
+    onboarding_rejection_reason: str | None = None
 
 
 class Checkpoint(WorkerModel):
@@ -427,6 +429,9 @@ class ReplayCounts(Reply):
     rejected: int = 0
     not_handled: int = 0
     deferred: int = 0
+    # Connected accounts that deauthorized the platform (their events can no longer be read):
+    # recorded in D1 as deauthorized, as their `account.application.deauthorized` would be.
+    inaccessible_scopes: int = 0
 
 
 class ReconcileReply(Reply):

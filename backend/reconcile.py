@@ -67,7 +67,8 @@ def describe(reply: ReconcileReply) -> list[str]:
     lines.append(
         f"missed events in {reply.scopes} scope(s): listed {e.listed}, applied {e.applied}, "
         f"already applied {e.already_applied}, rejected {e.rejected}, "
-        f"not handled {e.not_handled}, deferred {e.deferred}"
+        f"not handled {e.not_handled}, deferred {e.deferred}; "
+        f"deauthorized accounts recorded {e.inaccessible_scopes}"
     )
     lines += [f"error: {error}" for error in reply.errors]
     return lines

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from backend.errors import ApiError
 from backend.models import (
+    ConnectedAccount,
     LedgerPayout,
     LedgerTransfer,
     ReconciledRow,
@@ -39,8 +40,11 @@ from backend.models import (
 )
 from backend.money_operation import LedgerTag
 from backend.services import Services
+from backend.status_mapping import DEAUTHORIZED_REASON
+from backend.stripe_errors import StripeAccountAccessLost
 from backend.stripe_events import PayoutObject, TransferObject
 from backend.stripe_gateway import Page
+from backend.sync import mark_deauthorized
 from backend.worker_client import WorkerError
 
 logger = logging.getLogger("backend.reconcile")
@@ -283,7 +287,13 @@ class Reconciler:
             return
         settings = self.svc.settings
         floor = int(self.now()) - settings.reconcile_event_lookback_seconds
-        for scope in [PLATFORM, *(a.stripe_account_id for a in accounts)]:
+        # Each scope, with the organization to mark deauthorized if its account is lost (None:
+        # the platform, or an organization already recorded as deauthorized).
+        owners: dict[str, str | None] = {PLATFORM: None}
+        owners.update(
+            (a.stripe_account_id, None if _deauthorized(a) else a.organization_id) for a in accounts
+        )
+        for scope, organization_id in owners.items():
             report.scopes += 1
             since = floor
             checkpoint = checkpoints.get(scope)
@@ -291,17 +301,28 @@ class Reconciler:
                 since = max(
                     floor, checkpoint.event_created - settings.reconcile_event_overlap_seconds
                 )
-            await self._replay_scope(scope, since, report)
+            await self._replay_scope(scope, organization_id, since, report)
 
-    async def _replay_scope(self, scope: str, since: int, report: _Report) -> None:
+    async def _replay_scope(
+        self, scope: str, organization_id: str | None, since: int, report: _Report
+    ) -> None:
         account = None if scope == PLATFORM else scope
         try:
             events = await self._all(
                 partial(self.svc.stripe.list_undelivered_events, account, created_gte=since)
             )
+        except StripeAccountAccessLost:
+            # The account deauthorized the platform: its events (the deauthorization among them)
+            # can no longer be read. Stripe's confirmed 403 says what that event would have, so
+            # D1 records it as the webhook handler does.
+            report.count("inaccessible_scopes")
+            if organization_id is not None:
+                try:
+                    await mark_deauthorized(self.svc, organization_id, synced_at=int(self.now()))
+                except ApiError as exc:
+                    report.errors.append(f"deauthorizing {scope}: {exc.code}")
+            return
         except ApiError as exc:
-            # A deauthorized account (403 account_invalid) lists nothing: its last events were
-            # delivered to the platform.
             report.errors.append(f"events of {scope}: {exc.code}")
             return
         settled_through: dict[str, Any] | None = None
@@ -336,6 +357,13 @@ class Reconciler:
         if reply.duplicate:
             return "already_applied"
         return "applied" if reply.handled else "not_handled"
+
+
+def _deauthorized(account: ConnectedAccount) -> bool:
+    return (
+        account.stripe_connect_status == "disabled"
+        and account.onboarding_rejection_reason == DEAUTHORIZED_REASON
+    )
 
 
 def _by_tag(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -144,7 +144,8 @@ async def test_a_transfer_stripe_never_made_is_refused_after_the_window_and_neve
     assert transfers_at_stripe(stack) == []
     # The payment's money is free again (the trigger gave the reservation back).
     payment = stack.worker.row('SELECT * FROM "connect_payment" WHERE "charge_id" = ?', charge)
-    assert payment is not None and payment["amount_transferred"] == 0
+    assert payment is not None
+    assert payment["amount_transferred"] == 0
     # The same key replays the refusal and sends nothing; a new key transfers, once.
     same = await client.post(
         f"{stack.url}/api/connect/transfer",
@@ -360,7 +361,8 @@ async def test_events_delivered_while_recovery_runs_are_applied_once(
         account_id,
     )
     handled = {r["event_id"] for r in rows}
-    assert handled and handled <= set(missed)
+    assert handled
+    assert handled <= set(missed)
     assert all((r["status"], r["attempts"]) == ("processed", 1) for r in rows), rows
     assert report.errors == []
     payouts = stack.worker.rows('SELECT "status" FROM "connect_payout"')
@@ -381,6 +383,32 @@ async def test_recovery_backs_off_when_stripe_rate_limits(
     report = await reconciler(services, sleep=sleep).run()
 
     assert report.errors == []
-    assert len(waits) == 3 and waits == sorted(waits)  # each wait longer than the last
+    assert len(waits) == 3
+    assert waits == sorted(waits)
     assert org_row(stack)["stripe_connect_status"] == "active"
     assert [p["status"] for p in state(stack, stack.org_id)[1]] == ["failed"]
+
+
+async def test_an_account_that_deauthorized_the_platform_while_webhooks_were_missed_is_recorded(
+    stack: BackendStack, client: httpx.AsyncClient, services: Services
+) -> None:
+    account_id = await active_org_with_a_payment(client, stack)
+    stack.stripe.pause_webhooks()
+    stack.stripe.deauthorize(account_id)  # its event is listed only under the lost account
+    assert org_row(stack)["stripe_connect_status"] == "active"
+
+    report = await reconciler(services).run()
+
+    assert report.errors == []
+    assert (report.scopes, report.events.inaccessible_scopes) == (2, 1)
+    org = org_row(stack)
+    assert (org["stripe_connect_status"], org["charges_enabled"], org["payouts_enabled"]) == (
+        "disabled",
+        0,
+        0,
+    )
+    # A second run, seconds later, changes nothing.
+    before = full_rows(stack)
+    await asyncio.sleep(1.1)
+    assert (await reconciler(services).run()).errors == []
+    assert full_rows(stack) == before

@@ -63,8 +63,18 @@ async def test_accounts_lists_every_organization_with_a_connected_account(
         200,
         {
             "accounts": [
-                {"organization_id": other, "stripe_account_id": "acct_A1"},
-                {"organization_id": acme, "stripe_account_id": "acct_B2"},
+                {
+                    "organization_id": other,
+                    "stripe_account_id": "acct_A1",
+                    "stripe_connect_status": "pending",
+                    "onboarding_rejection_reason": None,
+                },
+                {
+                    "organization_id": acme,
+                    "stripe_account_id": "acct_B2",
+                    "stripe_connect_status": "pending",
+                    "onboarding_rejection_reason": None,
+                },
             ]
         },
     )
@@ -74,10 +84,12 @@ async def test_a_checkpoint_only_moves_forward(fresh_core: Core) -> None:
     assert await get(fresh_core, "checkpoints") == (200, {"checkpoints": []})
     first = {"scope": "platform", "event_created": 1_795_000_000, "event_id": "evt_2"}
     status, body = await fresh_core.post("reconciliation/checkpoints", first)
-    assert status == 200 and body["advanced"] is True
+    assert status == 200
+    assert body["advanced"] is True
     older = {"scope": "platform", "event_created": 1_794_000_000, "event_id": "evt_1"}
     status, body = await fresh_core.post("reconciliation/checkpoints", older)
-    assert status == 200 and body["advanced"] is False
+    assert status == 200
+    assert body["advanced"] is False
     assert body["checkpoint"]["event_id"] == "evt_2"
     account = {"scope": "acct_A1", "event_created": 1_794_000_000, "event_id": "evt_3"}
     assert (await fresh_core.post("reconciliation/checkpoints", account))[1]["advanced"] is True
