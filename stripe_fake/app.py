@@ -97,7 +97,13 @@ class FaultInjection:
             # Stripe has the whole request before it is slow to answer: a client that gives up
             # meanwhile does not undo it (the object is made, the answer lost).
             receive = await _buffered(receive)
-            await asyncio.sleep(self.fake.faults.delay_seconds)
+            faults = self.fake.faults
+            await asyncio.sleep(faults.delay_seconds)
+            if self.fake.faults is not faults:
+                # Reset meanwhile (the next test's fresh Stripe): this request belongs to none.
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
         elif mode == "down":
             dropped = _drop_connection(send)
             await send({"type": "http.response.start", "status": 503, "headers": []})
