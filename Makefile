@@ -16,7 +16,7 @@ VENDOR_STAMP  := worker/python_modules/workers_runtime_sdk-1.9.5.dist-info/RECOR
 AUTH_STAMP := auth_app/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help chromium dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo bench soak api-key clean
+.PHONY: help chromium dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo reconcile bench soak api-key clean
 
 help:
 	@echo "make dev          run the app (Better Auth + frontend), Worker host, backend and Stripe fake"
@@ -25,6 +25,7 @@ help:
 	@echo "                   WORKER_RUNTIME=wrangler: under wrangler dev, needs internet)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
 	@echo "make worker | worker-pyodide | backend | stripe-fake   run one part in the foreground"
+	@echo "make reconcile    settle unknown ledger rows and replay missed events (running stack)"
 	@echo "make demo         walk the onboarding -> transfer story against a running stack"
 	@echo "make bench        benchmarks (prints a table)"
 	@echo "make soak         bounded load run with a D1 audit"
@@ -73,6 +74,9 @@ stripe-fake: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m devstack.demo
+
+reconcile: $(STAMP)
+	$(PY) -m devstack.reconcile
 
 api-key: $(STAMP)
 	@$(PY) -c "import secrets; print(secrets.token_urlsafe(48))"

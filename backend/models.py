@@ -179,6 +179,28 @@ class LedgerPayout(WorkerModel):
         return self.updated_at  # a reserved row's updated_at: when it was reserved
 
 
+class Unsettled(WorkerModel):
+    """What reconciliation asks Stripe about (`reconciliation/unsettled`)."""
+
+    transfers: list[LedgerTransfer]
+    payouts: list[LedgerPayout]
+
+
+class ConnectedAccount(WorkerModel):
+    organization_id: str
+    stripe_account_id: str
+    stripe_connect_status: str | None = None
+    onboarding_rejection_reason: str | None = None
+
+
+class Checkpoint(WorkerModel):
+    """How far missed-event recovery got in one scope (`platform` or an account id)."""
+
+    scope: str
+    event_created: int
+    event_id: str
+
+
 class Payment(WorkerModel):
     """A payment the platform collected for an organization, as the Worker stores it."""
 
@@ -454,3 +476,40 @@ class ErrorDetail(Reply):
 
 class ErrorReply(Reply):
     error: ErrorDetail
+
+
+class ReconciledRow(Reply):
+    """One ledger row reconciliation asked Stripe about, and what became of it."""
+
+    omit_none = True
+    kind: Literal["transfer", "payout"]
+    organization_id: str
+    idempotency_key: str
+    # completed: Stripe made it, the row took its id; refused: Stripe never made it and no request
+    # can any more; unknown: not at Stripe yet but still inside the window; mismatch / error: an
+    # operator must look (`detail`).
+    outcome: Literal["completed", "refused", "unknown", "mismatch", "error"]
+    stripe_id: str | None = None
+    detail: str | None = None
+
+
+class ReplayCounts(Reply):
+    """Missed events listed, and what replaying each did (`deferred`: another instance held it or
+    it could not be applied now; the next run retries it)."""
+
+    listed: int = 0
+    applied: int = 0
+    already_applied: int = 0
+    rejected: int = 0
+    not_handled: int = 0
+    deferred: int = 0
+    # Connected accounts that deauthorized the platform (their events can no longer be read):
+    # recorded in D1 as deauthorized, as their `account.application.deauthorized` would be.
+    inaccessible_scopes: int = 0
+
+
+class ReconcileReply(Reply):
+    rows: list[ReconciledRow]
+    events: ReplayCounts
+    scopes: int
+    errors: list[str]

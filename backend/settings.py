@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     # first died). Longer than the slowest handler (Worker + Stripe timeouts), within the Worker's
     # 1..900 bound.
     webhook_claim_lease_seconds: int = Field(default=120, ge=5, le=900)
+    # Reconciliation (backend/reconcile.py). A ledger row Stripe has no object for is refused
+    # only once this old: past Stripe's 24 h idempotency window (and the backend's own 23 h
+    # resend limit, `money_operation.RESEND_WINDOW`) no request can still make it.
+    reconcile_absent_after_seconds: int = Field(default=25 * 3600, ge=24 * 3600, le=30 * 86400)
+    # Missed events: a first run looks back this far (Stripe keeps events 30 days); later runs
+    # resume from their checkpoint, re-reading this much before it (a replayed event is a no-op).
+    reconcile_event_lookback_seconds: int = Field(default=30 * 86400, ge=3600, le=30 * 86400)
+    reconcile_event_overlap_seconds: int = Field(default=3600, ge=0, le=86400)
+    # A 429 from Stripe: wait (Retry-After, doubling) and try again at most this many times.
+    reconcile_rate_limit_retries: int = Field(default=5, ge=0, le=20)
     # Slow or half-open clients (backend/http_guard.py): a request's headers must arrive within
     # the first, its body within the second; at most this many connections may be reading
     # headers at once (past it, the one waiting longest is dropped).

@@ -19,9 +19,12 @@ from stripe.params import (
     AccountCreateParams,
     AccountLinkCreateParams,
     AccountUpdateParams,
+    EventListParams,
     PaymentIntentCreateParams,
     PayoutCreateParams,
+    PayoutListParams,
     TransferCreateParams,
+    TransferListParams,
 )
 from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
@@ -40,6 +43,10 @@ from backend.stripe_models import (
 
 logger = logging.getLogger("backend.stripe")
 WeeklyAnchor = Literal["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"]
+
+# One page of a Stripe list, each object as plain JSON, and whether more follow.
+Page = tuple[list[dict[str, Any]], bool]
+PAGE_SIZE = 100
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
@@ -357,3 +364,55 @@ class ConnectStripe:
 
     async def _retrieve_intent(self, intent_id: str) -> stripe.PaymentIntent:
         return await self._client.v1.payment_intents.retrieve_async(intent_id)
+
+    # --- reading back what happened (reconciliation) -----------------------------------------
+
+    async def list_transfers(
+        self, *, destination: str, created_gte: int, starting_after: str | None = None
+    ) -> Page:
+        """The platform's transfers to `destination` made since `created_gte`, newest first."""
+        params: TransferListParams = {
+            "destination": destination,
+            "created": {"gte": created_gte},
+            "limit": PAGE_SIZE,
+        }
+        if starting_after:
+            params["starting_after"] = starting_after
+        page = await self._guard("list transfers", self._client.v1.transfers.list_async(params))
+        return _page(page)
+
+    async def list_payouts(
+        self, account_id: str, *, created_gte: int, starting_after: str | None = None
+    ) -> Page:
+        """The connected account's payouts made since `created_gte`, newest first."""
+        params: PayoutListParams = {"created": {"gte": created_gte}, "limit": PAGE_SIZE}
+        if starting_after:
+            params["starting_after"] = starting_after
+        page = await self._guard(
+            "list payouts",
+            self._client.v1.payouts.list_async(params, {"stripe_account": account_id}),
+        )
+        return _page(page)
+
+    async def list_undelivered_events(
+        self, account_id: str | None, *, created_gte: int, starting_after: str | None = None
+    ) -> Page:
+        """Events whose webhook did not reach us (`delivery_success=false`) since `created_gte`,
+        newest first: the platform's own (`account_id` None) or one connected account's."""
+        params: EventListParams = {
+            "delivery_success": False,
+            "created": {"gte": created_gte},
+            "limit": PAGE_SIZE,
+        }
+        if starting_after:
+            params["starting_after"] = starting_after
+        options: stripe.RequestOptions = {}
+        if account_id is not None:
+            options["stripe_account"] = account_id
+        page = await self._guard("list events", self._client.v1.events.list_async(params, options))
+        return _page(page)
+
+
+def _page(page: Any) -> Page:
+    items = [item.to_dict(recursive=True) for item in page.data]
+    return items, bool(page.has_more)

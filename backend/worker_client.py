@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from backend.errors import Forbidden, Unauthorized, WorkerUnavailable
 from backend.models import (
     ApplyResult,
+    Checkpoint,
     Claim,
+    ConnectedAccount,
     CreateAccountResult,
     LedgerPayout,
     LedgerTransfer,
@@ -21,6 +23,7 @@ from backend.models import (
     PayoutReserveResult,
     ReserveResult,
     TransferOrigin,
+    Unsettled,
     UpdateResult,
     UserContext,
 )
@@ -338,6 +341,33 @@ class WorkerClient(WorkerTransport):
         )
         return reply.payout
 
+    async def list_unsettled(self) -> Unsettled:
+        """Transfer rows still `pending` and payout rows still `reserved`, oldest first (≤ 200
+        each): the rows whose outcome at Stripe reconciliation must find out."""
+        return await self._request(
+            "GET", "/api/internal/reconciliation/unsettled", read=True, model=Unsettled
+        )
+
+    async def list_connected_accounts(self) -> list[ConnectedAccount]:
+        reply = await self._request(
+            "GET", "/api/internal/reconciliation/accounts", read=True, model=_AccountsReply
+        )
+        return reply.accounts
+
+    async def list_checkpoints(self) -> dict[str, Checkpoint]:
+        reply = await self._request(
+            "GET", "/api/internal/reconciliation/checkpoints", read=True, model=_CheckpointsReply
+        )
+        return {c.scope: c for c in reply.checkpoints}
+
+    async def advance_checkpoint(self, scope: str, *, event_created: int, event_id: str) -> bool:
+        """Record that recovery settled `scope`'s events up to this one (never moves back)."""
+        body = {"scope": scope, "event_created": event_created, "event_id": event_id}
+        reply = await self._request(
+            "POST", "/api/internal/reconciliation/checkpoints", body, read=False, model=_Advanced
+        )
+        return reply.advanced
+
 
 class TransferPage(BaseModel):
     transfers: list[dict[str, Any]]
@@ -371,6 +401,18 @@ class _PaymentReply(BaseModel):
 
 class _PaymentsReply(BaseModel):
     payments: list[Payment]
+
+
+class _AccountsReply(BaseModel):
+    accounts: list[ConnectedAccount]
+
+
+class _CheckpointsReply(BaseModel):
+    checkpoints: list[Checkpoint]
+
+
+class _Advanced(BaseModel):
+    advanced: bool
 
 
 def _page(organization_id: str, limit: int, before_id: int | None) -> dict[str, Any]:

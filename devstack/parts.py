@@ -193,6 +193,11 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
     )
 
 
+def backend_env(config: StackConfig) -> dict[str, str]:
+    """The backend's environment in this stack (also what `make reconcile` runs with)."""
+    return dict(_backend_spec(config).env)
+
+
 def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
     node = shutil.which("node")
     if node is None:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stripe_fake import api, control
 from stripe_fake.config import FakeConfig
@@ -52,6 +52,21 @@ _FAULT_BODIES = {
 }
 
 
+async def _buffered(receive: Receive) -> Receive:
+    """Read the request body now; the app then reads it from memory even if the client left."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 def _drop_connection(send: Send) -> bool:
     """Abort the TCP connection before any byte is written, like a host that is down.
 
@@ -79,7 +94,16 @@ class FaultInjection:
             return
         mode = self.fake.faults.take(scope["path"])
         if mode == "slow":
-            await asyncio.sleep(self.fake.faults.delay_seconds)
+            # Stripe has the whole request before it is slow to answer: a client that gives up
+            # meanwhile does not undo it (the object is made, the answer lost).
+            receive = await _buffered(receive)
+            faults = self.fake.faults
+            await asyncio.sleep(faults.delay_seconds)
+            if self.fake.faults is not faults:
+                # Reset meanwhile (the next test's fresh Stripe): this request belongs to none.
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
         elif mode == "down":
             dropped = _drop_connection(send)
             await send({"type": "http.response.start", "status": 503, "headers": []})

@@ -20,6 +20,7 @@ from backend.models import (
     PayoutRequest,
     PayoutScheduleRequest,
     PlatformFeeRequest,
+    ReconcileReply,
     StatusReply,
     TransferHistoryReply,
     TransferReply,
@@ -192,5 +193,14 @@ ENDPOINTS = [
         body=PlatformFeeRequest,
         security="operator",
         errors=(400, 401, 404),
+    ),
+    Endpoint(
+        "POST",
+        "/api/operator/reconcile",
+        operator.reconcile,
+        "Operator: settle unknown ledger rows from Stripe and replay missed events",
+        ReconcileReply,
+        security="operator",
+        errors=(401, 404, 502, 503),
     ),
 ]

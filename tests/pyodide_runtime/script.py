@@ -987,6 +987,31 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         post("transfer history", "history/transfers", {"organization_id": org, "limit": 100}),
         post("history, limit too big", "history/transfers", {"organization_id": org, "limit": 101}),
         post("history, unknown org", "history/payouts", {"organization_id": "nope", "limit": 5}),
+        # Reconciliation: what is unsettled, whose events to replay, and the checkpoints.
+        get("unsettled rows", "reconciliation/unsettled"),
+        get("connected accounts", "reconciliation/accounts"),
+        get("no checkpoints", "reconciliation/checkpoints"),
+        post(
+            "checkpoint platform",
+            "reconciliation/checkpoints",
+            {"scope": "platform", "event_created": 1_795_000_000, "event_id": "evt_1"},
+        ),
+        post(
+            "checkpoint never moves back",
+            "reconciliation/checkpoints",
+            {"scope": "platform", "event_created": 1_794_000_000, "event_id": "evt_0"},
+        ),
+        post(
+            "checkpoint account",
+            "reconciliation/checkpoints",
+            {"scope": "acct_1Diff", "event_created": MAX_SAFE, "event_id": "evt_ünï"},
+        ),
+        post(
+            "checkpoint, bad scope",
+            "reconciliation/checkpoints",
+            {"scope": "acct_ü", "event_created": 1, "event_id": "evt_1"},
+        ),
+        get("checkpoints", "reconciliation/checkpoints"),
         # Retention: the explicit route, then the cron after a year and more.
         post("prune, nothing old", "ledgers/prune", {}),
         post("prune, bad days", "ledgers/prune", {"webhook_event_retention_days": 1}),

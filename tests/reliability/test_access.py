@@ -84,7 +84,7 @@ def _assert_nothing_leaks(text: str, secrets: dict[str, str], where: str) -> Non
 
 
 PUBLIC_ROUTES = {"/healthz", "/readyz", "/openapi.json", "/api/connect/webhook"}
-OPERATOR_ROUTES = {"/api/operator/platform-fee"}
+OPERATOR_ROUTES = {"/api/operator/platform-fee", "/api/operator/reconcile"}
 PLATFORM_ROUTES = {"/api/platform/payment-intents"}
 
 
@@ -156,7 +156,8 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
             assert_json_error(
                 await http.post("/api/operator/platform-fee", json=fee, headers=headers), 401
             )
-            checked += 1
+            assert_json_error(await http.post("/api/operator/reconcile", headers=headers), 401)
+            checked += 2
         # The platform's routes and powers: no key, a wrong key, the operator's key, a session.
         sale = {"organization_id": stack.org_id, "amount": 1_000, "currency": "usd"}
         for headers in (
@@ -186,7 +187,7 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
             assert_json_error(reply, 401)
             responses.append(reply.text)
             checked += 1
-    assert checked == 14 * 8 + 4 + 4 + 2
+    assert checked == 14 * 8 + 4 * 2 + 4 + 2
     org = w.row(
         'SELECT "platform_fee_percent", "stripe_connect_account_id" FROM "organization" '
         'WHERE "id" = ?',

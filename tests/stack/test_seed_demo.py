@@ -105,6 +105,7 @@ def test_wrangler_runtime_migrates_with_wrangler_and_seeds_its_local_d1(tmp_path
         "0004_webhook_event_rejected.sql",
         "0005_requirements_deadline.sql",
         "0006_payout_schedule.sql",
+        "0007_reconciliation.sql",
     ]
     assert orgs == [(identity.organization_id,)]
     assert again.token == identity.token

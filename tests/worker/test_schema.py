@@ -60,6 +60,7 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
         "0004_webhook_event_rejected.sql",
         "0005_requirements_deadline.sql",
         "0006_payout_schedule.sql",
+        "0007_reconciliation.sql",
     ]
 
     expected, actual = describe(from_schema), describe(migrated)
@@ -92,6 +93,7 @@ def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path
         "0004_webhook_event_rejected.sql",
         "0005_requirements_deadline.sql",
         "0006_payout_schedule.sql",
+        "0007_reconciliation.sql",
     ]
     conn = sqlite3.connect(path)
     row = conn.execute(
@@ -121,6 +123,7 @@ def test_migrating_twice_applies_nothing_and_records_like_wrangler(tmp_path: Pat
         (4, "0004_webhook_event_rejected.sql"),
         (5, "0005_requirements_deadline.sql"),
         (6, "0006_payout_schedule.sql"),
+        (7, "0007_reconciliation.sql"),
     ]
     assert columns == ["id", "name", "applied_at"]
 

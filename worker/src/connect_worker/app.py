@@ -14,6 +14,7 @@ from connect_worker import (
     organizations,
     payments,
     payouts,
+    reconciliation,
     retention,
     sessions,
     transfers,
@@ -49,6 +50,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         payouts,
         history,
         retention,
+        reconciliation,
     )
     for (method, path), route in table.ROUTES.items()
 }

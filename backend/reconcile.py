@@ -1,0 +1,113 @@
+"""`python -m backend.reconcile`: one reconciliation run (`backend/reconciliation.py`) with the
+backend's own configuration, printing what it found and fixed. Production runs it from a Railway
+cron service on the backend's image; `make reconcile` runs it against `make dev`'s stack.
+
+Exit status: 0 when everything asked about was settled or is knowingly still inside Stripe's
+window; 1 when an operator must look (a row that does not match Stripe, a call that failed);
+2 for a bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from backend.auth import Authenticator, UserContextCache
+from backend.models import ReconcileReply
+from backend.reconciliation import Reconciler
+from backend.services import Services
+from backend.settings import Settings, SettingsError, load_settings
+from backend.stripe_gateway import ConnectStripe
+from backend.webhook_processing import process_event
+from backend.worker_client import WorkerClient
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """The same clients the app's lifespan opens, for one run outside a server."""
+    worker = WorkerClient(
+        settings.worker_url,
+        settings.internal_api_key.get_secret_value(),
+        timeout_seconds=settings.worker_timeout_seconds,
+    )
+    await worker.open()
+    stripe_gateway = ConnectStripe(
+        settings.stripe_secret_key.get_secret_value(),
+        api_base=settings.stripe_api_base,
+        timeout_seconds=settings.stripe_timeout_seconds,
+        max_network_retries=settings.stripe_max_network_retries,
+    )
+    cache = UserContextCache(ttl_seconds=1, max_entries=1)
+    try:
+        yield Services(
+            settings=settings,
+            worker=worker,
+            stripe=stripe_gateway,
+            auth=Authenticator(worker, cache),
+        )
+    finally:
+        await worker.close()
+        await stripe_gateway.close()
+
+
+def describe(reply: ReconcileReply) -> list[str]:
+    """What a person reading the cron's log needs: each row touched, the events, the problems."""
+    lines = [f"ledger rows asked about: {len(reply.rows)}"]
+    for row in reply.rows:
+        found = f" -> {row.stripe_id}" if row.stripe_id else ""
+        why = f" ({row.detail})" if row.detail else ""
+        lines.append(
+            f"  {row.kind} {row.organization_id}/{row.idempotency_key}: {row.outcome}{found}{why}"
+        )
+    e = reply.events
+    lines.append(
+        f"missed events in {reply.scopes} scope(s): listed {e.listed}, applied {e.applied}, "
+        f"already applied {e.already_applied}, rejected {e.rejected}, "
+        f"not handled {e.not_handled}, deferred {e.deferred}; "
+        f"deauthorized accounts recorded {e.inaccessible_scopes}"
+    )
+    lines += [f"error: {error}" for error in reply.errors]
+    return lines
+
+
+def needs_operator(reply: ReconcileReply) -> bool:
+    return bool(reply.errors) or any(r.outcome in ("mismatch", "error") for r in reply.rows)
+
+
+async def run(settings: Settings) -> ReconcileReply:
+    async with open_services(settings) as svc:
+        return await Reconciler(svc, process_event).run()
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    emit: Callable[[str], None] = print,
+) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.reconcile")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(dict(environ) if environ is not None else None)
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    reply = asyncio.run(run(settings))
+    if args.json:
+        emit(reply.model_dump_json(exclude_none=True))
+    else:
+        for line in describe(reply):
+            emit(line)
+    return 1 if needs_operator(reply) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""What reconciliation (`python -m backend.reconcile`) reads and records in D1: the ledger rows
+whose outcome at Stripe is not known yet, the connected accounts whose events it replays, and
+`connect_reconciliation_checkpoint`, how far that replay got per scope.
+
+Settling a row goes through the ledgers' own routes (`transfers/sync`, `transfers/complete`,
+`payouts/upsert`, `payouts/refuse`), and replaying an event through the webhook claim: this
+module never changes money rows itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connect_worker import payouts, transfers
+from connect_worker.clock import iso_ms
+from connect_worker.deps import Deps
+from connect_worker.route import ID, UNIX_TIME, Result, Route
+from connect_worker.validation import required, string
+
+# Oldest first, a bounded page: a run settles what it can and the next run takes the rest.
+UNSETTLED_LIMIT = 200
+_PENDING_TRANSFERS = (
+    f"{transfers.LEDGER.select} WHERE \"status\" = 'pending' "
+    f'ORDER BY "created_at", "id" LIMIT {UNSETTLED_LIMIT}'
+)
+# A `reserved` payout has no Stripe id: its request died before Stripe's answer was stored.
+# (`pending` / `in_transit` payouts exist at Stripe; their events bring the rest.)
+_RESERVED_PAYOUTS = (
+    f"{payouts.LEDGER.select} WHERE \"status\" = 'reserved' "
+    f'ORDER BY "updated_at", "id" LIMIT {UNSETTLED_LIMIT}'
+)
+_ACCOUNTS = (
+    'SELECT "id" AS "organization_id", "stripe_connect_account_id" AS "stripe_account_id", '
+    '"stripe_connect_status", "onboarding_rejection_reason" '
+    'FROM "organization" WHERE "stripe_connect_account_id" IS NOT NULL '
+    'ORDER BY "stripe_connect_account_id"'
+)
+_COLUMNS = '"scope", "event_created", "event_id", "updated_at"'
+_CHECKPOINTS = f'SELECT {_COLUMNS} FROM "connect_reconciliation_checkpoint" ORDER BY "scope"'
+_CHECKPOINT = f'SELECT {_COLUMNS} FROM "connect_reconciliation_checkpoint" WHERE "scope" = ?'
+# A checkpoint only moves forward: two runs racing cannot move it back past events one settled.
+_ADVANCE = (
+    'INSERT INTO "connect_reconciliation_checkpoint" ("scope", "event_created", "event_id", '
+    '"updated_at") VALUES (?, ?, ?, ?) ON CONFLICT ("scope") DO UPDATE SET '
+    '"event_created" = excluded."event_created", "event_id" = excluded."event_id", '
+    '"updated_at" = excluded."updated_at" '
+    'WHERE excluded."event_created" >= "connect_reconciliation_checkpoint"."event_created"'
+)
+
+
+async def unsettled(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    rows = await deps.db.batch(
+        [deps.db.prepare(_PENDING_TRANSFERS), deps.db.prepare(_RESERVED_PAYOUTS)]
+    )
+    return 200, {
+        "transfers": [transfers.LEDGER.to_api(row) for row in rows[0].rows],
+        "payouts": [payouts.LEDGER.to_api(row) for row in rows[1].rows],
+    }
+
+
+async def accounts(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    rows = await deps.db.prepare(_ACCOUNTS).all()
+    return 200, {"accounts": [dict(row) for row in rows]}
+
+
+async def checkpoints(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    rows = await deps.db.prepare(_CHECKPOINTS).all()
+    return 200, {"checkpoints": [dict(row) for row in rows]}
+
+
+ADVANCE_FIELDS = {
+    "scope": required(string(pattern=r"platform|acct_[A-Za-z0-9]{1,100}")),
+    "event_created": required(UNIX_TIME),
+    "event_id": required(ID),
+}
+
+
+async def advance_checkpoint(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    scope = body["scope"]
+    advance = deps.db.prepare(_ADVANCE).bind(
+        scope, body["event_created"], body["event_id"], iso_ms(deps.now())
+    )
+    results = await deps.db.batch([advance, deps.db.prepare(_CHECKPOINT).bind(scope)])
+    row = results[1].first_row
+    return 200, {"advanced": results[0].changes > 0, "checkpoint": dict(row) if row else None}
+
+
+ROUTES = {
+    ("GET", "/reconciliation/unsettled"): Route.get(unsettled),
+    ("GET", "/reconciliation/accounts"): Route.get(accounts),
+    ("GET", "/reconciliation/checkpoints"): Route.get(checkpoints),
+    ("POST", "/reconciliation/checkpoints"): Route.post(advance_checkpoint, ADVANCE_FIELDS),
+}
