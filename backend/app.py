@@ -16,15 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from backend.auth import Authenticator, UserContextCache
 from backend.errors import EXCEPTION_HANDLERS
 from backend.middleware import BodySizeLimit
 from backend.openapi import build_openapi
 from backend.routes import ENDPOINTS, WEBHOOK_PATH
-from backend.services import Services
+from backend.services import open_services
 from backend.settings import Settings, SettingsError, load_settings
-from backend.stripe_gateway import ConnectStripe
-from backend.worker_client import WorkerClient
 
 logger = logging.getLogger("backend")
 
@@ -48,32 +45,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        worker = WorkerClient(
-            config.worker_url,
-            config.internal_api_key.get_secret_value(),
-            timeout_seconds=config.worker_timeout_seconds,
-            pool_size=config.worker_max_connections,
-        )
-        await worker.open()
-        stripe_gateway = ConnectStripe(
-            config.stripe_secret_key.get_secret_value(),
-            api_base=config.stripe_api_base,
-            timeout_seconds=config.stripe_timeout_seconds,
-            max_network_retries=config.stripe_max_network_retries,
-        )
-        cache = UserContextCache(
-            ttl_seconds=config.user_context_cache_ttl_seconds,
-            max_entries=config.user_context_cache_max_entries,
-        )
-        app.state.services = Services(
-            settings=config, worker=worker, stripe=stripe_gateway, auth=Authenticator(worker, cache)
-        )
-        app.state.openapi = build_openapi(ENDPOINTS)
-        try:
+        async with open_services(config) as app.state.services:
+            app.state.openapi = build_openapi(ENDPOINTS)
             yield
-        finally:
-            await worker.close()
-            await stripe_gateway.close()
 
     middleware = [
         Middleware(

@@ -11,47 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 
-from backend.auth import Authenticator, UserContextCache
 from backend.models import ReconcileReply
 from backend.reconciliation import Reconciler
-from backend.services import Services
+from backend.services import open_services
 from backend.settings import Settings, SettingsError, load_settings
-from backend.stripe_gateway import ConnectStripe
 from backend.webhook_processing import process_event
-from backend.worker_client import WorkerClient
-
-
-@contextlib.asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """The same clients the app's lifespan opens, for one run outside a server."""
-    worker = WorkerClient(
-        settings.worker_url,
-        settings.internal_api_key.get_secret_value(),
-        timeout_seconds=settings.worker_timeout_seconds,
-    )
-    await worker.open()
-    stripe_gateway = ConnectStripe(
-        settings.stripe_secret_key.get_secret_value(),
-        api_base=settings.stripe_api_base,
-        timeout_seconds=settings.stripe_timeout_seconds,
-        max_network_retries=settings.stripe_max_network_retries,
-    )
-    cache = UserContextCache(ttl_seconds=1, max_entries=1)
-    try:
-        yield Services(
-            settings=settings,
-            worker=worker,
-            stripe=stripe_gateway,
-            auth=Authenticator(worker, cache),
-        )
-    finally:
-        await worker.close()
-        await stripe_gateway.close()
 
 
 def describe(reply: ReconcileReply) -> list[str]:

@@ -1,14 +1,17 @@
-"""What a request handler needs, built once per process in the app's lifespan."""
+"""What a request handler needs, built once per process in the app's lifespan (and once per run by
+`python -m backend.reconcile`), both through `open_services`."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from backend.auth import Authenticator
+from backend.auth import Authenticator, UserContextCache
 from backend.json_body import check_json_structure, require_json_content_type
 from backend.settings import Settings
 from backend.stripe_gateway import ConnectStripe
@@ -23,6 +26,39 @@ class Services:
     worker: WorkerClient
     stripe: ConnectStripe
     auth: Authenticator
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """The Worker and Stripe clients opened once and closed on exit, so the app's lifespan and the
+    reconcile command talk to the Worker and Stripe with the same configuration."""
+    worker = WorkerClient(
+        settings.worker_url,
+        settings.internal_api_key.get_secret_value(),
+        timeout_seconds=settings.worker_timeout_seconds,
+        pool_size=settings.worker_max_connections,
+    )
+    await worker.open()
+    stripe_gateway = ConnectStripe(
+        settings.stripe_secret_key.get_secret_value(),
+        api_base=settings.stripe_api_base,
+        timeout_seconds=settings.stripe_timeout_seconds,
+        max_network_retries=settings.stripe_max_network_retries,
+    )
+    cache = UserContextCache(
+        ttl_seconds=settings.user_context_cache_ttl_seconds,
+        max_entries=settings.user_context_cache_max_entries,
+    )
+    try:
+        yield Services(
+            settings=settings,
+            worker=worker,
+            stripe=stripe_gateway,
+            auth=Authenticator(worker, cache),
+        )
+    finally:
+        await worker.close()
+        await stripe_gateway.close()
 
 
 def services(request: Request) -> Services:

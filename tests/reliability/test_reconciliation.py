@@ -15,9 +15,8 @@ import pytest
 
 from backend.models import ReconcileReply
 from backend.reconcile import main as reconcile_main
-from backend.reconcile import open_services
 from backend.reconciliation import Reconciler
-from backend.services import Services
+from backend.services import Services, open_services
 from backend.webhook_processing import process_event
 from tests.fixtures.backend import BackendStack
 from tests.reliability.conftest import FAST_TIMEOUTS, SLOW, eventually, onboard, org_row

@@ -13,6 +13,7 @@ from devstack.parts import prepare_database
 from devstack.passwords import verify_password
 from devstack.seed_demo import seed_demo
 from devstack.stack_config import StackConfig
+from tests.fixtures.migrations import MIGRATIONS
 
 SECRET = "s" * 40
 
@@ -98,15 +99,7 @@ def test_wrangler_runtime_migrates_with_wrangler_and_seeds_its_local_d1(tmp_path
     with sqlite3.connect(files[0]) as conn:
         migrations = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
         orgs = conn.execute('SELECT "id" FROM "organization"').fetchall()
-    assert migrations == [
-        "0001_better_auth.sql",
-        "0002_connect.sql",
-        "0003_payment_sources.sql",
-        "0004_webhook_event_rejected.sql",
-        "0005_requirements_deadline.sql",
-        "0006_payout_schedule.sql",
-        "0007_reconciliation.sql",
-    ]
+    assert migrations == MIGRATIONS
     assert orgs == [(identity.organization_id,)]
     assert again.token == identity.token
     assert not again.created

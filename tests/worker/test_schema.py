@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from devstack.migrate import MIGRATIONS_DIR, apply_migrations, split_statements
+from tests.fixtures.migrations import MIGRATIONS
 from tests.worker.conftest import BETTER_AUTH, REPO
 
 SCHEMA_SQL = REPO / "schema.sql"
@@ -47,21 +48,19 @@ def describe(path: Path) -> dict[str, Any]:
         conn.close()
 
 
+def test_migration_files_are_numbered_from_0001_without_gaps() -> None:
+    assert MIGRATIONS
+    assert [name[:5] for name in MIGRATIONS] == [f"{n:04d}_" for n in range(1, len(MIGRATIONS) + 1)]
+    assert MIGRATIONS[0] == "0001_better_auth.sql"
+
+
 def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Path) -> None:
     from_schema = tmp_path / "schema.sqlite3"
     conn = sqlite3.connect(from_schema)
     conn.executescript(SCHEMA_SQL.read_text())
     conn.close()
     migrated = tmp_path / "migrated.sqlite3"
-    assert apply_migrations(migrated) == [
-        "0001_better_auth.sql",
-        "0002_connect.sql",
-        "0003_payment_sources.sql",
-        "0004_webhook_event_rejected.sql",
-        "0005_requirements_deadline.sql",
-        "0006_payout_schedule.sql",
-        "0007_reconciliation.sql",
-    ]
+    assert apply_migrations(migrated) == MIGRATIONS
 
     expected, actual = describe(from_schema), describe(migrated)
     assert set(actual) == set(expected)
@@ -86,15 +85,7 @@ def test_baseline_holds_better_auths_tables_exactly(tmp_path: Path) -> None:
 def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path) -> None:
     path = tmp_path / "auth.db"
     shutil.copyfile(BETTER_AUTH / "auth.db", path)
-    assert apply_migrations(path) == [
-        "0001_better_auth.sql",
-        "0002_connect.sql",
-        "0003_payment_sources.sql",
-        "0004_webhook_event_rejected.sql",
-        "0005_requirements_deadline.sql",
-        "0006_payout_schedule.sql",
-        "0007_reconciliation.sql",
-    ]
+    assert apply_migrations(path) == MIGRATIONS
     conn = sqlite3.connect(path)
     row = conn.execute(
         "SELECT slug, platform_fee_percent, platform_fee_fixed, onboarding_step, "
@@ -116,15 +107,7 @@ def test_migrating_twice_applies_nothing_and_records_like_wrangler(tmp_path: Pat
     rows = conn.execute("SELECT id, name, applied_at FROM d1_migrations ORDER BY id").fetchall()
     columns = [c[1] for c in conn.execute("PRAGMA table_info(d1_migrations)").fetchall()]
     conn.close()
-    assert [r[:2] for r in rows] == [
-        (1, "0001_better_auth.sql"),
-        (2, "0002_connect.sql"),
-        (3, "0003_payment_sources.sql"),
-        (4, "0004_webhook_event_rejected.sql"),
-        (5, "0005_requirements_deadline.sql"),
-        (6, "0006_payout_schedule.sql"),
-        (7, "0007_reconciliation.sql"),
-    ]
+    assert [r[:2] for r in rows] == list(enumerate(MIGRATIONS, start=1))
     assert columns == ["id", "name", "applied_at"]
 
 
