@@ -71,6 +71,10 @@ app.get("/api/connect/status/:orgId", async (c) => {
     platform_fee_fixed: org.platform_fee_fixed,
     stripe_synced_at: org.stripe_synced_at,
     auto_transfer_payments: org.auto_transfer_payments,
+    payout_schedule_interval: org.payout_schedule_interval,
+    payout_schedule_delay_days: org.payout_schedule_delay_days,
+    payout_schedule_weekly_anchor: org.payout_schedule_weekly_anchor,
+    payout_schedule_monthly_anchor: org.payout_schedule_monthly_anchor,
   });
 });
 
