@@ -176,8 +176,10 @@ async def test_webhook_redelivery_succeeds_after_the_worker_failed_mid_event(
 
     # The fake is still retrying the sibling capability.updated events; let them land first.
     await eventually(all_processed, what="every event for the account processed", within=60)
+    # An event whose own snapshot can be ordered is written by `apply-organization` instead (the
+    # ordering rule, docs/reliability.md), so re-read writes are at most one per event, never more.
     writes = [s for s in worker_proxy.seen if s.path == UPDATE and s.outcome == "forwarded"]
-    assert len(writes) == len(handled), (writes, handled)
+    assert 1 <= len(writes) <= len(handled), (writes, handled)
 
 
 async def test_webhook_when_the_whole_worker_is_down_is_retried_until_it_is_back(
