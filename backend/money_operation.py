@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -196,13 +197,18 @@ async def _send(
 def too_old_to_resend(reserved_at: str | None) -> bool:
     if reserved_at is None:
         return False
+    reserved = epoch_seconds(reserved_at)
+    # An unknown age is too old: do not risk a second transfer.
+    return reserved is None or time.time() - reserved > RESEND_WINDOW.total_seconds()
+
+
+def epoch_seconds(iso: str | None) -> float | None:
+    """The ledger's ISO-8601 time (naive means UTC) in Unix seconds; None when absent or not one."""
     try:
-        moment = datetime.fromisoformat(reserved_at)
+        moment = datetime.fromisoformat(iso or "")
     except ValueError:
-        return True  # unknown age: do not risk a second transfer
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return datetime.now(UTC) - moment > RESEND_WINDOW
+        return None
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
 
 
 def outcome_unknown(what: str) -> Conflict:
