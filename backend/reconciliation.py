@@ -49,7 +49,6 @@ from backend.worker_client import WorkerError
 logger = logging.getLogger("backend.reconcile")
 
 T = TypeVar("T")
-RowOutcome = Literal["completed", "refused", "unknown", "mismatch", "error"]
 PLATFORM = "platform"
 # Stripe's `created` and our `created_at` come from two clocks: look a little further back.
 CLOCK_SKEW_SECONDS = 300
@@ -189,38 +188,30 @@ class Reconciler:
     async def _settle_row(
         self, ledger: _Ledger[R], row: R, tagged: dict[tuple[str, str], dict[str, Any]]
     ) -> ReconciledRow:
-        key = ledger.key(row)
-
-        def result(
-            outcome: RowOutcome, stripe_id: str | None = None, detail: str | None = None
-        ) -> ReconciledRow:
-            return ReconciledRow(
-                kind=ledger.kind,
-                organization_id=row.organization_id,
-                idempotency_key=key,
-                outcome=outcome,
-                stripe_id=stripe_id,
-                detail=detail,
-            )
-
-        found = tagged.get((row.organization_id, key))
+        key, org_id = ledger.key(row), row.organization_id
+        result = partial(
+            ReconciledRow, kind=ledger.kind, organization_id=org_id, idempotency_key=key
+        )
+        found = tagged.get((org_id, key))
         try:
             if found is None:
                 if not self._absent_long_enough(row.reserved_at):
-                    return result("unknown", detail="not at Stripe yet; inside the window")
+                    return result(outcome="unknown", detail="not at Stripe yet; inside the window")
                 message = REFUSED_MESSAGE.format(what=ledger.kind)
                 # Not refused: the row finished meanwhile (its request or webhook won).
                 refused = await ledger.refuse(self.svc, row, message)
-                return result("refused" if refused else "completed")
+                return result(outcome="refused" if refused else "completed")
             stripe_id, taken = await ledger.take(self.svc, row, found)
         except WorkerError as exc:
             mismatch = exc.code == f"{ledger.kind}_mismatch"
-            return result("mismatch" if mismatch else "error", detail=exc.code)
+            return result(outcome="mismatch" if mismatch else "error", detail=exc.code)
         except (ApiError, ValidationError, KeyError, TypeError, ValueError) as exc:
-            return result("error", detail=exc.code if isinstance(exc, ApiError) else "invalid")
+            return result(
+                outcome="error", detail=exc.code if isinstance(exc, ApiError) else "invalid"
+            )
         if not taken:
-            return result("mismatch", stripe_id, ledger.not_taken)
-        return result("completed", stripe_id)
+            return result(outcome="mismatch", stripe_id=stripe_id, detail=ledger.not_taken)
+        return result(outcome="completed", stripe_id=stripe_id)
 
     # --- missed events ------------------------------------------------------------------------
 
