@@ -166,3 +166,10 @@ class Authenticator:
                 message="This action needs the owner or admin role in the organization.",
             )
         return access
+
+    async def manager_access(self, request: Request, organization_id: str) -> OrgAccess:
+        """An owner's or admin's access, for an action that moves money or creates accounts: always
+        checked against the current session, role and Connect state, never the cache."""
+        return await self.organization_access(
+            request, organization_id, roles=MANAGER_ROLES, fresh=True
+        )
