@@ -89,6 +89,16 @@ class Outcome(Generic[Row]):
 
 
 @dataclass(frozen=True, slots=True)
+class Ask:
+    """A request new to the ledger: whose, under which key and fingerprint, to which account."""
+
+    org: Organization
+    key: str
+    hashed: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reserved(Generic[Row]):
     row: Row
     created: bool
@@ -110,16 +120,7 @@ class MoneyOperation(Protocol[Body, Row, Sent]):
 
     async def find(self, svc: Services, organization_id: str, key: str) -> Row | None: ...
 
-    async def reserve(
-        self,
-        svc: Services,
-        org: Organization,
-        body: Body,
-        *,
-        key: str,
-        hashed: str,
-        account_id: str,
-    ) -> Reserved[Row]: ...
+    async def reserve(self, svc: Services, body: Body, ask: Ask) -> Reserved[Row]: ...
 
     async def send(self, svc: Services, row: Row, body: Body) -> Sent: ...
 
@@ -143,7 +144,7 @@ async def perform(
         return await _resume(op, svc, org, stored, body, hashed)
     account_id = require_ready(org)
     try:
-        reserved = await op.reserve(svc, org, body, key=key, hashed=hashed, account_id=account_id)
+        reserved = await op.reserve(svc, body, Ask(org, key, hashed, account_id))
     except ApiError as exc:
         if isinstance(exc, WorkerError) and exc.code == "idempotency_key_reused":
             raise key_reused() from None
