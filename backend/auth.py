@@ -32,9 +32,6 @@ class OrgAccess:
     organization: Organization
     role: str
 
-    def has_role(self, *roles: str) -> bool:
-        return holds_any(self.role, roles)
-
 
 class UserContextCache:
     """Verified contexts for `ttl` seconds, keyed by sha256(organization id, token) — the token
@@ -160,7 +157,7 @@ class Authenticator:
         access = OrgAccess(
             user_id=context.user.id, organization=context.organization, role=context.role
         )
-        if roles and not access.has_role(*roles):
+        if roles and not holds_any(access.role, roles):
             raise Forbidden(
                 code="insufficient_role",
                 message="This action needs the owner or admin role in the organization.",
