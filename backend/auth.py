@@ -32,9 +32,6 @@ class OrgAccess:
     organization: Organization
     role: str
 
-    def has_role(self, *roles: str) -> bool:
-        return holds_any(self.role, roles)
-
 
 class UserContextCache:
     """Verified contexts for `ttl` seconds, keyed by sha256(organization id, token) — the token
@@ -160,9 +157,16 @@ class Authenticator:
         access = OrgAccess(
             user_id=context.user.id, organization=context.organization, role=context.role
         )
-        if roles and not access.has_role(*roles):
+        if roles and not holds_any(access.role, roles):
             raise Forbidden(
                 code="insufficient_role",
                 message="This action needs the owner or admin role in the organization.",
             )
         return access
+
+    async def manager_access(self, request: Request, organization_id: str) -> OrgAccess:
+        """An owner's or admin's access, for an action that moves money or creates accounts: always
+        checked against the current session, role and Connect state, never the cache."""
+        return await self.organization_access(
+            request, organization_id, roles=MANAGER_ROLES, fresh=True
+        )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,16 @@ class Outcome(Generic[Row]):
 
 
 @dataclass(frozen=True, slots=True)
+class Ask:
+    """A request new to the ledger: whose, under which key and fingerprint, to which account."""
+
+    org: Organization
+    key: str
+    hashed: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reserved(Generic[Row]):
     row: Row
     created: bool
@@ -109,16 +120,7 @@ class MoneyOperation(Protocol[Body, Row, Sent]):
 
     async def find(self, svc: Services, organization_id: str, key: str) -> Row | None: ...
 
-    async def reserve(
-        self,
-        svc: Services,
-        org: Organization,
-        body: Body,
-        *,
-        key: str,
-        hashed: str,
-        account_id: str,
-    ) -> Reserved[Row]: ...
+    async def reserve(self, svc: Services, body: Body, ask: Ask) -> Reserved[Row]: ...
 
     async def send(self, svc: Services, row: Row, body: Body) -> Sent: ...
 
@@ -142,7 +144,7 @@ async def perform(
         return await _resume(op, svc, org, stored, body, hashed)
     account_id = require_ready(org)
     try:
-        reserved = await op.reserve(svc, org, body, key=key, hashed=hashed, account_id=account_id)
+        reserved = await op.reserve(svc, body, Ask(org, key, hashed, account_id))
     except ApiError as exc:
         if isinstance(exc, WorkerError) and exc.code == "idempotency_key_reused":
             raise key_reused() from None
@@ -196,13 +198,18 @@ async def _send(
 def too_old_to_resend(reserved_at: str | None) -> bool:
     if reserved_at is None:
         return False
+    reserved = epoch_seconds(reserved_at)
+    # An unknown age is too old: do not risk a second transfer.
+    return reserved is None or time.time() - reserved > RESEND_WINDOW.total_seconds()
+
+
+def epoch_seconds(iso: str | None) -> float | None:
+    """The ledger's ISO-8601 time (naive means UTC) in Unix seconds; None when absent or not one."""
     try:
-        moment = datetime.fromisoformat(reserved_at)
+        moment = datetime.fromisoformat(iso or "")
     except ValueError:
-        return True  # unknown age: do not risk a second transfer
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return datetime.now(UTC) - moment > RESEND_WINDOW
+        return None
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
 
 
 def outcome_unknown(what: str) -> Conflict:

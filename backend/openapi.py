@@ -53,6 +53,15 @@ def _security(schemes: str | tuple[str, ...] | None) -> list[dict[str, list[str]
     return [{name: []} for name in ((schemes,) if isinstance(schemes, str) else schemes)]
 
 
+def _parameters(op: Endpoint) -> list[dict[str, Any]]:
+    """An endpoint's own parameters, between the two every route shares where they apply: the
+    organization in the path first, and last `X-User-ID`, which a bearer caller may send (and
+    `backend/auth.py` holds to the session)."""
+    org = [ORG_PATH] if "{org_id}" in op.path else []
+    user = [USER] if {"bearer": []} in _security(op.security) else []
+    return [*org, *op.parameters, *user]
+
+
 def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     """The document for exactly the endpoints the server routes, from their own models."""
     models: set[type[BaseModel]] = {ErrorReply}
@@ -93,7 +102,7 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             "operationId": op.method.lower()
             + "_"
             + re.sub(r"[^a-z0-9]+", "_", op.path.lower()).strip("_"),
-            "parameters": op.parameters,
+            "parameters": _parameters(op),
             "responses": responses,
             "security": _security(op.security),
         }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from backend.errors import ApiError, InvalidRequest
 from backend.fees import FeeError, normalise_currency, validate_amount
 from backend.models import LedgerPayout, Organization, PayoutRequest
-from backend.money_operation import LedgerTag, Outcome, Reserved, hash_request, perform
+from backend.money_operation import Ask, LedgerTag, Outcome, Reserved, hash_request, perform
 from backend.payout_amount import full_available_balance
 from backend.services import Services
 from backend.stripe_gateway import idempotency_key
@@ -32,32 +32,23 @@ class PayoutOperation:
     async def find(self, svc: Services, organization_id: str, key: str) -> LedgerPayout | None:
         return await svc.worker.find_payout(organization_id, key)
 
-    async def reserve(
-        self,
-        svc: Services,
-        org: Organization,
-        body: PayoutRequest,
-        *,
-        key: str,
-        hashed: str,
-        account_id: str,
-    ) -> Reserved[LedgerPayout]:
+    async def reserve(self, svc: Services, body: PayoutRequest, ask: Ask) -> Reserved[LedgerPayout]:
         currency = normalise_currency(body.currency)
         amount = body.amount
         if amount is None:
-            available, pending = await svc.stripe.retrieve_funds(account_id)
+            available, pending = await svc.stripe.retrieve_funds(ask.account_id)
             amount = full_available_balance(available, pending, currency=currency)
         try:
             validate_amount(amount, currency)
         except FeeError as exc:
             raise InvalidRequest(code="invalid_amount", message=str(exc)) from None
         reserved = await svc.worker.reserve_payout(
-            organization_id=org.id,
-            idempotency_key=key,
-            request_hash=hashed,
+            organization_id=ask.org.id,
+            idempotency_key=ask.key,
+            request_hash=ask.hashed,
             amount=amount,
             currency=currency,
-            stripe_account_id=account_id,
+            stripe_account_id=ask.account_id,
         )
         return Reserved(reserved.payout, created=reserved.created)
 

@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -38,7 +37,7 @@ from backend.models import (
     TransferOrigin,
     WebhookReply,
 )
-from backend.money_operation import LedgerTag
+from backend.money_operation import LedgerTag, epoch_seconds
 from backend.services import Services
 from backend.status_mapping import DEAUTHORIZED_REASON
 from backend.stripe_errors import StripeAccountAccessLost
@@ -50,7 +49,6 @@ from backend.worker_client import WorkerError
 logger = logging.getLogger("backend.reconcile")
 
 T = TypeVar("T")
-RowOutcome = Literal["completed", "refused", "unknown", "mismatch", "error"]
 PLATFORM = "platform"
 # Stripe's `created` and our `created_at` come from two clocks: look a little further back.
 CLOCK_SKEW_SECONDS = 300
@@ -85,6 +83,31 @@ class _Lister(Protocol):
     def __call__(self, *, starting_after: str | None) -> Awaitable[Page]: ...
 
 
+R = TypeVar("R", LedgerTransfer, LedgerPayout)
+Row = TypeVar("Row", LedgerTransfer, LedgerPayout, contravariant=True)
+
+
+class _Ledger(Protocol[Row]):
+    """One kind of ledger row, as reconciliation settles it; `Reconciler._settle` owns the order
+    (the two instances: `_TRANSFERS`, `_PAYOUTS`)."""
+
+    kind: Literal["transfer", "payout"]
+    where: str  # names an account's list in the report's errors
+    not_taken: str  # the mismatch's detail
+
+    def key(self, row: Row) -> str: ...
+
+    def lister(self, svc: Services, account: str, since: int) -> _Lister: ...
+
+    async def refuse(self, svc: Services, row: Row, message: str) -> bool:
+        """Refuse the row; False when it had finished meanwhile."""
+        ...
+
+    async def take(self, svc: Services, row: Row, found: dict[str, Any]) -> tuple[str, bool]:
+        """Settle the row with the object Stripe made for it: its id, whether the row took it."""
+        ...
+
+
 # The webhook's exactly-once path (`backend.webhook_processing.process_event`), passed in so that
 # tests can watch it and this module stays free of the webhook machinery.
 ProcessEvent = Callable[[Services, Envelope | Unparsed], Awaitable[WebhookReply]]
@@ -104,8 +127,8 @@ class Reconciler:
         except ApiError as exc:
             report.errors.append(f"ledger: {exc.code}")
         else:
-            await self._settle_transfers(unsettled.transfers, report)
-            await self._settle_payouts(unsettled.payouts, report)
+            await self._settle(_TRANSFERS, unsettled.transfers, report)
+            await self._settle(_PAYOUTS, unsettled.payouts, report)
         await self._replay_events(report)
         return report.reply()
 
@@ -137,144 +160,58 @@ class Reconciler:
             cursor = str(items[-1]["id"])
 
     def _absent_long_enough(self, reserved_at: str | None) -> bool:
-        reserved = _epoch(reserved_at)
+        reserved = epoch_seconds(reserved_at)
         if reserved is None:
             return False  # unknown age: leave it to an operator rather than guess
         return self.now() - reserved > self.svc.settings.reconcile_absent_after_seconds
 
     # --- ledger rows --------------------------------------------------------------------------
 
-    async def _settle_transfers(self, rows: list[LedgerTransfer], report: _Report) -> None:
-        by_destination: dict[str, list[LedgerTransfer]] = {}
-        for row in rows:
-            by_destination.setdefault(row.stripe_account_id or "", []).append(row)
-        for destination, group in by_destination.items():
-            since = max(int(min(_epoch(r.created_at) or 0 for r in group)) - CLOCK_SKEW_SECONDS, 0)
-            try:
-                lister = partial(
-                    self.svc.stripe.list_transfers, destination=destination, created_gte=since
-                )
-                made = await self._all(lister)
-            except ApiError as exc:
-                report.errors.append(f"transfers to {destination}: {exc.code}")
-                continue
-            tagged = _by_tag(made)
-            for row in group:
-                report.rows.append(await self._settle_transfer(row, tagged))
-
-    async def _settle_transfer(
-        self, row: LedgerTransfer, tagged: dict[tuple[str, str], dict[str, Any]]
-    ) -> ReconciledRow:
-        def result(
-            outcome: RowOutcome, stripe_id: str | None = None, detail: str | None = None
-        ) -> ReconciledRow:
-            return ReconciledRow(
-                kind="transfer",
-                organization_id=row.organization_id,
-                idempotency_key=row.idempotency_key,
-                outcome=outcome,
-                stripe_id=stripe_id,
-                detail=detail,
-            )
-
-        found = tagged.get((row.organization_id, row.idempotency_key))
-        try:
-            if found is None:
-                if not self._absent_long_enough(row.reserved_at):
-                    return result("unknown", detail="not at Stripe yet; inside the window")
-                done = await self.svc.worker.complete_transfer(
-                    row.organization_id,
-                    row.idempotency_key,
-                    status="failed",
-                    failure_message=REFUSED_MESSAGE.format(what="transfer"),
-                )
-                # Not `failed`: the row finished meanwhile (its request or webhook won).
-                return result("refused" if done.status == "failed" else "completed")
-            transfer = TransferObject.model_validate(found)
-            origin = TransferOrigin(
-                organization_id=row.organization_id,
-                idempotency_key=row.idempotency_key,
-                amount=transfer.amount,
-                currency=transfer.currency,
-                destination=transfer.destination or "",
-            )
-            synced = await self.svc.worker.sync_transfer(
-                transfer.id,
-                amount_reversed=transfer.amount_reversed,
-                reversed=transfer.reversed,
-                origin=origin,
-            )
-        except WorkerError as exc:
-            return result(
-                "mismatch" if exc.code == "transfer_mismatch" else "error", None, exc.code
-            )
-        except (ApiError, ValidationError) as exc:
-            return result("error", detail=exc.code if isinstance(exc, ApiError) else "invalid")
-        if synced is None or synced.stripe_transfer_id != transfer.id:
-            return result("mismatch", transfer.id, "the row did not take the transfer")
-        return result("completed", transfer.id)
-
-    async def _settle_payouts(self, rows: list[LedgerPayout], report: _Report) -> None:
-        by_account: dict[str, list[LedgerPayout]] = {}
+    async def _settle(self, ledger: _Ledger[R], rows: list[R], report: _Report) -> None:
+        """Each account's rows against what Stripe made for it since the oldest of them."""
+        by_account: dict[str, list[R]] = {}
         for row in rows:
             by_account.setdefault(row.stripe_account_id or "", []).append(row)
         for account, group in by_account.items():
-            since = max(int(min(_epoch(r.updated_at) or 0 for r in group)) - CLOCK_SKEW_SECONDS, 0)
+            # Stripe's objects are not older than their rows (but for clock skew).
+            oldest = min(epoch_seconds(r.reserved_at) or 0 for r in group)
+            since = max(int(oldest) - CLOCK_SKEW_SECONDS, 0)
             try:
-                made = await self._all(
-                    partial(self.svc.stripe.list_payouts, account, created_gte=since)
-                )
+                made = await self._all(ledger.lister(self.svc, account, since))
             except ApiError as exc:
-                report.errors.append(f"payouts of {account}: {exc.code}")
+                report.errors.append(f"{ledger.where} {account}: {exc.code}")
                 continue
             tagged = _by_tag(made)
             for row in group:
-                report.rows.append(await self._settle_payout(row, tagged))
+                report.rows.append(await self._settle_row(ledger, row, tagged))
 
-    async def _settle_payout(
-        self, row: LedgerPayout, tagged: dict[tuple[str, str], dict[str, Any]]
+    async def _settle_row(
+        self, ledger: _Ledger[R], row: R, tagged: dict[tuple[str, str], dict[str, Any]]
     ) -> ReconciledRow:
-        key = row.idempotency_key or ""
-
-        def result(
-            outcome: RowOutcome, stripe_id: str | None = None, detail: str | None = None
-        ) -> ReconciledRow:
-            return ReconciledRow(
-                kind="payout",
-                organization_id=row.organization_id,
-                idempotency_key=key,
-                outcome=outcome,
-                stripe_id=stripe_id,
-                detail=detail,
-            )
-
-        found = tagged.get((row.organization_id, key))
+        key, org_id = ledger.key(row), row.organization_id
+        result = partial(
+            ReconciledRow, kind=ledger.kind, organization_id=org_id, idempotency_key=key
+        )
+        found = tagged.get((org_id, key))
         try:
             if found is None:
                 if not self._absent_long_enough(row.reserved_at):
-                    return result("unknown", detail="not at Stripe yet; inside the window")
-                done = await self.svc.worker.refuse_payout(
-                    row.organization_id,
-                    key,
-                    failure_code=None,
-                    failure_message=REFUSED_MESSAGE.format(what="payout"),
-                )
-                return result("refused" if done.status == "refused" else "completed")
-            payout = PayoutObject.model_validate(found)
-            stored = await self.svc.worker.upsert_payout(
-                payout,
-                organization_id=row.organization_id,
-                stripe_account_id=row.stripe_account_id or "",
-                event_created=int(found["created"]),
-                idempotency_key=key,
-            )
+                    return result(outcome="unknown", detail="not at Stripe yet; inside the window")
+                message = REFUSED_MESSAGE.format(what=ledger.kind)
+                # Not refused: the row finished meanwhile (its request or webhook won).
+                refused = await ledger.refuse(self.svc, row, message)
+                return result(outcome="refused" if refused else "completed")
+            stripe_id, taken = await ledger.take(self.svc, row, found)
         except WorkerError as exc:
-            return result("error", detail=exc.code)
+            mismatch = exc.code == f"{ledger.kind}_mismatch"
+            return result(outcome="mismatch" if mismatch else "error", detail=exc.code)
         except (ApiError, ValidationError, KeyError, TypeError, ValueError) as exc:
-            return result("error", detail=exc.code if isinstance(exc, ApiError) else "invalid")
-        if stored.stripe_payout_id != payout.id:
-            return result("mismatch", payout.id, "the reservation did not take the payout")
-        return result("completed", payout.id)
+            return result(
+                outcome="error", detail=exc.code if isinstance(exc, ApiError) else "invalid"
+            )
+        if not taken:
+            return result(outcome="mismatch", stripe_id=stripe_id, detail=ledger.not_taken)
+        return result(outcome="completed", stripe_id=stripe_id)
 
     # --- missed events ------------------------------------------------------------------------
 
@@ -377,13 +314,73 @@ def _by_tag(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, An
     return tagged
 
 
-def _epoch(iso: str | None) -> float | None:
-    if iso is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+class _Transfers:
+    kind: Literal["transfer", "payout"] = "transfer"
+    where = "transfers to"
+    not_taken = "the row did not take the transfer"
+
+    def key(self, row: LedgerTransfer) -> str:
+        return row.idempotency_key
+
+    def lister(self, svc: Services, account: str, since: int) -> _Lister:
+        return partial(svc.stripe.list_transfers, destination=account, created_gte=since)
+
+    async def refuse(self, svc: Services, row: LedgerTransfer, message: str) -> bool:
+        done = await svc.worker.complete_transfer(
+            row.organization_id, row.idempotency_key, status="failed", failure_message=message
+        )
+        return done.status == "failed"
+
+    async def take(
+        self, svc: Services, row: LedgerTransfer, found: dict[str, Any]
+    ) -> tuple[str, bool]:
+        transfer = TransferObject.model_validate(found)
+        origin = TransferOrigin(
+            organization_id=row.organization_id,
+            idempotency_key=row.idempotency_key,
+            amount=transfer.amount,
+            currency=transfer.currency,
+            destination=transfer.destination or "",
+        )
+        synced = await svc.worker.sync_transfer(
+            transfer.id,
+            amount_reversed=transfer.amount_reversed,
+            reversed=transfer.reversed,
+            origin=origin,
+        )
+        return transfer.id, synced is not None and synced.stripe_transfer_id == transfer.id
+
+
+class _Payouts:
+    kind: Literal["transfer", "payout"] = "payout"
+    where = "payouts of"
+    not_taken = "the reservation did not take the payout"
+
+    def key(self, row: LedgerPayout) -> str:
+        return row.idempotency_key or ""
+
+    def lister(self, svc: Services, account: str, since: int) -> _Lister:
+        return partial(svc.stripe.list_payouts, account, created_gte=since)
+
+    async def refuse(self, svc: Services, row: LedgerPayout, message: str) -> bool:
+        done = await svc.worker.refuse_payout(
+            row.organization_id, self.key(row), failure_code=None, failure_message=message
+        )
+        return done.status == "refused"
+
+    async def take(
+        self, svc: Services, row: LedgerPayout, found: dict[str, Any]
+    ) -> tuple[str, bool]:
+        payout = PayoutObject.model_validate(found)
+        stored = await svc.worker.upsert_payout(
+            payout,
+            organization_id=row.organization_id,
+            stripe_account_id=row.stripe_account_id or "",
+            event_created=int(found["created"]),
+            idempotency_key=self.key(row),
+        )
+        return payout.id, stored.stripe_payout_id == payout.id
+
+
+_TRANSFERS = _Transfers()
+_PAYOUTS = _Payouts()

@@ -17,7 +17,7 @@ from typing import Literal
 from backend.errors import ApiError, Conflict, InvalidRequest
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.models import LedgerTransfer, Organization, Payment, TransferRequest
-from backend.money_operation import LedgerTag, Outcome, Reserved, hash_request, perform
+from backend.money_operation import Ask, LedgerTag, Outcome, Reserved, hash_request, perform
 from backend.services import Services
 from backend.stripe_gateway import idempotency_key
 from backend.stripe_models import StripePayment, StripeTransfer
@@ -191,21 +191,14 @@ class TransferOperation:
         return await svc.worker.find_transfer(organization_id, key)
 
     async def reserve(
-        self,
-        svc: Services,
-        org: Organization,
-        body: TransferRequest,
-        *,
-        key: str,
-        hashed: str,
-        account_id: str,
+        self, svc: Services, body: TransferRequest, ask: Ask
     ) -> Reserved[LedgerTransfer]:
-        amounts = await _amounts(svc, org, body)
+        amounts = await _amounts(svc, ask.org, body)
         reserved = await svc.worker.reserve_transfer(
-            organization_id=org.id,
-            idempotency_key=key,
-            request_hash=hashed,
-            stripe_account_id=account_id,
+            organization_id=ask.org.id,
+            idempotency_key=ask.key,
+            request_hash=ask.hashed,
+            stripe_account_id=ask.account_id,
             initiated_by=self.initiated_by,
             **amounts,
         )

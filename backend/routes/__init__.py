@@ -27,7 +27,7 @@ from backend.models import (
     TransferRequest,
     WebhookReply,
 )
-from backend.openapi import CURSOR, IDEMPOTENCY, LIMIT, ORG_PATH, REFRESH, USER, header
+from backend.openapi import CURSOR, IDEMPOTENCY, LIMIT, REFRESH, header
 from backend.routes import connect, health, history, operator, payments, schedule, webhooks
 
 WEBHOOK_PATH = "/api/connect/webhook"
@@ -50,7 +50,7 @@ ENDPOINTS = [
         "Create the Express account if needed and return a fresh Account Link",
         OnboardReply,
         body=OnboardRequest,
-        parameters=[header("X-Org-ID", max_length=128), USER],
+        parameters=[header("X-Org-ID", max_length=128)],
     ),
     Endpoint(
         "GET",
@@ -58,7 +58,7 @@ ENDPOINTS = [
         connect.status_by_header,
         "Connect status of the org in X-Org-ID",
         StatusReply,
-        parameters=[header("X-Org-ID", required=True, max_length=128), REFRESH, USER],
+        parameters=[header("X-Org-ID", required=True, max_length=128), REFRESH],
     ),
     Endpoint(
         "GET",
@@ -66,7 +66,7 @@ ENDPOINTS = [
         connect.status_by_path,
         "Connect status of an organization",
         StatusReply,
-        parameters=[ORG_PATH, REFRESH, USER],
+        parameters=[REFRESH],
     ),
     Endpoint(
         "POST",
@@ -80,7 +80,7 @@ ENDPOINTS = [
         status=201,
         body=TransferRequest,
         security=("bearer", "platform", "operator"),
-        parameters=[IDEMPOTENCY, USER],
+        parameters=[IDEMPOTENCY],
         errors=(400, 401, 403, 404, 409, 502, 503),
     ),
     Endpoint(
@@ -89,7 +89,6 @@ ENDPOINTS = [
         connect.balance,
         "Connected account balance",
         BalanceReply,
-        parameters=[ORG_PATH, USER],
         errors=(401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -100,7 +99,7 @@ ENDPOINTS = [
         PayoutReply,
         status=201,
         body=PayoutRequest,
-        parameters=[IDEMPOTENCY, USER],
+        parameters=[IDEMPOTENCY],
         errors=(400, 401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -111,7 +110,6 @@ ENDPOINTS = [
         "operator allows in PAYOUT_SCHEDULE_INTERVALS)",
         StatusReply,
         body=PayoutScheduleRequest,
-        parameters=[USER],
         errors=(400, 401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -120,7 +118,7 @@ ENDPOINTS = [
         history.transfer_history,
         "The org's transfers, newest first, a page at a time (any member)",
         TransferHistoryReply,
-        parameters=[ORG_PATH, LIMIT, CURSOR, USER],
+        parameters=[LIMIT, CURSOR],
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
@@ -130,7 +128,7 @@ ENDPOINTS = [
         "The org's payouts (ours and Stripe's automatic ones), newest first, a page at a time "
         "(any member)",
         PayoutHistoryReply,
-        parameters=[ORG_PATH, LIMIT, CURSOR, USER],
+        parameters=[LIMIT, CURSOR],
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
@@ -140,7 +138,6 @@ ENDPOINTS = [
         "Express Dashboard login link",
         LoginLinkReply,
         body=LoginLinkRequest,
-        parameters=[USER],
         errors=(400, 401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -149,7 +146,6 @@ ENDPOINTS = [
         payments.untransferred_payments,
         "Payments collected for the org with something left to transfer (owner/admin)",
         PaymentsReply,
-        parameters=[ORG_PATH, USER],
         errors=(401, 403, 503),
     ),
     Endpoint(
@@ -159,7 +155,6 @@ ENDPOINTS = [
         "Transfer each payment for the org as it succeeds, or not (owner/admin)",
         StatusReply,
         body=AutoTransferRequest,
-        parameters=[USER],
         errors=(400, 401, 403, 503),
     ),
     Endpoint(

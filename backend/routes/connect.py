@@ -10,7 +10,7 @@ import uuid
 
 from starlette.requests import Request
 
-from backend.auth import MANAGER_ROLES, bearer_token, require_same_organization
+from backend.auth import bearer_token, require_same_organization
 from backend.endpoints import Answer
 from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest
 from backend.idempotency import require_idempotency_key
@@ -53,7 +53,7 @@ def _org_from(request: Request, body_org: str | None) -> str:
     return org_id
 
 
-def _require_account(org: Organization) -> str:
+def require_account(org: Organization) -> str:
     if not org.stripe_connect_account_id:
         raise Conflict(
             code="no_connect_account", message="The organization has no Stripe account yet."
@@ -87,7 +87,7 @@ async def onboard(request: Request) -> OnboardReply:
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, OnboardRequest, optional=True)
     org_id = _org_from(request, body.organization_id)
-    access = await svc.auth.organization_access(request, org_id, roles=MANAGER_ROLES, fresh=True)
+    access = await svc.auth.manager_access(request, org_id)
     origins = svc.settings.frontend_origins
     return_url = resolve_redirect(
         body.return_url, body.return_path, origins=origins, purpose="return"
@@ -159,9 +159,7 @@ async def transfer(request: Request) -> Answer:
     key = require_idempotency_key(request)
     body = await read_model(request, TransferRequest)
     if caller == "member":
-        access = await svc.auth.organization_access(
-            request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-        )
+        access = await svc.auth.manager_access(request, body.organization_id)
         org = access.organization
     else:
         org = await svc.worker.get_organization(body.organization_id)
@@ -188,7 +186,7 @@ async def transfer(request: Request) -> Answer:
 async def balance(request: Request) -> BalanceReply:
     svc = services(request)
     access = await svc.auth.organization_access(request, request.path_params["org_id"])
-    account_id = _require_account(access.organization)
+    account_id = require_account(access.organization)
     available, pending = await svc.stripe.retrieve_balance(account_id)
     return BalanceReply(
         organization_id=access.organization.id, available=available, pending=pending
@@ -200,9 +198,7 @@ async def payout(request: Request) -> Answer:
     bearer_token(request)  # 401 before any 400 about the body
     key = require_idempotency_key(request)
     body = await read_model(request, PayoutRequest)
-    access = await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-    )
+    access = await svc.auth.manager_access(request, body.organization_id)
     await _refuse_on_automatic_schedule(svc, access.organization, key)
     outcome = await run_payout(svc, access.organization, key=key, body=body)
     row = outcome.row
@@ -239,10 +235,8 @@ async def login_link(request: Request) -> LoginLinkReply:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, LoginLinkRequest)
-    access = await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-    )
-    account_id = _require_account(access.organization)
+    access = await svc.auth.manager_access(request, body.organization_id)
+    account_id = require_account(access.organization)
     if not access.organization.details_submitted:
         raise Conflict(
             code="account_not_ready", message="Finish onboarding before opening the dashboard."

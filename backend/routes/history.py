@@ -22,7 +22,7 @@ from backend.models import (
     TransferHistoryReply,
 )
 from backend.payout_failures import advice
-from backend.services import services
+from backend.services import Services, services
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -56,7 +56,11 @@ def _known(model: type[BaseModel], row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k in model.model_fields}
 
 
-def _page_params(request: Request, kind: str) -> tuple[int, int | None]:
+async def _page(request: Request, kind: str) -> tuple[Services, str, int, int | None]:
+    """Any member's page of a history: the services, the organization, the limit and the row id
+    to read before (the cursor's)."""
+    svc = services(request)
+    access = await svc.auth.organization_access(request, request.path_params["org_id"])
     raw_limit = request.query_params.get("limit")
     limit = DEFAULT_PAGE
     if raw_limit is not None:
@@ -65,38 +69,29 @@ def _page_params(request: Request, kind: str) -> tuple[int, int | None]:
                 code="invalid_limit", message=f"limit must be an integer from 1 to {MAX_PAGE}."
             )
         limit = int(raw_limit)
-    return limit, decode_cursor(kind, request.query_params.get("cursor"))
+    before = decode_cursor(kind, request.query_params.get("cursor"))
+    return svc, access.organization.id, limit, before
 
 
 async def transfer_history(request: Request) -> TransferHistoryReply:
-    svc = services(request)
-    access = await svc.auth.organization_access(request, request.path_params["org_id"])
-    limit, before = _page_params(request, "t")
-    page = await svc.worker.transfer_history(access.organization.id, limit=limit, before_id=before)
-    return TransferHistoryReply(
-        organization_id=access.organization.id,
-        transfers=[
-            TransferEntry.model_validate(_known(TransferEntry, row)) for row in page.transfers
-        ],
-        next_cursor=encode_cursor("t", page.next_before_id),
-    )
+    svc, org_id, limit, before = await _page(request, "t")
+    page = await svc.worker.transfer_history(org_id, limit=limit, before_id=before)
+    rows = [TransferEntry.model_validate(_known(TransferEntry, row)) for row in page.transfers]
+    cursor = encode_cursor("t", page.next_before_id)
+    return TransferHistoryReply(organization_id=org_id, transfers=rows, next_cursor=cursor)
 
 
 async def payout_history(request: Request) -> PayoutHistoryReply:
-    svc = services(request)
-    access = await svc.auth.organization_access(request, request.path_params["org_id"])
-    limit, before = _page_params(request, "p")
-    page = await svc.worker.payout_history(access.organization.id, limit=limit, before_id=before)
-    return PayoutHistoryReply(
-        organization_id=access.organization.id,
-        payouts=[
-            PayoutEntry.model_validate(
-                {
-                    **_known(PayoutEntry, row),
-                    "failure_advice": advice(str(row["status"]), row.get("failure_code")),
-                }
-            )
-            for row in page.payouts
-        ],
-        next_cursor=encode_cursor("p", page.next_before_id),
-    )
+    svc, org_id, limit, before = await _page(request, "p")
+    page = await svc.worker.payout_history(org_id, limit=limit, before_id=before)
+    rows = [
+        PayoutEntry.model_validate(
+            {
+                **_known(PayoutEntry, row),
+                "failure_advice": advice(str(row["status"]), row.get("failure_code")),
+            }
+        )
+        for row in page.payouts
+    ]
+    cursor = encode_cursor("p", page.next_before_id)
+    return PayoutHistoryReply(organization_id=org_id, payouts=rows, next_cursor=cursor)

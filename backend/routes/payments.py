@@ -73,8 +73,6 @@ async def set_auto_transfer(request: Request) -> StatusReply:
     svc = services(request)
     bearer_token(request)
     body = await read_model(request, AutoTransferRequest)
-    await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-    )
+    await svc.auth.manager_access(request, body.organization_id)
     org = await svc.worker.set_auto_transfer(body.organization_id, enabled=body.enabled)
     return StatusReply.of(org)

@@ -7,9 +7,10 @@ import uuid
 
 from starlette.requests import Request
 
-from backend.auth import MANAGER_ROLES, bearer_token
-from backend.errors import Conflict, Forbidden, InvalidRequest
+from backend.auth import bearer_token
+from backend.errors import Forbidden, InvalidRequest
 from backend.models import PayoutScheduleRequest, StatusReply
+from backend.routes.connect import require_account
 from backend.services import read_model, services
 from backend.sync import sync_account
 
@@ -43,9 +44,7 @@ async def set_payout_schedule(request: Request) -> StatusReply:
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, PayoutScheduleRequest)
-    access = await svc.auth.organization_access(
-        request, body.organization_id, roles=MANAGER_ROLES, fresh=True
-    )
+    access = await svc.auth.manager_access(request, body.organization_id)
     allowed = svc.settings.payout_schedule_intervals
     if body.interval not in allowed:
         raise Forbidden(
@@ -54,11 +53,7 @@ async def set_payout_schedule(request: Request) -> StatusReply:
             f"{', '.join(allowed)}.",
         )
     check_schedule(body)
-    account_id = access.organization.stripe_connect_account_id
-    if not account_id:
-        raise Conflict(
-            code="no_connect_account", message="The organization has no Stripe account yet."
-        )
+    account_id = require_account(access.organization)
     await svc.stripe.update_payout_schedule(
         account_id,
         interval=body.interval,

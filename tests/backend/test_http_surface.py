@@ -129,6 +129,22 @@ async def test_openapi_describes_every_route_with_schemas(client: httpx.AsyncCli
     assert security == [{"bearer": []}, {"platform": []}, {"operator": []}]
 
 
+async def test_openapi_names_the_org_path_first_and_x_user_id_last_on_every_route_taking_them(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            names = [(p["in"], p["name"]) for p in op["parameters"]]
+            org_in_path = "{org_id}" in path
+            assert (("path", "org_id") in names) == org_in_path, (method, path)
+            assert not org_in_path or names[0] == ("path", "org_id"), (method, path)
+            bearer = {"bearer": []} in op["security"]
+            assert (("header", "X-User-ID") in names) == bearer, (method, path)
+            assert not bearer or names[-1] == ("header", "X-User-ID"), (method, path)
+            assert len(set(names)) == len(names), (method, path)
+
+
 async def test_tokens_never_reach_logs_or_error_bodies(
     client: httpx.AsyncClient, backend_stack: BackendStack, caplog: pytest.LogCaptureFixture
 ) -> None:
