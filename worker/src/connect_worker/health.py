@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route
+from connect_worker.route import Reply, Route
 
 
-async def health(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+@dataclass(frozen=True, slots=True)
+class Health(Reply):
+    ok: bool
+
+
+async def health(deps: Deps, params: Mapping[str, str], body: None) -> Health:
     await deps.db.prepare("SELECT 1 AS ok").first()
-    return 200, {"ok": True}
+    return Health(ok=True)
 
 
 ROUTES = {("GET", "/health"): Route.get(health)}

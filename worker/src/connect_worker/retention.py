@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connect_worker import payouts, transfers, webhook_events
 from connect_worker.clock import iso_ms
 from connect_worker.config import MAX_RETENTION_DAYS, MIN_LEDGER_RETENTION_DAYS, MIN_RETENTION_DAYS
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route
+from connect_worker.route import Reply, Route
 from connect_worker.validation import integer, optional
 
 
@@ -41,13 +42,18 @@ PRUNE_FIELDS = {
 }
 
 
-async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+@dataclass(frozen=True, slots=True)
+class Pruned(Reply):
+    deleted: dict[str, int]  # rows deleted per table family
+
+
+async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Pruned:
     deleted = await prune_expired(
         deps,
         webhook_event_days=body.get("webhook_event_retention_days"),
         ledger_days=body.get("ledger_retention_days"),
     )
-    return 200, {"deleted": deleted}
+    return Pruned(deleted)
 
 
 ROUTES = {("POST", "/ledgers/prune"): Route.post(prune_ledgers, PRUNE_FIELDS)}

@@ -1,20 +1,59 @@
-"""What a table module declares per route: its handler and, for a POST, the body's field specs.
+"""What a table module declares per route: its handler, for a POST the body's field specs, and
+the reply model the handler returns.
 
 Each table module exports `ROUTES` keyed by (method, path below the prefix); `app.py` composes
-them. The field kinds several tables share are named here once.
+them and is the one place a reply model becomes JSON. The field kinds several tables share are
+named here once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from connect_worker.d1 import Row
 from connect_worker.deps import Deps
 from connect_worker.validation import MAX_SAFE_INTEGER, Field, integer, string
 
-Result = tuple[int, dict[str, Any]]
-Handler = Callable[[Deps, Mapping[str, str], Any], Awaitable[Result]]
+
+class Reply:
+    """A route's answer: a frozen dataclass whose fields, in order, are the reply's JSON keys
+    (nested dataclasses and lists of them alike). 200 unless the model says otherwise."""
+
+    __slots__ = ()
+
+    @property
+    def http_status(self) -> int:
+        return 200
+
+
+@dataclass(frozen=True, slots=True)
+class Created(Reply):
+    """201 when this request created the row; 200 when it replays the row an earlier one made."""
+
+    created: bool
+
+    @property
+    def http_status(self) -> int:
+        return 201 if self.created else 200
+
+
+class _Model(Protocol):
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+M = TypeVar("M", bound=_Model)
+
+
+def from_row(model: type[M], row: Row, **computed: Any) -> M:
+    """The model from a row's columns, values as stored; `computed` gives the fields no column
+    holds."""
+    stored = {f.name: row.get(f.name) for f in fields(model) if f.name not in computed}
+    return model(**stored, **computed)
+
+
+Handler = Callable[[Deps, Mapping[str, str], Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
