@@ -6,7 +6,6 @@ joins them, serializes every reply model, and answers every failure through `err
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 from connect_worker import (
@@ -25,7 +24,7 @@ from connect_worker.api_keys import match_key, presented_key
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError, as_api_error
 from connect_worker.http import Request, Response
-from connect_worker.route import Reply, Route
+from connect_worker.route import Route
 from connect_worker.routing import Router
 from connect_worker.validation import parse_json_body, validate_object
 
@@ -63,10 +62,9 @@ def error_response(exc: ApiError) -> Response:
 
 
 def to_json(value: Any) -> Any:
-    """A reply model as JSON data: a dataclass's fields in declared order, recursively. The one
-    place a reply is serialized, so every route answers in the same way."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
+    """A reply model as JSON data: a NamedTuple's fields in declared order, recursively."""
+    if isinstance(value, tuple):
+        return {name: to_json(item) for name, item in zip(value._fields, value, strict=True)}  # type: ignore[attr-defined]
     if isinstance(value, list):
         return [to_json(item) for item in value]
     return value
@@ -91,5 +89,5 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         body = parse_json_body(request.body)
         if route.fields is not None:
             body = validate_object(body, route.fields)
-    reply: Reply = await route.handler(deps, match.params, body)
-    return Response(reply.http_status, to_json(reply))
+    reply = await route.handler(deps, match.params, body)
+    return Response(201 if getattr(reply, "created", False) is True else 200, to_json(reply))

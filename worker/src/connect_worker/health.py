@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from connect_worker.deps import Deps
-from connect_worker.route import Reply, Route
+from connect_worker.route import Params, Route
 
 
-@dataclass(frozen=True, slots=True)
-class Health(Reply):
+class Health(NamedTuple):
     ok: bool
 
 
-async def health(deps: Deps, params: Mapping[str, str], body: None) -> Health:
+async def health(deps: Deps, params: Params, body: None) -> Health:
     await deps.db.prepare("SELECT 1 AS ok").first()
     return Health(ok=True)
 

@@ -8,22 +8,21 @@ only, so POST is used solely because the router takes no query string.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from connect_worker.d1 import Row
 from connect_worker.deps import Deps
 from connect_worker.ledger import ORG_EXISTS, quoted
 from connect_worker.organizations import organization_not_found
-from connect_worker.route import ID, Reply, Route, from_row
+from connect_worker.route import ID, Body, Params, Reply, Route, from_row
 from connect_worker.validation import MAX_SAFE_INTEGER, integer, optional, required
 
 MAX_PAGE = 100
 
 
-@dataclass(frozen=True, slots=True)
-class TransferEntry:
+class TransferEntry(NamedTuple):
     id: int
     gross_amount: int
     fee_amount: int
@@ -40,8 +39,7 @@ class TransferEntry:
     updated_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutEntry:
+class PayoutEntry(NamedTuple):
     """A payout made through our route carries our idempotency key; one Stripe made on its own
     (an automatic schedule, the Express Dashboard) has none. Members see which, not the key."""
 
@@ -58,27 +56,21 @@ class PayoutEntry:
     automatic: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TransferPage(Reply):
+class TransferPage(NamedTuple):
     transfers: list[TransferEntry]
     next_before_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutPage(Reply):
+class PayoutPage(NamedTuple):
     payouts: list[PayoutEntry]
     next_before_id: int | None
-
-
-def _columns(model: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(model))
 
 
 def _transfer_page(rows: list[Row], next_before_id: int | None) -> TransferPage:
     return TransferPage([from_row(TransferEntry, r) for r in rows], next_before_id)
 
 
-_PAYOUT_COLUMNS = _columns(PayoutEntry)[:-1]  # all but `automatic`, which the key decides
+_PAYOUT_COLUMNS = PayoutEntry._fields[:-1]  # all but `automatic`, which the key decides
 
 
 def _payout_page(rows: list[Row], next_before_id: int | None) -> PayoutPage:
@@ -92,7 +84,7 @@ class History:
     columns: tuple[str, ...]  # read from the table, `id` first
     reply: Callable[[list[Row], int | None], Reply]
 
-    async def page(self, deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Reply:
+    async def page(self, deps: Deps, params: Params, body: Body) -> Reply:
         """The rows below `before_id` (one more, to know whether a next page exists) and whether
         the organization exists, in one batch."""
         limit, org_id = body["limit"], body["organization_id"]
@@ -114,7 +106,7 @@ class History:
         return self.reply(rows, int(rows[-1]["id"]) if more and rows else None)
 
 
-TRANSFERS = History("connect_transfer", _columns(TransferEntry), _transfer_page)
+TRANSFERS = History("connect_transfer", TransferEntry._fields, _transfer_page)
 PAYOUTS = History("connect_payout", (*_PAYOUT_COLUMNS, "idempotency_key"), _payout_page)
 PAGE_FIELDS = {
     "organization_id": required(ID),

@@ -8,14 +8,14 @@ only in their columns, their insert and settle statements and which statuses are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import organization_not_found
-from connect_worker.route import ID, IDEMPOTENCY_KEY, M, Reply, from_row, path_param
+from connect_worker.route import ID, IDEMPOTENCY_KEY, M, Params, Reply, from_row, path_param
 from connect_worker.validation import required, string
 
 # What every ledger route's body starts with: the row's key, and for a reservation the hash of
@@ -53,7 +53,7 @@ class Ledger(Generic[M, R, C]):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self.table.removeprefix("connect_"))
-        columns = tuple(f.name for f in fields(self.model))
+        columns = self.model._fields
         object.__setattr__(self, "columns", columns)
         select = f'SELECT {quoted(columns)} FROM "{self.table}"'
         object.__setattr__(self, "select", select)
@@ -104,7 +104,7 @@ class Ledger(Generic[M, R, C]):
         results = await db.batch([update, self.lookup(db, organization_id, key)])
         return self.reply(self.found(results[1].first_row))
 
-    async def get(self, deps: Deps, params: Mapping[str, str], body: None) -> R:
+    async def get(self, deps: Deps, params: Params, body: None) -> R:
         """A replay's lookup: the row reserved under (organization, idempotency key), if any."""
         org_id = path_param(params, "organization_id")
         key = path_param(params, "idempotency_key")

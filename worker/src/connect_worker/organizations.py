@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
 from connect_worker.d1 import D1Database, D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
-from connect_worker.route import ACCOUNT_ID, ID, Created, Reply, Route, path_param
+from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
 from connect_worker.validation import (
     MAX_SAFE_INTEGER,
     Field,
@@ -40,8 +39,7 @@ ONBOARDING_STEPS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Organization:
+class Organization(NamedTuple):
     """The contract's `Organization`: the row with 0/1 as bool, JSON text as lists."""
 
     id: str
@@ -68,7 +66,7 @@ class Organization:
     payout_schedule_monthly_anchor: int | None
 
 
-COLUMNS = tuple(f.name for f in fields(Organization))
+COLUMNS = Organization._fields
 _BOOL_COLUMNS = frozenset(
     {"charges_enabled", "payouts_enabled", "details_submitted", "auto_transfer_payments"}
 )
@@ -227,30 +225,26 @@ def found(row: Row | None) -> Organization:
     return to_model(row)
 
 
-@dataclass(frozen=True, slots=True)
-class OrganizationReply(Reply):
+class OrganizationReply(NamedTuple):
     organization: Organization
 
 
-@dataclass(frozen=True, slots=True)
-class OrganizationUpdated(Reply):
+class OrganizationUpdated(NamedTuple):
     updated: bool
     organization: Organization
 
 
-@dataclass(frozen=True, slots=True)
-class OrganizationCreated(Created):
+class OrganizationCreated(NamedTuple):
+    created: bool
     organization: Organization
 
 
-async def get_organization(deps: Deps, params: Mapping[str, str], body: None) -> OrganizationReply:
+async def get_organization(deps: Deps, params: Params, body: None) -> OrganizationReply:
     org_id = path_param(params, "id")
     return OrganizationReply(found(await get(deps.db, org_id) if org_id else None))
 
 
-async def get_organization_by_account(
-    deps: Deps, params: Mapping[str, str], body: None
-) -> OrganizationReply:
+async def get_organization_by_account(deps: Deps, params: Params, body: None) -> OrganizationReply:
     account_id = path_param(params, "stripe_account_id")
     return OrganizationReply(
         found(await get_by_account(deps.db, account_id) if account_id else None)
@@ -273,9 +267,7 @@ UPDATE_FIELDS = {
 }
 
 
-async def update_organization(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> OrganizationUpdated:
+async def update_organization(deps: Deps, params: Params, body: Body) -> OrganizationUpdated:
     updated, row = await update_fields(
         deps.db, body["organization_id"], body["fields"], synced_at=body.get("synced_at")
     )
@@ -285,9 +277,7 @@ async def update_organization(
 CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}
 
 
-async def create_connect_account(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> OrganizationCreated:
+async def create_connect_account(deps: Deps, params: Params, body: Body) -> OrganizationCreated:
     org_id, account_id = body["organization_id"], body["stripe_account_id"]
     try:
         created, row = await set_connect_account(deps.db, org_id, account_id)
@@ -323,7 +313,7 @@ def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
 MAX_FIXED_FEE = 10_000_000
 
 
-async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> OrganizationReply:
+async def set_platform_fee(deps: Deps, params: Params, body: Any) -> OrganizationReply:
     # The percent bounds come from configuration, so this body is validated here, not in the table.
     values = validate_object(
         body,
@@ -345,9 +335,7 @@ async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> 
 AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
 
 
-async def set_auto_transfer(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> OrganizationReply:
+async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> OrganizationReply:
     row = await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
     return OrganizationReply(found(row))
 

@@ -3,15 +3,13 @@ of each the transfer ledger has paid out (kept by triggers on `connect_transfer`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
-from connect_worker.route import AMOUNT, CURRENCY, ID, Reply, Route, from_row, path_param
+from connect_worker.route import AMOUNT, CURRENCY, ID, Params, Route, from_row, path_param
 from connect_worker.validation import (
     Field,
     integer,
@@ -24,8 +22,7 @@ from connect_worker.validation import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
+class Payment(NamedTuple):
     """The contract's `Payment`; `amount_remaining` is what is left to transfer, never below 0."""
 
     payment_intent_id: str
@@ -42,7 +39,7 @@ class Payment:
     amount_remaining: int
 
 
-COLUMNS = tuple(f.name for f in fields(Payment))[:-1]  # all but the computed amount_remaining
+COLUMNS = Payment._fields[:-1]  # all but the computed amount_remaining
 _SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
 BY_CHARGE = f'SELECT {_SELECT} FROM "connect_payment" WHERE "charge_id" = ?'
 BY_INTENT = f'SELECT {_SELECT} FROM "connect_payment" WHERE "payment_intent_id" = ?'
@@ -73,13 +70,11 @@ def to_model(row: Row) -> Payment:
     return from_row(Payment, row, amount_remaining=max(left, 0))
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentReply(Reply):
+class PaymentReply(NamedTuple):
     payment: Payment
 
 
-@dataclass(frozen=True, slots=True)
-class Payments(Reply):
+class Payments(NamedTuple):
     payments: list[Payment]
 
 
@@ -135,7 +130,7 @@ def payment(value: Any, name: str) -> dict[str, Any]:
     return values
 
 
-async def record_payment(deps: Deps, params: Mapping[str, str], body: Any) -> PaymentReply:
+async def record_payment(deps: Deps, params: Params, body: Any) -> PaymentReply:
     """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
     the creation route): stored for the organization its metadata names. A payment already
     recorded for another organization, or with other money fields, is a 409."""
@@ -153,7 +148,7 @@ async def record_payment(deps: Deps, params: Mapping[str, str], body: Any) -> Pa
 MAX_PAYMENT_LIST = 100
 
 
-async def list_untransferred(deps: Deps, params: Mapping[str, str], body: None) -> Payments:
+async def list_untransferred(deps: Deps, params: Params, body: None) -> Payments:
     """The organization's succeeded payments with something left to transfer, newest first."""
     org_id = path_param(params, "organization_id")
     rows = await untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []

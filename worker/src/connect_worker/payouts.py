@@ -8,9 +8,7 @@ ordered by event time, so an older event never overwrites a newer one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker import ledger
 from connect_worker.clock import iso_ms
@@ -24,8 +22,8 @@ from connect_worker.route import (
     ID,
     IDEMPOTENCY_KEY,
     UNIX_TIME,
-    Created,
-    Reply,
+    Body,
+    Params,
     Route,
 )
 from connect_worker.validation import free_text, nullable, optional, required, string
@@ -33,8 +31,7 @@ from connect_worker.validation import free_text, nullable, optional, required, s
 log = logging.getLogger("connect_worker")
 
 
-@dataclass(frozen=True, slots=True)
-class Payout:
+class Payout(NamedTuple):
     """The contract's `Payout`: a ledger row as stored (no key or hash for a payout Stripe made on
     its own)."""
 
@@ -53,20 +50,17 @@ class Payout:
     updated_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutReply(Reply):
+class PayoutReply(NamedTuple):
     payout: Payout
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutCreated(Created):
+class PayoutCreated(NamedTuple):
+    created: bool
     payout: Payout
 
 
-@dataclass(frozen=True, slots=True)
-class PayoutUpdated(Reply):
-    """Whether Stripe's state was written (an older event's is not), and the row as stored."""
-
+# Whether Stripe's state was written (an older event's is not), and the row as stored.
+class PayoutUpdated(NamedTuple):
     updated: bool
     payout: Payout
 
@@ -195,9 +189,7 @@ RESERVE_FIELDS = {
 }
 
 
-async def reserve_payout(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> PayoutCreated:
+async def reserve_payout(deps: Deps, params: Params, body: Body) -> PayoutCreated:
     org_id, key = body["organization_id"], body["idempotency_key"]
     insert = deps.db.prepare(_RESERVE).bind(
         org_id,
@@ -220,7 +212,7 @@ REFUSE_FIELDS = {
 }
 
 
-async def refuse_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> PayoutReply:
+async def refuse_payout(deps: Deps, params: Params, body: Body) -> PayoutReply:
     """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_REFUSE).bind(
@@ -244,9 +236,7 @@ UPSERT_FIELDS = {
 }
 
 
-async def upsert_payout(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> PayoutUpdated:
+async def upsert_payout(deps: Deps, params: Params, body: Body) -> PayoutUpdated:
     updated, row = await upsert(deps.db, body, now_iso=iso_ms(deps.now()))
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("internal_error", "The payout could not be stored.")

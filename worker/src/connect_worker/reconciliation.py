@@ -9,14 +9,12 @@ module never changes money rows itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import payouts, transfers
 from connect_worker.clock import iso_ms
 from connect_worker.deps import Deps
-from connect_worker.route import ID, UNIX_TIME, Reply, Route, from_row
+from connect_worker.route import ID, UNIX_TIME, Body, Params, Route, from_row
 from connect_worker.validation import required, string
 
 # Oldest first, a bounded page: a run settles what it can and the next run takes the rest.
@@ -50,13 +48,12 @@ _ADVANCE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Unsettled(Reply):
+class Unsettled(NamedTuple):
     transfers: list[transfers.Transfer]
     payouts: list[payouts.Payout]
 
 
-async def unsettled(deps: Deps, params: Mapping[str, str], body: None) -> Unsettled:
+async def unsettled(deps: Deps, params: Params, body: None) -> Unsettled:
     rows = await deps.db.batch(
         [deps.db.prepare(_PENDING_TRANSFERS), deps.db.prepare(_RESERVED_PAYOUTS)]
     )
@@ -66,26 +63,23 @@ async def unsettled(deps: Deps, params: Mapping[str, str], body: None) -> Unsett
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     organization_id: str
     stripe_account_id: str
     stripe_connect_status: str | None
     onboarding_rejection_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Accounts(Reply):
+class Accounts(NamedTuple):
     accounts: list[Account]
 
 
-async def accounts(deps: Deps, params: Mapping[str, str], body: None) -> Accounts:
+async def accounts(deps: Deps, params: Params, body: None) -> Accounts:
     rows = await deps.db.prepare(_ACCOUNTS).all()
     return Accounts([from_row(Account, row) for row in rows])
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(NamedTuple):
     """How far the replay of one scope's events got."""
 
     scope: str
@@ -94,12 +88,11 @@ class Checkpoint:
     updated_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoints(Reply):
+class Checkpoints(NamedTuple):
     checkpoints: list[Checkpoint]
 
 
-async def checkpoints(deps: Deps, params: Mapping[str, str], body: None) -> Checkpoints:
+async def checkpoints(deps: Deps, params: Params, body: None) -> Checkpoints:
     rows = await deps.db.prepare(_CHECKPOINTS).all()
     return Checkpoints([from_row(Checkpoint, row) for row in rows])
 
@@ -111,15 +104,12 @@ ADVANCE_FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Advanced(Reply):
+class Advanced(NamedTuple):
     advanced: bool
     checkpoint: Checkpoint | None
 
 
-async def advance_checkpoint(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Advanced:
+async def advance_checkpoint(deps: Deps, params: Params, body: Body) -> Advanced:
     scope = body["scope"]
     advance = deps.db.prepare(_ADVANCE).bind(
         scope, body["event_created"], body["event_id"], iso_ms(deps.now())

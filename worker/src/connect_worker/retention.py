@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import payouts, transfers, webhook_events
 from connect_worker.clock import iso_ms
 from connect_worker.config import MAX_RETENTION_DAYS, MIN_LEDGER_RETENTION_DAYS, MIN_RETENTION_DAYS
 from connect_worker.deps import Deps
-from connect_worker.route import Reply, Route
+from connect_worker.route import Body, Params, Route
 from connect_worker.validation import integer, optional
 
 
@@ -42,12 +40,11 @@ PRUNE_FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Pruned(Reply):
-    deleted: dict[str, int]  # rows deleted per table family
+class Pruned(NamedTuple):
+    deleted: dict[str, int]
 
 
-async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Pruned:
+async def prune_ledgers(deps: Deps, params: Params, body: Body) -> Pruned:
     deleted = await prune_expired(
         deps,
         webhook_event_days=body.get("webhook_event_retention_days"),

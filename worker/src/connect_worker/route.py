@@ -9,51 +9,29 @@ named here once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 from connect_worker.d1 import Row
 from connect_worker.deps import Deps
 from connect_worker.validation import MAX_SAFE_INTEGER, Field, integer, string
 
-
-class Reply:
-    """A route's answer: a frozen dataclass whose fields, in order, are the reply's JSON keys
-    (nested dataclasses and lists of them alike). 200 unless the model says otherwise."""
-
-    __slots__ = ()
-
-    @property
-    def http_status(self) -> int:
-        return 200
-
-
-@dataclass(frozen=True, slots=True)
-class Created(Reply):
-    """201 when this request created the row; 200 when it replays the row an earlier one made."""
-
-    created: bool
-
-    @property
-    def http_status(self) -> int:
-        return 201 if self.created else 200
-
-
-class _Model(Protocol):
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-
-M = TypeVar("M", bound=_Model)
+# A route's answer: a NamedTuple whose fields, in order, are the reply's JSON keys (nested models
+# and lists of them alike). `app.to_json` is the one place it becomes JSON; a reply whose
+# `created` is true answers 201 (the contract's rule for every reservation), any other 200.
+Reply = NamedTuple
+M = TypeVar("M", bound=NamedTuple)
 
 
 def from_row(model: type[M], row: Row, **computed: Any) -> M:
     """The model from a row's columns, values as stored; `computed` gives the fields no column
     holds."""
-    stored = {f.name: row.get(f.name) for f in fields(model) if f.name not in computed}
-    return model(**stored, **computed)
+    return model._make(computed[n] if n in computed else row.get(n) for n in model._fields)
 
 
-Handler = Callable[[Deps, Mapping[str, str], Any], Awaitable[Reply]]
+Params = Mapping[str, str]  # the path's parameters, decoded
+Body = dict[str, Any]  # the body as its route's fields validated it
+Handler = Callable[[Deps, Params, Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +50,7 @@ class Route:
         return cls(handler, fields, json_body=True)
 
 
-def path_param(params: Mapping[str, str], name: str) -> str | None:
+def path_param(params: Params, name: str) -> str | None:
     """A path segment as an id: None (so the handler answers 404) when empty or over 255 chars."""
     value = params[name]
     return value if 0 < len(value) <= 255 else None

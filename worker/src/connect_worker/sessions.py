@@ -6,9 +6,8 @@ the organization, joined through the membership so a non-member gets no organiza
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
@@ -17,7 +16,7 @@ from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
 from connect_worker.organizations import Organization
-from connect_worker.route import ID, Reply, Route, from_row
+from connect_worker.route import ID, Body, Params, Route, from_row
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
@@ -114,8 +113,7 @@ async def load_by_jwt(
 # --- route: verify-user-context -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(NamedTuple):
     id: str
     name: str
     email: str
@@ -123,21 +121,18 @@ class User:
     image: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     id: str
     expires_at: str
     active_organization_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Membership:
+class Membership(NamedTuple):
     organization_id: str
     role: str
 
 
-@dataclass(frozen=True, slots=True)
-class UserContext(Reply):
+class UserContext(NamedTuple):
     """Who the token belongs to and, when asked about an organization, their role in it."""
 
     user: User
@@ -160,9 +155,7 @@ VERIFY_FIELDS = {
 }
 
 
-async def verify_user_context(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> UserContext:
+async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserContext:
     token: str = body["token"]
     organization_id: str | None = body.get("organization_id")
     if looks_like_jwt(token):

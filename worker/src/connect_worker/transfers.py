@@ -8,9 +8,8 @@ racing for one payment can never both take the same money."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker import ledger, payments
 from connect_worker.clock import iso_ms
@@ -23,8 +22,8 @@ from connect_worker.route import (
     CURRENCY,
     ID,
     IDEMPOTENCY_KEY,
-    Created,
-    Reply,
+    Body,
+    Params,
     Route,
 )
 from connect_worker.validation import (
@@ -40,8 +39,7 @@ from connect_worker.validation import (
 log = logging.getLogger("connect_worker")
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """The contract's `Transfer`: a ledger row as stored."""
 
     organization_id: str
@@ -64,15 +62,13 @@ class Transfer:
     initiated_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TransferReply(Reply):
+class TransferReply(NamedTuple):
     transfer: Transfer
 
 
-@dataclass(frozen=True, slots=True)
-class TransferCreated(Created):
-    """A reservation's answer: the row this request reserved, or the one it replays."""
-
+# A reservation's answer: the row this request reserved, or the one it replays.
+class TransferCreated(NamedTuple):
+    created: bool
     transfer: Transfer
 
 
@@ -221,9 +217,7 @@ def _source_refusal(body: dict[str, Any], payment: Row | None) -> ApiError:
     return ApiError("source_exhausted", f"Only {left} of this payment is left to transfer.")
 
 
-async def reserve_transfer(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> TransferCreated:
+async def reserve_transfer(deps: Deps, params: Params, body: Body) -> TransferCreated:
     if body["fee_amount"] + body["net_amount"] != body["gross_amount"]:
         raise invalid("`fee_amount` + `net_amount` must equal `gross_amount`.")
     source = body.get("source_transaction")
@@ -252,9 +246,7 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_transfer(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> TransferReply:
+async def complete_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_COMPLETE).bind(
         body["status"],
@@ -282,7 +274,7 @@ SYNC_FIELDS = {
 _ORIGIN_FIELDS = ("organization_id", "idempotency_key", "amount", "currency", "destination")
 
 
-def _stripe_origin(body: dict[str, Any]) -> StripeOrigin | None:
+def _stripe_origin(body: Body) -> StripeOrigin | None:
     given = [name for name in _ORIGIN_FIELDS if name in body]
     if not given:
         return None
@@ -292,9 +284,7 @@ def _stripe_origin(body: dict[str, Any]) -> StripeOrigin | None:
     return StripeOrigin(**{name: body[name] for name in _ORIGIN_FIELDS})
 
 
-async def sync_transfer(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> TransferReply:
+async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
     """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
     row whose backend died after Stripe made the transfer take it (one batch, so the row is never
     half-finished)."""

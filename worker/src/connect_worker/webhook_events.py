@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import iso_ms
@@ -12,7 +10,7 @@ from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import Organization
-from connect_worker.route import ID, UNIX_TIME, Reply, Route
+from connect_worker.route import ID, UNIX_TIME, Body, Params, Route
 from connect_worker.validation import (
     free_text,
     integer,
@@ -63,31 +61,29 @@ CLAIM_FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed(Reply):
+class Claimed(NamedTuple):
     claimed: Literal[True]
     claim_id: str
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedFor(Claimed):
+class ClaimedFor(NamedTuple):
     """A claim of an event about a connected account: its organization (None when no organization
     holds the account) and that organization's exact watermark."""
 
+    claimed: Literal[True]
+    claim_id: str
+    attempts: int
     organization: Organization | None
     watermark: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class NotClaimed(Reply):
+class NotClaimed(NamedTuple):
     claimed: Literal[False]
     status: str
 
 
-async def claim_event(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Claimed | NotClaimed:
+async def claim_event(deps: Deps, params: Params, body: Body) -> Claimed | ClaimedFor | NotClaimed:
     now = deps.now()
     now_ms, claim_id, event_id = int(now * 1000), deps.new_claim_id(), body["event_id"]
     insert = deps.db.prepare(_CLAIM).bind(
@@ -131,14 +127,11 @@ COMPLETE_FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class EventStatus(Reply):
+class EventStatus(NamedTuple):
     status: str
 
 
-async def complete_event(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> EventStatus:
+async def complete_event(deps: Deps, params: Params, body: Body) -> EventStatus:
     outcome, now_iso = body["outcome"], iso_ms(deps.now())
     update = deps.db.prepare(_COMPLETE).bind(
         outcome, body.get("error"), outcome, now_iso, body["event_id"], body["claim_id"], outcome
@@ -175,7 +168,7 @@ _SETTLED = (
 )
 
 
-def _apply_statements(deps: Deps, body: dict[str, Any]) -> list[Any]:
+def _apply_statements(deps: Deps, body: Body) -> list[Any]:
     org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
     columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
     values = [organizations.to_db_value(c, fields[c]) for c in columns]
@@ -208,17 +201,14 @@ APPLY_FIELDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Applied(Reply):
+class Applied(NamedTuple):
     updated: bool
     completed: bool
     organization: Organization | None
     watermark: float | None
 
 
-async def apply_organization(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Applied:
+async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
     results = await deps.db.batch(_apply_statements(deps, body))
     row, event = results[2].first_row, results[3].first_row
     if row is None:
