@@ -1,14 +1,11 @@
-"""The Worker's one error type, and the one table that turns every failure into its reply.
-
-A route raises `ApiError(code, message)`; the code's status comes from `STATUS`, and `as_api_error`
-maps what was not raised as an `ApiError` (a D1 failure, a bug) by the exception's class.
-"""
+"""The Worker's one error type and the one table of its codes: a route raises
+`ApiError(code, message)`, the status comes from `STATUS`, and `as_api_error` maps what was not
+raised as an `ApiError` (a D1 failure, a bug)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from connect_worker.d1 import D1Error
 
@@ -63,30 +60,17 @@ def stripe_id_conflict() -> ApiError:
     )
 
 
-def _d1_failure(exc: D1Error, where: str) -> ApiError:
-    if exc.is_unique_violation:
-        # Every UNIQUE index left to violate holds a Stripe id: a conflict, not an outage.
+def as_api_error(exc: Exception, *, where: str) -> ApiError:
+    """What a failure is answered with: ours as raised; a D1 failure as a 409 when a UNIQUE index
+    refused the write (every one left to violate holds a Stripe id: a conflict, not an outage),
+    else a 503; anything else a 500 without detail. `where` ("GET /path") only reaches the log."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, D1Error) and exc.is_unique_violation:
         log.warning("unique conflict on %s: %s", where, exc)
         return stripe_id_conflict()
-    log.error("D1 failure on %s: %s", where, exc)
-    return ApiError("d1_unavailable", "The database is unavailable.")
-
-
-def _unexpected(exc: Exception, where: str) -> ApiError:
+    if isinstance(exc, D1Error):
+        log.error("D1 failure on %s: %s", where, exc)
+        return ApiError("d1_unavailable", "The database is unavailable.")
     log.error("unexpected failure on %s", where, exc_info=exc)
     return ApiError("internal_error", "Internal error.")
-
-
-# The one mapping from a failure to the error it is answered with, by the exception's class (the
-# most specific class in its MRO wins, as in Starlette's exception handlers).
-HANDLERS: dict[type[Exception], Callable[[Any, str], ApiError]] = {
-    ApiError: lambda exc, where: exc,
-    D1Error: _d1_failure,
-    Exception: _unexpected,
-}
-
-
-def as_api_error(exc: Exception, *, where: str) -> ApiError:
-    """`where` ("METHOD /path") only reaches the log."""
-    handler = next(HANDLERS[cls] for cls in type(exc).__mro__ if cls in HANDLERS)
-    return handler(exc, where)

@@ -16,65 +16,52 @@ from connect_worker.d1 import Row
 from connect_worker.deps import Deps
 from connect_worker.ledger import ORG_EXISTS, quoted
 from connect_worker.organizations import organization_not_found
-from connect_worker.route import ID, Body, Params, Reply, Route, from_row
+from connect_worker.payouts import Payout
+from connect_worker.route import ID, Body, Params, Reply, Route
 from connect_worker.validation import MAX_SAFE_INTEGER, integer, optional, required
 
 MAX_PAGE = 100
 
 
-class TransferEntry(NamedTuple):
-    id: int
-    gross_amount: int
-    fee_amount: int
-    net_amount: int
-    currency: str
-    stripe_transfer_id: str | None
-    status: str
-    amount_reversed: int
-    failure_message: str | None
-    source_transaction: str | None
-    reason: str | None
-    initiated_by: str | None
-    created_at: str
-    updated_at: str
-
-
-class PayoutEntry(NamedTuple):
-    """A payout made through our route carries our idempotency key; one Stripe made on its own
-    (an automatic schedule, the Express Dashboard) has none. Members see which, not the key."""
-
-    id: int
-    stripe_payout_id: str | None
-    amount: int
-    currency: str
-    status: str
-    failure_code: str | None
-    failure_message: str | None
-    arrival_date: int | None
-    event_created: int | None
-    updated_at: str
-    automatic: bool
+# A page's entries are its rows as read (the contract's `TransferEntry` / `PayoutEntry`): a ledger
+# row without the keys and hashes only the backend needs, `id` first.
+TRANSFER_COLUMNS = (
+    "id",
+    "gross_amount",
+    "fee_amount",
+    "net_amount",
+    "currency",
+    "stripe_transfer_id",
+    "status",
+    "amount_reversed",
+    "failure_message",
+    "source_transaction",
+    "reason",
+    "initiated_by",
+    "created_at",
+    "updated_at",
+)
+_PRIVATE = ("organization_id", "stripe_account_id", "idempotency_key", "request_hash")
+PAYOUT_COLUMNS = ("id", *(c for c in Payout._fields if c not in _PRIVATE))
 
 
 class TransferPage(NamedTuple):
-    transfers: list[TransferEntry]
+    transfers: list[Row]
     next_before_id: int | None
 
 
 class PayoutPage(NamedTuple):
-    payouts: list[PayoutEntry]
+    payouts: list[Row]
     next_before_id: int | None
 
 
-def _transfer_page(rows: list[Row], next_before_id: int | None) -> TransferPage:
-    return TransferPage([from_row(TransferEntry, r) for r in rows], next_before_id)
-
-
-_PAYOUT_COLUMNS = PayoutEntry._fields[:-1]  # all but `automatic`, which the key decides
-
-
 def _payout_page(rows: list[Row], next_before_id: int | None) -> PayoutPage:
-    entries = [from_row(PayoutEntry, r, automatic=r["idempotency_key"] is None) for r in rows]
+    """A payout made through our route carries our idempotency key; one Stripe made on its own
+    (an automatic schedule, the Express Dashboard) has none. Members see which, not the key."""
+    entries = [
+        {**{c: r[c] for c in PAYOUT_COLUMNS}, "automatic": r["idempotency_key"] is None}
+        for r in rows
+    ]
     return PayoutPage(entries, next_before_id)
 
 
@@ -106,8 +93,8 @@ class History:
         return self.reply(rows, int(rows[-1]["id"]) if more and rows else None)
 
 
-TRANSFERS = History("connect_transfer", TransferEntry._fields, _transfer_page)
-PAYOUTS = History("connect_payout", (*_PAYOUT_COLUMNS, "idempotency_key"), _payout_page)
+TRANSFERS = History("connect_transfer", TRANSFER_COLUMNS, TransferPage)
+PAYOUTS = History("connect_payout", (*PAYOUT_COLUMNS, "idempotency_key"), _payout_page)
 PAGE_FIELDS = {
     "organization_id": required(ID),
     "limit": required(integer(min_value=1, max_value=MAX_PAGE)),

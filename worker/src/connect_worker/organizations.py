@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import D1Database, D1Error, D1Result, Row, SqlValue
+from connect_worker.d1 import D1Database, D1Error, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
@@ -168,8 +168,13 @@ async def update_fields(
         synced_at,
         synced_at,
     )
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return results[0].changes > 0, _first(results[1])
+    return await _write(db, update, organization_id)
+
+
+async def _write(db: D1Database, update: D1Statement, org_id: str) -> tuple[bool, Row | None]:
+    """(written, the row as then stored): the write and the read in one batch (one round trip)."""
+    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(org_id)])
+    return results[0].changes > 0, results[1].first_row
 
 
 async def set_connect_account(
@@ -182,8 +187,7 @@ async def set_connect_account(
         'WHERE "id" = ? AND "stripe_connect_account_id" IS NULL AND NOT EXISTS '
         '(SELECT 1 FROM "organization" WHERE "stripe_connect_account_id" = ?)'
     ).bind(stripe_account_id, organization_id, stripe_account_id)
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return results[0].changes > 0, _first(results[1])
+    return await _write(db, update, organization_id)
 
 
 async def store_platform_fee(
@@ -193,23 +197,12 @@ async def store_platform_fee(
         'UPDATE "organization" SET "platform_fee_percent" = ?, '
         '"platform_fee_fixed" = COALESCE(?, "platform_fee_fixed") WHERE "id" = ?'
     ).bind(percent, fixed, organization_id)
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return _first(results[1])
+    return (await _write(db, update, organization_id))[1]
 
 
 async def store_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
     update = db.prepare('UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?')
-    results = await db.batch(
-        [
-            update.bind(1 if enabled else 0, organization_id),
-            db.prepare(SELECT_BY_ID).bind(organization_id),
-        ]
-    )
-    return _first(results[1])
-
-
-def _first(result: D1Result) -> Row | None:
-    return result.first_row
+    return (await _write(db, update.bind(1 if enabled else 0, organization_id), organization_id))[1]
 
 
 # --- routes ---------------------------------------------------------------------------------

@@ -11,14 +11,7 @@ from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import Organization
 from connect_worker.route import ID, UNIX_TIME, Body, Params, Route
-from connect_worker.validation import (
-    free_text,
-    integer,
-    nullable,
-    optional,
-    required,
-    string,
-)
+from connect_worker.validation import free_text, integer, nullable, optional, required, string
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
