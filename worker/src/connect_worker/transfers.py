@@ -8,7 +8,6 @@ racing for one payment can never both take the same money."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from connect_worker import ledger, payments
@@ -168,10 +167,10 @@ async def reserve_from_source(
     return reservation, results[4].first_row
 
 
-@dataclass(frozen=True, slots=True)
-class StripeOrigin:
+class StripeOrigin(NamedTuple):
     """What a Stripe transfer says about the ledger row it was made for: the metadata the backend
-    puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields."""
+    puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields, in the
+    order `_ADOPT` binds them (?3..?7)."""
 
     organization_id: str
     idempotency_key: str
@@ -271,17 +270,16 @@ SYNC_FIELDS = {
     "currency": optional(CURRENCY),
     "destination": optional(ID),
 }
-_ORIGIN_FIELDS = ("organization_id", "idempotency_key", "amount", "currency", "destination")
 
 
 def _stripe_origin(body: Body) -> StripeOrigin | None:
-    given = [name for name in _ORIGIN_FIELDS if name in body]
-    if not given:
+    names = StripeOrigin._fields
+    missing = [name for name in names if name not in body]
+    if len(missing) == len(names):
         return None
-    if len(given) != len(_ORIGIN_FIELDS):
-        missing = next(name for name in _ORIGIN_FIELDS if name not in body)
-        raise invalid(f"Missing field `{missing}`: send all of {', '.join(_ORIGIN_FIELDS)}.")
-    return StripeOrigin(**{name: body[name] for name in _ORIGIN_FIELDS})
+    if missing:
+        raise invalid(f"Missing field `{missing[0]}`: send all of {', '.join(names)}.")
+    return StripeOrigin._make(body[name] for name in names)
 
 
 async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
@@ -292,17 +290,7 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
     db, stripe_id, now_iso = deps.db, body["stripe_transfer_id"], iso_ms(deps.now())
     statements: list[D1Statement] = []
     if origin is not None:
-        statements.append(
-            db.prepare(_ADOPT).bind(
-                stripe_id,
-                now_iso,
-                origin.organization_id,
-                origin.idempotency_key,
-                origin.amount,
-                origin.currency,
-                origin.destination,
-            )
-        )
+        statements.append(db.prepare(_ADOPT).bind(stripe_id, now_iso, *origin))
     reversed_ = 1 if body["reversed"] else 0
     statements += [
         db.prepare(_SYNC).bind(body["amount_reversed"], reversed_, now_iso, stripe_id),
@@ -318,19 +306,13 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
     if origin is not None and named is not None:
         # Our metadata, but the row cannot take this transfer: it is finished (possibly with
         # another Stripe transfer: money may have moved twice) or its money fields differ.
+        theirs = (origin.amount, origin.currency, origin.destination)
+        ours = (named["net_amount"], named["currency"], named["stripe_account_id"])
         log.warning(
             "transfer %s names a ledger row of organization %s that cannot take it: status=%s "
             "stripe_transfer_id=%s amount=%s/%s currency=%s/%s destination=%s/%s",
-            body["stripe_transfer_id"],
-            origin.organization_id,
-            named["status"],
-            named["stripe_transfer_id"],
-            origin.amount,
-            named["net_amount"],
-            origin.currency,
-            named["currency"],
-            origin.destination,
-            named["stripe_account_id"],
+            *(stripe_id, origin.organization_id, named["status"], named["stripe_transfer_id"]),
+            *(value for pair in zip(theirs, ours, strict=True) for value in pair),
         )
         raise ApiError(
             "transfer_mismatch",
