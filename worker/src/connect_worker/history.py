@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from connect_worker.d1 import Row
+from connect_worker.d1 import Row, quoted
 from connect_worker.deps import Deps
-from connect_worker.ledger import ORG_EXISTS, quoted
+from connect_worker.ledger import ORG_EXISTS
 from connect_worker.organizations import organization_not_found
 from connect_worker.payouts import Payout
 from connect_worker.route import ID, Body, Params, Reply, Route

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue
+from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import organization_not_found
@@ -26,10 +26,6 @@ ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 
 R = TypeVar("R", bound=Reply)  # `{"transfer": Transfer}`
 C = TypeVar("C", bound=Reply)  # `{"created": bool, "transfer": Transfer}`
-
-
-def quoted(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
 
 
 @dataclass(frozen=True, slots=True)

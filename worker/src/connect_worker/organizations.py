@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import D1Database, D1Error, D1Statement, Row, SqlValue
+from connect_worker.d1 import D1Database, D1Error, D1Statement, Row, SqlValue, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
@@ -94,14 +94,9 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
 UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
-def select_columns(alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f'{prefix}"{c}"' for c in COLUMNS)
-
-
-SELECT_BY_ID = f'SELECT {select_columns()} FROM "organization" WHERE "id" = ?'
+SELECT_BY_ID = f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "id" = ?'
 SELECT_BY_ACCOUNT = (
-    f'SELECT {select_columns()} FROM "organization" WHERE "stripe_connect_account_id" = ?'
+    f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "stripe_connect_account_id" = ?'
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, D1Statement, Row
+from connect_worker.d1 import D1Database, D1Statement, Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import AMOUNT, CURRENCY, ID, Params, Route, from_row, path_param
@@ -40,7 +40,7 @@ class Payment(NamedTuple):
 
 
 COLUMNS = Payment._fields[:-1]  # all but the computed amount_remaining
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
+_SELECT = quoted(COLUMNS)
 BY_CHARGE = f'SELECT {_SELECT} FROM "connect_payment" WHERE "charge_id" = ?'
 BY_INTENT = f'SELECT {_SELECT} FROM "connect_payment" WHERE "payment_intent_id" = ?'
 # Stripe's view of the payment, newest wins except that refunds only ever add up. The row keeps

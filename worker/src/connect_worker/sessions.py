@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
@@ -24,7 +24,7 @@ _USER_COLUMNS = (
     'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
     'u."emailVerified" AS "user_email_verified", u."image" AS "user_image"'
 )
-_ORG_COLUMNS = organizations.select_columns("o")
+_ORG_COLUMNS = quoted(organizations.COLUMNS, "o")
 
 _SESSION = (
     f'SELECT s."id" AS "session_id", s."expiresAt" AS "session_expires_at", '
