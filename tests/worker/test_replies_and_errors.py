@@ -82,7 +82,7 @@ def _raised_codes() -> set[str]:
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
             ):
-                codes.add(node.args[0].value)
+                codes.add(str(node.args[0].value))
     return codes
 
 
