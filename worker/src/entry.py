@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from connect_worker.app import handle
+from connect_worker.app import error_response, handle
 from connect_worker.config import ConfigError
+from connect_worker.errors import ApiError
 from connect_worker.http import Response as CoreResponse
-from connect_worker.http import error_payload
 from connect_worker.retention import prune_expired
 from runtime_adapter import deps_from_env, to_core_request
 from workers import Response, WorkerEntrypoint
@@ -28,7 +28,7 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
         except ConfigError as exc:
             log.error("worker misconfigured: %s", exc)
             return _to_workers(
-                CoreResponse(500, error_payload("misconfigured", "The Worker is misconfigured."))
+                error_response(ApiError("misconfigured", "The Worker is misconfigured."))
             )
         return _to_workers(await handle(await to_core_request(request), deps=deps))
 

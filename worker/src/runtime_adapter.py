@@ -6,7 +6,7 @@ database (rows as dicts, D1 failures as `D1Error`), an Ed25519 verifier and a co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +71,14 @@ def _d1_error(exc: Exception) -> D1Error:
     return D1Error(message)
 
 
+async def _d1_call(call: Callable[[], Any]) -> Any:
+    """Await one D1 call; its failure becomes a `D1Error`."""
+    try:
+        return await call()
+    except Exception as exc:
+        raise _d1_error(exc) from None
+
+
 class WorkersD1Statement:
     """One prepared statement, over the SDK-wrapped binding or the raw JS one.
 
@@ -95,24 +103,14 @@ class WorkersD1Statement:
             raise _d1_error(exc) from None
 
     async def first(self) -> Row | None:
-        try:
-            row = await self.js.first()
-        except Exception as exc:
-            raise _d1_error(exc) from None
-        converted = to_python(row)
+        converted = to_python(await _d1_call(lambda: self.js.first()))
         return dict(converted) if converted else None
 
     async def all(self) -> list[Row]:
-        try:
-            return _result(await self.js.all()).rows
-        except Exception as exc:
-            raise _d1_error(exc) from None
+        return _result(await _d1_call(lambda: self.js.all())).rows
 
     async def run(self) -> D1Result:
-        try:
-            return _result(await self.js.run())
-        except Exception as exc:
-            raise _d1_error(exc) from None
+        return _result(await _d1_call(lambda: self.js.run()))
 
 
 class WorkersD1:
@@ -127,14 +125,8 @@ class WorkersD1:
             raise _d1_error(exc) from None
 
     async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
-        js_statements = [s.js for s in statements]
-        try:
-            if self._raw:
-                results = await self._binding.batch(to_js(js_statements))
-            else:
-                results = await self._binding.batch(js_statements)
-        except Exception as exc:
-            raise _d1_error(exc) from None
+        js = [s.js for s in statements]
+        results = await _d1_call(lambda: self._binding.batch(to_js(js) if self._raw else js))
         return [_result(r) for r in results]
 
 

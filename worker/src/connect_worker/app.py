@@ -1,7 +1,7 @@
-"""The Worker's request pipeline: API key → route → body → handler → JSON response.
+"""The Worker's request pipeline: API key → route → body → handler → reply model → JSON.
 
 The composition root: each table module declares its own routes; this module only prefixes and
-joins them, and turns every failure into the one error shape."""
+joins them, serializes every reply model, and answers every failure through `errors.HANDLERS`."""
 
 from __future__ import annotations
 
@@ -21,16 +21,9 @@ from connect_worker import (
     webhook_events,
 )
 from connect_worker.api_keys import match_key, presented_key
-from connect_worker.d1 import D1Error
 from connect_worker.deps import Deps
-from connect_worker.errors import (
-    ApiError,
-    D1Unavailable,
-    MethodNotAllowed,
-    StripeIdConflict,
-    Unauthorized,
-)
-from connect_worker.http import Request, Response, error_payload
+from connect_worker.errors import ApiError, as_api_error
+from connect_worker.http import Request, Response
 from connect_worker.route import Route
 from connect_worker.routing import Router
 from connect_worker.validation import parse_json_body, validate_object
@@ -60,24 +53,21 @@ ROUTER: Router[Route] = Router(ROUTES)
 async def handle(request: Request, *, deps: Deps) -> Response:
     try:
         return await _dispatch(request, deps)
-    except MethodNotAllowed as exc:
-        return _error(exc, {"allow": ", ".join(exc.allowed)})
-    except ApiError as exc:
-        return _error(exc)
-    except D1Error as exc:
-        if exc.is_unique_violation:
-            # Every UNIQUE index left to violate holds a Stripe id: a conflict, not an outage.
-            log.warning("unique conflict on %s %s: %s", request.method, request.path, exc)
-            return _error(StripeIdConflict())
-        log.error("D1 failure on %s %s: %s", request.method, request.path, exc)
-        return _error(D1Unavailable("The database is unavailable."))
-    except Exception:
-        log.exception("unexpected failure on %s %s", request.method, request.path)
-        return _error(ApiError("Internal error."))
+    except Exception as exc:
+        return error_response(as_api_error(exc, where=f"{request.method} {request.path}"))
 
 
-def _error(exc: ApiError, headers: dict[str, str] | None = None) -> Response:
-    return Response(exc.status, error_payload(exc.code, exc.message), headers or {})
+def error_response(exc: ApiError) -> Response:
+    return Response(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+
+
+def to_json(value: Any) -> Any:
+    """A reply model as JSON data: a NamedTuple's fields in declared order, recursively."""
+    if isinstance(value, tuple):
+        return {name: to_json(item) for name, item in zip(value._fields, value, strict=True)}  # type: ignore[attr-defined]
+    if isinstance(value, list):
+        return [to_json(item) for item in value]
+    return value
 
 
 async def _dispatch(request: Request, deps: Deps) -> Response:
@@ -89,7 +79,7 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
             request.method,
             request.path,
         )
-        raise Unauthorized("A valid API key is required.")
+        raise ApiError("unauthorized", "A valid API key is required.")
     if log.isEnabledFor(logging.DEBUG):
         log.debug("internal API call: key_version=%s %s %s", version, request.method, request.path)
     match = ROUTER.match(request.method, request.path)
@@ -99,5 +89,5 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         body = parse_json_body(request.body)
         if route.fields is not None:
             body = validate_object(body, route.fields)
-    status, payload = await route.handler(deps, match.params, body)
-    return Response(status, payload)
+    reply = await route.handler(deps, match.params, body)
+    return Response(201 if getattr(reply, "created", False) is True else 200, to_json(reply))

@@ -24,6 +24,12 @@ class D1Result:
         return self.rows[0] if self.rows else None
 
 
+def quoted(columns: Sequence[str], alias: str = "") -> str:
+    """A column list of allow-listed names, each quoted (and `alias.`-prefixed when given)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{c}"' for c in columns)
+
+
 class D1Error(Exception):
     """Any failure reported by D1 (or SQLite standing in for it)."""
 

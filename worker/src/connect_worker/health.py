@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import NamedTuple
 
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route
+from connect_worker.route import Params, Route
 
 
-async def health(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+class Health(NamedTuple):
+    ok: bool
+
+
+async def health(deps: Deps, params: Params, body: None) -> Health:
     await deps.db.prepare("SELECT 1 AS ok").first()
-    return 200, {"ok": True}
+    return Health(ok=True)
 
 
 ROUTES = {("GET", "/health"): Route.get(health)}

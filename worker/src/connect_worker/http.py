@@ -28,7 +28,3 @@ class Response:
 
     def body(self) -> bytes:
         return json.dumps(self.payload, separators=(",", ":")).encode()
-
-
-def error_payload(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}

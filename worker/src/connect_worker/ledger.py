@@ -7,15 +7,15 @@ only in their columns, their insert and settle statements and which statuses are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue
+from connect_worker.d1 import D1Database, D1Statement, Row, SqlValue, quoted
 from connect_worker.deps import Deps
-from connect_worker.errors import Conflict, NotFound
+from connect_worker.errors import ApiError
 from connect_worker.organizations import organization_not_found
-from connect_worker.route import ID, IDEMPOTENCY_KEY, Result, path_param
+from connect_worker.route import ID, IDEMPOTENCY_KEY, M, Params, Reply, from_row, path_param
 from connect_worker.validation import required, string
 
 # What every ledger route's body starts with: the row's key, and for a reservation the hash of
@@ -24,9 +24,8 @@ KEY_FIELDS = {"organization_id": required(ID), "idempotency_key": required(IDEMP
 RESERVE_FIELDS = {**KEY_FIELDS, "request_hash": required(string(max_len=128))}
 ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 
-
-def quoted(columns: tuple[str, ...]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
+R = TypeVar("R", bound=Reply)  # `{"transfer": Transfer}`
+C = TypeVar("C", bound=Reply)  # `{"created": bool, "transfer": Transfer}`
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,30 +36,33 @@ class Reservation:
 
 
 @dataclass(frozen=True, slots=True)
-class Ledger:
-    name: str  # "transfer": the reply's key and the not-found error's
-    table: str
-    columns: tuple[str, ...]
+class Ledger(Generic[M, R, C]):
+    table: str  # "connect_transfer"
+    model: type[M]  # the row as the contract shows it; its fields are the columns read
+    reply: Callable[[M], R]
+    created_reply: Callable[[bool, M], C]
     final_statuses: tuple[str, ...]
+    name: str = field(init=False)  # "transfer": the not-found error's code and message
+    columns: tuple[str, ...] = field(init=False)
     select: str = field(init=False)
     by_key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        select = f'SELECT {quoted(self.columns)} FROM "{self.table}"'
+        object.__setattr__(self, "name", self.table.removeprefix("connect_"))
+        columns = self.model._fields
+        object.__setattr__(self, "columns", columns)
+        select = f'SELECT {quoted(columns)} FROM "{self.table}"'
         object.__setattr__(self, "select", select)
         by_key = f'{select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
         object.__setattr__(self, "by_key", by_key)
 
-    def to_api(self, row: Row) -> dict[str, Any]:
-        return {c: row.get(c) for c in self.columns}
+    def not_found(self) -> ApiError:
+        return ApiError(f"{self.name}_not_found", f"{self.name.capitalize()} not found.")
 
-    def not_found(self) -> NotFound:
-        return NotFound(f"{self.name.capitalize()} not found.", code=f"{self.name}_not_found")
-
-    def reply(self, row: Row | None, status: int = 200, **extra: Any) -> Result:
+    def found(self, row: Row | None) -> M:
         if row is None:
             raise self.not_found()
-        return status, {**extra, self.name: self.to_api(row)}
+        return from_row(self.model, row)
 
     def lookup(self, db: D1Database, organization_id: str, key: str) -> D1Statement:
         return db.prepare(self.by_key).bind(organization_id, key)
@@ -79,36 +81,33 @@ class Ledger:
         )
         return Reservation(results[0].changes > 0, results[1].first_row, bool(results[2].rows))
 
-    def reserved(self, reservation: Reservation, body: Mapping[str, Any]) -> Result:
+    def reserved(self, reservation: Reservation, body: Mapping[str, Any]) -> C:
         """201 for a new row; 200 replaying the first request's row; 409 for a reused key."""
         row = reservation.row
         if not reservation.organization_exists or row is None:
             raise organization_not_found()
-        if reservation.created:
-            return self.reply(row, 201, created=True)
-        if row["request_hash"] != body["request_hash"]:
-            raise Conflict(
-                "This idempotency key was used for a different request.",
-                code="idempotency_key_reused",
+        if not reservation.created and row["request_hash"] != body["request_hash"]:
+            raise ApiError(
+                "idempotency_key_reused", "This idempotency key was used for a different request."
             )
-        return self.reply(row, 200, created=False)
+        return self.created_reply(reservation.created, self.found(row))
 
     async def settle(
         self, db: D1Database, update: D1Statement, *, organization_id: str, key: str
-    ) -> Result:
+    ) -> R:
         """Apply Stripe's answer (the update only touches a row still waiting for it), then reply
         with the row as stored: a finished row is unchanged and answered as it is."""
         results = await db.batch([update, self.lookup(db, organization_id, key)])
-        return self.reply(results[1].first_row)
+        return self.reply(self.found(results[1].first_row))
 
-    async def get(self, deps: Deps, params: Mapping[str, str], body: None) -> Result:
+    async def get(self, deps: Deps, params: Params, body: None) -> R:
         """A replay's lookup: the row reserved under (organization, idempotency key), if any."""
         org_id = path_param(params, "organization_id")
         key = path_param(params, "idempotency_key")
         row = None
         if org_id and key:
             row = await self.lookup(deps.db, org_id, key).first()
-        return self.reply(row)
+        return self.reply(self.found(row))
 
     async def prune(self, db: D1Database, *, updated_before: str) -> int:
         """Retention: only final rows; any other is money whose outcome is not known yet."""

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import D1Database, D1Error, D1Result, Row, SqlValue
+from connect_worker.d1 import D1Database, D1Error, D1Statement, Row, SqlValue, quoted
 from connect_worker.deps import Deps
-from connect_worker.errors import Conflict, InvalidRequest, NotFound
-from connect_worker.route import ACCOUNT_ID, ID, Result, Route, path_param
+from connect_worker.errors import ApiError
+from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
 from connect_worker.validation import (
     MAX_SAFE_INTEGER,
     Field,
     boolean,
     free_text,
     integer,
+    invalid,
     nullable,
     number,
     optional,
@@ -37,30 +38,35 @@ ONBOARDING_STEPS = (
     "rejected",
 )
 
-COLUMNS = (
-    "id",
-    "name",
-    "slug",
-    "stripe_connect_account_id",
-    "stripe_connect_status",
-    "onboarding_step",
-    "onboarding_rejection_reason",
-    "platform_fee_percent",
-    "platform_fee_fixed",
-    "charges_enabled",
-    "payouts_enabled",
-    "details_submitted",
-    "requirements_currently_due",
-    "requirements_past_due",
-    "requirements_disabled_reason",
-    "requirements_current_deadline",
-    "stripe_synced_at",
-    "auto_transfer_payments",
-    "payout_schedule_interval",
-    "payout_schedule_delay_days",
-    "payout_schedule_weekly_anchor",
-    "payout_schedule_monthly_anchor",
-)
+
+class Organization(NamedTuple):
+    """The contract's `Organization`: the row with 0/1 as bool, JSON text as lists."""
+
+    id: str
+    name: str
+    slug: str
+    stripe_connect_account_id: str | None
+    stripe_connect_status: str | None
+    onboarding_step: str | None
+    onboarding_rejection_reason: str | None
+    platform_fee_percent: float
+    platform_fee_fixed: int
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements_currently_due: list[str]
+    requirements_past_due: list[str]
+    requirements_disabled_reason: str | None
+    requirements_current_deadline: int | None
+    stripe_synced_at: int | None
+    auto_transfer_payments: bool
+    payout_schedule_interval: str
+    payout_schedule_delay_days: int | None
+    payout_schedule_weekly_anchor: str | None
+    payout_schedule_monthly_anchor: int | None
+
+
+COLUMNS = Organization._fields
 _BOOL_COLUMNS = frozenset(
     {"charges_enabled", "payouts_enabled", "details_submitted", "auto_transfer_payments"}
 )
@@ -88,19 +94,15 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
 UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
-def select_columns(alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f'{prefix}"{c}"' for c in COLUMNS)
-
-
-SELECT_BY_ID = f'SELECT {select_columns()} FROM "organization" WHERE "id" = ?'
+SELECT_BY_ID = f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "id" = ?'
 SELECT_BY_ACCOUNT = (
-    f'SELECT {select_columns()} FROM "organization" WHERE "stripe_connect_account_id" = ?'
+    f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "stripe_connect_account_id" = ?'
 )
 
 
-def to_api(row: Row) -> dict[str, Any]:
-    """The contract's `Organization` from a row: 0/1 → bool, JSON text → list."""
+def to_model(row: Row) -> Organization:
+    """0/1 → bool, JSON text → list, the watermark (stored with the caller's sub-second
+    precision) in whole seconds."""
     out: dict[str, Any] = {}
     for column in COLUMNS:
         value = row.get(column)
@@ -111,9 +113,9 @@ def to_api(row: Row) -> dict[str, Any]:
         elif column == "platform_fee_percent" and value is not None:
             value = float(value)
         elif column in ("stripe_synced_at", "requirements_current_deadline") and value is not None:
-            value = int(value)  # stored with the caller's sub-second precision; shown in seconds
+            value = int(value)
         out[column] = value
-    return out
+    return Organization(**out)
 
 
 def _json_list(value: object) -> list[str]:
@@ -161,8 +163,13 @@ async def update_fields(
         synced_at,
         synced_at,
     )
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return results[0].changes > 0, _first(results[1])
+    return await _write(db, update, organization_id)
+
+
+async def _write(db: D1Database, update: D1Statement, org_id: str) -> tuple[bool, Row | None]:
+    """(written, the row as then stored): the write and the read in one batch (one round trip)."""
+    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(org_id)])
+    return results[0].changes > 0, results[1].first_row
 
 
 async def set_connect_account(
@@ -175,8 +182,7 @@ async def set_connect_account(
         'WHERE "id" = ? AND "stripe_connect_account_id" IS NULL AND NOT EXISTS '
         '(SELECT 1 FROM "organization" WHERE "stripe_connect_account_id" = ?)'
     ).bind(stripe_account_id, organization_id, stripe_account_id)
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return results[0].changes > 0, _first(results[1])
+    return await _write(db, update, organization_id)
 
 
 async def store_platform_fee(
@@ -186,52 +192,57 @@ async def store_platform_fee(
         'UPDATE "organization" SET "platform_fee_percent" = ?, '
         '"platform_fee_fixed" = COALESCE(?, "platform_fee_fixed") WHERE "id" = ?'
     ).bind(percent, fixed, organization_id)
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(organization_id)])
-    return _first(results[1])
+    return (await _write(db, update, organization_id))[1]
 
 
 async def store_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
     update = db.prepare('UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?')
-    results = await db.batch(
-        [
-            update.bind(1 if enabled else 0, organization_id),
-            db.prepare(SELECT_BY_ID).bind(organization_id),
-        ]
-    )
-    return _first(results[1])
-
-
-def _first(result: D1Result) -> Row | None:
-    return result.first_row
+    return (await _write(db, update.bind(1 if enabled else 0, organization_id), organization_id))[1]
 
 
 # --- routes ---------------------------------------------------------------------------------
 
 
-def organization_not_found() -> NotFound:
-    return NotFound("Organization not found.", code="organization_not_found")
+def organization_not_found() -> ApiError:
+    return ApiError("organization_not_found", "Organization not found.")
 
 
-def reply(row: Row | None, status: int = 200, **extra: Any) -> Result:
+def found(row: Row | None) -> Organization:
     if row is None:
         raise organization_not_found()
-    return status, {**extra, "organization": to_api(row)}
+    return to_model(row)
 
 
-async def get_organization(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+class OrganizationReply(NamedTuple):
+    organization: Organization
+
+
+class OrganizationUpdated(NamedTuple):
+    updated: bool
+    organization: Organization
+
+
+class OrganizationCreated(NamedTuple):
+    created: bool
+    organization: Organization
+
+
+async def get_organization(deps: Deps, params: Params, body: None) -> OrganizationReply:
     org_id = path_param(params, "id")
-    return reply(await get(deps.db, org_id) if org_id else None)
+    return OrganizationReply(found(await get(deps.db, org_id) if org_id else None))
 
 
-async def get_organization_by_account(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+async def get_organization_by_account(deps: Deps, params: Params, body: None) -> OrganizationReply:
     account_id = path_param(params, "stripe_account_id")
-    return reply(await get_by_account(deps.db, account_id) if account_id else None)
+    return OrganizationReply(
+        found(await get_by_account(deps.db, account_id) if account_id else None)
+    )
 
 
 def update_fields_value(value: Any, name: str) -> dict[str, Any]:
     fields = validate_object(value, UPDATE_FIELD_SPECS, name=name)
     if not fields:
-        raise InvalidRequest(f"`{name}` must hold at least one field.")
+        raise invalid(f"`{name}` must hold at least one field.")
     return fields
 
 
@@ -244,21 +255,17 @@ UPDATE_FIELDS = {
 }
 
 
-async def update_organization(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Result:
+async def update_organization(deps: Deps, params: Params, body: Body) -> OrganizationUpdated:
     updated, row = await update_fields(
         deps.db, body["organization_id"], body["fields"], synced_at=body.get("synced_at")
     )
-    return reply(row, updated=updated)
+    return OrganizationUpdated(updated, found(row))
 
 
 CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}
 
 
-async def create_connect_account(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Result:
+async def create_connect_account(deps: Deps, params: Params, body: Body) -> OrganizationCreated:
     org_id, account_id = body["organization_id"], body["stripe_account_id"]
     try:
         created, row = await set_connect_account(deps.db, org_id, account_id)
@@ -267,16 +274,13 @@ async def create_connect_account(
             raise
         # Another request stored this account id on another organization in between.
         created, row = False, await get(deps.db, org_id)
-    if row is None:
-        raise organization_not_found()
-    if created:
-        return reply(row, 201, created=True)
-    if row["stripe_connect_account_id"] == account_id:
-        return reply(row, 200, created=False)
-    raise Conflict(
+    organization = found(row)
+    if created or organization.stripe_connect_account_id == account_id:
+        return OrganizationCreated(created, organization)
+    raise ApiError(
+        "account_conflict",
         "The organization already has a different Connect account, or the account belongs to "
         "another organization.",
-        code="account_conflict",
     )
 
 
@@ -288,7 +292,7 @@ def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
     def check(value: Any, name: str) -> float:
         percent = float(bounded(value, name))
         if abs(round(percent, 2) - percent) > 1e-9:
-            raise InvalidRequest(f"`{name}` may have at most two decimals.")
+            raise invalid(f"`{name}` may have at most two decimals.")
         return round(percent, 2)
 
     return check
@@ -297,7 +301,7 @@ def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
 MAX_FIXED_FEE = 10_000_000
 
 
-async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+async def set_platform_fee(deps: Deps, params: Params, body: Any) -> OrganizationReply:
     # The percent bounds come from configuration, so this body is validated here, not in the table.
     values = validate_object(
         body,
@@ -313,16 +317,15 @@ async def set_platform_fee(deps: Deps, params: Mapping[str, str], body: Any) -> 
         percent=values["platform_fee_percent"],
         fixed=values.get("platform_fee_fixed"),
     )
-    return reply(row)
+    return OrganizationReply(found(row))
 
 
 AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
 
 
-async def set_auto_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
-    return reply(
-        await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
-    )
+async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> OrganizationReply:
+    row = await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
+    return OrganizationReply(found(row))
 
 
 ROUTES = {

@@ -3,17 +3,17 @@ of each the transfer ledger has paid out (kept by triggers on `connect_transfer`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, D1Statement, Row
+from connect_worker.d1 import D1Database, D1Statement, Row, quoted
 from connect_worker.deps import Deps
-from connect_worker.errors import ApiError, Conflict, InvalidRequest
-from connect_worker.route import AMOUNT, CURRENCY, ID, Result, Route, path_param
+from connect_worker.errors import ApiError
+from connect_worker.route import AMOUNT, CURRENCY, ID, Params, Route, from_row, path_param
 from connect_worker.validation import (
     Field,
     integer,
+    invalid,
     nullable,
     optional,
     required,
@@ -21,20 +21,26 @@ from connect_worker.validation import (
     validate_object,
 )
 
-COLUMNS = (
-    "payment_intent_id",
-    "organization_id",
-    "charge_id",
-    "amount",
-    "amount_refunded",
-    "amount_transferred",
-    "transfer_count",
-    "currency",
-    "status",
-    "created",
-    "updated_at",
-)
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
+
+class Payment(NamedTuple):
+    """The contract's `Payment`; `amount_remaining` is what is left to transfer, never below 0."""
+
+    payment_intent_id: str
+    organization_id: str
+    charge_id: str | None
+    amount: int
+    amount_refunded: int
+    amount_transferred: int
+    transfer_count: int
+    currency: str
+    status: str
+    created: int
+    updated_at: str
+    amount_remaining: int
+
+
+COLUMNS = Payment._fields[:-1]  # all but the computed amount_remaining
+_SELECT = quoted(COLUMNS)
 BY_CHARGE = f'SELECT {_SELECT} FROM "connect_payment" WHERE "charge_id" = ?'
 BY_INTENT = f'SELECT {_SELECT} FROM "connect_payment" WHERE "payment_intent_id" = ?'
 # Stripe's view of the payment, newest wins except that refunds only ever add up. The row keeps
@@ -59,12 +65,17 @@ _UNTRANSFERRED = (
 )
 
 
-def to_api(row: Row) -> dict[str, Any]:
-    out = {c: row.get(c) for c in COLUMNS}
-    out["amount_remaining"] = max(
-        int(row["amount"]) - int(row["amount_refunded"]) - int(row["amount_transferred"]), 0
-    )
-    return out
+def to_model(row: Row) -> Payment:
+    left = int(row["amount"]) - int(row["amount_refunded"]) - int(row["amount_transferred"])
+    return from_row(Payment, row, amount_remaining=max(left, 0))
+
+
+class PaymentReply(NamedTuple):
+    payment: Payment
+
+
+class Payments(NamedTuple):
+    payments: list[Payment]
 
 
 def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) -> D1Statement:
@@ -115,33 +126,33 @@ def payment(value: Any, name: str) -> dict[str, Any]:
     """A payment as Stripe shows it; a validator, so a transfer's body can carry one too."""
     values = validate_object(value, FIELDS, name=name)
     if values["amount_refunded"] > values["amount"]:
-        raise InvalidRequest(f"`{name}.amount_refunded` exceeds `{name}.amount`.")
+        raise invalid(f"`{name}.amount_refunded` exceeds `{name}.amount`.")
     return values
 
 
-async def record_payment(deps: Deps, params: Mapping[str, str], body: Any) -> Result:
+async def record_payment(deps: Deps, params: Params, body: Any) -> PaymentReply:
     """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
     the creation route): stored for the organization its metadata names. A payment already
     recorded for another organization, or with other money fields, is a 409."""
     written, row = await record(deps.db, payment(body, "body"), now_iso=iso_ms(deps.now()))
     if row is None:  # pragma: no cover - the upsert always leaves a row
-        raise ApiError("The payment could not be stored.")
+        raise ApiError("internal_error", "The payment could not be stored.")
     if not written:
-        raise Conflict(
+        raise ApiError(
+            "payment_conflict",
             "This payment is recorded for another organization or with other amounts.",
-            code="payment_conflict",
         )
-    return 200, {"payment": to_api(row)}
+    return PaymentReply(to_model(row))
 
 
 MAX_PAYMENT_LIST = 100
 
 
-async def list_untransferred(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+async def list_untransferred(deps: Deps, params: Params, body: None) -> Payments:
     """The organization's succeeded payments with something left to transfer, newest first."""
     org_id = path_param(params, "organization_id")
     rows = await untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []
-    return 200, {"payments": [to_api(r) for r in rows]}
+    return Payments([to_model(r) for r in rows])
 
 
 ROUTES = {

@@ -8,14 +8,13 @@ ordered by event time, so an older event never overwrites a newer one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker import ledger
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
-from connect_worker.errors import ApiError, StripeIdConflict
+from connect_worker.errors import ApiError, stripe_id_conflict
 from connect_worker.route import (
     ACCOUNT_ID,
     AMOUNT,
@@ -23,35 +22,53 @@ from connect_worker.route import (
     ID,
     IDEMPOTENCY_KEY,
     UNIX_TIME,
-    Result,
+    Body,
+    Params,
     Route,
 )
 from connect_worker.validation import free_text, nullable, optional, required, string
 
 log = logging.getLogger("connect_worker")
 
-LEDGER = ledger.Ledger(
-    name="payout",
-    table="connect_payout",
-    columns=(
-        "stripe_payout_id",
-        "organization_id",
-        "stripe_account_id",
-        "idempotency_key",
-        "request_hash",
-        "amount",
-        "currency",
-        "status",
-        "failure_code",
-        "failure_message",
-        "arrival_date",
-        "event_created",
-        "updated_at",
-    ),
-    # Only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit` payouts
-    # are still moving.
-    final_statuses=("paid", "failed", "canceled", "refused"),
-)
+
+class Payout(NamedTuple):
+    """The contract's `Payout`: a ledger row as stored (no key or hash for a payout Stripe made on
+    its own)."""
+
+    stripe_payout_id: str | None
+    organization_id: str
+    stripe_account_id: str
+    idempotency_key: str | None
+    request_hash: str | None
+    amount: int
+    currency: str
+    status: str
+    failure_code: str | None
+    failure_message: str | None
+    arrival_date: int | None
+    event_created: int | None
+    updated_at: str
+
+
+class PayoutReply(NamedTuple):
+    payout: Payout
+
+
+class PayoutCreated(NamedTuple):
+    created: bool
+    payout: Payout
+
+
+# Whether Stripe's state was written (an older event's is not), and the row as stored.
+class PayoutUpdated(NamedTuple):
+    updated: bool
+    payout: Payout
+
+
+# Only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit` payouts are
+# still moving.
+FINAL_STATUSES = ("paid", "failed", "canceled", "refused")
+LEDGER = ledger.Ledger("connect_payout", Payout, PayoutReply, PayoutCreated, FINAL_STATUSES)
 _RESERVE = (
     'INSERT INTO "connect_payout" ("organization_id", "stripe_account_id", "idempotency_key", '
     '"request_hash", "amount", "currency", "status", "updated_at") '
@@ -172,7 +189,7 @@ RESERVE_FIELDS = {
 }
 
 
-async def reserve_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def reserve_payout(deps: Deps, params: Params, body: Body) -> PayoutCreated:
     org_id, key = body["organization_id"], body["idempotency_key"]
     insert = deps.db.prepare(_RESERVE).bind(
         org_id,
@@ -195,7 +212,7 @@ REFUSE_FIELDS = {
 }
 
 
-async def refuse_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def refuse_payout(deps: Deps, params: Params, body: Body) -> PayoutReply:
     """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_REFUSE).bind(
@@ -219,10 +236,10 @@ UPSERT_FIELDS = {
 }
 
 
-async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def upsert_payout(deps: Deps, params: Params, body: Body) -> PayoutUpdated:
     updated, row = await upsert(deps.db, body, now_iso=iso_ms(deps.now()))
     if row is None:  # pragma: no cover - the upsert always leaves a row
-        raise ApiError("The payout could not be stored.")
+        raise ApiError("internal_error", "The payout could not be stored.")
     if row["organization_id"] != body["organization_id"]:
         log.warning(
             "payout %s is recorded for organization %s; a write for %s was refused",
@@ -230,8 +247,8 @@ async def upsert_payout(deps: Deps, params: Mapping[str, str], body: dict[str, A
             row["organization_id"],
             body["organization_id"],
         )
-        raise StripeIdConflict()
-    return LEDGER.reply(row, updated=updated)
+        raise stripe_id_conflict()
+    return PayoutUpdated(updated, LEDGER.found(row))
 
 
 ROUTES = {

@@ -9,13 +9,12 @@ module never changes money rows itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import payouts, transfers
 from connect_worker.clock import iso_ms
 from connect_worker.deps import Deps
-from connect_worker.route import ID, UNIX_TIME, Result, Route
+from connect_worker.route import ID, UNIX_TIME, Body, Params, Route, from_row
 from connect_worker.validation import required, string
 
 # Oldest first, a bounded page: a run settles what it can and the next run takes the rest.
@@ -49,24 +48,53 @@ _ADVANCE = (
 )
 
 
-async def unsettled(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+class Unsettled(NamedTuple):
+    transfers: list[transfers.Transfer]
+    payouts: list[payouts.Payout]
+
+
+async def unsettled(deps: Deps, params: Params, body: None) -> Unsettled:
     rows = await deps.db.batch(
         [deps.db.prepare(_PENDING_TRANSFERS), deps.db.prepare(_RESERVED_PAYOUTS)]
     )
-    return 200, {
-        "transfers": [transfers.LEDGER.to_api(row) for row in rows[0].rows],
-        "payouts": [payouts.LEDGER.to_api(row) for row in rows[1].rows],
-    }
+    return Unsettled(
+        [transfers.LEDGER.found(row) for row in rows[0].rows],
+        [payouts.LEDGER.found(row) for row in rows[1].rows],
+    )
 
 
-async def accounts(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+class Account(NamedTuple):
+    organization_id: str
+    stripe_account_id: str
+    stripe_connect_status: str | None
+    onboarding_rejection_reason: str | None
+
+
+class Accounts(NamedTuple):
+    accounts: list[Account]
+
+
+async def accounts(deps: Deps, params: Params, body: None) -> Accounts:
     rows = await deps.db.prepare(_ACCOUNTS).all()
-    return 200, {"accounts": [dict(row) for row in rows]}
+    return Accounts([from_row(Account, row) for row in rows])
 
 
-async def checkpoints(deps: Deps, params: Mapping[str, str], body: None) -> Result:
+class Checkpoint(NamedTuple):
+    """How far the replay of one scope's events got."""
+
+    scope: str
+    event_created: int
+    event_id: str
+    updated_at: str
+
+
+class Checkpoints(NamedTuple):
+    checkpoints: list[Checkpoint]
+
+
+async def checkpoints(deps: Deps, params: Params, body: None) -> Checkpoints:
     rows = await deps.db.prepare(_CHECKPOINTS).all()
-    return 200, {"checkpoints": [dict(row) for row in rows]}
+    return Checkpoints([from_row(Checkpoint, row) for row in rows])
 
 
 ADVANCE_FIELDS = {
@@ -76,14 +104,19 @@ ADVANCE_FIELDS = {
 }
 
 
-async def advance_checkpoint(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+class Advanced(NamedTuple):
+    advanced: bool
+    checkpoint: Checkpoint | None
+
+
+async def advance_checkpoint(deps: Deps, params: Params, body: Body) -> Advanced:
     scope = body["scope"]
     advance = deps.db.prepare(_ADVANCE).bind(
         scope, body["event_created"], body["event_id"], iso_ms(deps.now())
     )
     results = await deps.db.batch([advance, deps.db.prepare(_CHECKPOINT).bind(scope)])
     row = results[1].first_row
-    return 200, {"advanced": results[0].changes > 0, "checkpoint": dict(row) if row else None}
+    return Advanced(results[0].changes > 0, from_row(Checkpoint, row) if row else None)
 
 
 ROUTES = {

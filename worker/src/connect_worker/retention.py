@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import payouts, transfers, webhook_events
 from connect_worker.clock import iso_ms
 from connect_worker.config import MAX_RETENTION_DAYS, MIN_LEDGER_RETENTION_DAYS, MIN_RETENTION_DAYS
 from connect_worker.deps import Deps
-from connect_worker.route import Result, Route
+from connect_worker.route import Body, Params, Route
 from connect_worker.validation import integer, optional
 
 
@@ -41,13 +40,17 @@ PRUNE_FIELDS = {
 }
 
 
-async def prune_ledgers(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+class Pruned(NamedTuple):
+    deleted: dict[str, int]
+
+
+async def prune_ledgers(deps: Deps, params: Params, body: Body) -> Pruned:
     deleted = await prune_expired(
         deps,
         webhook_event_days=body.get("webhook_event_retention_days"),
         ledger_days=body.get("ledger_retention_days"),
     )
-    return 200, {"deleted": deleted}
+    return Pruned(deleted)
 
 
 ROUTES = {("POST", "/ledgers/prune"): Route.post(prune_ledgers, PRUNE_FIELDS)}

@@ -1,20 +1,37 @@
-"""What a table module declares per route: its handler and, for a POST, the body's field specs.
+"""What a table module declares per route: its handler, for a POST the body's field specs, and
+the reply model the handler returns.
 
 Each table module exports `ROUTES` keyed by (method, path below the prefix); `app.py` composes
-them. The field kinds several tables share are named here once.
+them and is the one place a reply model becomes JSON. The field kinds several tables share are
+named here once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
+from connect_worker.d1 import Row
 from connect_worker.deps import Deps
 from connect_worker.validation import MAX_SAFE_INTEGER, Field, integer, string
 
-Result = tuple[int, dict[str, Any]]
-Handler = Callable[[Deps, Mapping[str, str], Any], Awaitable[Result]]
+# A route's answer: a NamedTuple whose fields, in order, are the reply's JSON keys (nested models
+# and lists of them alike). `app.to_json` is the one place it becomes JSON; a reply whose
+# `created` is true answers 201 (the contract's rule for every reservation), any other 200.
+Reply = NamedTuple
+M = TypeVar("M", bound=NamedTuple)
+
+
+def from_row(model: type[M], row: Row, **computed: Any) -> M:
+    """The model from a row's columns, values as stored; `computed` gives the fields no column
+    holds."""
+    return model._make(computed[n] if n in computed else row.get(n) for n in model._fields)
+
+
+Params = Mapping[str, str]  # the path's parameters, decoded
+Body = dict[str, Any]  # the body as its route's fields validated it
+Handler = Callable[[Deps, Params, Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +50,7 @@ class Route:
         return cls(handler, fields, json_body=True)
 
 
-def path_param(params: Mapping[str, str], name: str) -> str | None:
+def path_param(params: Params, name: str) -> str | None:
     """A path segment as an id: None (so the handler answers 404) when empty or over 255 chars."""
     value = params[name]
     return value if 0 < len(value) <= 255 else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import unquote
 
-from connect_worker.errors import MethodNotAllowed, NotFound
+from connect_worker.errors import ApiError
 
 H = TypeVar("H")
 
@@ -40,8 +40,9 @@ class Router(Generic[H]):
                 return Match(handler=handler, params=params)
             allowed.append(route_method)
         if allowed:
-            raise MethodNotAllowed(tuple(sorted(set(allowed))))
-        raise NotFound("No such route.")
+            allow = ", ".join(sorted(set(allowed)))
+            raise ApiError("method_not_allowed", "Method not allowed.", headers={"allow": allow})
+        raise ApiError("not_found", "No such route.")
 
 
 def _segments(path: str, *, decode: bool = True) -> tuple[str, ...]:

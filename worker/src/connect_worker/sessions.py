@@ -6,17 +6,17 @@ the organization, joined through the membership so a non-member gets no organiza
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row, quoted
 from connect_worker.deps import Deps
-from connect_worker.errors import Forbidden, InvalidToken
+from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
-from connect_worker.route import ID, Result, Route
+from connect_worker.organizations import Organization
+from connect_worker.route import ID, Body, Params, Route, from_row
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
@@ -24,7 +24,7 @@ _USER_COLUMNS = (
     'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
     'u."emailVerified" AS "user_email_verified", u."image" AS "user_image"'
 )
-_ORG_COLUMNS = organizations.select_columns("o")
+_ORG_COLUMNS = quoted(organizations.COLUMNS, "o")
 
 _SESSION = (
     f'SELECT s."id" AS "session_id", s."expiresAt" AS "session_expires_at", '
@@ -112,15 +112,50 @@ async def load_by_jwt(
 
 # --- route: verify-user-context -------------------------------------------------------------
 
+
+class User(NamedTuple):
+    id: str
+    name: str
+    email: str
+    email_verified: bool
+    image: str | None
+
+
+class Session(NamedTuple):
+    id: str
+    expires_at: str
+    active_organization_id: str | None
+
+
+class Membership(NamedTuple):
+    organization_id: str
+    role: str
+
+
+class UserContext(NamedTuple):
+    """Who the token belongs to and, when asked about an organization, their role in it."""
+
+    user: User
+    session: Session | None
+    token_type: str
+    active_organization_id: str | None
+    memberships: list[Membership]
+    organization: Organization | None
+    role: str | None
+
+
+def invalid_token() -> ApiError:
+    # One message for every token problem: the caller learns nothing about which check failed.
+    return ApiError("invalid_token", "The token is invalid or expired.")
+
+
 VERIFY_FIELDS = {
     "token": required(string(max_len=MAX_TOKEN)),
     "organization_id": optional(nullable(ID)),
 }
 
 
-async def verify_user_context(
-    deps: Deps, params: Mapping[str, str], body: dict[str, Any]
-) -> Result:
+async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserContext:
     token: str = body["token"]
     organization_id: str | None = body.get("organization_id")
     if looks_like_jwt(token):
@@ -131,78 +166,63 @@ async def verify_user_context(
         require_signed=deps.config.require_signed_tokens,
     )
     if parsed is None:
-        raise InvalidToken()
+        raise invalid_token()
     principal = await load_by_session_token(deps.db, parsed.token, organization_id)
     row = principal.row
     if row is None:
-        raise InvalidToken()
+        raise invalid_token()
     expires_at = parse_timestamp(row["session_expires_at"])
     if expires_at is None or expires_at <= deps.now():
-        raise InvalidToken()
-    session = {
-        "id": row["session_id"],
-        "expires_at": row["session_expires_at"],
-        "active_organization_id": row["active_organization_id"],
-    }
-    return 200, _context(principal, organization_id, "session", session)
+        raise invalid_token()
+    session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
+    return _context(principal, organization_id, "session", session)
 
 
-async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Result:
+async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
     parsed = parse_jwt(token)
     if parsed is None or parsed.subject is None:
-        raise InvalidToken()
+        raise invalid_token()
     if not claims_acceptable(
         parsed.claims,
         now=deps.now(),
         issuer=deps.config.jwt_issuer,
         audience=deps.config.jwt_audience,
     ):
-        raise InvalidToken()
+        raise invalid_token()
     principal = await load_by_jwt(deps.db, parsed.kid, parsed.subject, organization_id)
     jwk = principal.jwk
     if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
-        raise InvalidToken()
+        raise invalid_token()
     if not await verify_signature(parsed, str(jwk["public_key"]), deps.verifier):
-        raise InvalidToken()
+        raise invalid_token()
     if principal.row is None:
-        raise InvalidToken()
-    return 200, _context(principal, organization_id, "jwt", None)
+        raise invalid_token()
+    return _context(principal, organization_id, "jwt", None)
 
 
 def _context(
-    principal: Principal,
-    organization_id: str | None,
-    token_type: str,
-    session: dict[str, Any] | None,
-) -> dict[str, Any]:
+    principal: Principal, organization_id: str | None, token_type: str, session: Session | None
+) -> UserContext:
     row = principal.row
     assert row is not None
-    memberships = [
-        {"organization_id": m["organization_id"], "role": m["role"]} for m in principal.memberships
-    ]
-    organization: dict[str, Any] | None = None
+    memberships = [from_row(Membership, m) for m in principal.memberships]
+    organization: Organization | None = None
     role: str | None = None
     if organization_id is not None:
         # Same answer for an organization that does not exist and one the user is not in.
         if principal.organization is None:
-            raise Forbidden("Not a member of this organization.")
-        organization = organizations.to_api(principal.organization)
-        role = next(m["role"] for m in memberships if m["organization_id"] == organization_id)
-    return {
-        "user": {
-            "id": row["user_id"],
-            "name": row["user_name"],
-            "email": row["user_email"],
-            "email_verified": bool(row["user_email_verified"]),
-            "image": row["user_image"],
-        },
-        "session": session,
-        "token_type": token_type,
-        "active_organization_id": session["active_organization_id"] if session else None,
-        "memberships": memberships,
-        "organization": organization,
-        "role": role,
-    }
+            raise ApiError("forbidden", "Not a member of this organization.")
+        organization = organizations.to_model(principal.organization)
+        role = next(m.role for m in memberships if m.organization_id == organization_id)
+    user = User(
+        row["user_id"],
+        row["user_name"],
+        row["user_email"],
+        bool(row["user_email_verified"]),
+        row["user_image"],
+    )
+    active = session.active_organization_id if session else None
+    return UserContext(user, session, token_type, active, memberships, organization, role)
 
 
 ROUTES = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}

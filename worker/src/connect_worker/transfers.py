@@ -8,44 +8,75 @@ racing for one payment can never both take the same money."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from connect_worker import ledger, payments
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
-from connect_worker.errors import Conflict, InvalidRequest
-from connect_worker.route import ACCOUNT_ID, AMOUNT, CURRENCY, ID, IDEMPOTENCY_KEY, Result, Route
-from connect_worker.validation import boolean, free_text, nullable, optional, required, string
+from connect_worker.errors import ApiError
+from connect_worker.route import (
+    ACCOUNT_ID,
+    AMOUNT,
+    CURRENCY,
+    ID,
+    IDEMPOTENCY_KEY,
+    Body,
+    Params,
+    Route,
+)
+from connect_worker.validation import (
+    boolean,
+    free_text,
+    invalid,
+    nullable,
+    optional,
+    required,
+    string,
+)
 
 log = logging.getLogger("connect_worker")
 
+
+class Transfer(NamedTuple):
+    """The contract's `Transfer`: a ledger row as stored."""
+
+    organization_id: str
+    idempotency_key: str
+    request_hash: str
+    gross_amount: int
+    fee_amount: int
+    net_amount: int
+    currency: str
+    stripe_account_id: str
+    stripe_transfer_id: str | None
+    status: str
+    amount_reversed: int
+    failure_message: str | None
+    created_at: str
+    updated_at: str
+    source_transaction: str | None
+    source_seq: int | None
+    reason: str | None
+    initiated_by: str | None
+
+
+class TransferReply(NamedTuple):
+    transfer: Transfer
+
+
+# A reservation's answer: the row this request reserved, or the one it replays.
+class TransferCreated(NamedTuple):
+    created: bool
+    transfer: Transfer
+
+
 LEDGER = ledger.Ledger(
-    name="transfer",
-    table="connect_transfer",
-    columns=(
-        "organization_id",
-        "idempotency_key",
-        "request_hash",
-        "gross_amount",
-        "fee_amount",
-        "net_amount",
-        "currency",
-        "stripe_account_id",
-        "stripe_transfer_id",
-        "status",
-        "amount_reversed",
-        "failure_message",
-        "created_at",
-        "updated_at",
-        "source_transaction",
-        "source_seq",
-        "reason",
-        "initiated_by",
-    ),
-    final_statuses=("succeeded", "failed", "reversed"),
+    "connect_transfer",
+    Transfer,
+    TransferReply,
+    TransferCreated,
+    ("succeeded", "failed", "reversed"),
 )
 _BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_transfer_id" = ?'
 _INSERT = (
@@ -136,10 +167,10 @@ async def reserve_from_source(
     return reservation, results[4].first_row
 
 
-@dataclass(frozen=True, slots=True)
-class StripeOrigin:
+class StripeOrigin(NamedTuple):
     """What a Stripe transfer says about the ledger row it was made for: the metadata the backend
-    puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields."""
+    puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields, in the
+    order `_ADOPT` binds them (?3..?7)."""
 
     organization_id: str
     idempotency_key: str
@@ -167,41 +198,39 @@ RESERVE_FIELDS = {
 }
 
 
-def _source_refusal(body: dict[str, Any], payment: Row | None) -> Conflict:
+def _source_refusal(body: dict[str, Any], payment: Row | None) -> ApiError:
     """Why a payment's reservation took nothing (the caller checked the same from Stripe first;
     this is the answer for a payment that changed, or was taken, in between)."""
     if payment is None or payment["organization_id"] != body["organization_id"]:
-        return Conflict(
-            "This payment was not made for this organization.", code="source_not_for_organization"
+        return ApiError(
+            "source_not_for_organization", "This payment was not made for this organization."
         )
     if payment["currency"] != body["currency"]:
-        return Conflict(
+        return ApiError(
+            "source_currency_mismatch",
             f"This payment is in {payment['currency']}, not {body['currency']}.",
-            code="source_currency_mismatch",
         )
     if payment["status"] != "succeeded":
-        return Conflict("This payment has not succeeded.", code="source_not_succeeded")
-    left = payments.to_api(payment)["amount_remaining"]
-    return Conflict(f"Only {left} of this payment is left to transfer.", code="source_exhausted")
+        return ApiError("source_not_succeeded", "This payment has not succeeded.")
+    left = payments.to_model(payment).amount_remaining
+    return ApiError("source_exhausted", f"Only {left} of this payment is left to transfer.")
 
 
-async def reserve_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def reserve_transfer(deps: Deps, params: Params, body: Body) -> TransferCreated:
     if body["fee_amount"] + body["net_amount"] != body["gross_amount"]:
-        raise InvalidRequest("`fee_amount` + `net_amount` must equal `gross_amount`.")
+        raise invalid("`fee_amount` + `net_amount` must equal `gross_amount`.")
     source = body.get("source_transaction")
     payment = body.get("payment")
     now_iso = iso_ms(deps.now())
     org_id, key = body["organization_id"], body["idempotency_key"]
     if source is None:
         if not body.get("reason"):
-            raise InvalidRequest("A transfer without `source_transaction` needs a `reason`.")
+            raise invalid("A transfer without `source_transaction` needs a `reason`.")
         insert = _bind_reserve(deps.db, _RESERVE, body, now_iso)
         reservation = await LEDGER.reserve(deps.db, insert, organization_id=org_id, key=key)
     else:
         if payment is None or payment.get("charge_id") != source:
-            raise InvalidRequest(
-                "`payment` must describe the charge named by `source_transaction`."
-            )
+            raise invalid("`payment` must describe the charge named by `source_transaction`.")
         reservation, stored = await reserve_from_source(deps.db, body, payment, now_iso=now_iso)
         if reservation.organization_exists and reservation.row is None:
             raise _source_refusal(body, stored)
@@ -216,7 +245,7 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def complete_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_COMPLETE).bind(
         body["status"],
@@ -241,20 +270,19 @@ SYNC_FIELDS = {
     "currency": optional(CURRENCY),
     "destination": optional(ID),
 }
-_ORIGIN_FIELDS = ("organization_id", "idempotency_key", "amount", "currency", "destination")
 
 
-def _stripe_origin(body: dict[str, Any]) -> StripeOrigin | None:
-    given = [name for name in _ORIGIN_FIELDS if name in body]
-    if not given:
+def _stripe_origin(body: Body) -> StripeOrigin | None:
+    names = StripeOrigin._fields
+    missing = [name for name in names if name not in body]
+    if len(missing) == len(names):
         return None
-    if len(given) != len(_ORIGIN_FIELDS):
-        missing = next(name for name in _ORIGIN_FIELDS if name not in body)
-        raise InvalidRequest(f"Missing field `{missing}`: send all of {', '.join(_ORIGIN_FIELDS)}.")
-    return StripeOrigin(**{name: body[name] for name in _ORIGIN_FIELDS})
+    if missing:
+        raise invalid(f"Missing field `{missing[0]}`: send all of {', '.join(names)}.")
+    return StripeOrigin._make(body[name] for name in names)
 
 
-async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
     """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
     row whose backend died after Stripe made the transfer take it (one batch, so the row is never
     half-finished)."""
@@ -262,17 +290,7 @@ async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, A
     db, stripe_id, now_iso = deps.db, body["stripe_transfer_id"], iso_ms(deps.now())
     statements: list[D1Statement] = []
     if origin is not None:
-        statements.append(
-            db.prepare(_ADOPT).bind(
-                stripe_id,
-                now_iso,
-                origin.organization_id,
-                origin.idempotency_key,
-                origin.amount,
-                origin.currency,
-                origin.destination,
-            )
-        )
+        statements.append(db.prepare(_ADOPT).bind(stripe_id, now_iso, *origin))
     reversed_ = 1 if body["reversed"] else 0
     statements += [
         db.prepare(_SYNC).bind(body["amount_reversed"], reversed_, now_iso, stripe_id),
@@ -283,28 +301,22 @@ async def sync_transfer(deps: Deps, params: Mapping[str, str], body: dict[str, A
     results = await db.batch(statements)
     held = results[len(statements) - 2 if origin is not None else -1].first_row
     if held is not None:
-        return LEDGER.reply(held)
+        return TransferReply(LEDGER.found(held))
     named = results[-1].first_row if origin is not None else None
     if origin is not None and named is not None:
         # Our metadata, but the row cannot take this transfer: it is finished (possibly with
         # another Stripe transfer: money may have moved twice) or its money fields differ.
+        theirs = (origin.amount, origin.currency, origin.destination)
+        ours = (named["net_amount"], named["currency"], named["stripe_account_id"])
         log.warning(
             "transfer %s names a ledger row of organization %s that cannot take it: status=%s "
             "stripe_transfer_id=%s amount=%s/%s currency=%s/%s destination=%s/%s",
-            body["stripe_transfer_id"],
-            origin.organization_id,
-            named["status"],
-            named["stripe_transfer_id"],
-            origin.amount,
-            named["net_amount"],
-            origin.currency,
-            named["currency"],
-            origin.destination,
-            named["stripe_account_id"],
+            *(stripe_id, origin.organization_id, named["status"], named["stripe_transfer_id"]),
+            *(value for pair in zip(theirs, ours, strict=True) for value in pair),
         )
-        raise Conflict(
+        raise ApiError(
+            "transfer_mismatch",
             "The ledger row named by this transfer's metadata does not match it.",
-            code="transfer_mismatch",
         )
     raise LEDGER.not_found()
 

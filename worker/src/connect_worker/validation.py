@@ -1,6 +1,6 @@
 """Stdlib-only validation of JSON request bodies: required/optional/unknown fields, types, bounds.
 
-A validator is a function `(value, field_name) -> value` that raises `InvalidRequest` naming the
+A validator is a function `(value, field_name) -> value` that raises `invalid(...)` naming the
 field. `bool` is never accepted where a number is expected.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connect_worker.errors import InvalidJson, InvalidRequest, PayloadTooLarge
+from connect_worker.errors import ApiError
 from connect_worker.http import MAX_BODY_BYTES
 
 Validator = Callable[[Any, str], Any]
@@ -28,6 +28,10 @@ MAX_TOKEN = 4096
 # BigInt, which is what Pyodide makes of any larger Python int. Every integer field is bounded by
 # it, so an oversized value is a 400 here on both hosts, never a D1 type error (503) on Workers.
 MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError("invalid_request", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +59,17 @@ def string(
 
     def check(value: Any, name: str) -> str:
         if not isinstance(value, str):
-            raise InvalidRequest(f"`{name}` must be a string.")
+            raise invalid(f"`{name}` must be a string.")
         if not min_len <= len(value) <= max_len:
-            raise InvalidRequest(f"`{name}` must be {min_len}..{max_len} characters.")
+            raise invalid(f"`{name}` must be {min_len}..{max_len} characters.")
         if choices is not None and value not in choices:
-            raise InvalidRequest(f"`{name}` must be one of: {', '.join(sorted(choices))}.")
+            raise invalid(f"`{name}` must be one of: {', '.join(sorted(choices))}.")
         if _CONTROL.search(value):
-            raise InvalidRequest(f"`{name}` must not contain control characters.")
+            raise invalid(f"`{name}` must not contain control characters.")
         if _SURROGATE.search(value):
-            raise InvalidRequest(f"`{name}` must be valid Unicode text.")
+            raise invalid(f"`{name}` must be valid Unicode text.")
         if compiled is not None and not compiled.fullmatch(value):
-            raise InvalidRequest(f"`{name}` has the wrong format.")
+            raise invalid(f"`{name}` has the wrong format.")
         return value
 
     return check
@@ -76,13 +80,13 @@ def free_text(*, max_len: int) -> Validator:
 
     def check(value: Any, name: str) -> str:
         if not isinstance(value, str):
-            raise InvalidRequest(f"`{name}` must be a string.")
+            raise invalid(f"`{name}` must be a string.")
         if len(value) > max_len:
-            raise InvalidRequest(f"`{name}` must be at most {max_len} characters.")
+            raise invalid(f"`{name}` must be at most {max_len} characters.")
         if _CONTROL_EXCEPT_WHITESPACE.search(value):
-            raise InvalidRequest(f"`{name}` must not contain control characters.")
+            raise invalid(f"`{name}` must not contain control characters.")
         if _SURROGATE.search(value):
-            raise InvalidRequest(f"`{name}` must be valid Unicode text.")
+            raise invalid(f"`{name}` must be valid Unicode text.")
         return value
 
     return check
@@ -94,11 +98,11 @@ def integer(*, min_value: int | None = None, max_value: int | None = None) -> Va
 
     def check(value: Any, name: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"`{name}` must be an integer.")
+            raise invalid(f"`{name}` must be an integer.")
         if value < low:
-            raise InvalidRequest(f"`{name}` must be >= {low}.")
+            raise invalid(f"`{name}` must be >= {low}.")
         if value > high:
-            raise InvalidRequest(f"`{name}` must be <= {high}.")
+            raise invalid(f"`{name}` must be <= {high}.")
         return value
 
     return check
@@ -107,9 +111,9 @@ def integer(*, min_value: int | None = None, max_value: int | None = None) -> Va
 def number(*, min_value: float, max_value: float) -> Validator:
     def check(value: Any, name: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidRequest(f"`{name}` must be a number.")
+            raise invalid(f"`{name}` must be a number.")
         if not math.isfinite(value) or not min_value <= value <= max_value:
-            raise InvalidRequest(f"`{name}` must lie within {min_value}..{max_value}.")
+            raise invalid(f"`{name}` must lie within {min_value}..{max_value}.")
         return float(value)
 
     return check
@@ -118,7 +122,7 @@ def number(*, min_value: float, max_value: float) -> Validator:
 def boolean() -> Validator:
     def check(value: Any, name: str) -> bool:
         if not isinstance(value, bool):
-            raise InvalidRequest(f"`{name}` must be a boolean.")
+            raise invalid(f"`{name}` must be a boolean.")
         return value
 
     return check
@@ -129,9 +133,9 @@ def string_list(*, max_items: int = 200, max_len: int = 256) -> Validator:
 
     def check(value: Any, name: str) -> list[str]:
         if not isinstance(value, list):
-            raise InvalidRequest(f"`{name}` must be a list of strings.")
+            raise invalid(f"`{name}` must be a list of strings.")
         if len(value) > max_items:
-            raise InvalidRequest(f"`{name}` must have at most {max_items} items.")
+            raise invalid(f"`{name}` must have at most {max_items} items.")
         return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
     return check
@@ -148,15 +152,15 @@ def validate_object(
     value: Any, fields: Mapping[str, Field], *, name: str = "body"
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InvalidRequest(f"`{name}` must be a JSON object.")
+        raise invalid(f"`{name}` must be a JSON object.")
     unknown = sorted(set(value) - set(fields))
     if unknown:
-        raise InvalidRequest(f"Unknown field `{unknown[0]}`.")
+        raise invalid(f"Unknown field `{unknown[0]}`.")
     out: dict[str, Any] = {}
     for field_name, spec in fields.items():
         if field_name not in value:
             if spec.required:
-                raise InvalidRequest(f"Missing field `{field_name}`.")
+                raise invalid(f"Missing field `{field_name}`.")
             continue
         out[field_name] = spec.validator(value[field_name], field_name)
     return out
@@ -164,15 +168,15 @@ def validate_object(
 
 def parse_json_body(body: bytes) -> Any:
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
+        raise ApiError("payload_too_large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
     if not body:
-        raise InvalidJson("The body must be a JSON object.")
+        raise ApiError("invalid_json", "The body must be a JSON object.")
     try:
         return json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except _DuplicateKey:
-        raise InvalidJson("A JSON object in the body repeats a key.") from None
+        raise ApiError("invalid_json", "A JSON object in the body repeats a key.") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidJson("The body is not valid JSON.") from None
+        raise ApiError("invalid_json", "The body is not valid JSON.") from None
 
 
 class _DuplicateKey(Exception):

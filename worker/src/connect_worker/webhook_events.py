@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
-from connect_worker.errors import Conflict
-from connect_worker.route import ID, UNIX_TIME, Result, Route
-from connect_worker.validation import (
-    free_text,
-    integer,
-    nullable,
-    optional,
-    required,
-    string,
-)
+from connect_worker.errors import ApiError
+from connect_worker.organizations import Organization
+from connect_worker.route import ID, UNIX_TIME, Body, Params, Route
+from connect_worker.validation import free_text, integer, nullable, optional, required, string
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
@@ -61,7 +54,29 @@ CLAIM_FIELDS = {
 }
 
 
-async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+class Claimed(NamedTuple):
+    claimed: Literal[True]
+    claim_id: str
+    attempts: int
+
+
+class ClaimedFor(NamedTuple):
+    """A claim of an event about a connected account: its organization (None when no organization
+    holds the account) and that organization's exact watermark."""
+
+    claimed: Literal[True]
+    claim_id: str
+    attempts: int
+    organization: Organization | None
+    watermark: float | None
+
+
+class NotClaimed(NamedTuple):
+    claimed: Literal[False]
+    status: str
+
+
+async def claim_event(deps: Deps, params: Params, body: Body) -> Claimed | ClaimedFor | NotClaimed:
     now = deps.now()
     now_ms, claim_id, event_id = int(now * 1000), deps.new_claim_id(), body["event_id"]
     insert = deps.db.prepare(_CLAIM).bind(
@@ -83,18 +98,16 @@ async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any
     results = await deps.db.batch(statements)
     granted = results[0].rows
     if granted and granted[0]["claim_id"] == claim_id:
-        reply: dict[str, Any] = {
-            "claimed": True,
-            "claim_id": claim_id,
-            "attempts": int(granted[0]["attempts"]),
-        }
-        if account_id is not None:
-            reply.update(_organization_and_watermark(results[2].first_row))
-        return 200, reply
+        attempts = int(granted[0]["attempts"])
+        if account_id is None:
+            return Claimed(True, claim_id, attempts)
+        return ClaimedFor(
+            True, claim_id, attempts, *_organization_and_watermark(results[2].first_row)
+        )
     current = results[1].first_row
     # A `failed` row always yields to a new claim, so a refused claim is processing, processed
     # or rejected (the last two are final).
-    return 200, {"claimed": False, "status": str(current["status"]) if current else "processing"}
+    return NotClaimed(False, str(current["status"]) if current else "processing")
 
 
 COMPLETE_FIELDS = {
@@ -107,26 +120,31 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+class EventStatus(NamedTuple):
+    status: str
+
+
+async def complete_event(deps: Deps, params: Params, body: Body) -> EventStatus:
     outcome, now_iso = body["outcome"], iso_ms(deps.now())
     update = deps.db.prepare(_COMPLETE).bind(
         outcome, body.get("error"), outcome, now_iso, body["event_id"], body["claim_id"], outcome
     )
     if (await update.run()).changes == 0:
-        raise Conflict("This claim is no longer current.", code="claim_lost")
-    return 200, {"status": outcome}
+        raise claim_lost()
+    return EventStatus(outcome)
 
 
-def _organization_and_watermark(row: Row | None) -> dict[str, Any]:
+def claim_lost() -> ApiError:
+    return ApiError("claim_lost", "This claim is no longer current.")
+
+
+def _organization_and_watermark(row: Row | None) -> tuple[Organization | None, float | None]:
     """The organization as the contract shows it, plus its exact watermark: `Organization` shows
     `stripe_synced_at` in whole seconds, but ordering an event against it needs the fraction."""
     if row is None:
-        return {"organization": None, "watermark": None}
+        return None, None
     watermark = row.get("stripe_synced_at")
-    return {
-        "organization": organizations.to_api(row),
-        "watermark": None if watermark is None else float(watermark),
-    }
+    return organizations.to_model(row), None if watermark is None else float(watermark)
 
 
 # The effect of an `account.updated` snapshot and the end of its claim, in one batch. The event's
@@ -143,7 +161,7 @@ _SETTLED = (
 )
 
 
-def _apply_statements(deps: Deps, body: dict[str, Any]) -> list[Any]:
+def _apply_statements(deps: Deps, body: Body) -> list[Any]:
     org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
     columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
     values = [organizations.to_db_value(c, fields[c]) for c in columns]
@@ -176,7 +194,14 @@ APPLY_FIELDS = {
 }
 
 
-async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+class Applied(NamedTuple):
+    updated: bool
+    completed: bool
+    organization: Organization | None
+    watermark: float | None
+
+
+async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
     results = await deps.db.batch(_apply_statements(deps, body))
     row, event = results[2].first_row, results[3].first_row
     if row is None:
@@ -185,12 +210,8 @@ async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[s
     if not completed and (
         event is None or event["status"] != "processing" or event["claim_id"] != body["claim_id"]
     ):
-        raise Conflict("This claim is no longer current.", code="claim_lost")
-    return 200, {
-        "updated": results[0].changes > 0,
-        "completed": completed,
-        **_organization_and_watermark(row),
-    }
+        raise claim_lost()
+    return Applied(results[0].changes > 0, completed, *_organization_and_watermark(row))
 
 
 ROUTES = {
