@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import stripe
+from pydantic import BaseModel
 from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
@@ -48,6 +49,7 @@ Page = tuple[list[dict[str, Any]], bool]
 PAGE_SIZE = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 ListParams = TypeVar("ListParams", TransferListParams, PayoutListParams, EventListParams)
 
 EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
@@ -140,6 +142,12 @@ class ConnectStripe:
             raise UpstreamError(
                 code="stripe_unavailable", message="Payment provider unreachable."
             ) from None
+
+    async def _read(
+        self, operation: str, call: Awaitable[stripe.StripeObject], model: type[M]
+    ) -> M:
+        """What Stripe answered, as our model of it."""
+        return model.model_validate((await self._guard(operation, call)).to_dict())
 
     async def close(self) -> None:
         close: Callable[[], Awaitable[None]] = self._http.close_async
@@ -251,11 +259,8 @@ class ConnectStripe:
             params["transfer_group"] = transfer_group
         if description:
             params["description"] = description
-        transfer = await self._guard(
-            "create transfer",
-            self._client.v1.transfers.create_async(params, {"idempotency_key": key}),
-        )
-        return StripeTransfer.model_validate(transfer.to_dict())
+        transfer = self._client.v1.transfers.create_async(params, {"idempotency_key": key})
+        return await self._read("create transfer", transfer, StripeTransfer)
 
     async def retrieve_balance(self, account_id: str) -> tuple[list[Money], list[Money]]:
         available, pending = await self.retrieve_funds(account_id)
@@ -277,13 +282,9 @@ class ConnectStripe:
         self, account_id: str, *, amount: int, currency: str, key: str, metadata: dict[str, str]
     ) -> StripePayout:
         params: PayoutCreateParams = {"amount": amount, "currency": currency, "metadata": metadata}
-        payout = await self._guard(
-            "create payout",
-            self._client.v1.payouts.create_async(
-                params, {"stripe_account": account_id, "idempotency_key": key}
-            ),
-        )
-        return StripePayout.model_validate(payout.to_dict())
+        options: stripe.RequestOptions = {"stripe_account": account_id, "idempotency_key": key}
+        payout = self._client.v1.payouts.create_async(params, options)
+        return await self._read("create payout", payout, StripePayout)
 
     async def create_payment_intent(
         self,
@@ -305,11 +306,8 @@ class ConnectStripe:
         }
         if description:
             params["description"] = description
-        intent = await self._guard(
-            "create payment intent",
-            self._client.v1.payment_intents.create_async(params, {"idempotency_key": key}),
-        )
-        return StripePaymentIntent.model_validate(intent.to_dict())
+        intent = self._client.v1.payment_intents.create_async(params, {"idempotency_key": key})
+        return await self._read("create payment intent", intent, StripePaymentIntent)
 
     async def retrieve_payment(self, source_id: str) -> StripePayment | None:
         """The payment behind a charge (`ch_…`) or PaymentIntent (`pi_…`), or None when Stripe
