@@ -55,6 +55,10 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class OrgRequest(Request):
+    organization_id: OrgId
+
+
 class Reply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_reply_schema)
     # A reply whose optional fields are left out rather than sent as null.
@@ -188,12 +192,11 @@ class StatusReply(ConnectState, OrgReply):
         )
 
 
-class TransferRequest(Request):
+class TransferRequest(OrgRequest):
     """A payment's transfer names its source (the charge, or its PaymentIntent); `amount` is the
     gross to take from it (default: all that is left). Without a source it is an operator's
     adjustment: `amount`, `currency` and `reason` are required then."""
 
-    organization_id: OrgId
     source_transaction: SourceId | None = None
     amount: Amount | None = None
     currency: Currency | None = None
@@ -210,10 +213,9 @@ class TransferReply(TransferMoney, LedgerKey, Reply):
     reason: str | None = None
 
 
-class PaymentIntentRequest(Request):
+class PaymentIntentRequest(OrgRequest):
     """The platform's checkout: a payment for an organization's sale."""
 
-    organization_id: OrgId
     amount: Amount
     currency: Currency
     description: Description | None = None
@@ -238,13 +240,11 @@ class PaymentsReply(OrgReply):
     payments: list[PaymentReply]
 
 
-class AutoTransferRequest(Request):
-    organization_id: OrgId
+class AutoTransferRequest(OrgRequest):
     enabled: bool
 
 
-class PayoutRequest(Request):
-    organization_id: OrgId
+class PayoutRequest(OrgRequest):
     currency: Currency
     amount: Amount | None = None
 
@@ -257,12 +257,11 @@ class PayoutReply(OrgReply):
     arrival_date: int | None
 
 
-class PayoutScheduleRequest(Request):
+class PayoutScheduleRequest(OrgRequest):
     """Stripe's `settings.payouts.schedule`: `weekly` needs `weekly_anchor`, `monthly` needs
     `monthly_anchor`; `delay_days` (how long funds wait before they can be paid out) is left to
     Stripe's minimum when absent."""
 
-    organization_id: OrgId
     interval: PayoutInterval
     weekly_anchor: Weekday | None = None
     monthly_anchor: Annotated[int, Field(ge=1, le=31)] | None = None
@@ -292,16 +291,15 @@ class PayoutHistoryReply(OrgReply):
     next_cursor: str | None
 
 
-class LoginLinkRequest(Request):
-    organization_id: OrgId
+class LoginLinkRequest(OrgRequest):
+    pass  # the organization alone: its owner or an admin gets a fresh Express dashboard link
 
 
 class LoginLinkReply(Reply):
     url: str
 
 
-class PlatformFeeRequest(Request):
-    organization_id: OrgId
+class PlatformFeeRequest(OrgRequest):
     platform_fee_percent: Annotated[float, Field(ge=0, le=100)]
     platform_fee_fixed: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 
