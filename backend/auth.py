@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from backend.errors import Forbidden, InvalidRequest, Unauthorized
-from backend.models import Organization, UserContext
 from backend.roles import holds_any
 from backend.worker_client import WorkerClient
+from backend.worker_models import Organization, UserContext
 
 MANAGER_ROLES = ("owner", "admin")
 MAX_TOKEN_LENGTH = 4096

@@ -1,4 +1,5 @@
-"""Every body in and out, as pydantic models.
+"""Every body a browser sends and gets, as pydantic models, and the field groups they share with
+the Worker's records (`backend/worker_models.py`).
 
 Requests from browsers are strict (`extra="forbid"`, no coercion: an amount is a JSON integer,
 never "100" or 100.0). Replies from the Worker are read leniently (`extra="ignore"`), so the Worker
@@ -7,11 +8,15 @@ can add fields without breaking running replicas.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from backend.fees import MAX_AMOUNT
+
+if TYPE_CHECKING:
+    from backend.worker_models import Organization
 
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -19,41 +24,67 @@ Amount = Annotated[int, Field(gt=0, le=MAX_AMOUNT)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+SourceId = Annotated[str, StringConstraints(pattern=r"^(ch|pi)_[A-Za-z0-9]{1,100}$")]
+Reason = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+TransferGroup = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Description = Annotated[str, StringConstraints(max_length=500)]
 ConnectStatus = Literal["pending", "active", "disabled"]
 OnboardingStep = Literal[
     "account_creation", "details_submission", "verification", "complete", "rejected"
 ]
 PayoutInterval = Literal["manual", "daily", "weekly", "monthly"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]
+
+
+def _reply_schema(schema: JsonDict, cls: type[Any]) -> None:
+    """A reply `sent_whole` is built from a whole stored record, so every field is always sent:
+    all are required, and the defaults its fields carry for the Worker's lenient reading of that
+    record say nothing to a client."""
+    properties = schema.get("properties")
+    if getattr(cls, "sent_whole", False) and isinstance(properties, dict):
+        for prop in properties.values():
+            if isinstance(prop, dict):
+                prop.pop("default", None)
+        schema["required"] = list(properties)
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class OrgRequest(Request):
+    organization_id: OrgId
+
+
 class Reply(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_reply_schema)
     # A reply whose optional fields are left out rather than sent as null.
     omit_none: ClassVar[bool] = False
+    sent_whole: ClassVar[bool] = False
+
+
+class OrgReply(Reply):
+    organization_id: str
 
 
 class WorkerModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-# --- Worker replies (docs/internal-api.md) ---------------------------------------------------
+# --- Field groups: a stored record and the replies that show it --------------------------------
+# A class lists its groups before its base, so the base's fields (`organization_id`) come first.
 
 
-class Organization(WorkerModel):
-    id: str
-    name: str | None = None
-    slug: str | None = None
+class ConnectState(BaseModel):
+    """An organization's Connect account and settings, as the Worker keeps them."""
+
     stripe_connect_account_id: str | None = None
     stripe_connect_status: ConnectStatus | None = None
     onboarding_step: OnboardingStep | None = None
     onboarding_rejection_reason: str | None = None
-    platform_fee_percent: float = 10.0
-    platform_fee_fixed: int = 0
     charges_enabled: bool = False
     payouts_enabled: bool = False
     details_submitted: bool = False
@@ -61,6 +92,8 @@ class Organization(WorkerModel):
     requirements_past_due: list[str] = Field(default_factory=list)
     requirements_disabled_reason: str | None = None
     requirements_current_deadline: int | None = None
+    platform_fee_percent: float = 10.0
+    platform_fee_fixed: int = 0
     stripe_synced_at: int | None = None
     auto_transfer_payments: bool = False
     payout_schedule_interval: PayoutInterval = "manual"
@@ -69,99 +102,36 @@ class Organization(WorkerModel):
     payout_schedule_monthly_anchor: int | None = None
 
 
-class Membership(WorkerModel):
-    organization_id: str
-    role: str
-
-
-class User(WorkerModel):
-    id: str
-    name: str | None = None
-    email: str | None = None
-
-
-class UserContext(WorkerModel):
-    user: User
-    token_type: str = "session"  # noqa: S105 - a kind of token, not a secret
-    active_organization_id: str | None = None
-    memberships: list[Membership] = Field(default_factory=list)
-    organization: Organization | None = None
-    role: str | None = None
-
-
-class UpdateResult(WorkerModel):
-    updated: bool
-    organization: Organization
-
-
-class CreateAccountResult(WorkerModel):
-    created: bool
-    organization: Organization
-
-
-class Claim(WorkerModel):
-    claimed: bool
-    claim_id: str | None = None
-    attempts: int | None = None
-    status: str | None = None
-    # The organization of the event's account, looked up in the claim's batch (present when the
-    # claim named an account); `watermark` is its exact `stripe_synced_at`, fraction included.
-    organization: Organization | None = None
-    watermark: float | None = None
-
-
-class ApplyResult(WorkerModel):
-    updated: bool
-    completed: bool
-    organization: Organization
-    watermark: float | None = None
-
-
-TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]
-
-
-class LedgerTransfer(WorkerModel):
+class LedgerKey(BaseModel):
     organization_id: str
     idempotency_key: str
-    request_hash: str
+
+
+class TransferMoney(BaseModel):
     gross_amount: int
     fee_amount: int
     net_amount: int
     currency: str
-    stripe_account_id: str | None = None
+
+
+class TransferFields(TransferMoney):
+    """A transfer ledger row past its key: what the history shows of it."""
+
     stripe_transfer_id: str | None = None
     status: TransferStatus
     amount_reversed: int = 0
     failure_message: str | None = None
-    created_at: str | None = None
     source_transaction: str | None = None
-    source_seq: int | None = None
     reason: str | None = None
     initiated_by: str | None = None
-
-    @property
-    def waiting(self) -> bool:
-        """Reserved, and Stripe's answer not recorded yet."""
-        return self.status == "pending"
-
-    @property
-    def reserved_at(self) -> str | None:
-        return self.created_at
+    created_at: str | None = None
 
 
-class ReserveResult(WorkerModel):
-    created: bool
-    transfer: LedgerTransfer
-
-
-class LedgerPayout(WorkerModel):
-    """A payout row: `reserved` / `refused` are ours (no Stripe payout), the rest Stripe's."""
+class PayoutFields(BaseModel):
+    """A payout ledger row: `reserved` / `refused` are ours (no Stripe payout); the rest, Stripe's
+    statuses."""
 
     stripe_payout_id: str | None = None
-    organization_id: str
-    stripe_account_id: str | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
     amount: int
     currency: str
     status: str
@@ -170,70 +140,21 @@ class LedgerPayout(WorkerModel):
     arrival_date: int | None = None
     updated_at: str | None = None
 
-    @property
-    def waiting(self) -> bool:
-        return self.status == "reserved"
 
-    @property
-    def reserved_at(self) -> str | None:
-        return self.updated_at  # a reserved row's updated_at: when it was reserved
-
-
-class Unsettled(WorkerModel):
-    """What reconciliation asks Stripe about (`reconciliation/unsettled`)."""
-
-    transfers: list[LedgerTransfer]
-    payouts: list[LedgerPayout]
-
-
-class ConnectedAccount(WorkerModel):
-    organization_id: str
-    stripe_account_id: str
-    stripe_connect_status: str | None = None
-    onboarding_rejection_reason: str | None = None
-
-
-class Checkpoint(WorkerModel):
-    """How far missed-event recovery got in one scope (`platform` or an account id)."""
-
-    scope: str
-    event_created: int
-    event_id: str
-
-
-class Payment(WorkerModel):
-    """A payment the platform collected for an organization, as the Worker stores it."""
+class PaymentFields(BaseModel):
+    """A payment the platform collected for an organization, and what its transfers took."""
 
     payment_intent_id: str
-    organization_id: str
     charge_id: str | None = None
     amount: int
     amount_refunded: int = 0
     amount_transferred: int = 0
-    transfer_count: int = 0
     amount_remaining: int = 0
     currency: str
-    status: str
     created: int
 
 
-class PayoutReserveResult(WorkerModel):
-    created: bool
-    payout: LedgerPayout
-
-
-class TransferOrigin(BaseModel):
-    """The ledger row a Stripe transfer names in its metadata, with the transfer's money fields:
-    `transfers/sync` lets that row take the transfer if it is still `pending` and they match. The
-    bounds are the Worker's, so a stranger's metadata is dropped here rather than refused there."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    organization_id: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
-    idempotency_key: Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,255}$")]
-    amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
-    destination: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
+# --- Browser requests and replies --------------------------------------------------------------
 
 
 class Money(Reply):
@@ -241,13 +162,9 @@ class Money(Reply):
     currency: str
 
 
-class BalanceReply(Reply):
-    organization_id: str
+class BalanceReply(OrgReply):
     available: list[Money]
     pending: list[Money]
-
-
-# --- Browser requests and replies --------------------------------------------------------------
 
 
 class OnboardRequest(Request):
@@ -264,27 +181,8 @@ class OnboardReply(Reply):
     account_id: str
 
 
-class StatusReply(Reply):
-    organization_id: str
-    stripe_connect_account_id: str | None
-    stripe_connect_status: ConnectStatus | None
-    onboarding_step: OnboardingStep | None
-    onboarding_rejection_reason: str | None
-    charges_enabled: bool
-    payouts_enabled: bool
-    details_submitted: bool
-    requirements_currently_due: list[str]
-    requirements_past_due: list[str]
-    requirements_disabled_reason: str | None
-    requirements_current_deadline: int | None
-    platform_fee_percent: float
-    platform_fee_fixed: int
-    stripe_synced_at: int | None
-    auto_transfer_payments: bool
-    payout_schedule_interval: PayoutInterval
-    payout_schedule_delay_days: int | None
-    payout_schedule_weekly_anchor: Weekday | None
-    payout_schedule_monthly_anchor: int | None
+class StatusReply(ConnectState, OrgReply):
+    sent_whole = True
 
     @classmethod
     def of(cls, org: Organization) -> StatusReply:
@@ -294,20 +192,11 @@ class StatusReply(Reply):
         )
 
 
-SourceId = Annotated[str, StringConstraints(pattern=r"^(ch|pi)_[A-Za-z0-9]{1,100}$")]
-Reason = Annotated[
-    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
-TransferGroup = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=500)]
-
-
-class TransferRequest(Request):
+class TransferRequest(OrgRequest):
     """A payment's transfer names its source (the charge, or its PaymentIntent); `amount` is the
     gross to take from it (default: all that is left). Without a source it is an operator's
     adjustment: `amount`, `currency` and `reason` are required then."""
 
-    organization_id: OrgId
     source_transaction: SourceId | None = None
     amount: Amount | None = None
     currency: Currency | None = None
@@ -317,31 +206,23 @@ class TransferRequest(Request):
     metadata: Annotated[dict[MetadataKey, MetadataValue], Field(max_length=20)] | None = None
 
 
-class TransferReply(Reply):
-    organization_id: str
-    idempotency_key: str
-    gross_amount: int
-    fee_amount: int
-    net_amount: int
-    currency: str
+class TransferReply(TransferMoney, LedgerKey, Reply):
     stripe_transfer_id: str | None
     status: TransferStatus
     source_transaction: str | None = None
     reason: str | None = None
 
 
-class PaymentIntentRequest(Request):
+class PaymentIntentRequest(OrgRequest):
     """The platform's checkout: a payment for an organization's sale."""
 
-    organization_id: OrgId
     amount: Amount
     currency: Currency
     description: Description | None = None
     transfer_group: TransferGroup | None = None
 
 
-class PaymentIntentReply(Reply):
-    organization_id: str
+class PaymentIntentReply(OrgReply):
     payment_intent_id: str
     client_secret: str | None
     amount: int
@@ -350,36 +231,25 @@ class PaymentIntentReply(Reply):
     transfer_group: str | None
 
 
-class PaymentReply(Reply):
-    payment_intent_id: str
-    charge_id: str | None
-    amount: int
-    amount_refunded: int
-    amount_transferred: int
-    amount_remaining: int
-    currency: str
-    created: int
+class PaymentReply(PaymentFields, Reply):
+    sent_whole = True
 
 
-class PaymentsReply(Reply):
-    organization_id: str
+class PaymentsReply(OrgReply):
     auto_transfer_payments: bool
     payments: list[PaymentReply]
 
 
-class AutoTransferRequest(Request):
-    organization_id: OrgId
+class AutoTransferRequest(OrgRequest):
     enabled: bool
 
 
-class PayoutRequest(Request):
-    organization_id: OrgId
+class PayoutRequest(OrgRequest):
     currency: Currency
     amount: Amount | None = None
 
 
-class PayoutReply(Reply):
-    organization_id: str
+class PayoutReply(OrgReply):
     payout_id: str
     amount: int
     currency: str
@@ -387,69 +257,49 @@ class PayoutReply(Reply):
     arrival_date: int | None
 
 
-class PayoutScheduleRequest(Request):
+class PayoutScheduleRequest(OrgRequest):
     """Stripe's `settings.payouts.schedule`: `weekly` needs `weekly_anchor`, `monthly` needs
     `monthly_anchor`; `delay_days` (how long funds wait before they can be paid out) is left to
     Stripe's minimum when absent."""
 
-    organization_id: OrgId
     interval: PayoutInterval
     weekly_anchor: Weekday | None = None
     monthly_anchor: Annotated[int, Field(ge=1, le=31)] | None = None
     delay_days: Annotated[int, Field(ge=2, le=365)] | None = None
 
 
-class TransferEntry(Reply):
-    gross_amount: int
-    fee_amount: int
-    net_amount: int
-    currency: str
-    stripe_transfer_id: str | None
-    status: TransferStatus
-    amount_reversed: int
-    failure_message: str | None
-    source_transaction: str | None
-    reason: str | None
-    initiated_by: str | None
+class TransferEntry(TransferFields, Reply):
+    sent_whole = True
     created_at: str
 
 
-class TransferHistoryReply(Reply):
-    organization_id: str
+class TransferHistoryReply(OrgReply):
     transfers: list[TransferEntry]
     next_cursor: str | None
 
 
-class PayoutEntry(Reply):
-    stripe_payout_id: str | None
-    amount: int
-    currency: str
-    status: str
+class PayoutEntry(PayoutFields, Reply):
+    sent_whole = True
+    updated_at: str
     automatic: bool
-    failure_code: str | None
-    failure_message: str | None
     # For a failed payout: what the organization should do, in words (from `failure_code`).
     failure_advice: str | None
-    arrival_date: int | None
-    updated_at: str
 
 
-class PayoutHistoryReply(Reply):
-    organization_id: str
+class PayoutHistoryReply(OrgReply):
     payouts: list[PayoutEntry]
     next_cursor: str | None
 
 
-class LoginLinkRequest(Request):
-    organization_id: OrgId
+class LoginLinkRequest(OrgRequest):
+    pass  # the organization alone: its owner or an admin gets a fresh Express dashboard link
 
 
 class LoginLinkReply(Reply):
     url: str
 
 
-class PlatformFeeRequest(Request):
-    organization_id: OrgId
+class PlatformFeeRequest(OrgRequest):
     platform_fee_percent: Annotated[float, Field(ge=0, le=100)]
     platform_fee_fixed: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 

@@ -26,10 +26,10 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from backend.errors import ApiError, Conflict
-from backend.models import Organization
 from backend.services import Services
 from backend.stripe_errors import is_definitive
 from backend.worker_client import WorkerError
+from backend.worker_models import Organization
 
 # Stripe keeps an idempotency key for at least 24 hours. A ledger row still waiting for Stripe's
 # answer is re-sent with its key only well inside that window: later, Stripe may have forgotten

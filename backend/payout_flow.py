@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from backend.errors import ApiError, InvalidRequest
 from backend.fees import FeeError, normalise_currency, validate_amount
-from backend.models import LedgerPayout, Organization, PayoutRequest
+from backend.models import PayoutRequest
 from backend.money_operation import Ask, LedgerTag, Outcome, Reserved, hash_request, perform
 from backend.payout_amount import full_available_balance
 from backend.services import Services
 from backend.stripe_gateway import idempotency_key
 from backend.stripe_models import StripePayout
+from backend.worker_models import LedgerPayout, Organization
 
 
 @dataclass(frozen=True, slots=True)

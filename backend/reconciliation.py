@@ -27,16 +27,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import ValidationError
 
 from backend.errors import ApiError
-from backend.models import (
-    ConnectedAccount,
-    LedgerPayout,
-    LedgerTransfer,
-    ReconciledRow,
-    ReconcileReply,
-    ReplayCounts,
-    TransferOrigin,
-    WebhookReply,
-)
+from backend.models import ReconciledRow, ReconcileReply, ReplayCounts, WebhookReply
 from backend.money_operation import LedgerTag, epoch_seconds
 from backend.services import Services
 from backend.status_mapping import DEAUTHORIZED_REASON
@@ -45,6 +36,7 @@ from backend.stripe_events import Envelope, PayoutObject, TransferObject, Unpars
 from backend.stripe_gateway import Page
 from backend.sync import mark_deauthorized
 from backend.worker_client import WorkerError
+from backend.worker_models import ConnectedAccount, LedgerPayout, LedgerTransfer, TransferOrigin
 
 logger = logging.getLogger("backend.reconcile")
 

@@ -33,10 +33,24 @@ class SettingsError(Exception):
         super().__init__("invalid backend configuration:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _split(value: object) -> object:
+def _comma_list(value: object, *, at_least_one: str = "") -> object:
+    """A comma-separated variable as the tuple of its non-blank entries (pydantic checks anything
+    else); `at_least_one`: what an empty one lacks, when it must not be empty."""
     if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
+        value = tuple(part.strip() for part in value.split(",") if part.strip())
+    if at_least_one and value == ():
+        raise ValueError(f"needs at least one {at_least_one} (comma-separated)")
     return value
+
+
+def _http_url(value: str, *, example: str, plain_http: str) -> str:
+    """The URL without a trailing slash, if http(s) with a host; plain http only to loopback."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL such as {example}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(plain_http)
+    return value.strip().rstrip("/")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -149,13 +163,10 @@ class Settings(BaseSettings):
     @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod
     def _webhook_secrets(cls, value: object) -> object:
-        parts = _split(value)
-        if isinstance(parts, tuple):
-            if not parts:
-                raise ValueError("needs at least one whsec_… secret (comma-separated)")
-            for part in parts:
-                if not (isinstance(part, str) and part.startswith("whsec_") and len(part) > 6):
-                    raise ValueError("every entry must be a webhook signing secret (whsec_…)")
+        parts = _comma_list(value, at_least_one="whsec_… secret")
+        for part in parts if isinstance(parts, tuple) else ():
+            if not (isinstance(part, str) and part.startswith("whsec_") and len(part) > 6):
+                raise ValueError("every entry must be a webhook signing secret (whsec_…)")
         return parts
 
     @field_validator("stripe_api_base", mode="before")
@@ -165,27 +176,25 @@ class Settings(BaseSettings):
             return None  # unset means real Stripe
         if not isinstance(value, str):
             raise ValueError("must be a URL")
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL such as http://127.0.0.1:12111")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ValueError("must be https:// unless it is a loopback address")
-        return value.strip().rstrip("/")
+        return _http_url(
+            value,
+            example="http://127.0.0.1:12111",
+            plain_http="must be https:// unless it is a loopback address",
+        )
 
     @field_validator("worker_url")
     @classmethod
     def _worker_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL such as https://connect-worker.example.com")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ValueError(
-                "must be https:// (the internal API key travels in every request); "
-                "plain http:// is allowed only on loopback"
-            )
+        url = _http_url(
+            value,
+            example="https://connect-worker.example.com",
+            plain_http="must be https:// (the internal API key travels in every request); "
+            "plain http:// is allowed only on loopback",
+        )
+        parts = urlsplit(url)
         if parts.query or parts.fragment or "@" in parts.netloc:
             raise ValueError("must not carry a query, fragment or user info")
-        return value.strip().rstrip("/")
+        return url
 
     @field_validator("internal_api_key")
     @classmethod
@@ -195,19 +204,14 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
         return SecretStr(key)
 
-    @field_validator("operator_api_key", mode="before")
+    @field_validator("operator_api_key", "platform_api_key", mode="before")
     @classmethod
-    def _operator_key(cls, value: object) -> object:
+    def _optional_key(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, str) and len(value.strip()) < MIN_INTERNAL_API_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
         return value.strip() if isinstance(value, str) else value
-
-    @field_validator("platform_api_key", mode="before")
-    @classmethod
-    def _platform_key(cls, value: object) -> object:
-        return cls._operator_key(value)
 
     @field_validator("min_transfer_amounts", mode="before")
     @classmethod
@@ -217,17 +221,15 @@ class Settings(BaseSettings):
     @field_validator("frontend_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
-        parts = _split(value)
+        parts = _comma_list(value, at_least_one="origin")
         if isinstance(parts, tuple):
-            if not parts:
-                raise ValueError("needs at least one origin (comma-separated)")
             return tuple(dict.fromkeys(normalise_origin(str(p)) for p in parts))
         return parts
 
     @field_validator("payout_schedule_intervals", mode="before")
     @classmethod
     def _payout_intervals(cls, value: object) -> object:
-        parts = _split(value)
+        parts = _comma_list(value)
         if isinstance(parts, tuple):
             lowered = tuple(str(p).lower() for p in parts)
             unknown = [p for p in lowered if p not in ("manual", "daily", "weekly", "monthly")]

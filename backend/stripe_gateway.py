@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import stripe
+from pydantic import BaseModel
 from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
@@ -29,7 +30,7 @@ from stripe.params import (
 from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
 from backend.errors import UpstreamError
-from backend.models import Money
+from backend.models import Money, PayoutInterval, Weekday
 from backend.payout_amount import Funds
 from backend.stripe_errors import map_stripe_error
 from backend.stripe_models import (
@@ -42,14 +43,14 @@ from backend.stripe_models import (
 )
 
 logger = logging.getLogger("backend.stripe")
-WeeklyAnchor = Literal["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"]
 
 # One page of a Stripe list, each object as plain JSON, and whether more follow.
 Page = tuple[list[dict[str, Any]], bool]
 PAGE_SIZE = 100
-
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+ListParams = TypeVar("ListParams", TransferListParams, PayoutListParams, EventListParams)
 
 EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
     "controller": {
@@ -71,22 +72,28 @@ def idempotency_key(*parts: str) -> str:
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def _paged(params: ListParams, starting_after: str | None) -> ListParams:
+    """A list call's page size and, after the first page, where the previous one ended."""
+    params["limit"] = PAGE_SIZE
+    if starting_after:
+        params["starting_after"] = starting_after
+    return params
+
+
 def _funds(entries: Any) -> list[Funds]:
-    out: list[Funds] = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        types = entry.get("source_types")
-        out.append(
-            Funds(
-                amount=int(entry["amount"]),
-                currency=str(entry["currency"]),
-                source_types={
-                    str(k): int(v) for k, v in (types or {}).items() if isinstance(v, int)
-                },
-            )
+    return [
+        Funds(
+            amount=int(entry["amount"]),
+            currency=str(entry["currency"]),
+            source_types={
+                str(k): int(v)
+                for k, v in (entry.get("source_types") or {}).items()
+                if isinstance(v, int)
+            },
         )
-    return out
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict)
+    ]
 
 
 def _account(obj: stripe.Account) -> StripeAccount:
@@ -136,6 +143,12 @@ class ConnectStripe:
                 code="stripe_unavailable", message="Payment provider unreachable."
             ) from None
 
+    async def _read(
+        self, operation: str, call: Awaitable[stripe.StripeObject], model: type[M]
+    ) -> M:
+        """What Stripe answered, as our model of it."""
+        return model.model_validate((await self._guard(operation, call)).to_dict())
+
     async def close(self) -> None:
         close: Callable[[], Awaitable[None]] = self._http.close_async
         await close()
@@ -167,8 +180,8 @@ class ConnectStripe:
         self,
         account_id: str,
         *,
-        interval: Literal["manual", "daily", "weekly", "monthly"],
-        weekly_anchor: WeeklyAnchor | None,
+        interval: PayoutInterval,
+        weekly_anchor: Weekday | None,
         monthly_anchor: int | None,
         delay_days: int | None,
         request_key: str,
@@ -246,17 +259,8 @@ class ConnectStripe:
             params["transfer_group"] = transfer_group
         if description:
             params["description"] = description
-        transfer = await self._guard(
-            "create transfer",
-            self._client.v1.transfers.create_async(params, {"idempotency_key": key}),
-        )
-        destination_id = transfer.destination
-        return StripeTransfer(
-            id=transfer.id,
-            amount=transfer.amount,
-            currency=transfer.currency,
-            destination=destination_id if isinstance(destination_id, str) else None,
-        )
+        transfer = self._client.v1.transfers.create_async(params, {"idempotency_key": key})
+        return await self._read("create transfer", transfer, StripeTransfer)
 
     async def retrieve_balance(self, account_id: str) -> tuple[list[Money], list[Money]]:
         available, pending = await self.retrieve_funds(account_id)
@@ -278,13 +282,9 @@ class ConnectStripe:
         self, account_id: str, *, amount: int, currency: str, key: str, metadata: dict[str, str]
     ) -> StripePayout:
         params: PayoutCreateParams = {"amount": amount, "currency": currency, "metadata": metadata}
-        payout = await self._guard(
-            "create payout",
-            self._client.v1.payouts.create_async(
-                params, {"stripe_account": account_id, "idempotency_key": key}
-            ),
-        )
-        return StripePayout.model_validate(payout.to_dict())
+        options: stripe.RequestOptions = {"stripe_account": account_id, "idempotency_key": key}
+        payout = self._client.v1.payouts.create_async(params, options)
+        return await self._read("create payout", payout, StripePayout)
 
     async def create_payment_intent(
         self,
@@ -306,39 +306,15 @@ class ConnectStripe:
         }
         if description:
             params["description"] = description
-        intent = await self._guard(
-            "create payment intent",
-            self._client.v1.payment_intents.create_async(params, {"idempotency_key": key}),
-        )
-        return StripePaymentIntent.model_validate(intent.to_dict())
+        intent = self._client.v1.payment_intents.create_async(params, {"idempotency_key": key})
+        return await self._read("create payment intent", intent, StripePaymentIntent)
 
     async def retrieve_payment(self, source_id: str) -> StripePayment | None:
         """The payment behind a charge (`ch_…`) or PaymentIntent (`pi_…`), or None when Stripe
         has no such object. The organization comes from the PaymentIntent's metadata, which only
         the platform sets; the money from the charge."""
-        charge: stripe.Charge | None
-        try:
-            if source_id.startswith("ch_"):
-                charge = await self._retrieve_charge(source_id)
-                intent_id = charge.payment_intent
-                intent = (
-                    await self._retrieve_intent(intent_id) if isinstance(intent_id, str) else None
-                )
-            else:
-                intent = await self._retrieve_intent(source_id)
-                latest = intent.latest_charge
-                charge = await self._retrieve_charge(latest) if isinstance(latest, str) else None
-        except stripe.InvalidRequestError as exc:
-            if exc.code == "resource_missing":
-                return None
-            raise map_stripe_error(exc, operation="retrieve payment") from None
-        except stripe.StripeError as exc:
-            raise map_stripe_error(exc, operation="retrieve payment") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            logger.warning("stripe retrieve payment: transport failure (%s)", type(exc).__name__)
-            raise UpstreamError(
-                code="stripe_unavailable", message="Payment provider unreachable."
-            ) from None
+        found = await self._guard("retrieve payment", self._charge_and_intent(source_id))
+        charge, intent = found or (None, None)
         if intent is None:
             return None  # a charge made without a PaymentIntent is not one of our payments
         metadata = intent.metadata.to_dict() if intent.metadata else {}
@@ -359,11 +335,27 @@ class ConnectStripe:
             created=charge.created if charge is not None else intent.created,
         )
 
-    async def _retrieve_charge(self, charge_id: str) -> stripe.Charge:
-        return await self._client.v1.charges.retrieve_async(charge_id)
-
-    async def _retrieve_intent(self, intent_id: str) -> stripe.PaymentIntent:
-        return await self._client.v1.payment_intents.retrieve_async(intent_id)
+    async def _charge_and_intent(
+        self, source_id: str
+    ) -> tuple[stripe.Charge | None, stripe.PaymentIntent | None] | None:
+        """Either object leads to the other; None when Stripe has no `source_id`."""
+        charges, intents = self._client.v1.charges, self._client.v1.payment_intents
+        try:
+            if source_id.startswith("ch_"):
+                charge = await charges.retrieve_async(source_id)
+                intent_id = charge.payment_intent
+                if not isinstance(intent_id, str):
+                    return charge, None
+                return charge, await intents.retrieve_async(intent_id)
+            intent = await intents.retrieve_async(source_id)
+            latest = intent.latest_charge
+            if not isinstance(latest, str):
+                return None, intent
+            return await charges.retrieve_async(latest), intent
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise
 
     # --- reading back what happened (reconciliation) -----------------------------------------
 
@@ -371,48 +363,32 @@ class ConnectStripe:
         self, *, destination: str, created_gte: int, starting_after: str | None = None
     ) -> Page:
         """The platform's transfers to `destination` made since `created_gte`, newest first."""
-        params: TransferListParams = {
-            "destination": destination,
-            "created": {"gte": created_gte},
-            "limit": PAGE_SIZE,
-        }
-        if starting_after:
-            params["starting_after"] = starting_after
-        page = await self._guard("list transfers", self._client.v1.transfers.list_async(params))
-        return _page(page)
+        params: TransferListParams = {"destination": destination, "created": {"gte": created_gte}}
+        transfers = self._client.v1.transfers.list_async(_paged(params, starting_after))
+        return await self._page("list transfers", transfers)
 
     async def list_payouts(
         self, account_id: str, *, created_gte: int, starting_after: str | None = None
     ) -> Page:
         """The connected account's payouts made since `created_gte`, newest first."""
-        params: PayoutListParams = {"created": {"gte": created_gte}, "limit": PAGE_SIZE}
-        if starting_after:
-            params["starting_after"] = starting_after
-        page = await self._guard(
-            "list payouts",
-            self._client.v1.payouts.list_async(params, {"stripe_account": account_id}),
+        params: PayoutListParams = {"created": {"gte": created_gte}}
+        payouts = self._client.v1.payouts.list_async(
+            _paged(params, starting_after), {"stripe_account": account_id}
         )
-        return _page(page)
+        return await self._page("list payouts", payouts)
 
     async def list_undelivered_events(
         self, account_id: str | None, *, created_gte: int, starting_after: str | None = None
     ) -> Page:
         """Events whose webhook did not reach us (`delivery_success=false`) since `created_gte`,
         newest first: the platform's own (`account_id` None) or one connected account's."""
-        params: EventListParams = {
-            "delivery_success": False,
-            "created": {"gte": created_gte},
-            "limit": PAGE_SIZE,
-        }
-        if starting_after:
-            params["starting_after"] = starting_after
+        params: EventListParams = {"delivery_success": False, "created": {"gte": created_gte}}
         options: stripe.RequestOptions = {}
         if account_id is not None:
             options["stripe_account"] = account_id
-        page = await self._guard("list events", self._client.v1.events.list_async(params, options))
-        return _page(page)
+        events = self._client.v1.events.list_async(_paged(params, starting_after), options)
+        return await self._page("list events", events)
 
-
-def _page(page: Any) -> Page:
-    items = [item.to_dict(recursive=True) for item in page.data]
-    return items, bool(page.has_more)
+    async def _page(self, operation: str, call: Awaitable[Any]) -> Page:
+        page = await self._guard(operation, call)
+        return [item.to_dict(recursive=True) for item in page.data], bool(page.has_more)

@@ -1,11 +1,22 @@
 """Our view of Stripe objects: the gateway returns these, never `StripeObject`s, so nothing past
-it depends on the SDK's types. Read leniently, as the Worker's replies are."""
+it depends on the SDK's types. Read leniently, as the Worker's replies are — except the money
+objects, read by the same strict models as an event's (`backend/stripe_events.py`)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from backend.models import WorkerModel
+from backend.stripe_events import PayoutObject, TransferObject, UnixTime
+
+# A transfer the gateway created is checked as an event's transfer is.
+StripeTransfer = TransferObject
+
+
+class StripePayout(PayoutObject):
+    """A payout the gateway created, and when Stripe made it (its place in the ledger's order)."""
+
+    created: UnixTime
 
 
 class StripeAccount(WorkerModel):
@@ -36,16 +47,7 @@ class StripePayment(WorkerModel):
 
     def record(self, organization_id: str) -> dict[str, object]:
         """The Worker's `payment` object for this payment, recorded for `organization_id`."""
-        return {
-            "payment_intent_id": self.payment_intent_id,
-            "organization_id": organization_id,
-            "charge_id": self.charge_id,
-            "amount": self.amount,
-            "amount_refunded": self.amount_refunded,
-            "currency": self.currency,
-            "status": self.status,
-            "created": self.created,
-        }
+        return {**self.model_dump(), "organization_id": organization_id}
 
 
 class StripePaymentIntent(WorkerModel):
@@ -55,21 +57,3 @@ class StripePaymentIntent(WorkerModel):
     currency: str
     status: str
     transfer_group: str | None = None
-
-
-class StripeTransfer(WorkerModel):
-    id: str
-    amount: int
-    currency: str
-    destination: str | None = None
-
-
-class StripePayout(WorkerModel):
-    id: str
-    amount: int
-    currency: str
-    status: str
-    created: int
-    arrival_date: int | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 
-from backend.models import Organization
 from backend.services import Services
 from backend.status_mapping import deauthorized_fields, organization_fields
 from backend.stripe_errors import StripeAccountAccessLost
+from backend.worker_models import Organization
 
 DEAUTHORIZED_WITHIN_SECOND = 0.999
 

@@ -16,12 +16,13 @@ from typing import Literal
 
 from backend.errors import ApiError, Conflict, InvalidRequest
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
-from backend.models import LedgerTransfer, Organization, Payment, TransferRequest
+from backend.models import TransferRequest
 from backend.money_operation import Ask, LedgerTag, Outcome, Reserved, hash_request, perform
 from backend.services import Services
 from backend.stripe_gateway import idempotency_key
 from backend.stripe_models import StripePayment, StripeTransfer
 from backend.worker_client import WorkerError
+from backend.worker_models import LedgerTransfer, Organization, Payment
 
 Initiator = Literal["member", "platform", "operator", "automatic"]
 

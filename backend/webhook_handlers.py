@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from backend.errors import ApiError, UpstreamError
 from backend.event_ordering import Order, order
-from backend.models import Organization, TransferOrigin, TransferRequest
+from backend.models import TransferRequest
 from backend.money_operation import LedgerTag
 from backend.services import Services
 from backend.status_mapping import organization_fields
@@ -33,6 +33,7 @@ from backend.stripe_events import (
 from backend.sync import mark_deauthorized, sync_account
 from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
+from backend.worker_models import Organization, TransferOrigin
 
 logger = logging.getLogger("backend.webhooks")
 

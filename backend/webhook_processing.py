@@ -24,11 +24,12 @@ import contextlib
 import logging
 
 from backend.errors import ApiError, Conflict, ServiceUnavailable
-from backend.models import Claim, WebhookReply
+from backend.models import WebhookReply
 from backend.services import Services
 from backend.stripe_events import Envelope, EventRejected, Unparsed
 from backend.webhook_handlers import HANDLERS, ClaimCompleted, Event
 from backend.worker_client import WorkerError
+from backend.worker_models import Claim
 
 logger = logging.getLogger("backend.webhooks")
 

@@ -10,7 +10,9 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from backend.errors import Forbidden, Unauthorized, WorkerUnavailable
-from backend.models import (
+from backend.stripe_events import PayoutObject
+from backend.stripe_models import StripePayout
+from backend.worker_models import (
     ApplyResult,
     Checkpoint,
     Claim,
@@ -27,8 +29,6 @@ from backend.models import (
     UpdateResult,
     UserContext,
 )
-from backend.stripe_events import PayoutObject
-from backend.stripe_models import StripePayout
 from backend.worker_transport import WorkerError, WorkerTransport
 
 __all__ = ["PayoutPage", "TransferPage", "WorkerClient", "WorkerError"]

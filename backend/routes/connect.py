@@ -20,7 +20,6 @@ from backend.models import (
     LoginLinkRequest,
     OnboardReply,
     OnboardRequest,
-    Organization,
     PayoutReply,
     PayoutRequest,
     Reply,
@@ -35,6 +34,7 @@ from backend.services import Services, read_model, services
 from backend.sync import sync_account
 from backend.transfer_flow import transfer as run_transfer
 from backend.worker_client import WorkerError
+from backend.worker_models import Organization
 
 logger = logging.getLogger("backend.connect")
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 
 from backend.auth import MANAGER_ROLES, Authenticator, UserContextCache
 from backend.errors import Forbidden, Unauthorized
-from backend.models import Organization, User, UserContext
 from backend.worker_client import WorkerClient
+from backend.worker_models import Organization, User, UserContext
 from tests.fixtures.backend import BackendStack
 from tests.fixtures.worker import WorkerStack
 

@@ -7,15 +7,11 @@ from typing import Any
 import stripe
 from stripe.params import AccountCreateParams
 
+from backend.stripe_gateway import EXPRESS_ACCOUNT_PROFILE
+
+# The profile the backend creates accounts with, so the fake is tested on what it will be sent.
 EXPRESS_ACCOUNT: AccountCreateParams = {
-    "controller": {
-        "stripe_dashboard": {"type": "express"},
-        "fees": {"payer": "application"},
-        "losses": {"payments": "application"},
-        "requirement_collection": "stripe",
-    },
-    "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
-    "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+    **EXPRESS_ACCOUNT_PROFILE,
     "country": "US",
     "email": "owner@example.com",
     "business_type": "company",
