@@ -37,10 +37,10 @@ __all__ = ["PayoutPage", "TransferPage", "WorkerClient", "WorkerError"]
 class WorkerClient(WorkerTransport):
     async def health(self) -> bool:
         try:
-            status, _ = await self._call("GET", "/api/internal/health", read=True)
+            reply = await self._call("GET", "/api/internal/health", read=True)
         except WorkerUnavailable:
             return False
-        return status == 200
+        return reply.status == 200
 
     async def verify_user_context(
         self, token: str, *, organization_id: str | None = None
