@@ -273,4 +273,3 @@ class Http1Pool:
         self._open.discard(connection)
         if connection in self._idle:
             self._idle.remove(connection)
-

@@ -21,6 +21,7 @@ import logging
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
@@ -151,14 +152,34 @@ class WorkerTransport:
             logger.error("worker %s %s returned an unexpected body", method, path)
             raise WorkerUnavailable() from None
 
-    async def _find(self, path: str, *, model: type[M]) -> M | None:
-        """A read whose 404 means "no such row" rather than an error."""
+    # Paths are templates: each `{}` is filled with one percent-encoded segment, so every route
+    # a caller names reads as docs/internal-api.md writes it.
+
+    async def _get(self, path: str, model: type[M], *segments: str) -> M:
+        return await self._request("GET", _fill(path, segments), read=True, model=model)
+
+    async def _post(
+        self, path: str, model: type[M], body: Mapping[str, Any], *, read: bool = False
+    ) -> M:
+        """A POST is a write unless `read` says it changes nothing (then it retries as a read)."""
+        return await self._request("POST", path, body, read=read, model=model)
+
+    async def _find(
+        self, method: str, path: str, model: type[M], *segments: str, body: Any = None
+    ) -> M | None:
+        """A call whose 404 means "no such row" rather than an error."""
         try:
-            return await self._request("GET", path, read=True, model=model)
+            if method == "GET":
+                return await self._get(path, model, *segments)
+            return await self._post(_fill(path, segments), model, body)
         except WorkerError as exc:
             if exc.status == 404:
                 return None
             raise
+
+
+def _fill(path: str, segments: tuple[str, ...]) -> str:
+    return path.format(*(quote(s, safe="") for s in segments)) if segments else path
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
