@@ -11,8 +11,8 @@ after `idle_seconds`; HTTPS with SNI and certificate verification (the default c
 Its failures say how far a call got, because that decides what the caller may retry:
 `ConnectFailed` (nothing was sent), `StaleConnection` (a reused connection was closed before any
 byte of the answer: the request never ran), `ConnectionLost` (anything after the request may have
-been sent). Time limits are the caller's: cancel the call (e.g. `asyncio.timeout`) and the
-connection in use is aborted, never reused.
+been sent). A request given a `deadline` fails with `TimeoutError` once it passes; timed out or
+cancelled, the connection in use is aborted, never reused.
 """
 
 from __future__ import annotations
@@ -136,17 +136,22 @@ class _Connection(asyncio.Protocol):
 
     # --- used by the pool ----------------------------------------------------------------------
 
-    async def exchange(self, request: bytes) -> Reply:
-        """Send one request and wait for its whole reply. Cancelled or failed, the connection is
-        aborted: a reply still on its way must never be read as the next request's."""
+    async def exchange(self, request: bytes, deadline: float | None) -> Reply:
+        """Send one request and wait for its whole reply until `deadline` (loop time). Timed out,
+        cancelled or failed, the connection is aborted: a reply still on its way must never be
+        read as the next request's."""
         assert self.transport is not None
         waiter: asyncio.Future[Reply] = self._loop.create_future()
         self._waiter = waiter
         self._answered = False
+        # A timer on the loop, not asyncio.timeout(): a third of the cost, on every call.
+        timer = None if deadline is None else self._loop.call_at(deadline, self._time_out)
         self.transport.write(request)
         try:
             return await waiter
         finally:
+            if timer is not None:
+                timer.cancel()
             if not waiter.done() or waiter.cancelled() or waiter.exception() is not None:
                 self._waiter = None
                 self.abort()
@@ -164,7 +169,10 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(Reply(status, b"".join(self._chunks)))
         self._chunks = []
 
-    def _fail(self, exc: TransportError) -> None:
+    def _time_out(self) -> None:
+        self._fail(TimeoutError())
+
+    def _fail(self, exc: Exception) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
@@ -205,20 +213,35 @@ class Http1Pool:
         self._open: set[_Connection] = set()
 
     async def request(
-        self, method: str, path: str, body: bytes | None = None, *, fresh: bool = False
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        deadline: float | None = None,
+        fresh: bool = False,
     ) -> Reply:
-        """One request on a pooled connection (`fresh`: on a newly opened one)."""
+        """One request on a pooled connection (`fresh`: on a newly opened one), answered by
+        `deadline` (loop time) or `TimeoutError` — waiting for a free connection included."""
         request = self._encode(method, path, body)
-        async with self._slots:
+        if self._slots.locked():
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()
+        try:
             connection = None if fresh else self._take_idle()
             if connection is None:
-                connection = await self._connect()
-            reply = await connection.exchange(request)
+                async with asyncio.timeout_at(deadline):
+                    connection = await self._connect()
+            reply = await connection.exchange(request, deadline)
             if not connection.closed:
                 connection.idle_since = now = asyncio.get_running_loop().time()
                 self._idle.append(connection)
                 self._expire_oldest(now)
             return reply
+        finally:
+            self._slots.release()
 
     async def close(self) -> None:
         for connection in list(self._open):

@@ -78,10 +78,12 @@ class WorkerTransport:
 
     # --- transport -----------------------------------------------------------------------------
 
-    async def _send(self, method: str, path: str, body: bytes | None, *, fresh: bool) -> Reply:
+    async def _send(
+        self, method: str, path: str, body: bytes | None, *, deadline: float, fresh: bool = False
+    ) -> Reply:
         if self._on_attempt is not None:
             self._on_attempt(method, path)
-        return await self._pool.request(method, path, body, fresh=fresh)
+        return await self._pool.request(method, path, body, deadline=deadline, fresh=fresh)
 
     async def _call(
         self, method: str, path: str, body: Mapping[str, Any] | None = None, *, read: bool
@@ -97,14 +99,11 @@ class WorkerTransport:
             if deadline <= loop.time():
                 break
             try:
-                async with asyncio.timeout_at(deadline):
-                    try:
-                        reply = await self._send(method, path, data, fresh=False)
-                    except StaleConnection:
-                        logger.info(
-                            "worker %s %s: pooled connection closed; retrying", method, path
-                        )
-                        reply = await self._send(method, path, data, fresh=True)
+                try:
+                    reply = await self._send(method, path, data, deadline=deadline)
+                except StaleConnection:
+                    logger.info("worker %s %s: pooled connection closed; retrying", method, path)
+                    reply = await self._send(method, path, data, deadline=deadline, fresh=True)
             except ConnectFailed:
                 last_reason = "connection refused"
                 continue  # nothing was sent: safe for writes too

@@ -252,6 +252,38 @@ async def test_a_cancelled_request_drops_its_connection(
     assert raw.connections == 2
 
 
+async def test_a_request_past_its_deadline_times_out_and_drops_its_connection(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    raw.hold = asyncio.Event()
+    pool = make_pool(raw.url)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await pool.request("GET", "/x", deadline=started + 0.2)
+    assert 0.19 <= loop.time() - started < 0.5
+    raw.hold.set()
+    raw.answers = [reply(b'{"late":1}'), reply(b'{"second":2}')]
+    assert (await pool.request("GET", "/x")).body == b'{"second":2}'
+    assert raw.connections == 2
+
+
+async def test_waiting_for_a_free_connection_counts_against_the_deadline(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    raw.hold = asyncio.Event()
+    pool = make_pool(raw.url, limit=1)
+    busy = asyncio.create_task(pool.request("GET", "/x"))
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    with pytest.raises(TimeoutError):
+        await pool.request("GET", "/x", deadline=loop.time() + 0.2)
+    raw.hold.set()
+    assert (await busy).status == 200
+    assert (await pool.request("GET", "/x")).status == 200  # the slot was given back
+    assert len(raw.requests) == 2
+
+
 async def test_a_refused_connection_is_connect_failed(
     make_pool: Callable[..., Http1Pool],
 ) -> None:
