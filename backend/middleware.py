@@ -28,8 +28,12 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
+        framed = False
         for name, value in scope["headers"]:
-            if name == b"content-length":
+            if name == b"transfer-encoding":
+                framed = True
+            elif name == b"content-length":
+                framed = True
                 try:
                     too_large = int(value) > limit
                 except ValueError:
@@ -39,6 +43,9 @@ class BodySizeLimit:
                     response = error_response(exc.status, exc.code, exc.message)
                     await response(scope, receive, send)
                     return
+        if not framed:  # neither length nor chunks: HTTP/1.1 says there is no body to count
+            await self.app(scope, receive, send)
+            return
         received = 0
 
         async def counting_receive() -> Message:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -37,21 +36,19 @@ __all__ = ["PayoutPage", "TransferPage", "WorkerClient", "WorkerError"]
 class WorkerClient(WorkerTransport):
     async def health(self) -> bool:
         try:
-            status, _ = await self._call("GET", "/api/internal/health", read=True)
+            reply = await self._call("GET", "/api/internal/health", read=True)
         except WorkerUnavailable:
             return False
-        return status == 200
+        return reply.status == 200
 
     async def verify_user_context(
         self, token: str, *, organization_id: str | None = None
     ) -> UserContext:
-        body: dict[str, Any] = {"token": token}
-        if organization_id is not None:
-            body["organization_id"] = organization_id
+        body = _present(token=token, organization_id=organization_id)
         try:
-            context = await self._request(
-                "POST", "/api/internal/verify-user-context", body, read=True, model=UserContext
-            )
+            # It writes nothing, so it retries as a read.
+            path = "/api/internal/verify-user-context"
+            return await self._post(path, UserContext, body, read=True)
         except WorkerError as exc:
             if exc.status == 401:
                 raise Unauthorized() from None
@@ -61,55 +58,37 @@ class WorkerClient(WorkerTransport):
                 # An id the Worker cannot even look up is, to the user, an org they do not hold.
                 raise (Forbidden() if organization_id is not None else Unauthorized()) from None
             raise
-        return context
 
     async def get_organization(self, organization_id: str) -> Organization:
-        reply = await self._request(
-            "GET",
-            f"/api/internal/organization/{_segment(organization_id)}",
-            read=True,
-            model=_OrganizationReply,
-        )
-        return reply.organization
+        path = "/api/internal/organization/{}"
+        return (await self._get(path, _OrganizationReply, organization_id)).organization
 
     async def find_organization_by_account(self, stripe_account_id: str) -> Organization | None:
-        reply = await self._find(
-            f"/api/internal/organization-by-account/{_segment(stripe_account_id)}",
-            model=_OrganizationReply,
-        )
+        path = "/api/internal/organization-by-account/{}"
+        reply = await self._find("GET", path, _OrganizationReply, stripe_account_id)
         return None if reply is None else reply.organization
 
     async def update_organization(
         self, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
     ) -> UpdateResult:
-        body: dict[str, Any] = {"organization_id": organization_id, "fields": dict(fields)}
-        if synced_at is not None:
-            body["synced_at"] = synced_at
-        return await self._request(
-            "POST", "/api/internal/update-organization", body, read=False, model=UpdateResult
-        )
+        body = _present(organization_id=organization_id, fields=dict(fields), synced_at=synced_at)
+        return await self._post("/api/internal/update-organization", UpdateResult, body)
 
     async def create_connect_account(
         self, organization_id: str, stripe_account_id: str
     ) -> CreateAccountResult:
-        return await self._request(
-            "POST",
-            "/api/internal/create-connect-account",
-            {"organization_id": organization_id, "stripe_account_id": stripe_account_id},
-            read=False,
-            model=CreateAccountResult,
-        )
+        body = {"organization_id": organization_id, "stripe_account_id": stripe_account_id}
+        return await self._post("/api/internal/create-connect-account", CreateAccountResult, body)
 
     async def set_platform_fee(
         self, organization_id: str, *, percent: float, fixed: int | None
     ) -> Organization:
-        body: dict[str, Any] = {"organization_id": organization_id, "platform_fee_percent": percent}
-        if fixed is not None:
-            body["platform_fee_fixed"] = fixed
-        reply = await self._request(
-            "POST", "/api/internal/set-platform-fee", body, read=False, model=_OrganizationReply
+        body = _present(
+            organization_id=organization_id, platform_fee_percent=percent, platform_fee_fixed=fixed
         )
-        return reply.organization
+        return (
+            await self._post("/api/internal/set-platform-fee", _OrganizationReply, body)
+        ).organization
 
     async def claim_event(
         self,
@@ -120,30 +99,22 @@ class WorkerClient(WorkerTransport):
         stripe_account_id: str | None,
         lease_seconds: int = 60,
     ) -> Claim:
-        return await self._request(
-            "POST",
-            "/api/internal/webhook-events/claim",
-            {
-                "event_id": event_id,
-                "event_type": event_type,
-                "event_created": event_created,
-                "stripe_account_id": stripe_account_id,
-                "lease_seconds": lease_seconds,
-            },
-            read=False,
-            model=Claim,
+        body = dict(
+            event_id=event_id,
+            event_type=event_type,
+            event_created=event_created,
+            stripe_account_id=stripe_account_id,
+            lease_seconds=lease_seconds,
         )
+        return await self._post("/api/internal/webhook-events/claim", Claim, body)
 
     async def complete_event(
         self, event_id: str, *, claim_id: str, outcome: str, error: str | None = None
     ) -> str:
-        body: dict[str, Any] = {"event_id": event_id, "claim_id": claim_id, "outcome": outcome}
-        if error is not None:
-            body["error"] = error[:500]
-        reply = await self._request(
-            "POST", "/api/internal/webhook-events/complete", body, read=False, model=_StatusReply
-        )
-        return reply.status
+        body = _present(event_id=event_id, claim_id=claim_id, outcome=outcome, error=_clip(error))
+        return (
+            await self._post("/api/internal/webhook-events/complete", _StatusReply, body)
+        ).status
 
     async def apply_organization(
         self,
@@ -156,33 +127,26 @@ class WorkerClient(WorkerTransport):
     ) -> ApplyResult:
         """An event's account snapshot written under "only if from a later second" and its claim
         completed, in one D1 batch; `completed` is false on a same-second tie (read Stripe)."""
-        return await self._request(
-            "POST",
-            "/api/internal/webhook-events/apply-organization",
-            {
-                "event_id": event_id,
-                "claim_id": claim_id,
-                "organization_id": organization_id,
-                "fields": dict(fields),
-                "event_created": event_created,
-            },
-            read=False,
-            model=ApplyResult,
+        body = {
+            "event_id": event_id,
+            "claim_id": claim_id,
+            "organization_id": organization_id,
+            "fields": dict(fields),
+            "event_created": event_created,
+        }
+        return await self._post(
+            "/api/internal/webhook-events/apply-organization", ApplyResult, body
         )
 
     async def reserve_transfer(self, **fields: Any) -> ReserveResult:
-        return await self._request(
-            "POST", "/api/internal/transfers/reserve", fields, read=False, model=ReserveResult
-        )
+        return await self._post("/api/internal/transfers/reserve", ReserveResult, fields)
 
     async def find_transfer(
         self, organization_id: str, idempotency_key: str
     ) -> LedgerTransfer | None:
         """The ledger row for this idempotency key, or None (a replay's lookup)."""
-        reply = await self._find(
-            f"/api/internal/transfers/{_segment(organization_id)}/{_segment(idempotency_key)}",
-            model=_TransferReply,
-        )
+        path = "/api/internal/transfers/{}/{}"
+        reply = await self._find("GET", path, _TransferReply, organization_id, idempotency_key)
         return None if reply is None else reply.transfer
 
     async def complete_transfer(
@@ -194,19 +158,14 @@ class WorkerClient(WorkerTransport):
         stripe_transfer_id: str | None = None,
         failure_message: str | None = None,
     ) -> LedgerTransfer:
-        body: dict[str, Any] = {
-            "organization_id": organization_id,
-            "idempotency_key": idempotency_key,
-            "status": status,
-        }
-        if stripe_transfer_id is not None:
-            body["stripe_transfer_id"] = stripe_transfer_id
-        if failure_message is not None:
-            body["failure_message"] = failure_message[:500]
-        reply = await self._request(
-            "POST", "/api/internal/transfers/complete", body, read=False, model=_TransferReply
+        body = _present(
+            organization_id=organization_id,
+            idempotency_key=idempotency_key,
+            status=status,
+            stripe_transfer_id=stripe_transfer_id,
+            failure_message=_clip(failure_message),
         )
-        return reply.transfer
+        return (await self._post("/api/internal/transfers/complete", _TransferReply, body)).transfer
 
     async def sync_transfer(
         self,
@@ -219,83 +178,49 @@ class WorkerClient(WorkerTransport):
         """The row holding this Stripe transfer after the update, or None (not made through us).
         With `origin`, a `pending` row it names takes the transfer first; a named row that cannot
         (finished, or other money) raises `WorkerError` `transfer_mismatch`."""
-        body: dict[str, Any] = {
+        body = {
             "stripe_transfer_id": stripe_transfer_id,
             "amount_reversed": amount_reversed,
             "reversed": reversed,
+            **(origin.model_dump() if origin is not None else {}),
         }
-        if origin is not None:
-            body.update(origin.model_dump())
-        try:
-            reply = await self._request(
-                "POST", "/api/internal/transfers/sync", body, read=False, model=_TransferReply
-            )
-        except WorkerError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return reply.transfer
+        reply = await self._find("POST", "/api/internal/transfers/sync", _TransferReply, body=body)
+        return None if reply is None else reply.transfer
 
     async def record_payment(self, payment: Mapping[str, Any]) -> Payment:
         """Store a payment as Stripe shows it; `WorkerError` `payment_conflict` when it is
         recorded for another organization or with other amounts."""
-        reply = await self._request(
-            "POST", "/api/internal/payments/record", payment, read=False, model=_PaymentReply
-        )
-        return reply.payment
+        return (await self._post("/api/internal/payments/record", _PaymentReply, payment)).payment
 
     async def list_untransferred_payments(self, organization_id: str) -> list[Payment]:
-        reply = await self._request(
-            "GET",
-            f"/api/internal/payments/{_segment(organization_id)}/untransferred",
-            read=True,
-            model=_PaymentsReply,
-        )
-        return reply.payments
+        path = "/api/internal/payments/{}/untransferred"
+        return (await self._get(path, _PaymentsReply, organization_id)).payments
 
     async def transfer_history(
         self, organization_id: str, *, limit: int, before_id: int | None
     ) -> TransferPage:
-        return await self._request(
-            "POST",
-            "/api/internal/history/transfers",
-            _page(organization_id, limit, before_id),
-            read=True,
-            model=TransferPage,
-        )
+        body = _present(organization_id=organization_id, limit=limit, before_id=before_id)
+        return await self._post("/api/internal/history/transfers", TransferPage, body, read=True)
 
     async def payout_history(
         self, organization_id: str, *, limit: int, before_id: int | None
     ) -> PayoutPage:
-        return await self._request(
-            "POST",
-            "/api/internal/history/payouts",
-            _page(organization_id, limit, before_id),
-            read=True,
-            model=PayoutPage,
-        )
+        body = _present(organization_id=organization_id, limit=limit, before_id=before_id)
+        return await self._post("/api/internal/history/payouts", PayoutPage, body, read=True)
 
     async def set_auto_transfer(self, organization_id: str, *, enabled: bool) -> Organization:
-        reply = await self._request(
-            "POST",
-            "/api/internal/set-auto-transfer",
-            {"organization_id": organization_id, "enabled": enabled},
-            read=False,
-            model=_OrganizationReply,
-        )
-        return reply.organization
+        body = {"organization_id": organization_id, "enabled": enabled}
+        return (
+            await self._post("/api/internal/set-auto-transfer", _OrganizationReply, body)
+        ).organization
 
     async def reserve_payout(self, **fields: Any) -> PayoutReserveResult:
-        return await self._request(
-            "POST", "/api/internal/payouts/reserve", fields, read=False, model=PayoutReserveResult
-        )
+        return await self._post("/api/internal/payouts/reserve", PayoutReserveResult, fields)
 
     async def find_payout(self, organization_id: str, idempotency_key: str) -> LedgerPayout | None:
         """The payout reserved under this idempotency key, or None (a replay's lookup)."""
-        reply = await self._find(
-            f"/api/internal/payouts/{_segment(organization_id)}/{_segment(idempotency_key)}",
-            model=_PayoutReply,
-        )
+        path = "/api/internal/payouts/{}/{}"
+        reply = await self._find("GET", path, _PayoutReply, organization_id, idempotency_key)
         return None if reply is None else reply.payout
 
     async def refuse_payout(
@@ -306,16 +231,13 @@ class WorkerClient(WorkerTransport):
         failure_code: str | None,
         failure_message: str | None,
     ) -> LedgerPayout:
-        body: dict[str, Any] = {
+        body = {
             "organization_id": organization_id,
             "idempotency_key": idempotency_key,
             "failure_code": failure_code,
-            "failure_message": None if failure_message is None else failure_message[:500],
+            "failure_message": _clip(failure_message),
         }
-        reply = await self._request(
-            "POST", "/api/internal/payouts/refuse", body, read=False, model=_PayoutReply
-        )
-        return reply.payout
+        return (await self._post("/api/internal/payouts/refuse", _PayoutReply, body)).payout
 
     async def upsert_payout(
         self,
@@ -336,37 +258,26 @@ class WorkerClient(WorkerTransport):
             "event_created": event_created,
             "idempotency_key": idempotency_key,
         }
-        reply = await self._request(
-            "POST", "/api/internal/payouts/upsert", body, read=False, model=_PayoutReply
-        )
-        return reply.payout
+        return (await self._post("/api/internal/payouts/upsert", _PayoutReply, body)).payout
 
     async def list_unsettled(self) -> Unsettled:
         """Transfer rows still `pending` and payout rows still `reserved`, oldest first (≤ 200
         each): the rows whose outcome at Stripe reconciliation must find out."""
-        return await self._request(
-            "GET", "/api/internal/reconciliation/unsettled", read=True, model=Unsettled
-        )
+        return await self._get("/api/internal/reconciliation/unsettled", Unsettled)
 
     async def list_connected_accounts(self) -> list[ConnectedAccount]:
-        reply = await self._request(
-            "GET", "/api/internal/reconciliation/accounts", read=True, model=_AccountsReply
-        )
-        return reply.accounts
+        return (await self._get("/api/internal/reconciliation/accounts", _AccountsReply)).accounts
 
     async def list_checkpoints(self) -> dict[str, Checkpoint]:
-        reply = await self._request(
-            "GET", "/api/internal/reconciliation/checkpoints", read=True, model=_CheckpointsReply
-        )
+        reply = await self._get("/api/internal/reconciliation/checkpoints", _CheckpointsReply)
         return {c.scope: c for c in reply.checkpoints}
 
     async def advance_checkpoint(self, scope: str, *, event_created: int, event_id: str) -> bool:
         """Record that recovery settled `scope`'s events up to this one (never moves back)."""
         body = {"scope": scope, "event_created": event_created, "event_id": event_id}
-        reply = await self._request(
-            "POST", "/api/internal/reconciliation/checkpoints", body, read=False, model=_Advanced
-        )
-        return reply.advanced
+        return (
+            await self._post("/api/internal/reconciliation/checkpoints", _Advanced, body)
+        ).advanced
 
 
 class TransferPage(BaseModel):
@@ -415,12 +326,10 @@ class _Advanced(BaseModel):
     advanced: bool
 
 
-def _page(organization_id: str, limit: int, before_id: int | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"organization_id": organization_id, "limit": limit}
-    if before_id is not None:
-        body["before_id"] = before_id
-    return body
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value: an absent optional field is left out, never sent as null."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
-def _segment(value: str) -> str:
-    return quote(value, safe="")
+def _clip(message: str | None) -> str | None:
+    return None if message is None else message[:500]

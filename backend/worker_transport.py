@@ -1,5 +1,5 @@
-"""The transport under `WorkerClient`: one pooled aiohttp session per process, and retries
-deliberately narrow.
+"""The transport under `WorkerClient`: one pool of keep-alive connections per process
+(`http_pool`), and retries deliberately narrow.
 
 Reads (and `verify-user-context`, which writes nothing) retry on connection failures, timeouts and
 502/503/504. Writes retry when the TCP connection could not be opened (the request never left),
@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from backend.errors import ApiError, WorkerUnavailable
+from backend.http_pool import ConnectFailed, Http1Pool, Reply, StaleConnection, TransportError
 
 logger = logging.getLogger("backend.worker_client")
 
@@ -40,26 +43,8 @@ class WorkerError(ApiError):
     """A 4xx answer from the Worker, carrying its code so callers can branch on it."""
 
 
-class _StaleConnection(Exception):
-    """A reused pooled connection failed before any answer: the peer had closed it while idle."""
-
-
-async def _on_reuse(
-    session: aiohttp.ClientSession,
-    context: Any,
-    params: aiohttp.TraceConnectionReuseconnParams,
-) -> None:
-    context.trace_request_ctx["reused"] = True
-
-
-def _reuse_tracing() -> aiohttp.TraceConfig:
-    config = aiohttp.TraceConfig()
-    config.on_connection_reuseconn.append(_on_reuse)
-    return config
-
-
 class WorkerTransport:
-    """The pooled sessions, the retry rules and the error mapping every Worker call shares."""
+    """The connection pool, the retry rules and the error mapping every Worker call shares."""
 
     def __init__(
         self,
@@ -68,119 +53,69 @@ class WorkerTransport:
         *,
         timeout_seconds: float = 5.0,
         pool_size: int = 100,
-        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        idle_seconds: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        on_attempt: Callable[[str, str], None] | None = None,
     ) -> None:
-        """`trace_configs` is the test seam: aiohttp's own hooks on every attempt (started,
-        refused, reused) of both sessions, so a test can watch the network without replacing it."""
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"X-API-Key": api_key, "Accept": "application/json"}
+        """`on_attempt(method, path)` is the test seam: called as every attempt starts (refused
+        ones and the retry on a fresh connection included), so a test can watch the network
+        without replacing it; `ssl_context` lets it trust its own certificate."""
+        self._pool = Http1Pool(
+            base_url,
+            limit=pool_size,
+            headers={"X-API-Key": api_key, "Accept": "application/json"},
+            idle_seconds=idle_seconds,
+            ssl_context=ssl_context,
+        )
         self._timeout_seconds = timeout_seconds
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=timeout_seconds)
-        self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
-        self._fresh: aiohttp.ClientSession | None = None
-        self._trace_configs = list(trace_configs)
+        self._on_attempt = on_attempt
 
     async def open(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                headers=self._headers,
-                trace_configs=[_reuse_tracing(), *self._trace_configs],
-            )
-            # For the one retry after a stale connection: never another pooled (maybe stale) one.
-            self._fresh = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size, force_close=True),
-                timeout=self._timeout,
-                headers=self._headers,
-                trace_configs=self._trace_configs or None,
-            )
+        """Connections open on first use; kept so callers own the client's lifetime explicitly."""
 
     async def close(self) -> None:
-        for session in (self._session, self._fresh):
-            if session is not None:
-                await session.close()
-        self._session = self._fresh = None
+        await self._pool.close()
 
     # --- transport -----------------------------------------------------------------------------
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        *,
-        budget: float,
-        fresh: bool = False,
-    ) -> tuple[int, dict[str, Any]]:
-        if self._session is None:
-            await self.open()
-        session = self._fresh if fresh else self._session
-        assert session is not None
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
-        headers = {"Content-Type": "application/json"} if data is not None else None
-        trace: dict[str, bool] = {"reused": False}
-        try:
-            response = await session.request(
-                method,
-                self._base_url + path,
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=budget),
-                trace_request_ctx=trace,
-            )
-        except aiohttp.ClientConnectorError:
-            raise
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            if trace["reused"]:
-                raise _StaleConnection() from None
-            raise
-        async with response:
-            raw = await response.read()
-            try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                payload = {}
-            return response.status, payload if isinstance(payload, dict) else {}
+        self, method: str, path: str, body: bytes | None, *, deadline: float, fresh: bool = False
+    ) -> Reply:
+        if self._on_attempt is not None:
+            self._on_attempt(method, path)
+        return await self._pool.request(method, path, body, deadline=deadline, fresh=fresh)
 
     async def _call(
         self, method: str, path: str, body: Mapping[str, Any] | None = None, *, read: bool
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> Reply:
         attempts = _READ_ATTEMPTS if read else _WRITE_CONNECT_ATTEMPTS
+        data = None if body is None else to_json(body)
         last_reason = "unknown"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_seconds
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(_BACKOFF_SECONDS * attempt)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if deadline <= loop.time():
                 break
             try:
                 try:
-                    status, payload = await self._send(method, path, body, budget=remaining)
-                except _StaleConnection:
-                    logger.info(
-                        "worker %s %s: pooled connection was closed; retrying", method, path
-                    )
-                    remaining = deadline - loop.time()
-                    status, payload = await self._send(
-                        method, path, body, budget=max(remaining, 0.001), fresh=True
-                    )
-            except aiohttp.ClientConnectorError:
+                    reply = await self._send(method, path, data, deadline=deadline)
+                except StaleConnection:
+                    logger.info("worker %s %s: pooled connection closed; retrying", method, path)
+                    reply = await self._send(method, path, data, deadline=deadline, fresh=True)
+            except ConnectFailed:
                 last_reason = "connection refused"
                 continue  # nothing was sent: safe for writes too
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (TransportError, TimeoutError) as exc:
                 last_reason = type(exc).__name__
                 if read:
                     continue
                 break
-            if status in _RETRYABLE_STATUS and read and attempt + 1 < attempts:
-                last_reason = f"HTTP {status}"
+            if reply.status in _RETRYABLE_STATUS and read and attempt + 1 < attempts:
+                last_reason = f"HTTP {reply.status}"
                 continue
-            return status, payload
+            return reply
         logger.warning("worker %s %s failed: %s", method, path, last_reason)
         raise WorkerUnavailable()
 
@@ -193,7 +128,8 @@ class WorkerTransport:
         read: bool,
         model: type[M],
     ) -> M:
-        status, payload = await self._call(method, path, body, read=read)
+        reply = await self._call(method, path, body, read=read)
+        status = reply.status
         if status >= 500:
             logger.warning("worker %s %s answered %s", method, path, status)
             raise WorkerUnavailable()
@@ -201,7 +137,7 @@ class WorkerTransport:
             logger.error("worker rejected the internal API key (check INTERNAL_API_KEY)")
             raise WorkerUnavailable()
         if status >= 400:
-            found = payload.get("error")
+            found = _json_object(reply.body).get("error")
             error: dict[str, Any] = found if isinstance(found, dict) else {}
             code = str(error.get("code") or "worker_error")
             message = str(error.get("message") or "Request refused.")
@@ -210,16 +146,44 @@ class WorkerTransport:
                 raise WorkerUnavailable()
             raise WorkerError(status, code, message)
         try:
-            return model.model_validate(payload)
+            return model.model_validate_json(reply.body)
         except ValidationError:
             logger.error("worker %s %s returned an unexpected body", method, path)
             raise WorkerUnavailable() from None
 
-    async def _find(self, path: str, *, model: type[M]) -> M | None:
-        """A read whose 404 means "no such row" rather than an error."""
+    # Paths are templates: each `{}` is filled with one percent-encoded segment, so every route
+    # a caller names reads as docs/internal-api.md writes it.
+
+    async def _get(self, path: str, model: type[M], *segments: str) -> M:
+        return await self._request("GET", _fill(path, segments), read=True, model=model)
+
+    async def _post(
+        self, path: str, model: type[M], body: Mapping[str, Any], *, read: bool = False
+    ) -> M:
+        """A POST is a write unless `read` says it changes nothing (then it retries as a read)."""
+        return await self._request("POST", path, body, read=read, model=model)
+
+    async def _find(
+        self, method: str, path: str, model: type[M], *segments: str, body: Any = None
+    ) -> M | None:
+        """A call whose 404 means "no such row" rather than an error."""
         try:
-            return await self._request("GET", path, read=True, model=model)
+            if method == "GET":
+                return await self._get(path, model, *segments)
+            return await self._post(_fill(path, segments), model, body)
         except WorkerError as exc:
             if exc.status == 404:
                 return None
             raise
+
+
+def _fill(path: str, segments: tuple[str, ...]) -> str:
+    return path.format(*(quote(s, safe="") for s in segments)) if segments else path
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}

@@ -9,6 +9,7 @@ Environment (all optional):
   BENCH_FAR_CONCURRENCY ("50,200")  BENCH_COUNT_EVENTS (1000: the burst whose calls are counted)
   BENCH_OUTPUT (also write the report to this file)
   BENCH_BACKEND_ARGV (command for the backend instead of `python -m backend`: A/B a variant)
+  BENCH_BASELINE_REF (a git ref: its backend/ measured as a "baseline" row in the same run)
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ def targets(stack: Stack) -> list[Target]:
             {"server": stack.backend_cached.pid, "worker": worker},
         ),
         Target("hono", stack.hono_url + path, token, {"server": stack.hono.pid, "worker": worker}),
+        *(
+            [
+                Target(
+                    "baseline",
+                    stack.baseline_url + path,
+                    token,
+                    {"server": stack.baseline.pid, "worker": worker},
+                )
+            ]
+            if stack.baseline is not None
+            else []
+        ),
     ]
 
 
@@ -85,8 +98,9 @@ def check_same_answer(targets: list[Target]) -> None:
 
 def http_report(cells: Cells, concurrencies: list[int]) -> str:
     rows: list[list[object]] = []
+    routes = [*ROUTES, *(["baseline"] if ("baseline", concurrencies[0]) in cells else [])]
     for conns in concurrencies:
-        for route in ROUTES:
+        for route in routes:
             runs = cells[(route, conns)]
             cell = summarise([r.result for r in runs])
             cpu = _median_cpu([r.cpu for r in runs])
@@ -144,6 +158,7 @@ def http_report(cells: Cells, concurrencies: list[int]) -> str:
                 f"{ratio('backend+cache', 'bare'):.2f}×",
                 f"{ratio('hono', 'bare'):.2f}×",
                 f"{efficiency:.2f}×",
+                *([f"{ratio('backend', 'baseline'):.2f}×"] if "baseline" in routes else []),
             ]
         )
     ratios = markdown_table(
@@ -155,6 +170,7 @@ def http_report(cells: Cells, concurrencies: list[int]) -> str:
             "backend+cache / bare",
             "hono / bare",
             "server CPU/req: hono ÷ backend",
+            *(["backend / baseline"] if "baseline" in routes else []),
         ],
         ratio_rows,
     )

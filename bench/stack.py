@@ -10,12 +10,14 @@ instead). Both backends and the peer are started once and sit idle while another
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
 import shlex
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
@@ -71,6 +73,8 @@ class Stack:
     hono: Server
     hono_url: str
     log_dir: Path
+    baseline: Server | None = None  # BENCH_BASELINE_REF's backend, cache off
+    baseline_url: str = ""
 
 
 def backend_server(
@@ -83,6 +87,7 @@ def backend_server(
     cache_ttl_s: float,
     log_dir: Path,
     extra_env: dict[str, str] | None = None,
+    cwd: Path = REPO,
 ) -> Server:
     """`python -m backend` on the server core (BENCH_BACKEND_ARGV: a variant, for an A/B)."""
     argv = shlex.split(os.environ.get("BENCH_BACKEND_ARGV") or "") or [PYTHON, "-m", "backend"]
@@ -106,7 +111,21 @@ def backend_server(
         cpu=SERVER_CPU,
         log_dir=log_dir,
         health_url=f"http://127.0.0.1:{port}/healthz",
+        cwd=cwd,
     )
+
+
+def baseline_source(ref: str, dest: Path) -> Path:
+    """`backend/` as it was at git `ref`, extracted under `dest`: the "before" of an A/B that
+    runs in the same bench run, on the same machine minute, as the "after"."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "backend"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
 
 
 def ensure_hono_deps() -> None:
@@ -216,7 +235,7 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
         d1_path = Path(tmp) / "d1.sqlite3"
         keys = Secrets.generate()
         principal = seed_principal(d1_path, secret=keys.better_auth)
-        ports = {name: free_port() for name in ("worker", "stripe", "b0", "b1", "hono")}
+        ports = {name: free_port() for name in ("worker", "stripe", "b0", "b1", "hono", "base")}
         worker_url = f"http://127.0.0.1:{ports['worker']}"
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
         worker = Server(
@@ -247,7 +266,7 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
             health_url=f"{stripe_url}/_fake/webhooks/deliveries",
         )
 
-        def backend(name: str, port: int, ttl: float) -> Server:
+        def backend(name: str, port: int, ttl: float, cwd: Path = REPO) -> Server:
             return backend_server(
                 name,
                 port,
@@ -256,7 +275,15 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
                 stripe_url=stripe_url,
                 cache_ttl_s=ttl,
                 log_dir=log_dir,
+                cwd=cwd,
             )
+
+        ref = os.environ.get("BENCH_BASELINE_REF")
+        baseline = (
+            backend("backend-baseline", ports["base"], 0.0, baseline_source(ref, Path(tmp)))
+            if ref
+            else None
+        )
 
         b0 = backend("backend", ports["b0"], 0.0)
         b1 = backend("backend-cached", ports["b1"], cache_ttl_s)
@@ -274,7 +301,9 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
             health_url=f"http://127.0.0.1:{ports['hono']}/bare",
             cwd=HONO_DIR,
         )
-        with worker, stripe, b0, b1, hono:
+        with worker, stripe, b0, b1, hono, contextlib.ExitStack() as optional:
+            if baseline is not None:
+                optional.enter_context(baseline)
             yield Stack(
                 d1_path=d1_path,
                 secrets=keys,
@@ -290,4 +319,6 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
                 hono=hono,
                 hono_url=f"http://127.0.0.1:{ports['hono']}",
                 log_dir=log_dir,
+                baseline=baseline,
+                baseline_url=f"http://127.0.0.1:{ports['base']}" if baseline else "",
             )

@@ -109,6 +109,8 @@ async def onboard(request: Request) -> OnboardReply:
 
 
 def _refresh_flag(request: Request) -> bool:
+    if not request.scope["query_string"]:  # the common case, without parsing a query
+        return False
     value = request.query_params.get("refresh")
     if value is None or value.lower() in ("false", "0", ""):
         return False

@@ -2,7 +2,7 @@
 
 The Worker here is an in-process aiohttp server on a loopback port whose behaviour per request is
 scripted: answer, drop the connection before answering, or stall. The client is the real one; the
-test watches its attempts through aiohttp's own trace hooks (its `trace_configs` seam).
+test watches its attempts through the client's `on_attempt` seam.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -73,34 +71,16 @@ async def scripted() -> AsyncIterator[ScriptedWorker]:
         await server.close()
 
 
-@dataclass
-class Attempts:
-    """Every attempt the client starts, counted by aiohttp — including the refused ones the
-    server never sees."""
-
-    count: int = 0
-
-    def trace(self) -> aiohttp.TraceConfig:
-        async def started(_: aiohttp.ClientSession, __: SimpleNamespace, ___: Any) -> None:
-            self.count += 1
-
-        config = aiohttp.TraceConfig()
-        config.on_request_start.append(started)
-        return config
-
-
 class CountingClient(WorkerClient):
-    """The real client, with its attempts counted through its `trace_configs` seam."""
+    """The real client, with every attempt it starts counted through its `on_attempt` seam —
+    including the refused ones the server never sees."""
 
     def __init__(self, url: str, api_key: str, *, timeout_seconds: float) -> None:
-        self.counter = Attempts()
-        super().__init__(
-            url, api_key, timeout_seconds=timeout_seconds, trace_configs=[self.counter.trace()]
-        )
+        self.attempts = 0
+        super().__init__(url, api_key, timeout_seconds=timeout_seconds, on_attempt=self._count)
 
-    @property
-    def attempts(self) -> int:
-        return self.counter.count
+    def _count(self, method: str, path: str) -> None:
+        self.attempts += 1
 
 
 MakeClient = Callable[..., Awaitable[CountingClient]]

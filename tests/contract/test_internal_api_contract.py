@@ -17,11 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "internal-api.md"
 CLIENT = REPO / "backend" / "worker_client.py"
 
-_PARAM = re.compile(r"\{[^/]+\}")
+_PARAM = re.compile(r"\{[^/]*\}")
+_HELD = re.compile(
+    r'path = "(/api/internal/[^"]+)"\s*\n[^\n]*self\._(get|post|find)\((?:"(GET|POST)", )?path'
+)
 
 
 def _shape(path: str) -> str:
-    """`/a/{id}/b` and `/a/{_segment(x)}/b` are the same route."""
+    """`/a/{id}/b` (the contract) and `/a/{}/b` (the client) are the same route."""
     return _PARAM.sub("{}", path)
 
 
@@ -31,10 +34,18 @@ def documented_routes() -> set[tuple[str, str]]:
 
 
 def client_calls() -> set[tuple[str, str]]:
+    """Every `"/api/internal/…"` in the client with its method: named beside it (`_call`,
+    `_find`), or by the helper that sends it (`_get`, `_post`); `{}` marks a path segment."""
     source = CLIENT.read_text()
-    calls = re.findall(r'"(GET|POST)",\s*f?"(/api/internal/[^"]+)"', source)
-    finds = re.findall(r'self\._find\(\s*f?"(/api/internal/[^"]+)"', source)  # GETs
-    return {(method, _shape(path)) for method, path in calls} | {("GET", _shape(p)) for p in finds}
+    calls = re.findall(r'"(GET|POST)",\s*"(/api/internal/[^"]+)"', source)
+    by_helper = re.findall(r'self\._(get|post)\(\s*"(/api/internal/[^"]+)"', source)
+    # A path held in a variable first: `path = "…"`, then `self._get(path` or `self._post(path`
+    # or `self._find("GET", path`.
+    held = [(explicit or helper.upper(), path) for path, helper, explicit in _HELD.findall(source)]
+    found = [*calls, *((m.upper(), p) for m, p in by_helper), *held]
+    literals = set(re.findall(r'"(/api/internal/[^"]+)"', source))
+    assert literals == {path for _, path in found}, "a Worker path whose method is not clear"
+    return {(method, _shape(path)) for method, path in found}
 
 
 def test_the_contract_documents_routes() -> None:
