@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connect_worker import organizations
+from connect_worker import organizations, payouts
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, Row
 from connect_worker.deps import Deps
@@ -193,8 +193,48 @@ async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[s
     }
 
 
+# A `payout.*` event's effect and the end of its claim, in one batch: the claim completes only if
+# the payout is now stored for the event's organization (a payout recorded for another one leaves
+# the claim held, and the route answers 409 as `payouts/upsert` does). A retried call whose first
+# attempt committed completes again, harmlessly: the claim is still this caller's.
+_COMPLETE_IF_PAYOUT_STORED = (
+    'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
+    '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
+    'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\') '
+    'AND EXISTS (SELECT 1 FROM "connect_payout" WHERE "stripe_payout_id" = ? '
+    'AND "organization_id" = ?)'
+)
+
+APPLY_PAYOUT_FIELDS = {
+    **payouts.UPSERT_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def apply_payout(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
+    now_iso = iso_ms(deps.now())
+    statements = payouts.upsert_statements(deps.db, body, now_iso=now_iso)
+    statements.append(
+        deps.db.prepare(_COMPLETE_IF_PAYOUT_STORED).bind(
+            now_iso,
+            body["event_id"],
+            body["claim_id"],
+            body["stripe_payout_id"],
+            body["organization_id"],
+        )
+    )
+    results = await deps.db.batch(statements)
+    updated, row = payouts.upserted(results)
+    owned = payouts.owned_row(row, body)
+    if results[-1].changes == 0:
+        raise Conflict("This claim is no longer current.", code="claim_lost")
+    return payouts.LEDGER.reply(owned, updated=updated)
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
     ("POST", "/webhook-events/apply-organization"): Route.post(apply_organization, APPLY_FIELDS),
+    ("POST", "/webhook-events/apply-payout"): Route.post(apply_payout, APPLY_PAYOUT_FIELDS),
 }
