@@ -152,20 +152,25 @@ async def _deauthorized(svc: Services, event: Event) -> None:
         await mark_deauthorized(svc, org_id, synced_at=event.created)
 
 
-async def _payout(svc: Services, event: Event) -> None:
+async def _payout(svc: Services, event: Event) -> ClaimCompleted | None:
+    """The payout as the event shows it, stored with the claim's completion in one Worker call
+    (the claim already returned the organization of the event's account)."""
     if not event.account:
         raise EventRejected("missing account")
     payout = parse_as(PayoutObject, event.object)
     org_id = await _organization_for_account(svc, event, event.account)
     if org_id is None:
-        return
-    await svc.worker.upsert_payout(
-        payout,
+        return None
+    await svc.worker.apply_payout(
+        event.id,
+        claim_id=event.claim_id,
+        payout=payout,
         organization_id=org_id,
         stripe_account_id=event.account,
         event_created=event.created,
         idempotency_key=_our_idempotency_key(payout.metadata, org_id),
     )
+    return CLAIM_COMPLETED
 
 
 def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None:

@@ -6,7 +6,8 @@ one meaning however it arrives.
 
 On the common path it costs two Worker calls: the claim, which also returns the organization of
 the event's account, and one call that writes the effect and completes the claim in one D1 batch
-(`account.updated`), or the effect then the completion.
+(`account.updated`: `apply-organization`; `payout.*`: `apply-payout`). Other events write their
+effect, then complete the claim.
 
 Any failure after the claim raises a 5xx so that Stripe delivers again; the claim is released as
 `failed` (best effort — if the Worker is down, its lease expires instead) so the retry may run.

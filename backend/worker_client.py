@@ -341,6 +341,39 @@ class WorkerClient(WorkerTransport):
         )
         return reply.payout
 
+    async def apply_payout(
+        self,
+        event_id: str,
+        *,
+        claim_id: str,
+        payout: PayoutObject,
+        organization_id: str,
+        stripe_account_id: str,
+        event_created: int,
+        idempotency_key: str | None,
+    ) -> LedgerPayout:
+        """A `payout.*` event's payout stored as `upsert_payout` stores it, and the event's claim
+        completed, in one D1 batch."""
+        fields = ("amount", "currency", "status", "failure_code", "failure_message", "arrival_date")
+        body = {
+            **payout.model_dump(include=set(fields)),
+            "event_id": event_id,
+            "claim_id": claim_id,
+            "stripe_payout_id": payout.id,
+            "organization_id": organization_id,
+            "stripe_account_id": stripe_account_id,
+            "event_created": event_created,
+            "idempotency_key": idempotency_key,
+        }
+        reply = await self._request(
+            "POST",
+            "/api/internal/webhook-events/apply-payout",
+            body,
+            read=False,
+            model=_PayoutReply,
+        )
+        return reply.payout
+
     async def list_unsettled(self) -> Unsettled:
         """Transfer rows still `pending` and payout rows still `reserved`, oldest first (≤ 200
         each): the rows whose outcome at Stripe reconciliation must find out."""
