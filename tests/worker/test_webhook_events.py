@@ -394,3 +394,75 @@ async def test_applying_a_payout_with_a_lost_claim_is_409_and_bad_fields_400(
         body = {**apply_payout_body({"claim_id": "c"}, "evt_po_1", org_id), **bad}
         status, reply = await fresh_core.post("webhook-events/apply-payout", body)
         assert (status, reply["error"]["code"]) == (400, "invalid_request"), bad
+
+
+# --- the claim carrying the snapshot: effect and completion in the claim's own batch ------------
+
+
+async def claim_with(core: Core, event_id: str, fields: dict[str, Any], created: int) -> Any:
+    body = claim_body(event_id, event_created=created, snapshot=fields)
+    status, reply = await core.post("webhook-events/claim", body)
+    assert status == 200, reply
+    return reply
+
+
+async def synced(core: Core, org_id: str, fields: dict[str, Any], at: float) -> None:
+    body = {"organization_id": org_id, "fields": fields, "synced_at": at}
+    assert (await core.post("update-organization", body))[0] == 200
+
+
+async def test_a_claim_with_a_newer_snapshot_writes_it_and_completes_in_the_same_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, PENDING, CREATED - 60)
+    reply = await claim_with(fresh_core, "evt_1", ACTIVE, CREATED)
+    assert (reply["claimed"], reply["updated"], reply["completed"]) == (True, True, True)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+    assert reply["watermark"] == CREATED + 0.999
+    assert await event_status(fresh_core, "evt_1") == {"status": "processed", "attempts": 1}
+
+
+async def test_a_claim_with_an_older_snapshot_completes_without_writing(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED + 5)
+    reply = await claim_with(fresh_core, "evt_old", PENDING, CREATED)
+    assert (reply["updated"], reply["completed"]) == (False, True)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+
+
+async def test_a_claim_with_a_snapshot_that_cannot_be_ordered_writes_nothing_and_stays_held(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    never_synced = await claim_with(fresh_core, "evt_nowm", ACTIVE, CREATED)
+    assert (never_synced["updated"], never_synced["completed"]) == (False, False)
+    assert never_synced["watermark"] is None  # no time to order against: the caller reads Stripe
+    await synced(fresh_core, org_id, PENDING, CREATED + 0.4)
+    tie = await claim_with(fresh_core, "evt_tie", ACTIVE, CREATED)  # same second, other state
+    assert (tie["updated"], tie["completed"]) == (False, False)
+    assert tie["organization"]["stripe_connect_status"] == "pending"
+    assert await event_status(fresh_core, "evt_tie") == {"status": "processing", "attempts": 1}
+    same = await claim_with(fresh_core, "evt_same", PENDING, CREATED)  # same second, same state
+    assert (same["updated"], same["completed"]) == (False, True)
+    nobody = await fresh_core.post(
+        "webhook-events/claim",
+        claim_body("evt_x", stripe_account_id="acct_nobody", snapshot=ACTIVE),
+    )
+    assert (nobody[1]["organization"], nobody[1]["completed"]) == (None, False)
+
+
+async def test_a_refused_claim_never_applies_its_snapshot(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, PENDING, CREATED - 60)
+    await claimed(fresh_core, "evt_1")  # another replica holds it
+    before = await fresh_core.db.prepare('SELECT * FROM "organization"').all()
+    _, reply = await fresh_core.post(
+        "webhook-events/claim", claim_body("evt_1", snapshot=ACTIVE, event_created=CREATED + 9)
+    )
+    assert reply == {"claimed": False, "status": "processing"}
+    assert await fresh_core.db.prepare('SELECT * FROM "organization"').all() == before
+    status, bad = await fresh_core.post(
+        "webhook-events/claim", claim_body("evt_2", snapshot={"name": "x"})
+    )
+    assert (status, bad["error"]["code"]) == (400, "invalid_request")

@@ -7,7 +7,7 @@ from typing import Any
 
 from connect_worker import organizations, payouts
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, Row
+from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import Conflict
 from connect_worker.route import ID, UNIX_TIME, Result, Route
@@ -58,6 +58,9 @@ CLAIM_FIELDS = {
     "event_created": required(UNIX_TIME),
     "stripe_account_id": optional(nullable(ID)),
     "lease_seconds": optional(integer(min_value=1, max_value=900)),
+    # An `account.updated` event's own snapshot (as `update-organization` fields): applied under
+    # the new claim and the claim completed, in the claim's own batch (see `_apply_statements`).
+    "snapshot": optional(nullable(organizations.update_fields_value)),
 }
 
 
@@ -76,10 +79,23 @@ async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any
     )
     statements = [insert, deps.db.prepare(_STATUS).bind(event_id)]
     account_id = body.get("stripe_account_id")
+    snapshot = body.get("snapshot") if account_id is not None else None
     if account_id is not None:
         # The organization the event is about, in the same round trip: the caller needs it (and
         # its watermark) for almost every event, and a second call would double the hop.
         statements.append(deps.db.prepare(organizations.SELECT_BY_ACCOUNT).bind(account_id))
+        if snapshot is not None:
+            # ... and with a snapshot, its effect and the claim's completion too: one call in all.
+            statements += _apply_statements(
+                deps,
+                event_id=event_id,
+                claim_id=claim_id,
+                fields=snapshot,
+                second=body["event_created"],
+                organization=_BY_ACCOUNT,
+                key=account_id,
+                under_new_claim=True,
+            )
     results = await deps.db.batch(statements)
     granted = results[0].rows
     if granted and granted[0]["claim_id"] == claim_id:
@@ -88,7 +104,12 @@ async def claim_event(deps: Deps, params: Mapping[str, str], body: dict[str, Any
             "claim_id": claim_id,
             "attempts": int(granted[0]["attempts"]),
         }
-        if account_id is not None:
+        if snapshot is not None:
+            # The organization as the batch left it; nothing was written unless `completed`.
+            reply["updated"] = results[3].changes > 0
+            reply["completed"] = results[4].changes > 0
+            reply.update(_organization_and_watermark(results[5].first_row))
+        elif account_id is not None:
             reply.update(_organization_and_watermark(results[2].first_row))
         return 200, reply
     current = results[1].first_row
@@ -136,35 +157,58 @@ def _organization_and_watermark(row: Row | None) -> dict[str, Any]:
 # after the update, D1 holds a state this event may leave — a later second's, or exactly the
 # event's own fields; else (a same-second event with another state won the race) it stays claimed
 # and the caller re-reads.
+#
+# Two callers: `apply-organization` (a claim already held; the organization by id; a NULL
+# watermark is written over, as the caller decided) and the claim itself with a `snapshot` (the
+# organization by the event's account; written only under the claim this batch just granted, and
+# never over a NULL watermark, which has no time to order against — the caller reads Stripe).
 WITHIN_SECOND = 0.999
+_BY_ID = '"id" = ?'
+_BY_ACCOUNT = '"stripe_connect_account_id" = ?'
+_CLAIM_HELD = (
+    'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
+    "AND \"status\" = 'processing')"
+)
 _SETTLED = (
-    'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "stripe_synced_at" IS NOT NULL AND '
-    '("stripe_synced_at" >= ? OR ({same})))'
+    'EXISTS (SELECT 1 FROM "organization" WHERE {organization} AND "stripe_synced_at" IS NOT NULL '
+    'AND ("stripe_synced_at" >= ? OR ({same})))'
 )
 
 
-def _apply_statements(deps: Deps, body: dict[str, Any]) -> list[Any]:
-    org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
+def _apply_statements(
+    deps: Deps,
+    *,
+    event_id: str,
+    claim_id: str,
+    fields: Mapping[str, Any],
+    second: int,
+    organization: str,
+    key: str,
+    under_new_claim: bool,
+) -> list[D1Statement]:
+    """[update, complete, the organization as left]; `organization` is `_BY_ID`/`_BY_ACCOUNT`."""
     columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
     values = [organizations.to_db_value(c, fields[c]) for c in columns]
     assignments = ", ".join(f'"{c}" = ?' for c in columns)
+    if under_new_claim:
+        guard, guard_values = f'"stripe_synced_at" < ? AND {_CLAIM_HELD}', [event_id, claim_id]
+    else:
+        guard, guard_values = '("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)', []
     update = deps.db.prepare(
         f'UPDATE "organization" SET {assignments}, "stripe_synced_at" = ? '
-        'WHERE "id" = ? AND ("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)'
-    ).bind(*values, second + WITHIN_SECOND, org_id, second)
+        f"WHERE {organization} AND {guard}"
+    ).bind(*values, second + WITHIN_SECOND, key, second, *guard_values)
     same = " AND ".join(f'"{c}" IS ?' for c in columns)
     complete = deps.db.prepare(
         'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
         '"lease_expires_at" = NULL, "processed_at" = ? '
         'WHERE "event_id" = ? AND "claim_id" = ? AND "status" = \'processing\' AND '
-        + _SETTLED.format(same=same)
-    ).bind(iso_ms(deps.now()), body["event_id"], body["claim_id"], org_id, second + 1, *values)
-    return [
-        update,
-        complete,
-        deps.db.prepare(organizations.SELECT_BY_ID).bind(org_id),
-        deps.db.prepare(_STATUS).bind(body["event_id"]),
-    ]
+        + _SETTLED.format(organization=organization, same=same)
+    ).bind(iso_ms(deps.now()), event_id, claim_id, key, second + 1, *values)
+    select = (
+        organizations.SELECT_BY_ID if organization == _BY_ID else organizations.SELECT_BY_ACCOUNT
+    )
+    return [update, complete, deps.db.prepare(select).bind(key)]
 
 
 APPLY_FIELDS = {
@@ -177,7 +221,18 @@ APPLY_FIELDS = {
 
 
 async def apply_organization(deps: Deps, params: Mapping[str, str], body: dict[str, Any]) -> Result:
-    results = await deps.db.batch(_apply_statements(deps, body))
+    statements = _apply_statements(
+        deps,
+        event_id=body["event_id"],
+        claim_id=body["claim_id"],
+        fields=body["fields"],
+        second=body["event_created"],
+        organization=_BY_ID,
+        key=body["organization_id"],
+        under_new_claim=False,
+    )
+    statements.append(deps.db.prepare(_STATUS).bind(body["event_id"]))
+    results = await deps.db.batch(statements)
     row, event = results[2].first_row, results[3].first_row
     if row is None:
         raise organizations.organization_not_found()
