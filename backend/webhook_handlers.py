@@ -121,6 +121,17 @@ async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None
     return None
 
 
+def claim_snapshot(
+    event_type: str, account: str | None, obj: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """What an `account.updated` event's claim carries so the Worker can apply it in the claim's
+    own batch (one call in all): the mapped fields of the whole account it holds, or None."""
+    if event_type != "account.updated" or account is None:
+        return None
+    snapshot = full_account(obj, account)
+    return None if snapshot is None else organization_fields(snapshot)
+
+
 def _holds(org: Organization, fields: Mapping[str, Any]) -> bool:
     stored = org.model_dump(include=set(fields))
     return all(stored.get(name) == value for name, value in fields.items())

@@ -119,19 +119,21 @@ class WorkerClient(WorkerTransport):
         event_created: int,
         stripe_account_id: str | None,
         lease_seconds: int = 60,
+        snapshot: Mapping[str, Any] | None = None,
     ) -> Claim:
+        """With `snapshot` (an `account.updated` event's fields), the claim's batch also applies
+        it under the new claim and completes the claim when it may (`Claim.completed`)."""
+        body: dict[str, Any] = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "event_created": event_created,
+            "stripe_account_id": stripe_account_id,
+            "lease_seconds": lease_seconds,
+        }
+        if snapshot is not None:
+            body["snapshot"] = snapshot
         return await self._request(
-            "POST",
-            "/api/internal/webhook-events/claim",
-            {
-                "event_id": event_id,
-                "event_type": event_type,
-                "event_created": event_created,
-                "stripe_account_id": stripe_account_id,
-                "lease_seconds": lease_seconds,
-            },
-            read=False,
-            model=Claim,
+            "POST", "/api/internal/webhook-events/claim", body, read=False, model=Claim
         )
 
     async def complete_event(
