@@ -562,6 +562,52 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "event_created": 1_795_000_000,
             },
         ),
+        # The claim carrying the snapshot: applied and completed in the claim's own batch.
+        post(
+            "claim with a newer snapshot",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_12",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_500,
+                "snapshot": snapshot_fields,
+            },
+            capture={"claim12": "claim_id"},
+        ),
+        post(
+            "claim with a same-second snapshot of another state",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_13",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_500,
+                "snapshot": {**snapshot_fields, "charges_enabled": False},
+            },
+            capture={"claim13": "claim_id"},
+        ),
+        post(
+            "claim again with a snapshot (refused, writes nothing)",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_12",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_900,
+                "snapshot": {**snapshot_fields, "payouts_enabled": False},
+            },
+        ),
+        post(
+            "claim, snapshot outside the allow-list",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_14",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "snapshot": {"name": "x"},
+            },
+        ),
         # A payout event's effect with the claim's completion (one batch).
         post(
             "claim a payout event",
