@@ -108,8 +108,8 @@ async def process_event(svc: Services, parsed: Envelope | Unparsed) -> WebhookRe
     except WorkerError as exc:
         if snapshot is None or exc.status != 400:
             raise
-        # The Worker refused the snapshot's fields: claim plainly; the handler's write meets the
-        # same refusal and records the event as rejected.
+        # The Worker refused the snapshot's fields: claim plainly and take the handler's path,
+        # where a write the Worker refuses records the event as rejected (acknowledged).
         claim = await _claim(svc, parsed)
     if isinstance(claim, WebhookReply):
         return claim

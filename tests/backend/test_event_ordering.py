@@ -209,3 +209,16 @@ async def test_no_watermark_or_no_full_account_reads_stripe(
     partial["data"]["object"] = {"id": account.id, "object": "account"}  # no flags: no snapshot
     await deliver(svc, json.dumps(partial).encode())
     assert (reads(svc), stored_status(worker_stack)) == (2, "active")
+
+
+async def test_a_snapshot_the_worker_refuses_is_claimed_plainly_and_recorded_rejected(
+    svc: Services, worker_stack: WorkerStack
+) -> None:
+    account_id = await connected(svc, worker_stack, PENDING)
+    body = json.loads(event("evt_refused_1", account_id, int(time.time()) - 5, ACTIVE))
+    body["data"]["object"]["requirements"] = {"disabled_reason": "x" * 300}  # over the Worker's 256
+    reply = await deliver(svc, json.dumps(body).encode())
+    assert (reply.handled, reply.rejected) == (False, True)
+    assert event_rows(worker_stack, "evt_refused_") == [{"status": "rejected", "attempts": 1}]
+    assert stored_status(worker_stack) == "pending"
+    assert reads(svc) == 0
