@@ -103,6 +103,18 @@ def _safe(value: Any, adapter: TypeAdapter[T]) -> T | None:
 
 
 def parse_envelope(payload: bytes) -> Envelope | Unparsed:
+    """The verified body, parsed once: pydantic reads the bytes directly (no intermediate
+    `json.loads` tree for the envelope's own fields); only a body that fails takes the slow path
+    below, which names what is wrong."""
+    if json_depth_within(payload, MAX_EVENT_DEPTH):
+        try:
+            return Envelope.model_validate_json(payload)
+        except ValidationError:
+            pass
+    return _unparsed_or_envelope(payload)
+
+
+def _unparsed_or_envelope(payload: bytes) -> Envelope | Unparsed:
     digest = hashlib.sha256(payload).hexdigest()[:40]
     stand_in = f"unparsed_{digest}"
     if not json_depth_within(payload, MAX_EVENT_DEPTH):

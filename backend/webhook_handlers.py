@@ -122,6 +122,17 @@ async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None
     return None
 
 
+def claim_snapshot(
+    event_type: str, account: str | None, obj: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """What an `account.updated` event's claim carries so the Worker can apply it in the claim's
+    own batch (one call in all): the mapped fields of the whole account it holds, or None."""
+    if event_type != "account.updated" or account is None:
+        return None
+    snapshot = full_account(obj, account)
+    return None if snapshot is None else organization_fields(snapshot)
+
+
 def _holds(org: Organization, fields: Mapping[str, Any]) -> bool:
     stored = org.model_dump(include=set(fields))
     return all(stored.get(name) == value for name, value in fields.items())
@@ -153,20 +164,25 @@ async def _deauthorized(svc: Services, event: Event) -> None:
         await mark_deauthorized(svc, org_id, synced_at=event.created)
 
 
-async def _payout(svc: Services, event: Event) -> None:
+async def _payout(svc: Services, event: Event) -> ClaimCompleted | None:
+    """The payout as the event shows it, stored with the claim's completion in one Worker call
+    (the claim already returned the organization of the event's account)."""
     if not event.account:
         raise EventRejected("missing account")
     payout = parse_as(PayoutObject, event.object)
     org_id = await _organization_for_account(svc, event, event.account)
     if org_id is None:
-        return
-    await svc.worker.upsert_payout(
-        payout,
+        return None
+    await svc.worker.apply_payout(
+        event.id,
+        claim_id=event.claim_id,
+        payout=payout,
         organization_id=org_id,
         stripe_account_id=event.account,
         event_created=event.created,
         idempotency_key=_our_idempotency_key(payout.metadata, org_id),
     )
+    return CLAIM_COMPLETED
 
 
 def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None:

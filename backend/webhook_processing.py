@@ -4,9 +4,13 @@
 and anything else that replays events (missed-event recovery) must call it too, so an event has
 one meaning however it arrives.
 
-On the common path it costs two Worker calls: the claim, which also returns the organization of
-the event's account, and one call that writes the effect and completes the claim in one D1 batch
-(`account.updated`), or the effect then the completion.
+An `account.updated` that carries its whole account costs one Worker call: the claim carries the
+snapshot, and its D1 batch applies it under the new claim and completes the claim ("Ordering
+account events" in docs/reliability.md); only a snapshot that cannot be ordered needs more (a
+Stripe read, its write, the completion). Other events cost two on the common path: the claim,
+which also returns the organization of the event's account, and one call that writes the effect
+and completes the claim in one D1 batch (`payout.*`: `apply-payout`), or the effect then the
+completion.
 
 Any failure after the claim raises a 5xx so that Stripe delivers again; the claim is released as
 `failed` (best effort — if the Worker is down, its lease expires instead) so the retry may run.
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from backend.errors import ApiError, Conflict, ServiceUnavailable
 from backend.models import WebhookReply
 from backend.services import Services
 from backend.stripe_events import Envelope, EventRejected, Unparsed
-from backend.webhook_handlers import HANDLERS, ClaimCompleted, Event
+from backend.webhook_handlers import HANDLERS, ClaimCompleted, Event, claim_snapshot
 from backend.worker_client import WorkerError
 from backend.worker_models import Claim
 
@@ -64,7 +70,9 @@ async def _record_rejection(
     return REJECTED
 
 
-async def _claim(svc: Services, event: Envelope | Unparsed) -> Claim | WebhookReply:
+async def _claim(
+    svc: Services, event: Envelope | Unparsed, snapshot: Mapping[str, Any] | None = None
+) -> Claim | WebhookReply:
     """The claim on the event, or the answer for one already settled; another replica's is 409."""
     claim = await svc.worker.claim_event(
         event.id,
@@ -72,6 +80,7 @@ async def _claim(svc: Services, event: Envelope | Unparsed) -> Claim | WebhookRe
         event_created=event.created,
         stripe_account_id=event.account,
         lease_seconds=svc.settings.webhook_claim_lease_seconds,
+        snapshot=snapshot,
     )
     if claim.claimed and claim.claim_id is not None:
         return claim
@@ -94,9 +103,19 @@ async def process_event(svc: Services, parsed: Envelope | Unparsed) -> WebhookRe
     handler = HANDLERS.get(parsed.type)
     if handler is None:
         return WebhookReply(handled=False)
-    claim = await _claim(svc, parsed)
+    snapshot = claim_snapshot(parsed.type, parsed.account, parsed.data.object)
+    try:
+        claim = await _claim(svc, parsed, snapshot)
+    except WorkerError as exc:
+        if snapshot is None or exc.status != 400:
+            raise
+        # The Worker refused the snapshot's fields: claim plainly and take the handler's path,
+        # where a write the Worker refuses records the event as rejected (acknowledged).
+        claim = await _claim(svc, parsed)
     if isinstance(claim, WebhookReply):
         return claim
+    if claim.completed:
+        return WebhookReply()  # applied (or already newer in D1) and completed in the claim
     claim_id = claim.claim_id or ""
     event = Event(
         id=parsed.id,

@@ -98,14 +98,19 @@ class WorkerClient(WorkerTransport):
         event_created: int,
         stripe_account_id: str | None,
         lease_seconds: int = 60,
+        snapshot: Mapping[str, Any] | None = None,
     ) -> Claim:
-        body = dict(
+        """With `snapshot` (an `account.updated` event's fields), the claim's batch also applies
+        it under the new claim and completes the claim when it may (`Claim.completed`)."""
+        body: dict[str, Any] = dict(
             event_id=event_id,
             event_type=event_type,
             event_created=event_created,
             stripe_account_id=stripe_account_id,
             lease_seconds=lease_seconds,
         )
+        if snapshot is not None:
+            body["snapshot"] = snapshot
         return await self._post("/api/internal/webhook-events/claim", Claim, body)
 
     async def complete_event(
@@ -259,6 +264,34 @@ class WorkerClient(WorkerTransport):
             "idempotency_key": idempotency_key,
         }
         return (await self._post("/api/internal/payouts/upsert", _PayoutReply, body)).payout
+
+    async def apply_payout(
+        self,
+        event_id: str,
+        *,
+        claim_id: str,
+        payout: PayoutObject,
+        organization_id: str,
+        stripe_account_id: str,
+        event_created: int,
+        idempotency_key: str | None,
+    ) -> LedgerPayout:
+        """A `payout.*` event's payout stored as `upsert_payout` stores it, and the event's claim
+        completed, in one D1 batch."""
+        fields = ("amount", "currency", "status", "failure_code", "failure_message", "arrival_date")
+        body = {
+            **payout.model_dump(include=set(fields)),
+            "event_id": event_id,
+            "claim_id": claim_id,
+            "stripe_payout_id": payout.id,
+            "organization_id": organization_id,
+            "stripe_account_id": stripe_account_id,
+            "event_created": event_created,
+            "idempotency_key": idempotency_key,
+        }
+        return (
+            await self._post("/api/internal/webhook-events/apply-payout", _PayoutReply, body)
+        ).payout
 
     async def list_unsettled(self) -> Unsettled:
         """Transfer rows still `pending` and payout rows still `reserved`, oldest first (≤ 200

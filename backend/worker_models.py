@@ -72,6 +72,9 @@ class Claim(WorkerModel):
     # claim named an account); `watermark` is its exact `stripe_synced_at`, fraction included.
     organization: Organization | None = None
     watermark: float | None = None
+    # Only for a claim that carried a snapshot: written, and the claim completed with it.
+    updated: bool | None = None
+    completed: bool | None = None
 
 
 class LedgerTransfer(TransferFields, LedgerKey, WorkerModel):

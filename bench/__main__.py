@@ -191,7 +191,7 @@ def _median_cpu(samples: list[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def ingest_report(result: IngestResult, counts: CallCounts) -> str:
+def ingest_report(result: IngestResult, counts: CallCounts, payouts: CallCounts) -> str:
     audit = result.audit
     rate = result.first.per_second
     backend_us = result.cpu.get("backend", 0) * result.first.wall_s / result.events * 1e6
@@ -226,9 +226,26 @@ def ingest_report(result: IngestResult, counts: CallCounts) -> str:
                     f"≤ {TARGET_WORKER_PER_EVENT:g}",
                 ),
             ],
+            [
+                "Worker calls, `payout.*`",
+                f"{payouts.worker_per_event:.3f}",
+                _met(
+                    payouts.worker_per_event <= TARGET_WORKER_PER_EVENT,
+                    f"≤ {TARGET_WORKER_PER_EVENT:g}",
+                ),
+            ],
+            [
+                "Stripe calls, `payout.*`",
+                f"{payouts.stripe_per_event:.3f}",
+                _met(
+                    payouts.stripe_per_event <= TARGET_STRIPE_PER_EVENT,
+                    f"≤ {TARGET_STRIPE_PER_EVENT}",
+                ),
+            ],
         ],
     )
     routes = ", ".join(f"`{r}` {n}" for r, n in sorted(counts.worker_routes.items()))
+    payout_routes = ", ".join(f"`{r}` {n}" for r, n in sorted(payouts.worker_routes.items()))
     rows: list[list[object]] = [
         [
             "first delivery",
@@ -252,7 +269,10 @@ def ingest_report(result: IngestResult, counts: CallCounts) -> str:
         f"{figures}\n\n{table}\n\n"
         f"- calls counted at a proxy in front of the Worker and of Stripe, for a separate burst of "
         f"{counts.events} events ({counts.ok} acknowledged) through its own backend: "
-        f"{counts.worker_calls} Worker calls ({routes}), {counts.stripe_calls} Stripe calls\n"
+        f"{counts.worker_calls} Worker calls ({routes}), {counts.stripe_calls} Stripe calls; "
+        f"then {payouts.events} `payout.*` events ({payouts.ok} acknowledged): "
+        f"{payouts.worker_calls} Worker calls ({payout_routes}), "
+        f"{payouts.stripe_calls} Stripe calls\n"
         f"- {result.organizations} organizations, concurrency {result.concurrency}; "
         f"target ≥ {TARGET_EVENTS_PER_S} events/s with zero duplicates or losses: **{met}** "
         f"({rate:,.0f} events/s); the backend's CPU per event puts one core's ceiling at "
@@ -438,7 +458,7 @@ def main() -> int:
                         concurrency=_env_int("BENCH_WEBHOOK_CONCURRENCY", 64),
                     )
                     _log("== webhooks: calls per event, counted at proxies ==")
-                    counts = count_calls(
+                    counts, payout_counts = count_calls(
                         stack,
                         events=_env_int("BENCH_COUNT_EVENTS", 1000),
                         organizations=_env_int("BENCH_WEBHOOK_ORGS", 50),
@@ -447,7 +467,7 @@ def main() -> int:
                     sections += [
                         "### Webhook ingestion (verify → claim in D1, with the org → apply the "
                         "event's snapshot and complete, one D1 batch)\n",
-                        ingest_report(result, counts) + "\n",
+                        ingest_report(result, counts, payout_counts) + "\n",
                     ]
                 if "far" in only:
                     rtt_ms = _env_float("BENCH_FAR_RTT_MS", 20.0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from bench.ingest import burst, connect_accounts, synced_earlier
 from bench.matrix import Cells, Target, run_matrix
 from bench.stack import Stack, backend_server, seed_organizations
-from bench.webhooks import fire
+from bench.webhooks import fire, payout_burst
 from devstack.ports import free_port
 from tests.reliability.fault_proxy import FaultProxy
 
@@ -52,9 +52,12 @@ class CallCounts:
         return self.stripe_calls / self.events
 
 
-def count_calls(stack: Stack, *, events: int, organizations: int, concurrency: int) -> CallCounts:
-    """A burst of `account.updated` over established accounts, every call the backend makes to
-    the Worker and to Stripe counted at the proxies."""
+def count_calls(
+    stack: Stack, *, events: int, organizations: int, concurrency: int
+) -> tuple[CallCounts, CallCounts]:
+    """A burst of `account.updated` over established accounts, then a burst of `payout.*` over
+    the same accounts, every call the backend makes to the Worker and to Stripe counted at the
+    proxies: (account events, payout events)."""
     with (
         proxied(stack.worker_url) as worker_proxy,
         proxied(stack.stripe_url) as stripe_proxy,
@@ -80,18 +83,29 @@ def count_calls(stack: Stack, *, events: int, organizations: int, concurrency: i
             url = f"http://127.0.0.1:{port}/api/connect/webhook"
             now = int(time.time())
             synced_earlier(stack, org_ids, synced_at=now - 3600)
-            worker_proxy.seen.clear()
-            stripe_proxy.seen.clear()
-            prefix = f"evt_count{secrets.token_hex(4)}_"
-            _, bodies = burst(accounts, events=events, prefix=prefix, base=now - 1800)
-            result = asyncio.run(
-                fire(url, bodies, secret=stack.secrets.webhook, concurrency=concurrency)
-            )
-    worker_seen = [s for s in worker_proxy.seen if s.outcome == "forwarded"]
-    stripe_seen = [s for s in stripe_proxy.seen if s.outcome == "forwarded"]
+            token = secrets.token_hex(4)
+
+            def counted(bodies: list[bytes]) -> CallCounts:
+                worker_proxy.seen.clear()
+                stripe_proxy.seen.clear()
+                result = asyncio.run(
+                    fire(url, bodies, secret=stack.secrets.webhook, concurrency=concurrency)
+                )
+                return _counts(len(bodies), result.ok, worker_proxy, stripe_proxy)
+
+            _, bodies = burst(accounts, events=events, prefix=f"evt_count{token}_", base=now - 1800)
+            account_counts = counted(bodies)
+            payouts = payout_burst(accounts, events=events, prefix=f"evt_pocount{token}_", base=now)
+            payout_counts = counted(payouts)
+    return account_counts, payout_counts
+
+
+def _counts(events: int, ok: int, worker: FaultProxy, stripe: FaultProxy) -> CallCounts:
+    worker_seen = [s for s in worker.seen if s.outcome == "forwarded"]
+    stripe_seen = [s for s in stripe.seen if s.outcome == "forwarded"]
     return CallCounts(
         events=events,
-        ok=result.ok,
+        ok=ok,
         worker_calls=len(worker_seen),
         stripe_calls=len(stripe_seen),
         worker_routes=dict(Counter(s.path.removeprefix("/api/internal/") for s in worker_seen)),

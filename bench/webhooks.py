@@ -1,8 +1,9 @@
 """Webhook ingestion: signed `account.updated` events fired at the backend, then audited in D1.
 
 The bench signs events itself (Stripe's scheme: `t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`
-keyed by the whole `whsec_…` string), so it measures the backend's path alone: verify → claim in
-D1 (dedupe) → re-read the account from Stripe (the fake) → write the org → complete the claim.
+keyed by the whole `whsec_…` string), so it measures the backend's path alone: verify → parse once
+→ claim in D1 carrying the event's own account snapshot, which the claim's batch applies and
+completes (docs/reliability.md, "Ordering account events").
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bench.soak_events import payout_event
 
 
 def signature_header(payload: bytes, secret: str, *, timestamp: int) -> str:
@@ -45,6 +48,32 @@ def account_updated_event(event_id: str, account: Mapping[str, Any], *, created:
         "type": "account.updated",
     }
     return json.dumps(event, separators=(",", ":")).encode()
+
+
+def payout_burst(
+    accounts: Sequence[Mapping[str, Any]], *, events: int, prefix: str, base: int
+) -> list[bytes]:
+    """`payout.*` events as a payout day sends them: each account's payouts moving
+    created → paid, one event per payout and state, a second apart."""
+    lifecycle = [("payout.created", "pending"), ("payout.updated", "in_transit")]
+    lifecycle.append(("payout.paid", "paid"))
+    bodies = []
+    for i in range(events):
+        account = accounts[i % len(accounts)]
+        payout, step = divmod(i // len(accounts), len(lifecycle))
+        event_type, status = lifecycle[step]
+        bodies.append(
+            payout_event(
+                f"{prefix}{i}",
+                event_type,
+                account_id=str(account["id"]),
+                payout_id=f"po_{prefix.removeprefix('evt_')}{account['id']}_{payout}",
+                status=status,
+                amount=1_000 + payout,
+                created=base + i // len(accounts),
+            )
+        )
+    return bodies
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from backend.auth import Authenticator, UserContextCache
+from backend.errors import Conflict
 from backend.event_ordering import Order, order
 from backend.models import WebhookReply
 from backend.services import Services
@@ -158,7 +159,7 @@ async def test_in_order_events_each_apply_their_snapshot_without_reading_stripe(
     assert reads(svc) == 0
 
 
-async def test_a_same_second_burst_with_different_states_ends_in_stripes_state(
+async def test_a_same_second_burst_delivered_twice_and_reversed_ends_in_stripes_state(
     svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake
 ) -> None:
     account_id = await connected(svc, worker_stack, PENDING)
@@ -167,14 +168,21 @@ async def test_a_same_second_burst_with_different_states_ends_in_stripes_state(
     bodies = [
         event(f"evt_burst_{i}", account_id, second, PENDING if i % 2 else ACTIVE) for i in range(12)
     ]
-    replies = await asyncio.gather(*(deliver(svc, body) for body in bodies))
-    assert all(r.handled for r in replies)
+    delivered = [*bodies, *reversed(bodies)]  # all at once, each twice, the second time reversed
+    replies = await asyncio.gather(*(deliver(svc, b) for b in delivered), return_exceptions=True)
+    busy = [body for body, r in zip(delivered, replies, strict=True) if isinstance(r, Conflict)]
+    assert all(isinstance(r, WebhookReply | Conflict) for r in replies), replies
+    for body in busy:  # Stripe's retry of a delivery that met the other copy's live claim
+        assert (await deliver(svc, body)).duplicate
+    applied = [r for r in replies if isinstance(r, WebhookReply) and not r.duplicate]
+    assert len(applied) == 12
+    assert all(r.handled for r in applied)
     assert stored_status(worker_stack) == "active"
     # Only the ties with another state read Stripe: never more than one read per event.
     assert 1 <= reads(svc) <= len(bodies)
     rows = event_rows(worker_stack, "evt_burst_")
     assert len(rows) == 12
-    assert all(r["status"] == "processed" for r in rows)
+    assert all(r == {"status": "processed", "attempts": 1} for r in rows)
 
 
 async def test_a_same_second_event_with_the_state_d1_holds_needs_no_read(
@@ -201,3 +209,16 @@ async def test_no_watermark_or_no_full_account_reads_stripe(
     partial["data"]["object"] = {"id": account.id, "object": "account"}  # no flags: no snapshot
     await deliver(svc, json.dumps(partial).encode())
     assert (reads(svc), stored_status(worker_stack)) == (2, "active")
+
+
+async def test_a_snapshot_the_worker_refuses_is_claimed_plainly_and_recorded_rejected(
+    svc: Services, worker_stack: WorkerStack
+) -> None:
+    account_id = await connected(svc, worker_stack, PENDING)
+    body = json.loads(event("evt_refused_1", account_id, int(time.time()) - 5, ACTIVE))
+    body["data"]["object"]["requirements"] = {"disabled_reason": "x" * 300}  # over the Worker's 256
+    reply = await deliver(svc, json.dumps(body).encode())
+    assert (reply.handled, reply.rejected) == (False, True)
+    assert event_rows(worker_stack, "evt_refused_") == [{"status": "rejected", "attempts": 1}]
+    assert stored_status(worker_stack) == "pending"
+    assert reads(svc) == 0

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from backend.auth import Authenticator, UserContextCache
 from backend.services import Services
 from backend.settings import load_settings
+from backend.status_mapping import organization_fields
 from backend.stripe_gateway import ConnectStripe
 from backend.stripe_models import StripeAccount
 from backend.sync import sync_account
@@ -158,6 +160,91 @@ async def test_duplicated_and_reordered_deliveries_end_in_the_latest_state(
     assert rows
     # A delivery that met a busy claim is retried by Stripe; what counts: all ended processed.
     assert all(r["status"] == "processed" for r in rows), rows
+
+
+async def _burst_within_one_second(stack: BackendStack, account_id: str) -> list[dict[str, Any]]:
+    """Six changes to the account as fast as the fake takes them, started at the top of a second:
+    their events (whole accounts, different states) share one `created` second. Returns every
+    event the burst emitted, oldest first."""
+    stripe = stack.stripe.aio
+    for _ in range(3):  # a loaded machine may straddle a second boundary; then go again
+        before = {e["id"] for e in (await stripe.events())["events"]}
+        await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
+        await stripe.submit_details(account_id)
+        await stripe.complete_onboarding(account_id)
+        await stripe.set_payout_schedule(account_id, interval="weekly", weekly_anchor="friday")
+        await stripe.restrict(account_id)
+        await stripe.complete_onboarding(account_id)
+        await stripe.set_payout_schedule(account_id, interval="daily")
+        burst = [e for e in (await stripe.events())["events"] if e["id"] not in before]
+        seconds = Counter(e["created"] for e in burst if e["type"] == "account.updated")
+        if max(seconds.values()) >= 4:
+            return burst  # the fake lists its events oldest first
+        await settle_webhooks(stack)
+    raise AssertionError(f"no second held four of the burst's events: {seconds}")
+
+
+# The fake holds the burst as one batch, which `out_of_order` reverses and `duplicate` doubles.
+@pytest.mark.parametrize("fresh_stripe_fake", [{"batch_window_seconds": 1.5}], indirect=True)
+async def test_a_same_second_burst_delivered_reversed_and_twice_ends_in_stripes_state(
+    make_backend: Callable[..., BackendStack], fresh_stripe_fake: StripeFake
+) -> None:
+    """The fake's `out_of_order` and `duplicate` switches on a burst whose events share one
+    second, so only Stripe can order them: every event is processed once and D1 ends exactly at
+    the account as Stripe holds it."""
+    stack = make_backend(stripe=fresh_stripe_fake)
+    stripe = fresh_stripe_fake
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+        account_id = await onboard(client, stack)
+        await settle_webhooks(stack)
+        stripe.configure_webhooks(
+            stack.webhook_url,
+            stripe.webhook_secret,
+            stripe.connect_webhook_secret,
+            out_of_order=True,
+            duplicate=True,
+        )
+        burst = await _burst_within_one_second(stack, account_id)
+        ids = [e["id"] for e in burst]
+        delivered = await eventually_delivered(stack, ids)
+    assert Counter(delivered) == dict.fromkeys(ids, 2)  # each twice
+    first_seen = list(dict.fromkeys(delivered))
+    assert first_seen == ids[::-1]  # one batch, newest first
+
+    with stripe.sync_client() as stripe_client:
+        account = stripe_client.v1.accounts.retrieve(account_id).to_dict()
+    expected = organization_fields(account)
+    org = stack.worker.row('SELECT * FROM "organization" WHERE "id" = ?', stack.org_id)
+    assert org is not None
+    stored = {name: org[name] for name in expected}
+    for name in ("charges_enabled", "payouts_enabled", "details_submitted"):
+        stored[name] = bool(stored[name])
+    for name in ("requirements_currently_due", "requirements_past_due"):
+        stored[name] = json.loads(stored[name])
+    assert stored == expected
+    assert (expected["stripe_connect_status"], expected["payout_schedule_interval"]) == (
+        "active",
+        "daily",
+    )
+    rows = stack.worker.rows("SELECT event_id, status, attempts FROM connect_webhook_event")
+    mine = [r for r in rows if r["event_id"] in set(ids)]
+    assert len(mine) == len(ids)
+    assert all((r["status"], r["attempts"]) == ("processed", 1) for r in mine), mine
+
+
+async def eventually_delivered(stack: BackendStack, event_ids: list[str]) -> list[str]:
+    """The 2xx deliveries of `event_ids`, in delivery order, once each was delivered twice."""
+    wanted = set(event_ids)
+
+    async def ok_deliveries() -> list[str]:
+        found = (await stack.stripe.aio.deliveries())["deliveries"]
+        return [d["event_id"] for d in found if d["ok"] and d["event_id"] in wanted]
+
+    async def done() -> bool:
+        return Counter(await ok_deliveries()) == dict.fromkeys(wanted, 2)
+
+    await eventually(done, within=20, what="every burst event delivered twice")
+    return await ok_deliveries()
 
 
 async def test_same_event_to_two_instances_at_once_is_applied_once(

@@ -62,6 +62,16 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
     """The steps, given the fixture values (`tests/pyodide_runtime/test_differential.py`)."""
     org, other_org = fx["org_id"], fx["other_org_id"]
     odd_key = "clé/ünï 🌍 %2F key"
+    event_payout = {
+        "stripe_payout_id": "po_event_1",
+        "organization_id": org,
+        "stripe_account_id": "acct_1Diff",
+        "amount": 4_200,
+        "currency": "usd",
+        "status": "in_transit",
+        "arrival_date": 1_795_100_000,
+        "event_created": 1_795_000_800,
+    }
     transfer = {
         "organization_id": org,
         "idempotency_key": odd_key,
@@ -551,6 +561,96 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "fields": {"name": "x"},
                 "event_created": 1_795_000_000,
             },
+        ),
+        # The claim carrying the snapshot: applied and completed in the claim's own batch.
+        post(
+            "claim with a newer snapshot",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_12",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_500,
+                "snapshot": snapshot_fields,
+            },
+            capture={"claim12": "claim_id"},
+        ),
+        post(
+            "claim with a same-second snapshot of another state",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_13",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_500,
+                "snapshot": {**snapshot_fields, "charges_enabled": False},
+            },
+            capture={"claim13": "claim_id"},
+        ),
+        post(
+            "claim again with a snapshot (refused, writes nothing)",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_12",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "event_created": 1_795_000_900,
+                "snapshot": {**snapshot_fields, "payouts_enabled": False},
+            },
+        ),
+        post(
+            "claim, snapshot outside the allow-list",
+            "webhook-events/claim",
+            {
+                "event_id": "evt_14",
+                "stripe_account_id": "acct_1Diff",
+                **claim,
+                "snapshot": {"name": "x"},
+            },
+        ),
+        # A payout event's effect with the claim's completion (one batch).
+        post(
+            "claim a payout event",
+            "webhook-events/claim",
+            {"event_id": "evt_10", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim10": "claim_id"},
+        ),
+        post(
+            "apply payout",
+            "webhook-events/apply-payout",
+            {"event_id": "evt_10", "claim_id": Ref("claim10"), **event_payout},
+        ),
+        post(
+            "apply payout again (a retried call)",
+            "webhook-events/apply-payout",
+            {"event_id": "evt_10", "claim_id": Ref("claim10"), **event_payout},
+        ),
+        post(
+            "apply payout, lost claim",
+            "webhook-events/apply-payout",
+            {"event_id": "evt_10", "claim_id": "not-mine", **event_payout},
+        ),
+        post(
+            "claim another payout event",
+            "webhook-events/claim",
+            {"event_id": "evt_11", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim11": "claim_id"},
+        ),
+        post(
+            "apply payout of another org",
+            "webhook-events/apply-payout",
+            {
+                "event_id": "evt_11",
+                "claim_id": Ref("claim11"),
+                **event_payout,
+                "organization_id": other_org,
+                "event_created": 1_795_000_900,
+            },
+        ),
+        post(
+            "apply payout, unknown status",
+            "webhook-events/apply-payout",
+            {"event_id": "evt_11", "claim_id": Ref("claim11"), **event_payout, "status": "lost"},
         ),
         # Transfers.
         post("reserve transfer", "transfers/reserve", transfer),

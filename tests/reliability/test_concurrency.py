@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from bench.soak_events import account_updated, payout_event, transfer_event
+from bench.soak_events import account_updated, event, payout_event, transfer_event
 from tests.fixtures.backend import BackendStack
 from tests.fixtures.stripe import StripeFake
 from tests.fixtures.worker import WorkerStack
@@ -232,7 +233,7 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
     effects = {p: worker_proxy.count(p) - writes_before[p] for p in _EFFECT_PATHS}
     assert effects == {
         UPDATE: 20,
-        "/api/internal/payouts/upsert": 40,
+        "/api/internal/webhook-events/apply-payout": 40,
         "/api/internal/transfers/sync": 40,
     }
 
@@ -258,7 +259,11 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
     assert reversed_amounts == {tr["stripe_transfer_id"]: 900 for tr in transfers}
 
 
-_EFFECT_PATHS = (UPDATE, "/api/internal/payouts/upsert", "/api/internal/transfers/sync")
+_EFFECT_PATHS = (
+    UPDATE,
+    "/api/internal/webhook-events/apply-payout",
+    "/api/internal/transfers/sync",
+)
 
 
 async def test_one_payment_claimed_with_ten_keys_over_two_replica_processes_moves_once(
@@ -295,3 +300,127 @@ async def test_one_payment_claimed_with_ten_keys_over_two_replica_processes_move
     assert [t.amount for t in listed.data if t.source_transaction == charge] == [27_000]
     rows = stack.worker.rows("SELECT gross_amount, source_seq FROM connect_transfer")
     assert rows == [{"gross_amount": 30_000, "source_seq": 1}]
+
+
+CLAIM = "/api/internal/webhook-events/claim"
+APPLY_ORG = "/api/internal/webhook-events/apply-organization"
+APPLY_PAYOUT = "/api/internal/webhook-events/apply-payout"
+COMPLETE = "/api/internal/webhook-events/complete"
+
+
+def _claims_of(proxy: FaultProxy, prefix: str, path: str) -> int:
+    """Worker calls to `path` whose body names an event id starting with `prefix`."""
+    return sum(
+        1
+        for s in list(proxy.seen)
+        if s.path == path
+        and s.outcome == "forwarded"
+        and json.loads(s.body or b"{}").get("event_id", "").startswith(prefix)
+    )
+
+
+async def test_a_same_second_burst_shuffled_and_duplicated_ends_at_stripes_state_in_two_calls(
+    make_backend: Callable[..., BackendStack],
+    worker_proxy: FaultProxy,
+    stripe_fake: StripeFake,
+    client: httpx.AsyncClient,
+) -> None:
+    """Twelve `account.updated` carrying whole accounts and twelve `payout.*`, all stamped with
+    one `created` second, delivered in random order with half of them twice (some at the same
+    moment). Time cannot order them: the account ends in Stripe's state (ties with another state
+    read Stripe, never more than once per event), each payout at the state furthest along, every
+    event is applied once, and a payout event costs the claim plus one write that completes it."""
+    host, port = stripe_fake.url.removeprefix("http://").split(":")
+    stripe_proxy = FaultProxy(host, int(port)).start()
+    try:
+        stack = make_backend(
+            env={"WORKER_URL": worker_proxy.url, "STRIPE_API_BASE": stripe_proxy.url}
+        )
+        acme = await _activate(client, stack, "owner", stack.org_id)
+        stop_webhooks(stack.stripe)
+        auth = {"Authorization": f"Bearer {stripe_fake.api_key}"}
+        account_url = f"{stripe_fake.url}/v1/accounts/{acme}"
+        active = (await client.get(account_url, headers=auth)).json()
+        stack.stripe.restrict(acme)  # Stripe's newest state: restricted
+        restricted = (await client.get(account_url, headers=auth)).json()
+        assert active["charges_enabled"] != restricted["charges_enabled"]
+        # The second after D1's watermark: the snapshots are newer than D1, tied with each other.
+        second = math.floor(org_row(stack)["stripe_synced_at"]) + 1
+        connect = stack.stripe.connect_webhook_secret
+        events: dict[str, bytes] = {}
+        for n in range(12):
+            snapshot = (active, restricted)[n % 2]
+            events[f"evt_ss_acct_{n}"] = event(
+                f"evt_ss_acct_{n}", "account.updated", snapshot, created=second, account=acme
+            )
+        newest_payout = {}
+        for p in range(4):
+            lifecycle = [("payout.created", "pending"), ("payout.updated", "in_transit")]
+            lifecycle.append(("payout.paid", "paid") if p % 2 else ("payout.failed", "failed"))
+            for s, (event_type, status) in enumerate(lifecycle):
+                event_id = f"evt_ss_po_{p}_{s}"
+                events[event_id] = payout_event(
+                    event_id,
+                    event_type,
+                    account_id=acme,
+                    payout_id=f"po_ss_{p}",
+                    status=status,
+                    amount=2_000 + p,
+                    created=second,
+                )
+            newest_payout[f"po_ss_{p}"] = lifecycle[-1][1]
+
+        rng = random.Random(20261130)
+        order = list(events)
+        rng.shuffle(order)
+        deliveries: list[list[str]] = [[event_id] for event_id in order]
+        for n, event_id in enumerate(rng.sample(order, len(order) // 2)):
+            if n % 3 == 0:  # the same event twice at the same moment
+                deliveries[order.index(event_id)].append(event_id)
+            else:  # again, later
+                position = rng.randrange(order.index(event_id) + 1, len(deliveries) + 1)
+                deliveries.insert(position, [event_id])
+        stripe_proxy.seen.clear()
+        semaphore = asyncio.Semaphore(8)
+        refused: list[str] = []
+
+        async def send(batch: list[str]) -> None:
+            async with semaphore:
+                replies = await asyncio.gather(
+                    *(deliver(client, stack.webhook_url, events[e], connect) for e in batch)
+                )
+            for event_id, reply in zip(batch, replies, strict=True):
+                assert reply.status_code in (200, 409), (event_id, reply.text)
+                if reply.status_code == 409:
+                    refused.append(event_id)
+
+        await asyncio.gather(*(send(batch) for batch in deliveries))
+        for event_id in refused:  # Stripe's retry of an attempt refused while another held it
+            reply = await deliver(client, stack.webhook_url, events[event_id], connect)
+            assert reply.json()["duplicate"] is True
+    finally:
+        stripe_proxy.stop()
+
+    ledger = stack.worker.rows(
+        'SELECT * FROM "connect_webhook_event" WHERE "event_id" LIKE ?', "evt_ss_%"
+    )
+    assert sorted(r["event_id"] for r in ledger) == sorted(events)
+    assert {(r["status"], r["attempts"]) for r in ledger} == {("processed", 1)}
+    org = org_row(stack)
+    assert bool(org["charges_enabled"]) is restricted["charges_enabled"]
+    assert bool(org["payouts_enabled"]) is restricted["payouts_enabled"]
+    assert json.loads(org["requirements_past_due"]) == restricted["requirements"]["past_due"]
+    assert org["stripe_connect_status"] != "active"
+    reads = [s for s in stripe_proxy.seen if s.path.startswith(f"/v1/accounts/{acme}")]
+    assert 1 <= len(reads) <= 12
+    payouts = {
+        r["stripe_payout_id"]: r["status"]
+        for r in stack.worker.rows('SELECT * FROM "connect_payout"')
+    }
+    assert payouts == newest_payout
+    # Each payout event: the claim, then one call that writes the payout and completes the claim.
+    assert _claims_of(worker_proxy, "evt_ss_po_", APPLY_PAYOUT) == 12
+    assert _claims_of(worker_proxy, "evt_ss_po_", COMPLETE) == 0
+    payout_deliveries = sum(1 for batch in deliveries for e in batch if e.startswith("evt_ss_po_"))
+    payout_retries = sum(1 for e in refused if e.startswith("evt_ss_po_"))
+    assert _claims_of(worker_proxy, "evt_ss_po_", CLAIM) == payout_deliveries + payout_retries

@@ -288,3 +288,181 @@ async def test_applying_with_a_lost_claim_is_409_and_an_unknown_org_404(fresh_co
         apply_body(claim, "evt_1", org_id, {"name": "x"}, CREATED),
     )
     assert status == 400
+
+
+# --- a payout event's effect and its claim's completion in one call ------------------------------
+
+
+def apply_payout_body(claim: dict[str, Any], event_id: str, org_id: str, **changes: Any) -> Any:
+    from tests.worker.test_transfers_and_payouts import payout
+
+    return {"event_id": event_id, "claim_id": claim["claim_id"], **payout(org_id, **changes)}
+
+
+async def event_status(core: Core, event_id: str) -> dict[str, Any] | None:
+    return (
+        await core.db.prepare(
+            'SELECT "status", "attempts" FROM "connect_webhook_event" WHERE "event_id" = ?'
+        )
+        .bind(event_id)
+        .first()
+    )
+
+
+async def test_applying_a_payout_stores_it_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_po_1")
+    body = apply_payout_body(claim, "evt_po_1", org_id, status="paid", event_created=200)
+    status, reply = await fresh_core.post("webhook-events/apply-payout", body)
+    assert status == 200, reply
+    assert reply["updated"] is True
+    assert (reply["payout"]["stripe_payout_id"], reply["payout"]["status"]) == ("po_1", "paid")
+    assert await event_status(fresh_core, "evt_po_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/apply-payout", body)
+    assert again[0] == 200
+    assert again[1]["updated"] is True  # the same state rewritten, not a second payout
+    rows = await fresh_core.db.prepare('SELECT "status" FROM "connect_payout"').all()
+    assert rows == [{"status": "paid"}]
+
+
+async def test_an_older_payout_event_is_not_written_but_its_claim_completes(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    new = await claimed(fresh_core, "evt_po_new")
+    await fresh_core.post(
+        "webhook-events/apply-payout",
+        apply_payout_body(new, "evt_po_new", org_id, status="paid", event_created=300),
+    )
+    old = await claimed(fresh_core, "evt_po_old")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payout",
+        apply_payout_body(old, "evt_po_old", org_id, status="in_transit", event_created=200),
+    )
+    assert (status, reply["updated"], reply["payout"]["status"]) == (200, False, "paid")
+    assert await event_status(fresh_core, "evt_po_old") == {"status": "processed", "attempts": 1}
+
+
+async def test_a_payout_of_another_org_is_409_and_the_claim_stays_held_for_a_rejection(
+    fresh_core: Core,
+) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_a = await connected_org(fresh_core)
+    org_b = make_org(fresh_core, "globex")
+    first = await claimed(fresh_core, "evt_po_a")
+    await fresh_core.post(
+        "webhook-events/apply-payout", apply_payout_body(first, "evt_po_a", org_a)
+    )
+    before = await fresh_core.db.prepare("SELECT * FROM connect_payout").all()
+    claim = await claimed(fresh_core, "evt_po_b")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payout",
+        apply_payout_body(claim, "evt_po_b", org_b, status="failed", event_created=500),
+    )
+    assert (status, reply["error"]["code"]) == (409, "stripe_id_conflict")
+    assert "payout" not in reply
+    assert await fresh_core.db.prepare("SELECT * FROM connect_payout").all() == before
+    assert await event_status(fresh_core, "evt_po_b") == {"status": "processing", "attempts": 1}
+    rejected = {
+        "event_id": "evt_po_b",
+        "claim_id": claim["claim_id"],
+        "outcome": "rejected",
+        "error": "the Worker refused it: stripe_id_conflict",
+    }
+    assert await fresh_core.post("webhook-events/complete", rejected) == (
+        200,
+        {"status": "rejected"},
+    )
+
+
+async def test_applying_a_payout_with_a_lost_claim_is_409_and_bad_fields_400(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await claimed(fresh_core, "evt_po_1")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payout",
+        apply_payout_body({"claim_id": "not-mine"}, "evt_po_1", org_id),
+    )
+    assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await event_status(fresh_core, "evt_po_1") == {"status": "processing", "attempts": 1}
+    for bad in ({"status": "lost"}, {"amount": -1}, {"currency": "EUR"}, {"claim_id": None}):
+        body = {**apply_payout_body({"claim_id": "c"}, "evt_po_1", org_id), **bad}
+        status, reply = await fresh_core.post("webhook-events/apply-payout", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), bad
+
+
+# --- the claim carrying the snapshot: effect and completion in the claim's own batch ------------
+
+
+async def claim_with(core: Core, event_id: str, fields: dict[str, Any], created: int) -> Any:
+    body = claim_body(event_id, event_created=created, snapshot=fields)
+    status, reply = await core.post("webhook-events/claim", body)
+    assert status == 200, reply
+    return reply
+
+
+async def synced(core: Core, org_id: str, fields: dict[str, Any], at: float) -> None:
+    body = {"organization_id": org_id, "fields": fields, "synced_at": at}
+    assert (await core.post("update-organization", body))[0] == 200
+
+
+async def test_a_claim_with_a_newer_snapshot_writes_it_and_completes_in_the_same_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, PENDING, CREATED - 60)
+    reply = await claim_with(fresh_core, "evt_1", ACTIVE, CREATED)
+    assert (reply["claimed"], reply["updated"], reply["completed"]) == (True, True, True)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+    assert reply["watermark"] == CREATED + 0.999
+    assert await event_status(fresh_core, "evt_1") == {"status": "processed", "attempts": 1}
+
+
+async def test_a_claim_with_an_older_snapshot_completes_without_writing(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED + 5)
+    reply = await claim_with(fresh_core, "evt_old", PENDING, CREATED)
+    assert (reply["updated"], reply["completed"]) == (False, True)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+
+
+async def test_a_claim_with_a_snapshot_that_cannot_be_ordered_writes_nothing_and_stays_held(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    never_synced = await claim_with(fresh_core, "evt_nowm", ACTIVE, CREATED)
+    assert (never_synced["updated"], never_synced["completed"]) == (False, False)
+    assert never_synced["watermark"] is None  # no time to order against: the caller reads Stripe
+    await synced(fresh_core, org_id, PENDING, CREATED + 0.4)
+    tie = await claim_with(fresh_core, "evt_tie", ACTIVE, CREATED)  # same second, other state
+    assert (tie["updated"], tie["completed"]) == (False, False)
+    assert tie["organization"]["stripe_connect_status"] == "pending"
+    assert await event_status(fresh_core, "evt_tie") == {"status": "processing", "attempts": 1}
+    same = await claim_with(fresh_core, "evt_same", PENDING, CREATED)  # same second, same state
+    assert (same["updated"], same["completed"]) == (False, True)
+    nobody = await fresh_core.post(
+        "webhook-events/claim",
+        claim_body("evt_x", stripe_account_id="acct_nobody", snapshot=ACTIVE),
+    )
+    assert (nobody[1]["organization"], nobody[1]["completed"]) == (None, False)
+
+
+async def test_a_refused_claim_never_applies_its_snapshot(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, PENDING, CREATED - 60)
+    await claimed(fresh_core, "evt_1")  # another replica holds it
+    before = await fresh_core.db.prepare('SELECT * FROM "organization"').all()
+    _, reply = await fresh_core.post(
+        "webhook-events/claim", claim_body("evt_1", snapshot=ACTIVE, event_created=CREATED + 9)
+    )
+    assert reply == {"claimed": False, "status": "processing"}
+    assert await fresh_core.db.prepare('SELECT * FROM "organization"').all() == before
+    status, bad = await fresh_core.post(
+        "webhook-events/claim", claim_body("evt_2", snapshot={"name": "x"})
+    )
+    assert (status, bad["error"]["code"]) == (400, "invalid_request")

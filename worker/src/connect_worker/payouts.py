@@ -8,11 +8,12 @@ ordered by event time, so an older event never overwrites a newer one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from connect_worker import ledger
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, Row
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError, stripe_id_conflict
 from connect_worker.route import (
@@ -148,10 +149,12 @@ _UPSERT_BY_STRIPE_ID = (
 _BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_payout_id" = ?'
 
 
-async def upsert(
-    db: D1Database, values: dict[str, Any], *, now_iso: str
-) -> tuple[bool, Row | None]:
-    """Stripe's state of a payout; with `idempotency_key`, onto the reservation it answers."""
+def upsert_statements(
+    db: D1Database, values: Mapping[str, Any], *, now_iso: str
+) -> list[D1Statement]:
+    """Stripe's state of a payout, as a batch (with `idempotency_key`, onto the reservation it
+    answers); the last statement reads the row as stored. A caller may append statements that
+    must commit with it (`webhook_events.apply_payout` completes the event's claim)."""
     params = (
         values["stripe_payout_id"],
         values["organization_id"],
@@ -166,16 +169,40 @@ async def upsert(
         now_iso,
         values.get("idempotency_key"),
     )
-    results = await db.batch(
-        [
-            db.prepare(_DROP_STRAY).bind(*params),
-            db.prepare(_ATTACH).bind(*params),
-            db.prepare(_UPSERT_BY_STRIPE_ID).bind(*params),
-            db.prepare(_BY_STRIPE_ID).bind(values["stripe_payout_id"]),
-        ]
-    )
-    updated = results[1].changes + results[2].changes > 0
-    return updated, results[3].first_row
+    return [
+        db.prepare(_DROP_STRAY).bind(*params),
+        db.prepare(_ATTACH).bind(*params),
+        db.prepare(_UPSERT_BY_STRIPE_ID).bind(*params),
+        db.prepare(_BY_STRIPE_ID).bind(values["stripe_payout_id"]),
+    ]
+
+
+def upserted(results: Sequence[D1Result]) -> tuple[bool, Row | None]:
+    """Whether `upsert_statements` changed the payout, and its row as stored."""
+    return results[1].changes + results[2].changes > 0, results[3].first_row
+
+
+def owned_row(row: Row | None, body: Mapping[str, Any]) -> Row:
+    """The stored row when it is `body`'s organization's; a payout recorded for another one is a
+    `stripe_id_conflict` (logged, and that organization's row never returned)."""
+    if row is None:  # pragma: no cover - the upsert always leaves a row
+        raise ApiError("internal_error", "The payout could not be stored.")
+    if row["organization_id"] != body["organization_id"]:
+        log.warning(
+            "payout %s is recorded for organization %s; a write for %s was refused",
+            body["stripe_payout_id"],
+            row["organization_id"],
+            body["organization_id"],
+        )
+        raise stripe_id_conflict()
+    return row
+
+
+async def upsert(
+    db: D1Database, values: dict[str, Any], *, now_iso: str
+) -> tuple[bool, Row | None]:
+    """Stripe's state of a payout; with `idempotency_key`, onto the reservation it answers."""
+    return upserted(await db.batch(upsert_statements(db, values, now_iso=now_iso)))
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -238,17 +265,7 @@ UPSERT_FIELDS = {
 
 async def upsert_payout(deps: Deps, params: Params, body: Body) -> PayoutUpdated:
     updated, row = await upsert(deps.db, body, now_iso=iso_ms(deps.now()))
-    if row is None:  # pragma: no cover - the upsert always leaves a row
-        raise ApiError("internal_error", "The payout could not be stored.")
-    if row["organization_id"] != body["organization_id"]:
-        log.warning(
-            "payout %s is recorded for organization %s; a write for %s was refused",
-            body["stripe_payout_id"],
-            row["organization_id"],
-            body["organization_id"],
-        )
-        raise stripe_id_conflict()
-    return PayoutUpdated(updated, LEDGER.found(row))
+    return PayoutUpdated(updated, LEDGER.found(owned_row(row, body)))
 
 
 ROUTES = {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from connect_worker import organizations
+from connect_worker import organizations, payouts
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, Row
+from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import Organization
@@ -51,6 +52,9 @@ CLAIM_FIELDS = {
     "event_created": required(UNIX_TIME),
     "stripe_account_id": optional(nullable(ID)),
     "lease_seconds": optional(integer(min_value=1, max_value=900)),
+    # An `account.updated` event's own snapshot (as `update-organization` fields): applied under
+    # the new claim and the claim completed, in the claim's own batch (see `_apply_statements`).
+    "snapshot": optional(nullable(organizations.update_fields_value)),
 }
 
 
@@ -71,12 +75,27 @@ class ClaimedFor(NamedTuple):
     watermark: float | None
 
 
+class ClaimedAndApplied(NamedTuple):
+    """A claim that carried a snapshot: whether it was written and the claim completed with it,
+    and the organization as the batch left it."""
+
+    claimed: Literal[True]
+    claim_id: str
+    attempts: int
+    updated: bool
+    completed: bool
+    organization: Organization | None
+    watermark: float | None
+
+
 class NotClaimed(NamedTuple):
     claimed: Literal[False]
     status: str
 
 
-async def claim_event(deps: Deps, params: Params, body: Body) -> Claimed | ClaimedFor | NotClaimed:
+async def claim_event(
+    deps: Deps, params: Params, body: Body
+) -> Claimed | ClaimedFor | ClaimedAndApplied | NotClaimed:
     now = deps.now()
     now_ms, claim_id, event_id = int(now * 1000), deps.new_claim_id(), body["event_id"]
     insert = deps.db.prepare(_CLAIM).bind(
@@ -91,19 +110,42 @@ async def claim_event(deps: Deps, params: Params, body: Body) -> Claimed | Claim
     )
     statements = [insert, deps.db.prepare(_STATUS).bind(event_id)]
     account_id = body.get("stripe_account_id")
+    snapshot = body.get("snapshot") if account_id is not None else None
     if account_id is not None:
         # The organization the event is about, in the same round trip: the caller needs it (and
         # its watermark) for almost every event, and a second call would double the hop.
         statements.append(deps.db.prepare(organizations.SELECT_BY_ACCOUNT).bind(account_id))
+        if snapshot is not None:
+            # ... and with a snapshot, its effect and the claim's completion too: one call in all.
+            statements += _apply_statements(
+                deps,
+                event_id=event_id,
+                claim_id=claim_id,
+                fields=snapshot,
+                second=body["event_created"],
+                organization=_BY_ACCOUNT,
+                key=account_id,
+                under_new_claim=True,
+            )
     results = await deps.db.batch(statements)
     granted = results[0].rows
     if granted and granted[0]["claim_id"] == claim_id:
         attempts = int(granted[0]["attempts"])
-        if account_id is None:
-            return Claimed(True, claim_id, attempts)
-        return ClaimedFor(
-            True, claim_id, attempts, *_organization_and_watermark(results[2].first_row)
-        )
+        if snapshot is not None:
+            # The organization as the batch left it; nothing was written unless `completed`.
+            return ClaimedAndApplied(
+                True,
+                claim_id,
+                attempts,
+                results[3].changes > 0,
+                results[4].changes > 0,
+                *_organization_and_watermark(results[5].first_row),
+            )
+        if account_id is not None:
+            return ClaimedFor(
+                True, claim_id, attempts, *_organization_and_watermark(results[2].first_row)
+            )
+        return Claimed(True, claim_id, attempts)
     current = results[1].first_row
     # A `failed` row always yields to a new claim, so a refused claim is processing, processed
     # or rejected (the last two are final).
@@ -154,35 +196,58 @@ def _organization_and_watermark(row: Row | None) -> tuple[Organization | None, f
 # after the update, D1 holds a state this event may leave — a later second's, or exactly the
 # event's own fields; else (a same-second event with another state won the race) it stays claimed
 # and the caller re-reads.
+#
+# Two callers: `apply-organization` (a claim already held; the organization by id; a NULL
+# watermark is written over, as the caller decided) and the claim itself with a `snapshot` (the
+# organization by the event's account; written only under the claim this batch just granted, and
+# never over a NULL watermark, which has no time to order against — the caller reads Stripe).
 WITHIN_SECOND = 0.999
+_BY_ID = '"id" = ?'
+_BY_ACCOUNT = '"stripe_connect_account_id" = ?'
+_CLAIM_HELD = (
+    'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
+    "AND \"status\" = 'processing')"
+)
 _SETTLED = (
-    'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "stripe_synced_at" IS NOT NULL AND '
-    '("stripe_synced_at" >= ? OR ({same})))'
+    'EXISTS (SELECT 1 FROM "organization" WHERE {organization} AND "stripe_synced_at" IS NOT NULL '
+    'AND ("stripe_synced_at" >= ? OR ({same})))'
 )
 
 
-def _apply_statements(deps: Deps, body: Body) -> list[Any]:
-    org_id, fields, second = body["organization_id"], body["fields"], body["event_created"]
+def _apply_statements(
+    deps: Deps,
+    *,
+    event_id: str,
+    claim_id: str,
+    fields: Mapping[str, Any],
+    second: int,
+    organization: str,
+    key: str,
+    under_new_claim: bool,
+) -> list[D1Statement]:
+    """[update, complete, the organization as left]; `organization` is `_BY_ID`/`_BY_ACCOUNT`."""
     columns = [c for c in organizations.UPDATABLE_COLUMNS if c in fields]
     values = [organizations.to_db_value(c, fields[c]) for c in columns]
     assignments = ", ".join(f'"{c}" = ?' for c in columns)
+    if under_new_claim:
+        guard, guard_values = f'"stripe_synced_at" < ? AND {_CLAIM_HELD}', [event_id, claim_id]
+    else:
+        guard, guard_values = '("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)', []
     update = deps.db.prepare(
         f'UPDATE "organization" SET {assignments}, "stripe_synced_at" = ? '
-        'WHERE "id" = ? AND ("stripe_synced_at" IS NULL OR "stripe_synced_at" < ?)'
-    ).bind(*values, second + WITHIN_SECOND, org_id, second)
+        f"WHERE {organization} AND {guard}"
+    ).bind(*values, second + WITHIN_SECOND, key, second, *guard_values)
     same = " AND ".join(f'"{c}" IS ?' for c in columns)
     complete = deps.db.prepare(
         'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
         '"lease_expires_at" = NULL, "processed_at" = ? '
         'WHERE "event_id" = ? AND "claim_id" = ? AND "status" = \'processing\' AND '
-        + _SETTLED.format(same=same)
-    ).bind(iso_ms(deps.now()), body["event_id"], body["claim_id"], org_id, second + 1, *values)
-    return [
-        update,
-        complete,
-        deps.db.prepare(organizations.SELECT_BY_ID).bind(org_id),
-        deps.db.prepare(_STATUS).bind(body["event_id"]),
-    ]
+        + _SETTLED.format(organization=organization, same=same)
+    ).bind(iso_ms(deps.now()), event_id, claim_id, key, second + 1, *values)
+    select = (
+        organizations.SELECT_BY_ID if organization == _BY_ID else organizations.SELECT_BY_ACCOUNT
+    )
+    return [update, complete, deps.db.prepare(select).bind(key)]
 
 
 APPLY_FIELDS = {
@@ -202,7 +267,18 @@ class Applied(NamedTuple):
 
 
 async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
-    results = await deps.db.batch(_apply_statements(deps, body))
+    statements = _apply_statements(
+        deps,
+        event_id=body["event_id"],
+        claim_id=body["claim_id"],
+        fields=body["fields"],
+        second=body["event_created"],
+        organization=_BY_ID,
+        key=body["organization_id"],
+        under_new_claim=False,
+    )
+    statements.append(deps.db.prepare(_STATUS).bind(body["event_id"]))
+    results = await deps.db.batch(statements)
     row, event = results[2].first_row, results[3].first_row
     if row is None:
         raise organizations.organization_not_found()
@@ -214,8 +290,48 @@ async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
     return Applied(results[0].changes > 0, completed, *_organization_and_watermark(row))
 
 
+# A `payout.*` event's effect and the end of its claim, in one batch: the claim completes only if
+# the payout is now stored for the event's organization (a payout recorded for another one leaves
+# the claim held, and the route answers 409 as `payouts/upsert` does). A retried call whose first
+# attempt committed completes again, harmlessly: the claim is still this caller's.
+_COMPLETE_IF_PAYOUT_STORED = (
+    'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
+    '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
+    'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\') '
+    'AND EXISTS (SELECT 1 FROM "connect_payout" WHERE "stripe_payout_id" = ? '
+    'AND "organization_id" = ?)'
+)
+
+APPLY_PAYOUT_FIELDS = {
+    **payouts.UPSERT_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.PayoutUpdated:
+    now_iso = iso_ms(deps.now())
+    statements = payouts.upsert_statements(deps.db, body, now_iso=now_iso)
+    statements.append(
+        deps.db.prepare(_COMPLETE_IF_PAYOUT_STORED).bind(
+            now_iso,
+            body["event_id"],
+            body["claim_id"],
+            body["stripe_payout_id"],
+            body["organization_id"],
+        )
+    )
+    results = await deps.db.batch(statements)
+    updated, row = payouts.upserted(results)
+    owned = payouts.owned_row(row, body)
+    if results[-1].changes == 0:
+        raise claim_lost()
+    return payouts.PayoutUpdated(updated, payouts.LEDGER.found(owned))
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
     ("POST", "/webhook-events/apply-organization"): Route.post(apply_organization, APPLY_FIELDS),
+    ("POST", "/webhook-events/apply-payout"): Route.post(apply_payout, APPLY_PAYOUT_FIELDS),
 }
