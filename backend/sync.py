@@ -9,6 +9,7 @@ the older one, landing last, would win.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from backend.services import Services
@@ -24,23 +25,30 @@ async def sync_account(
     organization_id: str,
     account_id: str,
     *,
-    deauthorized_since: int | None = None,
+    event_created: int | None = None,
 ) -> Organization:
     """Re-read the account and store its mapped state; returns the organization as now stored.
 
-    With `deauthorized_since` (webhooks), a *confirmed* loss of access (Stripe's 403
-    `account_invalid`, see `StripeAccountAccessLost`) marks the org deauthorized as of that time.
-    Any other 403 — a restricted key missing a permission — is raised, never a deauthorization:
-    a mis-scoped key must not disable every organization (the event fails and Stripe retries it
-    once the key is fixed). Without `deauthorized_since` (a user's refresh) every error is raised.
+    With `event_created` (webhooks: the read answers an event of that second S), the read starts
+    only once S has ended. An applied snapshot of S is stamped S + 0.999 (it was taken somewhere in
+    S), so a read started inside S could be newer than it yet lose the "only if newer" guard; a
+    read started at S + 1 or later sees every change made in S and wins. Events arrive after they
+    are created, so the wait is under a second, and only when the event is that fresh.
+    A *confirmed* loss of access (Stripe's 403 `account_invalid`, see `StripeAccountAccessLost`)
+    then marks the org deauthorized as of S. Any other 403 — a restricted key missing a
+    permission — is raised, never a deauthorization: a mis-scoped key must not disable every
+    organization (the event fails and Stripe retries it once the key is fixed). Without
+    `event_created` (a user's refresh) every error is raised.
     """
+    if event_created is not None and (wait := event_created + 1 - time.time()) > 0:
+        await asyncio.sleep(wait)
     started = round(time.time(), 3)
     try:
         account = await svc.stripe.retrieve_account(account_id)
     except StripeAccountAccessLost:
-        if deauthorized_since is None:
+        if event_created is None:
             raise
-        return await mark_deauthorized(svc, organization_id, synced_at=deauthorized_since)
+        return await mark_deauthorized(svc, organization_id, synced_at=event_created)
     result = await svc.worker.update_organization(
         organization_id, organization_fields(account.raw), synced_at=started
     )

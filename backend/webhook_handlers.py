@@ -92,21 +92,21 @@ async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None
         if org_id is None:
             logger.info("event %s: account %s belongs to no organization", event.id, account_id)
             return None
-        await sync_account(svc, org_id, account_id, deauthorized_since=event.created)
+        await sync_account(svc, org_id, account_id, event_created=event.created)
         return None
     snapshot = full_account(event.object, account_id) if event.type == "account.updated" else None
     # The watermark is exact only when the claim read it; the organization routes round it.
     watermark = event.watermark if event.looked_up == account_id else None
     position = order(event.created, watermark)
     if snapshot is None or position is Order.UNKNOWN:
-        await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+        await sync_account(svc, org.id, account_id, event_created=event.created)
         return None
     if position is Order.OLDER:
         return None
     fields = organization_fields(snapshot)
     if position is Order.TIE:
         if not _holds(org, fields):
-            await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+            await sync_account(svc, org.id, account_id, event_created=event.created)
         return None
     applied = await svc.worker.apply_organization(
         event.id,
@@ -118,7 +118,7 @@ async def _account_changed(svc: Services, event: Event) -> ClaimCompleted | None
     if applied.completed:
         return CLAIM_COMPLETED
     # A same-second event with another state landed first: only Stripe can say which is newer.
-    await sync_account(svc, org.id, account_id, deauthorized_since=event.created)
+    await sync_account(svc, org.id, account_id, event_created=event.created)
     return None
 
 

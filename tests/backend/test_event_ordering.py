@@ -185,6 +185,22 @@ async def test_a_same_second_burst_delivered_twice_and_reversed_ends_in_stripes_
     assert all(r == {"status": "processed", "attempts": 1} for r in rows)
 
 
+async def test_a_tie_read_inside_the_events_second_waits_for_it_to_end_and_wins(
+    svc: Services, worker_stack: WorkerStack
+) -> None:
+    """The first snapshot of second S is applied and stamped S + 0.999; a read started inside S
+    could never beat that stamp, so the tie's read starts at S + 1 and Stripe's state wins."""
+    account_id = await connected(svc, worker_stack, PENDING)  # Stripe's newest: pending
+    second = int(time.time()) + 1  # the events' second has not ended while they are handled
+    await deliver(svc, event("evt_tie_1", account_id, second, ACTIVE))
+    assert stored_status(worker_stack) == "active"
+    assert reads(svc) == 0
+    await deliver(svc, event("evt_tie_2", account_id, second, PENDING))
+    assert reads(svc) == 1
+    assert time.time() >= second + 1
+    assert stored_status(worker_stack) == "pending"
+
+
 async def test_a_same_second_event_with_the_state_d1_holds_needs_no_read(
     svc: Services, worker_stack: WorkerStack
 ) -> None:
