@@ -18,6 +18,7 @@ from backend.stripe_errors import StripeAccountAccessLost
 from backend.worker_models import Organization
 
 DEAUTHORIZED_WITHIN_SECOND = 0.999
+MAX_TIE_WAIT_SECONDS = 1.0
 
 
 async def sync_account(
@@ -33,7 +34,8 @@ async def sync_account(
     only once S has ended. An applied snapshot of S is stamped S + 0.999 (it was taken somewhere in
     S), so a read started inside S could be newer than it yet lose the "only if newer" guard; a
     read started at S + 1 or later sees every change made in S and wins. Events arrive after they
-    are created, so the wait is under a second, and only when the event is that fresh.
+    are created, so the wait is under a second, and only when the event is that fresh; an event
+    dated further ahead (a clock off from Stripe's) waits no more than a second.
     A *confirmed* loss of access (Stripe's 403 `account_invalid`, see `StripeAccountAccessLost`)
     then marks the org deauthorized as of S. Any other 403 — a restricted key missing a
     permission — is raised, never a deauthorization: a mis-scoped key must not disable every
@@ -41,7 +43,7 @@ async def sync_account(
     `event_created` (a user's refresh) every error is raised.
     """
     if event_created is not None and (wait := event_created + 1 - time.time()) > 0:
-        await asyncio.sleep(wait)
+        await asyncio.sleep(min(wait, MAX_TIE_WAIT_SECONDS))
     started = round(time.time(), 3)
     try:
         account = await svc.stripe.retrieve_account(account_id)

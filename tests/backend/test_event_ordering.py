@@ -191,7 +191,8 @@ async def test_a_tie_read_inside_the_events_second_waits_for_it_to_end_and_wins(
     """The first snapshot of second S is applied and stamped S + 0.999; a read started inside S
     could never beat that stamp, so the tie's read starts at S + 1 and Stripe's state wins."""
     account_id = await connected(svc, worker_stack, PENDING)  # Stripe's newest: pending
-    second = int(time.time()) + 1  # the events' second has not ended while they are handled
+    await asyncio.sleep(1.02 - time.time() % 1)  # early in a second: it lasts while both land
+    second = int(time.time())
     await deliver(svc, event("evt_tie_1", account_id, second, ACTIVE))
     assert stored_status(worker_stack) == "active"
     assert reads(svc) == 0
