@@ -213,10 +213,6 @@ def found(row: Row | None) -> Organization:
     return to_model(row)
 
 
-class OrganizationReply(NamedTuple):
-    organization: Organization
-
-
 class OrganizationUpdated(NamedTuple):
     updated: bool
     organization: Organization
@@ -227,16 +223,14 @@ class OrganizationCreated(NamedTuple):
     organization: Organization
 
 
-async def get_organization(deps: Deps, params: Params, body: None) -> OrganizationReply:
+async def get_organization(deps: Deps, params: Params, body: None) -> Organization:
     org_id = path_param(params, "id")
-    return OrganizationReply(found(await get(deps.db, org_id) if org_id else None))
+    return found(await get(deps.db, org_id) if org_id else None)
 
 
-async def get_organization_by_account(deps: Deps, params: Params, body: None) -> OrganizationReply:
+async def get_organization_by_account(deps: Deps, params: Params, body: None) -> Organization:
     account_id = path_param(params, "stripe_account_id")
-    return OrganizationReply(
-        found(await get_by_account(deps.db, account_id) if account_id else None)
-    )
+    return found(await get_by_account(deps.db, account_id) if account_id else None)
 
 
 def update_fields_value(value: Any, name: str) -> dict[str, Any]:
@@ -301,7 +295,7 @@ def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
 MAX_FIXED_FEE = 10_000_000
 
 
-async def set_platform_fee(deps: Deps, params: Params, body: Any) -> OrganizationReply:
+async def set_platform_fee(deps: Deps, params: Params, body: Any) -> Organization:
     # The percent bounds come from configuration, so this body is validated here, not in the table.
     values = validate_object(
         body,
@@ -317,22 +311,26 @@ async def set_platform_fee(deps: Deps, params: Params, body: Any) -> Organizatio
         percent=values["platform_fee_percent"],
         fixed=values.get("platform_fee_fixed"),
     )
-    return OrganizationReply(found(row))
+    return found(row)
 
 
 AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
 
 
-async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> OrganizationReply:
+async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> Organization:
     row = await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
-    return OrganizationReply(found(row))
+    return found(row)
 
 
 ROUTES = {
-    ("GET", "/organization/{id}"): Route.get(get_organization),
-    ("GET", "/organization-by-account/{stripe_account_id}"): Route.get(get_organization_by_account),
-    ("POST", "/update-organization"): Route.post(update_organization, UPDATE_FIELDS),
-    ("POST", "/create-connect-account"): Route.post(create_connect_account, CREATE_ACCOUNT_FIELDS),
-    ("POST", "/set-platform-fee"): Route.post(set_platform_fee),
-    ("POST", "/set-auto-transfer"): Route.post(set_auto_transfer, AUTO_TRANSFER_FIELDS),
+    ("GET", "/organization/{id}"): Route(get_organization, reply="organization"),
+    ("GET", "/organization-by-account/{stripe_account_id}"): Route(
+        get_organization_by_account, reply="organization"
+    ),
+    ("POST", "/update-organization"): Route(update_organization, UPDATE_FIELDS),
+    ("POST", "/create-connect-account"): Route(create_connect_account, CREATE_ACCOUNT_FIELDS),
+    ("POST", "/set-platform-fee"): Route(set_platform_fee, reply="organization"),
+    ("POST", "/set-auto-transfer"): Route(
+        set_auto_transfer, AUTO_TRANSFER_FIELDS, reply="organization"
+    ),
 }

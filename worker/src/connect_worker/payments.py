@@ -70,14 +70,6 @@ def to_model(row: Row) -> Payment:
     return from_row(Payment, row, amount_remaining=max(left, 0))
 
 
-class PaymentReply(NamedTuple):
-    payment: Payment
-
-
-class Payments(NamedTuple):
-    payments: list[Payment]
-
-
 def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) -> D1Statement:
     return db.prepare(_RECORD).bind(
         values["payment_intent_id"],
@@ -130,7 +122,7 @@ def payment(value: Any, name: str) -> dict[str, Any]:
     return values
 
 
-async def record_payment(deps: Deps, params: Params, body: Any) -> PaymentReply:
+async def record_payment(deps: Deps, params: Params, body: Any) -> Payment:
     """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
     the creation route): stored for the organization its metadata names. A payment already
     recorded for another organization, or with other money fields, is a 409."""
@@ -142,20 +134,22 @@ async def record_payment(deps: Deps, params: Params, body: Any) -> PaymentReply:
             "payment_conflict",
             "This payment is recorded for another organization or with other amounts.",
         )
-    return PaymentReply(to_model(row))
+    return to_model(row)
 
 
 MAX_PAYMENT_LIST = 100
 
 
-async def list_untransferred(deps: Deps, params: Params, body: None) -> Payments:
+async def list_untransferred(deps: Deps, params: Params, body: None) -> list[Payment]:
     """The organization's succeeded payments with something left to transfer, newest first."""
     org_id = path_param(params, "organization_id")
     rows = await untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []
-    return Payments([to_model(r) for r in rows])
+    return [to_model(r) for r in rows]
 
 
 ROUTES = {
-    ("POST", "/payments/record"): Route.post(record_payment),
-    ("GET", "/payments/{organization_id}/untransferred"): Route.get(list_untransferred),
+    ("POST", "/payments/record"): Route(record_payment, reply="payment"),
+    ("GET", "/payments/{organization_id}/untransferred"): Route(
+        list_untransferred, reply="payments"
+    ),
 }

@@ -225,4 +225,4 @@ def _context(
     return UserContext(user, session, token_type, active, memberships, organization, role)
 
 
-ROUTES = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}
+ROUTES = {("POST", "/verify-user-context"): Route(verify_user_context, VERIFY_FIELDS)}

@@ -61,10 +61,6 @@ class Transfer(NamedTuple):
     initiated_by: str | None
 
 
-class TransferReply(NamedTuple):
-    transfer: Transfer
-
-
 # A reservation's answer: the row this request reserved, or the one it replays.
 class TransferCreated(NamedTuple):
     created: bool
@@ -72,11 +68,7 @@ class TransferCreated(NamedTuple):
 
 
 LEDGER = ledger.Ledger(
-    "connect_transfer",
-    Transfer,
-    TransferReply,
-    TransferCreated,
-    ("succeeded", "failed", "reversed"),
+    "connect_transfer", Transfer, TransferCreated, ("succeeded", "failed", "reversed")
 )
 _BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_transfer_id" = ?'
 _INSERT = (
@@ -245,7 +237,7 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
+async def complete_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_COMPLETE).bind(
         body["status"],
@@ -282,7 +274,7 @@ def _stripe_origin(body: Body) -> StripeOrigin | None:
     return StripeOrigin._make(body[name] for name in names)
 
 
-async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
+async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
     """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
     row whose backend died after Stripe made the transfer take it (one batch, so the row is never
     half-finished)."""
@@ -301,7 +293,7 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
     results = await db.batch(statements)
     held = results[len(statements) - 2 if origin is not None else -1].first_row
     if held is not None:
-        return TransferReply(LEDGER.found(held))
+        return LEDGER.found(held)
     named = results[-1].first_row if origin is not None else None
     if origin is not None and named is not None:
         # Our metadata, but the row cannot take this transfer: it is finished (possibly with
@@ -322,8 +314,8 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
 
 
 ROUTES = {
-    ("POST", "/transfers/reserve"): Route.post(reserve_transfer, RESERVE_FIELDS),
-    ("POST", "/transfers/complete"): Route.post(complete_transfer, COMPLETE_FIELDS),
-    ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
-    ("POST", "/transfers/sync"): Route.post(sync_transfer, SYNC_FIELDS),
+    ("POST", "/transfers/reserve"): Route(reserve_transfer, RESERVE_FIELDS),
+    ("POST", "/transfers/complete"): Route(complete_transfer, COMPLETE_FIELDS, reply="transfer"),
+    ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route(LEDGER.get, reply="transfer"),
+    ("POST", "/transfers/sync"): Route(sync_transfer, SYNC_FIELDS, reply="transfer"),
 }
