@@ -41,18 +41,12 @@ class Ledger(Generic[M, C]):
     created_reply: Callable[[bool, M], C]
     final_statuses: tuple[str, ...]
     name: str = field(init=False)  # "transfer": the not-found error's code and message
-    columns: tuple[str, ...] = field(init=False)
-    select: str = field(init=False)
-    by_key: str = field(init=False)
+    select: str = field(init=False)  # the model's columns, from the table
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self.table.removeprefix("connect_"))
-        columns = self.model._fields
-        object.__setattr__(self, "columns", columns)
-        select = f'SELECT {quoted(columns)} FROM "{self.table}"'
+        select = f'SELECT {quoted(self.model._fields)} FROM "{self.table}"'
         object.__setattr__(self, "select", select)
-        by_key = f'{select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
-        object.__setattr__(self, "by_key", by_key)
 
     def not_found(self) -> ApiError:
         return ApiError(f"{self.name}_not_found", f"{self.name.capitalize()} not found.")
@@ -63,7 +57,8 @@ class Ledger(Generic[M, C]):
         return from_row(self.model, row)
 
     def lookup(self, db: D1Database, organization_id: str, key: str) -> D1Statement:
-        return db.prepare(self.by_key).bind(organization_id, key)
+        by_key = f'{self.select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
+        return db.prepare(by_key).bind(organization_id, key)
 
     async def reserve(
         self, db: D1Database, insert: D1Statement, *, organization_id: str, key: str
