@@ -137,28 +137,6 @@ def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str
     return db.prepare(sql).bind(*bound)
 
 
-async def reserve_from_source(
-    db: D1Database, values: dict[str, Any], payment: dict[str, Any], *, now_iso: str
-) -> tuple[ledger.Reservation, Row | None]:
-    """Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
-    transaction), so the check of what is left and the taking of it cannot be split by another
-    request. Returns the reservation and the payment as stored after this request's record."""
-    org_id, key = values["organization_id"], values["idempotency_key"]
-    results = await db.batch(
-        [
-            payments.record_statement(db, payment, now_iso=now_iso),
-            _bind_reserve(db, _RESERVE_FROM_SOURCE, values, now_iso),
-            LEDGER.lookup(db, org_id, key),
-            db.prepare(ledger.ORG_EXISTS).bind(org_id),
-            db.prepare(payments.BY_CHARGE).bind(values["source_transaction"]),
-        ]
-    )
-    reservation = ledger.Reservation(
-        results[1].changes > 0, results[2].first_row, bool(results[3].rows)
-    )
-    return reservation, results[4].first_row
-
-
 class StripeOrigin(NamedTuple):
     """What a Stripe transfer says about the ledger row it was made for: the metadata the backend
     puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields, in the
@@ -223,9 +201,22 @@ async def reserve_transfer(deps: Deps, params: Params, body: Body) -> TransferCr
     else:
         if payment is None or payment.get("charge_id") != source:
             raise invalid("`payment` must describe the charge named by `source_transaction`.")
-        reservation, stored = await reserve_from_source(deps.db, body, payment, now_iso=now_iso)
+        # Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
+        # transaction), so the check of what is left and the taking of it cannot be split by
+        # another request; `stored` is the payment as this request's record left it.
+        db = deps.db
+        _, taken, row, org, stored = await db.batch(
+            [
+                payments.record_statement(db, payment, now_iso=now_iso),
+                _bind_reserve(db, _RESERVE_FROM_SOURCE, body, now_iso),
+                LEDGER.lookup(db, org_id, key),
+                db.prepare(ledger.ORG_EXISTS).bind(org_id),
+                db.prepare(payments.BY_CHARGE).bind(source),
+            ]
+        )
+        reservation = ledger.Reservation(taken.changes > 0, row.first_row, bool(org.rows))
         if reservation.organization_exists and reservation.row is None:
-            raise _source_refusal(body, stored)
+            raise _source_refusal(body, stored.first_row)
     return LEDGER.reserved(reservation, body)
 
 
