@@ -215,7 +215,7 @@ async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
 
 
 ROUTES = {
-    ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
-    ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
-    ("POST", "/webhook-events/apply-organization"): Route.post(apply_organization, APPLY_FIELDS),
+    ("POST", "/webhook-events/claim"): Route(claim_event, CLAIM_FIELDS),
+    ("POST", "/webhook-events/complete"): Route(complete_event, COMPLETE_FIELDS),
+    ("POST", "/webhook-events/apply-organization"): Route(apply_organization, APPLY_FIELDS),
 }
