@@ -186,10 +186,7 @@ class StatusReply(ConnectState, OrgReply):
 
     @classmethod
     def of(cls, org: Organization) -> StatusReply:
-        return cls(
-            organization_id=org.id,
-            **org.model_dump(exclude={"id", "name", "slug"}),
-        )
+        return cls(organization_id=org.id, **org.model_dump(exclude={"id", "name", "slug"}))
 
 
 class TransferRequest(OrgRequest):

@@ -14,35 +14,30 @@ from backend.endpoints import Endpoint
 from backend.models import ErrorReply
 
 
+def parameter(
+    name: str, where: str, schema: dict[str, Any], *, required: bool = False, **extra: str
+) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, **extra, "schema": schema}
+
+
 def header(name: str, *, required: bool = False, max_length: int = 255) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "header",
-        "required": required,
-        "schema": {"type": "string", "minLength": 1, "maxLength": max_length},
-    }
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    return parameter(name, "header", schema, required=required)
 
 
-ORG_PATH = {
-    "name": "org_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-}
-REFRESH = {"name": "refresh", "in": "query", "required": False, "schema": {"type": "boolean"}}
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-}
-CURSOR = {
-    "name": "cursor",
-    "in": "query",
-    "required": False,
-    "description": "next_cursor of the previous page (opaque)",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-}
+ORG_PATH = parameter(
+    "org_id", "path", {"type": "string", "minLength": 1, "maxLength": 128}, required=True
+)
+REFRESH = parameter("refresh", "query", {"type": "boolean"})
+LIMIT = parameter(
+    "limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+)
+CURSOR = parameter(
+    "cursor",
+    "query",
+    {"type": "string", "minLength": 1, "maxLength": 64},
+    description="next_cursor of the previous page (opaque)",
+)
 USER = header("X-User-ID", max_length=128)
 IDEMPOTENCY = header("Idempotency-Key", required=True)
 
@@ -70,7 +65,7 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         if op.body is not None:
             models.add(op.body)
     ordered = sorted(models, key=lambda m: m.__name__)
-    refs, definitions = models_json_schema(
+    _, definitions = models_json_schema(
         [
             (m, "validation" if m in {o.body for o in endpoints} else "serialization")
             for m in ordered
@@ -112,7 +107,6 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref(op.body)}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation
-    del refs
     return {
         "openapi": "3.1.0",
         "info": {"title": "Stripe Connect backend", "version": "1.0.0"},

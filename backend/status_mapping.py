@@ -18,12 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, get_args
 
-ConnectStatus = Literal["pending", "active", "disabled"]
-OnboardingStep = Literal[
-    "account_creation", "details_submission", "verification", "complete", "rejected"
-]
+from backend.models import ConnectStatus, OnboardingStep, PayoutInterval, Weekday
 
 UNDER_REVIEW_REASONS = frozenset({"requirements.pending_verification", "under_review", "listed"})
 DEAUTHORIZED_REASON = "deauthorized"
@@ -84,8 +81,8 @@ def organization_fields(account: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-PAYOUT_INTERVALS = ("manual", "daily", "weekly", "monthly")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+PAYOUT_INTERVALS = get_args(PayoutInterval)
+WEEKDAYS = get_args(Weekday)
 
 
 def payout_schedule_fields(account: Mapping[str, Any]) -> dict[str, Any]:

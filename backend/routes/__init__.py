@@ -3,43 +3,23 @@ server's routes and `/openapi.json` are both built from it."""
 
 from __future__ import annotations
 
+from backend import models
 from backend.endpoints import Endpoint
-from backend.models import (
-    AutoTransferRequest,
-    BalanceReply,
-    HealthReply,
-    LoginLinkReply,
-    LoginLinkRequest,
-    OnboardReply,
-    OnboardRequest,
-    PaymentIntentReply,
-    PaymentIntentRequest,
-    PaymentsReply,
-    PayoutHistoryReply,
-    PayoutReply,
-    PayoutRequest,
-    PayoutScheduleRequest,
-    PlatformFeeRequest,
-    ReconcileReply,
-    StatusReply,
-    TransferHistoryReply,
-    TransferReply,
-    TransferRequest,
-    WebhookReply,
-)
 from backend.openapi import CURSOR, IDEMPOTENCY, LIMIT, REFRESH, header
 from backend.routes import connect, health, history, operator, payments, schedule, webhooks
 
 WEBHOOK_PATH = "/api/connect/webhook"
 
 ENDPOINTS = [
-    Endpoint("GET", "/healthz", health.healthz, "Liveness", HealthReply, security=None, errors=()),
+    Endpoint(
+        "GET", "/healthz", health.healthz, "Liveness", models.HealthReply, security=None, errors=()
+    ),
     Endpoint(
         "GET",
         "/readyz",
         health.readyz,
         "Readiness (checks the Worker)",
-        HealthReply,
+        models.HealthReply,
         security=None,
         errors=(503,),
     ),
@@ -48,8 +28,8 @@ ENDPOINTS = [
         "/api/connect/onboard",
         connect.onboard,
         "Create the Express account if needed and return a fresh Account Link",
-        OnboardReply,
-        body=OnboardRequest,
+        models.OnboardReply,
+        body=models.OnboardRequest,
         parameters=[header("X-Org-ID", max_length=128)],
     ),
     Endpoint(
@@ -57,7 +37,7 @@ ENDPOINTS = [
         "/api/connect/status",
         connect.status_by_header,
         "Connect status of the org in X-Org-ID",
-        StatusReply,
+        models.StatusReply,
         parameters=[header("X-Org-ID", required=True, max_length=128), REFRESH],
     ),
     Endpoint(
@@ -65,7 +45,7 @@ ENDPOINTS = [
         "/api/connect/status/{org_id}",
         connect.status_by_path,
         "Connect status of an organization",
-        StatusReply,
+        models.StatusReply,
         parameters=[REFRESH],
     ),
     Endpoint(
@@ -76,9 +56,9 @@ ENDPOINTS = [
         "charge or PaymentIntent; amount: the gross to take, default all that is left). "
         "Owner/admin (bearer) or the platform (X-Platform-Key); without a source only the "
         "operator (X-Operator-Key), with amount, currency and reason",
-        TransferReply,
+        models.TransferReply,
         status=201,
-        body=TransferRequest,
+        body=models.TransferRequest,
         security=("bearer", "platform", "operator"),
         parameters=[IDEMPOTENCY],
         errors=(400, 401, 403, 404, 409, 502, 503),
@@ -88,7 +68,7 @@ ENDPOINTS = [
         "/api/connect/balance/{org_id}",
         connect.balance,
         "Connected account balance",
-        BalanceReply,
+        models.BalanceReply,
         errors=(401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -96,9 +76,9 @@ ENDPOINTS = [
         "/api/connect/payout",
         connect.payout,
         "Manual payout to the account's bank",
-        PayoutReply,
+        models.PayoutReply,
         status=201,
-        body=PayoutRequest,
+        body=models.PayoutRequest,
         parameters=[IDEMPOTENCY],
         errors=(400, 401, 403, 409, 502, 503),
     ),
@@ -108,8 +88,8 @@ ENDPOINTS = [
         schedule.set_payout_schedule,
         "Set the org's payout schedule on its Stripe account (owner/admin; the choices the "
         "operator allows in PAYOUT_SCHEDULE_INTERVALS)",
-        StatusReply,
-        body=PayoutScheduleRequest,
+        models.StatusReply,
+        body=models.PayoutScheduleRequest,
         errors=(400, 401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -117,7 +97,7 @@ ENDPOINTS = [
         "/api/connect/transfers/{org_id}",
         history.transfer_history,
         "The org's transfers, newest first, a page at a time (any member)",
-        TransferHistoryReply,
+        models.TransferHistoryReply,
         parameters=[LIMIT, CURSOR],
         errors=(400, 401, 403, 503),
     ),
@@ -127,7 +107,7 @@ ENDPOINTS = [
         history.payout_history,
         "The org's payouts (ours and Stripe's automatic ones), newest first, a page at a time "
         "(any member)",
-        PayoutHistoryReply,
+        models.PayoutHistoryReply,
         parameters=[LIMIT, CURSOR],
         errors=(400, 401, 403, 503),
     ),
@@ -136,8 +116,8 @@ ENDPOINTS = [
         "/api/connect/login-link",
         connect.login_link,
         "Express Dashboard login link",
-        LoginLinkReply,
-        body=LoginLinkRequest,
+        models.LoginLinkReply,
+        body=models.LoginLinkRequest,
         errors=(400, 401, 403, 409, 502, 503),
     ),
     Endpoint(
@@ -145,7 +125,7 @@ ENDPOINTS = [
         "/api/connect/payments/{org_id}",
         payments.untransferred_payments,
         "Payments collected for the org with something left to transfer (owner/admin)",
-        PaymentsReply,
+        models.PaymentsReply,
         errors=(401, 403, 503),
     ),
     Endpoint(
@@ -153,8 +133,8 @@ ENDPOINTS = [
         "/api/connect/auto-transfer",
         payments.set_auto_transfer,
         "Transfer each payment for the org as it succeeds, or not (owner/admin)",
-        StatusReply,
-        body=AutoTransferRequest,
+        models.StatusReply,
+        body=models.AutoTransferRequest,
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
@@ -162,9 +142,9 @@ ENDPOINTS = [
         "/api/platform/payment-intents",
         payments.create_payment_intent,
         "Platform: create the PaymentIntent for an org's sale, tagged for its transfer",
-        PaymentIntentReply,
+        models.PaymentIntentReply,
         status=201,
-        body=PaymentIntentRequest,
+        body=models.PaymentIntentRequest,
         security="platform",
         parameters=[IDEMPOTENCY],
         errors=(400, 401, 404, 502, 503),
@@ -174,7 +154,7 @@ ENDPOINTS = [
         WEBHOOK_PATH,
         webhooks.webhook,
         "Stripe webhooks (Stripe-Signature)",
-        WebhookReply,
+        models.WebhookReply,
         security=None,
         parameters=[header("Stripe-Signature", required=True, max_length=4096)],
         errors=(400, 409, 413, 503),
@@ -184,8 +164,8 @@ ENDPOINTS = [
         "/api/operator/platform-fee",
         operator.set_platform_fee,
         "Operator: set an org's platform fee",
-        StatusReply,
-        body=PlatformFeeRequest,
+        models.StatusReply,
+        body=models.PlatformFeeRequest,
         security="operator",
         errors=(400, 401, 404),
     ),
@@ -194,7 +174,7 @@ ENDPOINTS = [
         "/api/operator/reconcile",
         operator.reconcile,
         "Operator: settle unknown ledger rows from Stripe and replay missed events",
-        ReconcileReply,
+        models.ReconcileReply,
         security="operator",
         errors=(401, 404, 502, 503),
     ),

@@ -15,12 +15,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from backend.errors import InvalidRequest
-from backend.models import (
-    PayoutEntry,
-    PayoutHistoryReply,
-    TransferEntry,
-    TransferHistoryReply,
-)
+from backend.models import PayoutEntry, PayoutHistoryReply, TransferEntry, TransferHistoryReply
 from backend.payout_failures import advice
 from backend.services import Services, services
 

@@ -46,9 +46,7 @@ async def create_payment_intent(request: Request) -> PaymentIntentReply:
         key=idempotency_key("payment-intent", org.id, key),
     )
     return PaymentIntentReply(
-        organization_id=org.id,
-        payment_intent_id=intent.id,
-        **intent.model_dump(exclude={"id"}),
+        organization_id=org.id, payment_intent_id=intent.id, **intent.model_dump(exclude={"id"})
     )
 
 

@@ -1,7 +1,8 @@
 """The Worker's one reply path and its one error table, held to the code and to the contract.
 
-Every handler is declared to return a reply model (a NamedTuple) and `app.to_json` is the only
-place one becomes JSON; every error code is raised through `ApiError`, whose status comes from
+Every handler is declared to return a reply model (a NamedTuple) — or, on a route that names its
+reply key, a model or a list of them sent under that key — and `app.to_json` is the only place
+one becomes JSON; every error code is raised through `ApiError`, whose status comes from
 `errors.STATUS`, the same status `docs/internal-api.md` gives the code.
 """
 
@@ -42,6 +43,9 @@ def _is_reply_model(annotation: Any) -> bool:
 def test_every_route_returns_a_reply_model(route: tuple[str, str]) -> None:
     handler = ROUTES[route].handler
     returns = typing.get_type_hints(handler)["return"]
+    if typing.get_origin(returns) is list:  # a list is only ever sent under the route's key
+        assert ROUTES[route].reply is not None, f"{route} returns a list without a reply key"
+        (returns,) = typing.get_args(returns)
     assert _is_reply_model(returns), f"{route} returns {returns!r}, not a reply model"
 
 

@@ -85,9 +85,11 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
     match = ROUTER.match(request.method, request.path)
     route = match.handler
     body: Any = None
-    if route.json_body:
+    if request.method.upper() == "POST":
         body = parse_json_body(request.body)
         if route.fields is not None:
             body = validate_object(body, route.fields)
     reply = await route.handler(deps, match.params, body)
+    if route.reply is not None:  # under a key, `created` is the model's own (a Payment's time)
+        return Response(200, {route.reply: to_json(reply)})
     return Response(201 if getattr(reply, "created", False) is True else 200, to_json(reply))

@@ -17,4 +17,4 @@ async def health(deps: Deps, params: Params, body: None) -> Health:
     return Health(ok=True)
 
 
-ROUTES = {("GET", "/health"): Route.get(health)}
+ROUTES = {("GET", "/health"): Route(health)}

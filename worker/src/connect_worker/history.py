@@ -102,6 +102,6 @@ PAGE_FIELDS = {
     "before_id": optional(integer(min_value=1, max_value=MAX_SAFE_INTEGER)),
 }
 ROUTES = {
-    ("POST", "/history/transfers"): Route.post(TRANSFERS.page, PAGE_FIELDS),
-    ("POST", "/history/payouts"): Route.post(PAYOUTS.page, PAGE_FIELDS),
+    ("POST", "/history/transfers"): Route(TRANSFERS.page, PAGE_FIELDS),
+    ("POST", "/history/payouts"): Route(PAYOUTS.page, PAGE_FIELDS),
 }

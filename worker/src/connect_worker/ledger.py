@@ -24,7 +24,6 @@ KEY_FIELDS = {"organization_id": required(ID), "idempotency_key": required(IDEMP
 RESERVE_FIELDS = {**KEY_FIELDS, "request_hash": required(string(max_len=128))}
 ORG_EXISTS = 'SELECT 1 AS "found" FROM "organization" WHERE "id" = ?'
 
-R = TypeVar("R", bound=Reply)  # `{"transfer": Transfer}`
 C = TypeVar("C", bound=Reply)  # `{"created": bool, "transfer": Transfer}`
 
 
@@ -36,25 +35,18 @@ class Reservation:
 
 
 @dataclass(frozen=True, slots=True)
-class Ledger(Generic[M, R, C]):
+class Ledger(Generic[M, C]):
     table: str  # "connect_transfer"
     model: type[M]  # the row as the contract shows it; its fields are the columns read
-    reply: Callable[[M], R]
     created_reply: Callable[[bool, M], C]
     final_statuses: tuple[str, ...]
     name: str = field(init=False)  # "transfer": the not-found error's code and message
-    columns: tuple[str, ...] = field(init=False)
-    select: str = field(init=False)
-    by_key: str = field(init=False)
+    select: str = field(init=False)  # the model's columns, from the table
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self.table.removeprefix("connect_"))
-        columns = self.model._fields
-        object.__setattr__(self, "columns", columns)
-        select = f'SELECT {quoted(columns)} FROM "{self.table}"'
+        select = f'SELECT {quoted(self.model._fields)} FROM "{self.table}"'
         object.__setattr__(self, "select", select)
-        by_key = f'{select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
-        object.__setattr__(self, "by_key", by_key)
 
     def not_found(self) -> ApiError:
         return ApiError(f"{self.name}_not_found", f"{self.name.capitalize()} not found.")
@@ -65,7 +57,8 @@ class Ledger(Generic[M, R, C]):
         return from_row(self.model, row)
 
     def lookup(self, db: D1Database, organization_id: str, key: str) -> D1Statement:
-        return db.prepare(self.by_key).bind(organization_id, key)
+        by_key = f'{self.select} WHERE "organization_id" = ? AND "idempotency_key" = ?'
+        return db.prepare(by_key).bind(organization_id, key)
 
     async def reserve(
         self, db: D1Database, insert: D1Statement, *, organization_id: str, key: str
@@ -94,20 +87,20 @@ class Ledger(Generic[M, R, C]):
 
     async def settle(
         self, db: D1Database, update: D1Statement, *, organization_id: str, key: str
-    ) -> R:
+    ) -> M:
         """Apply Stripe's answer (the update only touches a row still waiting for it), then reply
         with the row as stored: a finished row is unchanged and answered as it is."""
         results = await db.batch([update, self.lookup(db, organization_id, key)])
-        return self.reply(self.found(results[1].first_row))
+        return self.found(results[1].first_row)
 
-    async def get(self, deps: Deps, params: Params, body: None) -> R:
+    async def get(self, deps: Deps, params: Params, body: None) -> M:
         """A replay's lookup: the row reserved under (organization, idempotency key), if any."""
         org_id = path_param(params, "organization_id")
         key = path_param(params, "idempotency_key")
         row = None
         if org_id and key:
             row = await self.lookup(deps.db, org_id, key).first()
-        return self.reply(self.found(row))
+        return self.found(row)
 
     async def prune(self, db: D1Database, *, updated_before: str) -> int:
         """Retention: only final rows; any other is money whose outcome is not known yet."""

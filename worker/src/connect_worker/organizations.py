@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
@@ -140,66 +140,6 @@ async def get(db: D1Database, organization_id: str) -> Row | None:
     return await db.prepare(SELECT_BY_ID).bind(organization_id).first()
 
 
-async def get_by_account(db: D1Database, stripe_account_id: str) -> Row | None:
-    return await db.prepare(SELECT_BY_ACCOUNT).bind(stripe_account_id).first()
-
-
-async def update_fields(
-    db: D1Database, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
-) -> tuple[bool, Row | None]:
-    """Write allow-listed fields, guarded by "only if newer"; returns (updated, stored row)."""
-    columns = [c for c in UPDATABLE_COLUMNS if c in fields]
-    if len(columns) != len(fields):
-        raise ValueError("update_fields got a column outside the allow-list")
-    assignments = ", ".join(f'"{c}" = ?' for c in columns)
-    update = db.prepare(
-        f'UPDATE "organization" SET {assignments}, '
-        '"stripe_synced_at" = COALESCE(?, "stripe_synced_at") '
-        'WHERE "id" = ? AND (? IS NULL OR "stripe_synced_at" IS NULL OR "stripe_synced_at" <= ?)'
-    ).bind(
-        *(to_db_value(c, fields[c]) for c in columns),
-        synced_at,
-        organization_id,
-        synced_at,
-        synced_at,
-    )
-    return await _write(db, update, organization_id)
-
-
-async def _write(db: D1Database, update: D1Statement, org_id: str) -> tuple[bool, Row | None]:
-    """(written, the row as then stored): the write and the read in one batch (one round trip)."""
-    results = await db.batch([update, db.prepare(SELECT_BY_ID).bind(org_id)])
-    return results[0].changes > 0, results[1].first_row
-
-
-async def set_connect_account(
-    db: D1Database, organization_id: str, stripe_account_id: str
-) -> tuple[bool, Row | None]:
-    """Store the account id once; (stored now, row). The caller decides no-op vs conflict."""
-    update = db.prepare(
-        'UPDATE "organization" SET "stripe_connect_account_id" = ?, '
-        "\"stripe_connect_status\" = 'pending', \"onboarding_step\" = 'details_submission' "
-        'WHERE "id" = ? AND "stripe_connect_account_id" IS NULL AND NOT EXISTS '
-        '(SELECT 1 FROM "organization" WHERE "stripe_connect_account_id" = ?)'
-    ).bind(stripe_account_id, organization_id, stripe_account_id)
-    return await _write(db, update, organization_id)
-
-
-async def store_platform_fee(
-    db: D1Database, organization_id: str, *, percent: float, fixed: int | None
-) -> Row | None:
-    update = db.prepare(
-        'UPDATE "organization" SET "platform_fee_percent" = ?, '
-        '"platform_fee_fixed" = COALESCE(?, "platform_fee_fixed") WHERE "id" = ?'
-    ).bind(percent, fixed, organization_id)
-    return (await _write(db, update, organization_id))[1]
-
-
-async def store_auto_transfer(db: D1Database, organization_id: str, *, enabled: bool) -> Row | None:
-    update = db.prepare('UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?')
-    return (await _write(db, update.bind(1 if enabled else 0, organization_id), organization_id))[1]
-
-
 # --- routes ---------------------------------------------------------------------------------
 
 
@@ -213,8 +153,11 @@ def found(row: Row | None) -> Organization:
     return to_model(row)
 
 
-class OrganizationReply(NamedTuple):
-    organization: Organization
+async def _write(deps: Deps, update: D1Statement, org_id: str) -> tuple[bool, Organization]:
+    """(written, the organization as then stored): the write and the read in one batch (one round
+    trip)."""
+    results = await deps.db.batch([update, deps.db.prepare(SELECT_BY_ID).bind(org_id)])
+    return results[0].changes > 0, found(results[1].first_row)
 
 
 class OrganizationUpdated(NamedTuple):
@@ -227,16 +170,15 @@ class OrganizationCreated(NamedTuple):
     organization: Organization
 
 
-async def get_organization(deps: Deps, params: Params, body: None) -> OrganizationReply:
+async def get_organization(deps: Deps, params: Params, body: None) -> Organization:
     org_id = path_param(params, "id")
-    return OrganizationReply(found(await get(deps.db, org_id) if org_id else None))
+    return found(await get(deps.db, org_id) if org_id else None)
 
 
-async def get_organization_by_account(deps: Deps, params: Params, body: None) -> OrganizationReply:
+async def get_organization_by_account(deps: Deps, params: Params, body: None) -> Organization:
     account_id = path_param(params, "stripe_account_id")
-    return OrganizationReply(
-        found(await get_by_account(deps.db, account_id) if account_id else None)
-    )
+    row = await deps.db.prepare(SELECT_BY_ACCOUNT).bind(account_id).first() if account_id else None
+    return found(row)
 
 
 def update_fields_value(value: Any, name: str) -> dict[str, Any]:
@@ -256,25 +198,39 @@ UPDATE_FIELDS = {
 
 
 async def update_organization(deps: Deps, params: Params, body: Body) -> OrganizationUpdated:
-    updated, row = await update_fields(
-        deps.db, body["organization_id"], body["fields"], synced_at=body.get("synced_at")
-    )
-    return OrganizationUpdated(updated, found(row))
+    """Write the allow-listed fields (the SQL names only `UPDATABLE_COLUMNS`), guarded by "only if
+    newer"."""
+    org_id, fields, synced_at = body["organization_id"], body["fields"], body.get("synced_at")
+    columns = [c for c in UPDATABLE_COLUMNS if c in fields]
+    assignments = ", ".join(f'"{c}" = ?' for c in columns)
+    update = deps.db.prepare(
+        f'UPDATE "organization" SET {assignments}, '
+        '"stripe_synced_at" = COALESCE(?, "stripe_synced_at") '
+        'WHERE "id" = ? AND (? IS NULL OR "stripe_synced_at" IS NULL OR "stripe_synced_at" <= ?)'
+    ).bind(*(to_db_value(c, fields[c]) for c in columns), synced_at, org_id, synced_at, synced_at)
+    return OrganizationUpdated(*await _write(deps, update, org_id))
 
 
 CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}
+# The account id is stored once; the handler tells a no-op from a conflict.
+_SET_ACCOUNT = (
+    'UPDATE "organization" SET "stripe_connect_account_id" = ?, '
+    "\"stripe_connect_status\" = 'pending', \"onboarding_step\" = 'details_submission' "
+    'WHERE "id" = ? AND "stripe_connect_account_id" IS NULL AND NOT EXISTS '
+    '(SELECT 1 FROM "organization" WHERE "stripe_connect_account_id" = ?)'
+)
 
 
 async def create_connect_account(deps: Deps, params: Params, body: Body) -> OrganizationCreated:
     org_id, account_id = body["organization_id"], body["stripe_account_id"]
     try:
-        created, row = await set_connect_account(deps.db, org_id, account_id)
+        update = deps.db.prepare(_SET_ACCOUNT).bind(account_id, org_id, account_id)
+        created, organization = await _write(deps, update, org_id)
     except D1Error as exc:
         if not exc.is_constraint:
             raise
         # Another request stored this account id on another organization in between.
-        created, row = False, await get(deps.db, org_id)
-    organization = found(row)
+        created, organization = False, found(await get(deps.db, org_id))
     if created or organization.stripe_connect_account_id == account_id:
         return OrganizationCreated(created, organization)
     raise ApiError(
@@ -301,7 +257,7 @@ def _fee_percent(config: WorkerConfig) -> Callable[[Any, str], float]:
 MAX_FIXED_FEE = 10_000_000
 
 
-async def set_platform_fee(deps: Deps, params: Params, body: Any) -> OrganizationReply:
+async def set_platform_fee(deps: Deps, params: Params, body: Any) -> Organization:
     # The percent bounds come from configuration, so this body is validated here, not in the table.
     values = validate_object(
         body,
@@ -311,28 +267,34 @@ async def set_platform_fee(deps: Deps, params: Params, body: Any) -> Organizatio
             "platform_fee_fixed": optional(integer(min_value=0, max_value=MAX_FIXED_FEE)),
         },
     )
-    row = await store_platform_fee(
-        deps.db,
-        values["organization_id"],
-        percent=values["platform_fee_percent"],
-        fixed=values.get("platform_fee_fixed"),
-    )
-    return OrganizationReply(found(row))
+    org_id = values["organization_id"]
+    update = deps.db.prepare(
+        'UPDATE "organization" SET "platform_fee_percent" = ?, '
+        '"platform_fee_fixed" = COALESCE(?, "platform_fee_fixed") WHERE "id" = ?'
+    ).bind(values["platform_fee_percent"], values.get("platform_fee_fixed"), org_id)
+    return (await _write(deps, update, org_id))[1]
 
 
 AUTO_TRANSFER_FIELDS = {"organization_id": required(ID), "enabled": required(boolean())}
 
 
-async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> OrganizationReply:
-    row = await store_auto_transfer(deps.db, body["organization_id"], enabled=body["enabled"])
-    return OrganizationReply(found(row))
+async def set_auto_transfer(deps: Deps, params: Params, body: Body) -> Organization:
+    org_id, enabled = body["organization_id"], 1 if body["enabled"] else 0
+    update = deps.db.prepare(
+        'UPDATE "organization" SET "auto_transfer_payments" = ? WHERE "id" = ?'
+    )
+    return (await _write(deps, update.bind(enabled, org_id), org_id))[1]
 
 
 ROUTES = {
-    ("GET", "/organization/{id}"): Route.get(get_organization),
-    ("GET", "/organization-by-account/{stripe_account_id}"): Route.get(get_organization_by_account),
-    ("POST", "/update-organization"): Route.post(update_organization, UPDATE_FIELDS),
-    ("POST", "/create-connect-account"): Route.post(create_connect_account, CREATE_ACCOUNT_FIELDS),
-    ("POST", "/set-platform-fee"): Route.post(set_platform_fee),
-    ("POST", "/set-auto-transfer"): Route.post(set_auto_transfer, AUTO_TRANSFER_FIELDS),
+    ("GET", "/organization/{id}"): Route(get_organization, reply="organization"),
+    ("GET", "/organization-by-account/{stripe_account_id}"): Route(
+        get_organization_by_account, reply="organization"
+    ),
+    ("POST", "/update-organization"): Route(update_organization, UPDATE_FIELDS),
+    ("POST", "/create-connect-account"): Route(create_connect_account, CREATE_ACCOUNT_FIELDS),
+    ("POST", "/set-platform-fee"): Route(set_platform_fee, reply="organization"),
+    ("POST", "/set-auto-transfer"): Route(
+        set_auto_transfer, AUTO_TRANSFER_FIELDS, reply="organization"
+    ),
 }

@@ -70,14 +70,6 @@ def to_model(row: Row) -> Payment:
     return from_row(Payment, row, amount_remaining=max(left, 0))
 
 
-class PaymentReply(NamedTuple):
-    payment: Payment
-
-
-class Payments(NamedTuple):
-    payments: list[Payment]
-
-
 def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) -> D1Statement:
     return db.prepare(_RECORD).bind(
         values["payment_intent_id"],
@@ -90,23 +82,6 @@ def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) ->
         values["created"],
         now_iso,
     )
-
-
-async def record(
-    db: D1Database, values: dict[str, Any], *, now_iso: str
-) -> tuple[bool, Row | None]:
-    """(written, row as stored)."""
-    results = await db.batch(
-        [
-            record_statement(db, values, now_iso=now_iso),
-            db.prepare(BY_INTENT).bind(values["payment_intent_id"]),
-        ]
-    )
-    return results[0].changes > 0, results[1].first_row
-
-
-async def untransferred(db: D1Database, organization_id: str, *, limit: int) -> list[Row]:
-    return await db.prepare(_UNTRANSFERRED).bind(organization_id, limit).all()
 
 
 CHARGE_ID = string(pattern=r"ch_[A-Za-z0-9]{1,100}")
@@ -130,32 +105,40 @@ def payment(value: Any, name: str) -> dict[str, Any]:
     return values
 
 
-async def record_payment(deps: Deps, params: Params, body: Any) -> PaymentReply:
+async def record_payment(deps: Deps, params: Params, body: Any) -> Payment:
     """A payment as Stripe shows it (a `payment_intent.succeeded` or `charge.refunded` event, or
     the creation route): stored for the organization its metadata names. A payment already
     recorded for another organization, or with other money fields, is a 409."""
-    written, row = await record(deps.db, payment(body, "body"), now_iso=iso_ms(deps.now()))
+    values = payment(body, "body")
+    record = record_statement(deps.db, values, now_iso=iso_ms(deps.now()))
+    read = deps.db.prepare(BY_INTENT).bind(values["payment_intent_id"])
+    recorded, stored = await deps.db.batch([record, read])
+    row = stored.first_row
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("internal_error", "The payment could not be stored.")
-    if not written:
+    if recorded.changes == 0:
         raise ApiError(
             "payment_conflict",
             "This payment is recorded for another organization or with other amounts.",
         )
-    return PaymentReply(to_model(row))
+    return to_model(row)
 
 
 MAX_PAYMENT_LIST = 100
 
 
-async def list_untransferred(deps: Deps, params: Params, body: None) -> Payments:
+async def list_untransferred(deps: Deps, params: Params, body: None) -> list[Payment]:
     """The organization's succeeded payments with something left to transfer, newest first."""
     org_id = path_param(params, "organization_id")
-    rows = await untransferred(deps.db, org_id, limit=MAX_PAYMENT_LIST) if org_id else []
-    return Payments([to_model(r) for r in rows])
+    if org_id is None:
+        return []
+    rows = await deps.db.prepare(_UNTRANSFERRED).bind(org_id, MAX_PAYMENT_LIST).all()
+    return [to_model(r) for r in rows]
 
 
 ROUTES = {
-    ("POST", "/payments/record"): Route.post(record_payment),
-    ("GET", "/payments/{organization_id}/untransferred"): Route.get(list_untransferred),
+    ("POST", "/payments/record"): Route(record_payment, reply="payment"),
+    ("GET", "/payments/{organization_id}/untransferred"): Route(
+        list_untransferred, reply="payments"
+    ),
 }

@@ -51,10 +51,6 @@ class Payout(NamedTuple):
     updated_at: str
 
 
-class PayoutReply(NamedTuple):
-    payout: Payout
-
-
 class PayoutCreated(NamedTuple):
     created: bool
     payout: Payout
@@ -69,7 +65,7 @@ class PayoutUpdated(NamedTuple):
 # Only rows Stripe (or our refusal) finished; `reserved`, `pending` and `in_transit` payouts are
 # still moving.
 FINAL_STATUSES = ("paid", "failed", "canceled", "refused")
-LEDGER = ledger.Ledger("connect_payout", Payout, PayoutReply, PayoutCreated, FINAL_STATUSES)
+LEDGER = ledger.Ledger("connect_payout", Payout, PayoutCreated, FINAL_STATUSES)
 _RESERVE = (
     'INSERT INTO "connect_payout" ("organization_id", "stripe_account_id", "idempotency_key", '
     '"request_hash", "amount", "currency", "status", "updated_at") '
@@ -239,7 +235,7 @@ REFUSE_FIELDS = {
 }
 
 
-async def refuse_payout(deps: Deps, params: Params, body: Body) -> PayoutReply:
+async def refuse_payout(deps: Deps, params: Params, body: Body) -> Payout:
     """Stripe refused to create the payout: `reserved` → `refused`; a finished row is unchanged."""
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_REFUSE).bind(
@@ -269,8 +265,8 @@ async def upsert_payout(deps: Deps, params: Params, body: Body) -> PayoutUpdated
 
 
 ROUTES = {
-    ("POST", "/payouts/reserve"): Route.post(reserve_payout, RESERVE_FIELDS),
-    ("GET", "/payouts/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
-    ("POST", "/payouts/refuse"): Route.post(refuse_payout, REFUSE_FIELDS),
-    ("POST", "/payouts/upsert"): Route.post(upsert_payout, UPSERT_FIELDS),
+    ("POST", "/payouts/reserve"): Route(reserve_payout, RESERVE_FIELDS),
+    ("GET", "/payouts/{organization_id}/{idempotency_key}"): Route(LEDGER.get, reply="payout"),
+    ("POST", "/payouts/refuse"): Route(refuse_payout, REFUSE_FIELDS, reply="payout"),
+    ("POST", "/payouts/upsert"): Route(upsert_payout, UPSERT_FIELDS),
 }

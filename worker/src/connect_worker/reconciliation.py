@@ -70,13 +70,9 @@ class Account(NamedTuple):
     onboarding_rejection_reason: str | None
 
 
-class Accounts(NamedTuple):
-    accounts: list[Account]
-
-
-async def accounts(deps: Deps, params: Params, body: None) -> Accounts:
+async def accounts(deps: Deps, params: Params, body: None) -> list[Account]:
     rows = await deps.db.prepare(_ACCOUNTS).all()
-    return Accounts([from_row(Account, row) for row in rows])
+    return [from_row(Account, row) for row in rows]
 
 
 class Checkpoint(NamedTuple):
@@ -88,13 +84,9 @@ class Checkpoint(NamedTuple):
     updated_at: str
 
 
-class Checkpoints(NamedTuple):
-    checkpoints: list[Checkpoint]
-
-
-async def checkpoints(deps: Deps, params: Params, body: None) -> Checkpoints:
+async def checkpoints(deps: Deps, params: Params, body: None) -> list[Checkpoint]:
     rows = await deps.db.prepare(_CHECKPOINTS).all()
-    return Checkpoints([from_row(Checkpoint, row) for row in rows])
+    return [from_row(Checkpoint, row) for row in rows]
 
 
 ADVANCE_FIELDS = {
@@ -120,8 +112,8 @@ async def advance_checkpoint(deps: Deps, params: Params, body: Body) -> Advanced
 
 
 ROUTES = {
-    ("GET", "/reconciliation/unsettled"): Route.get(unsettled),
-    ("GET", "/reconciliation/accounts"): Route.get(accounts),
-    ("GET", "/reconciliation/checkpoints"): Route.get(checkpoints),
-    ("POST", "/reconciliation/checkpoints"): Route.post(advance_checkpoint, ADVANCE_FIELDS),
+    ("GET", "/reconciliation/unsettled"): Route(unsettled),
+    ("GET", "/reconciliation/accounts"): Route(accounts, reply="accounts"),
+    ("GET", "/reconciliation/checkpoints"): Route(checkpoints, reply="checkpoints"),
+    ("POST", "/reconciliation/checkpoints"): Route(advance_checkpoint, ADVANCE_FIELDS),
 }

@@ -53,4 +53,4 @@ async def prune_ledgers(deps: Deps, params: Params, body: Body) -> Pruned:
     return Pruned(deleted)
 
 
-ROUTES = {("POST", "/ledgers/prune"): Route.post(prune_ledgers, PRUNE_FIELDS)}
+ROUTES = {("POST", "/ledgers/prune"): Route(prune_ledgers, PRUNE_FIELDS)}

@@ -1,5 +1,5 @@
 """What a table module declares per route: its handler, for a POST the body's field specs, and
-the reply model the handler returns.
+the key its reply model is sent under.
 
 Each table module exports `ROUTES` keyed by (method, path below the prefix); `app.py` composes
 them and is the one place a reply model becomes JSON. The field kinds several tables share are
@@ -8,7 +8,7 @@ named here once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -17,7 +17,8 @@ from connect_worker.deps import Deps
 from connect_worker.validation import MAX_SAFE_INTEGER, Field, integer, string
 
 # A route's answer: a NamedTuple whose fields, in order, are the reply's JSON keys (nested models
-# and lists of them alike). `app.to_json` is the one place it becomes JSON; a reply whose
+# and lists of them alike), or — on a route that names its reply key — one model or a list of
+# them sent under that key. `app.to_json` is the one place it becomes JSON; a reply whose
 # `created` is true answers 201 (the contract's rule for every reservation), any other 200.
 Reply = NamedTuple
 M = TypeVar("M", bound=NamedTuple)
@@ -31,23 +32,16 @@ def from_row(model: type[M], row: Row, **computed: Any) -> M:
 
 Params = Mapping[str, str]  # the path's parameters, decoded
 Body = dict[str, Any]  # the body as its route's fields validated it
-Handler = Callable[[Deps, Params, Any], Awaitable[Reply]]
+Handler = Callable[[Deps, Params, Any], Awaitable["Reply | Sequence[Reply]"]]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     handler: Handler
-    # For POST routes: the body's fields; None with json_body=True hands the handler raw JSON.
+    # A POST's body is JSON, validated against these fields; None hands the handler raw JSON.
     fields: Mapping[str, Field] | None = None
-    json_body: bool = False
-
-    @classmethod
-    def get(cls, handler: Handler) -> Route:
-        return cls(handler)
-
-    @classmethod
-    def post(cls, handler: Handler, fields: Mapping[str, Field] | None = None) -> Route:
-        return cls(handler, fields, json_body=True)
+    # The JSON key the handler's model (`{"transfer": …}`) goes under; None: the model is the reply.
+    reply: str | None = None
 
 
 def path_param(params: Params, name: str) -> str | None:

@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-SIGNATURE_LENGTH = 44
 _RAW_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,255}")
-_STD_BASE64 = re.compile(r"[A-Za-z0-9+/]{43}=")
+_STD_BASE64 = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes: 44 characters, padded
 
 
 @dataclass(frozen=True, slots=True)

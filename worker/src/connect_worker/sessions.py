@@ -6,12 +6,11 @@ the organization, joined through the membership so a non-member gets no organiza
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Database, D1Result, D1Statement, Row, quoted
+from connect_worker.d1 import D1Result, Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
@@ -54,60 +53,6 @@ _ORG_BY_USER = (
     'JOIN "organization" o ON o."id" = m."organizationId" '
     'WHERE m."userId" = ? AND o."id" = ? LIMIT 1'
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """What one batch returned: the session/user row (None when unknown), memberships, org."""
-
-    row: Row | None
-    memberships: list[Row]
-    organization: Row | None
-    jwk: Row | None = None
-
-
-async def _load(
-    db: D1Database, statements: list[D1Statement], organization: D1Statement | None
-) -> list[D1Result]:
-    """The statements, plus the organization's when asked for, as one batch."""
-    return await db.batch(statements if organization is None else [*statements, organization])
-
-
-async def load_by_session_token(
-    db: D1Database, token: str, organization_id: str | None
-) -> Principal:
-    org = (
-        None
-        if organization_id is None
-        else db.prepare(_ORG_OF_SESSION).bind(token, organization_id)
-    )
-    session, memberships, *found = await _load(
-        db,
-        [db.prepare(_SESSION).bind(token), db.prepare(_MEMBERSHIPS_OF_SESSION).bind(token)],
-        org,
-    )
-    organization = found[0].first_row if found else None
-    return Principal(session.first_row, memberships.rows, organization)
-
-
-async def load_by_jwt(
-    db: D1Database, kid: str, user_id: str, organization_id: str | None
-) -> Principal:
-    """Key and principal in one batch; the caller verifies the signature before trusting either."""
-    org = (
-        None if organization_id is None else db.prepare(_ORG_BY_USER).bind(user_id, organization_id)
-    )
-    jwk, user, memberships, *found = await _load(
-        db,
-        [
-            db.prepare(_JWKS).bind(kid),
-            db.prepare(_USER).bind(user_id),
-            db.prepare(_MEMBERSHIPS_BY_USER).bind(user_id),
-        ],
-        org,
-    )
-    organization = found[0].first_row if found else None
-    return Principal(user.first_row, memberships.rows, organization, jwk=jwk.first_row)
 
 
 # --- route: verify-user-context -------------------------------------------------------------
@@ -167,15 +112,19 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     )
     if parsed is None:
         raise invalid_token()
-    principal = await load_by_session_token(deps.db, parsed.token, organization_id)
-    row = principal.row
+    db, token = deps.db, parsed.token
+    statements = [db.prepare(_SESSION).bind(token), db.prepare(_MEMBERSHIPS_OF_SESSION).bind(token)]
+    if organization_id is not None:
+        statements.append(db.prepare(_ORG_OF_SESSION).bind(token, organization_id))
+    principal, memberships, *organization = await db.batch(statements)
+    row = principal.first_row
     if row is None:
         raise invalid_token()
     expires_at = parse_timestamp(row["session_expires_at"])
     if expires_at is None or expires_at <= deps.now():
         raise invalid_token()
     session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
-    return _context(principal, organization_id, "session", session)
+    return _context(row, memberships.rows, organization, organization_id, "session", session)
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
@@ -189,30 +138,42 @@ async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Us
         audience=deps.config.jwt_audience,
     ):
         raise invalid_token()
-    principal = await load_by_jwt(deps.db, parsed.kid, parsed.subject, organization_id)
-    jwk = principal.jwk
+    # Key and principal in one batch: the signature is verified before either is trusted.
+    db, user_id = deps.db, parsed.subject
+    statements = [
+        db.prepare(_JWKS).bind(parsed.kid),
+        db.prepare(_USER).bind(user_id),
+        db.prepare(_MEMBERSHIPS_BY_USER).bind(user_id),
+    ]
+    if organization_id is not None:
+        statements.append(db.prepare(_ORG_BY_USER).bind(user_id, organization_id))
+    key, user, memberships, *organization = await db.batch(statements)
+    jwk, row = key.first_row, user.first_row
     if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
         raise invalid_token()
     if not await verify_signature(parsed, str(jwk["public_key"]), deps.verifier):
         raise invalid_token()
-    if principal.row is None:
+    if row is None:
         raise invalid_token()
-    return _context(principal, organization_id, "jwt", None)
+    return _context(row, memberships.rows, organization, organization_id, "jwt", None)
 
 
 def _context(
-    principal: Principal, organization_id: str | None, token_type: str, session: Session | None
+    row: Row,
+    member_rows: list[Row],
+    org_result: list[D1Result],  # the organization's, when one was asked for
+    organization_id: str | None,
+    token_type: str,
+    session: Session | None,
 ) -> UserContext:
-    row = principal.row
-    assert row is not None
-    memberships = [from_row(Membership, m) for m in principal.memberships]
+    memberships = [from_row(Membership, m) for m in member_rows]
     organization: Organization | None = None
     role: str | None = None
     if organization_id is not None:
         # Same answer for an organization that does not exist and one the user is not in.
-        if principal.organization is None:
+        if org_result[0].first_row is None:
             raise ApiError("forbidden", "Not a member of this organization.")
-        organization = organizations.to_model(principal.organization)
+        organization = organizations.to_model(org_result[0].first_row)
         role = next(m.role for m in memberships if m.organization_id == organization_id)
     user = User(
         row["user_id"],
@@ -225,4 +186,4 @@ def _context(
     return UserContext(user, session, token_type, active, memberships, organization, role)
 
 
-ROUTES = {("POST", "/verify-user-context"): Route.post(verify_user_context, VERIFY_FIELDS)}
+ROUTES = {("POST", "/verify-user-context"): Route(verify_user_context, VERIFY_FIELDS)}

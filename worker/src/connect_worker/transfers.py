@@ -61,10 +61,6 @@ class Transfer(NamedTuple):
     initiated_by: str | None
 
 
-class TransferReply(NamedTuple):
-    transfer: Transfer
-
-
 # A reservation's answer: the row this request reserved, or the one it replays.
 class TransferCreated(NamedTuple):
     created: bool
@@ -72,11 +68,7 @@ class TransferCreated(NamedTuple):
 
 
 LEDGER = ledger.Ledger(
-    "connect_transfer",
-    Transfer,
-    TransferReply,
-    TransferCreated,
-    ("succeeded", "failed", "reversed"),
+    "connect_transfer", Transfer, TransferCreated, ("succeeded", "failed", "reversed")
 )
 _BY_STRIPE_ID = f'{LEDGER.select} WHERE "stripe_transfer_id" = ?'
 _INSERT = (
@@ -145,28 +137,6 @@ def _bind_reserve(db: D1Database, sql: str, values: dict[str, Any], now_iso: str
     return db.prepare(sql).bind(*bound)
 
 
-async def reserve_from_source(
-    db: D1Database, values: dict[str, Any], payment: dict[str, Any], *, now_iso: str
-) -> tuple[ledger.Reservation, Row | None]:
-    """Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
-    transaction), so the check of what is left and the taking of it cannot be split by another
-    request. Returns the reservation and the payment as stored after this request's record."""
-    org_id, key = values["organization_id"], values["idempotency_key"]
-    results = await db.batch(
-        [
-            payments.record_statement(db, payment, now_iso=now_iso),
-            _bind_reserve(db, _RESERVE_FROM_SOURCE, values, now_iso),
-            LEDGER.lookup(db, org_id, key),
-            db.prepare(ledger.ORG_EXISTS).bind(org_id),
-            db.prepare(payments.BY_CHARGE).bind(values["source_transaction"]),
-        ]
-    )
-    reservation = ledger.Reservation(
-        results[1].changes > 0, results[2].first_row, bool(results[3].rows)
-    )
-    return reservation, results[4].first_row
-
-
 class StripeOrigin(NamedTuple):
     """What a Stripe transfer says about the ledger row it was made for: the metadata the backend
     puts on it (`organization_id`, `idempotency_key`) and the transfer's own money fields, in the
@@ -231,9 +201,22 @@ async def reserve_transfer(deps: Deps, params: Params, body: Body) -> TransferCr
     else:
         if payment is None or payment.get("charge_id") != source:
             raise invalid("`payment` must describe the charge named by `source_transaction`.")
-        reservation, stored = await reserve_from_source(deps.db, body, payment, now_iso=now_iso)
+        # Record the payment as Stripe shows it now, then reserve `gross` of it: one batch (one
+        # transaction), so the check of what is left and the taking of it cannot be split by
+        # another request; `stored` is the payment as this request's record left it.
+        db = deps.db
+        _, taken, row, org, stored = await db.batch(
+            [
+                payments.record_statement(db, payment, now_iso=now_iso),
+                _bind_reserve(db, _RESERVE_FROM_SOURCE, body, now_iso),
+                LEDGER.lookup(db, org_id, key),
+                db.prepare(ledger.ORG_EXISTS).bind(org_id),
+                db.prepare(payments.BY_CHARGE).bind(source),
+            ]
+        )
+        reservation = ledger.Reservation(taken.changes > 0, row.first_row, bool(org.rows))
         if reservation.organization_exists and reservation.row is None:
-            raise _source_refusal(body, stored)
+            raise _source_refusal(body, stored.first_row)
     return LEDGER.reserved(reservation, body)
 
 
@@ -245,7 +228,7 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
+async def complete_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
     org_id, key = body["organization_id"], body["idempotency_key"]
     update = deps.db.prepare(_COMPLETE).bind(
         body["status"],
@@ -282,7 +265,7 @@ def _stripe_origin(body: Body) -> StripeOrigin | None:
     return StripeOrigin._make(body[name] for name in names)
 
 
-async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply:
+async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
     """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
     row whose backend died after Stripe made the transfer take it (one batch, so the row is never
     half-finished)."""
@@ -301,7 +284,7 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
     results = await db.batch(statements)
     held = results[len(statements) - 2 if origin is not None else -1].first_row
     if held is not None:
-        return TransferReply(LEDGER.found(held))
+        return LEDGER.found(held)
     named = results[-1].first_row if origin is not None else None
     if origin is not None and named is not None:
         # Our metadata, but the row cannot take this transfer: it is finished (possibly with
@@ -322,8 +305,8 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> TransferReply
 
 
 ROUTES = {
-    ("POST", "/transfers/reserve"): Route.post(reserve_transfer, RESERVE_FIELDS),
-    ("POST", "/transfers/complete"): Route.post(complete_transfer, COMPLETE_FIELDS),
-    ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route.get(LEDGER.get),
-    ("POST", "/transfers/sync"): Route.post(sync_transfer, SYNC_FIELDS),
+    ("POST", "/transfers/reserve"): Route(reserve_transfer, RESERVE_FIELDS),
+    ("POST", "/transfers/complete"): Route(complete_transfer, COMPLETE_FIELDS, reply="transfer"),
+    ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route(LEDGER.get, reply="transfer"),
+    ("POST", "/transfers/sync"): Route(sync_transfer, SYNC_FIELDS, reply="transfer"),
 }

@@ -330,8 +330,8 @@ async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.Payout
 
 
 ROUTES = {
-    ("POST", "/webhook-events/claim"): Route.post(claim_event, CLAIM_FIELDS),
-    ("POST", "/webhook-events/complete"): Route.post(complete_event, COMPLETE_FIELDS),
-    ("POST", "/webhook-events/apply-organization"): Route.post(apply_organization, APPLY_FIELDS),
-    ("POST", "/webhook-events/apply-payout"): Route.post(apply_payout, APPLY_PAYOUT_FIELDS),
+    ("POST", "/webhook-events/claim"): Route(claim_event, CLAIM_FIELDS),
+    ("POST", "/webhook-events/complete"): Route(complete_event, COMPLETE_FIELDS),
+    ("POST", "/webhook-events/apply-organization"): Route(apply_organization, APPLY_FIELDS),
+    ("POST", "/webhook-events/apply-payout"): Route(apply_payout, APPLY_PAYOUT_FIELDS),
 }
