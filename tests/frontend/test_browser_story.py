@@ -142,6 +142,17 @@ def _wait_for_payout(db: Path, payout_id: str, status: str) -> None:
     raise AssertionError(f"payout {payout_id} never became {status!r}")
 
 
+def _wait_for_delivery(fake: str, event_type: str) -> None:
+    """Until the Stripe fake has delivered an event of this type and the backend acknowledged it."""
+    until = time.monotonic() + 15.0
+    while time.monotonic() < until:
+        deliveries = httpx.get(f"{fake}/_fake/webhooks/deliveries").json()["deliveries"]
+        if any(d["type"] == event_type and d["ok"] for d in deliveries):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {event_type} was delivered and acknowledged: {deliveries}")
+
+
 def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None:
     """Until the webhook has landed in D1 (the column is one of an allow-list)."""
     assert column in _WATCHED
@@ -278,8 +289,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         expect(_state_badge(owner)).to_have_text("Active")
         expect(owner.get_by_role("status").first).to_contain_text("Payouts are active")
         assert "connect=" not in owner.url  # the landing parameter is dropped once handled
-        deliveries = httpx.get(f"{fake}/_fake/webhooks/deliveries").json()["deliveries"]
-        assert any(d["type"] == "account.updated" and d["ok"] for d in deliveries), deliveries
+        _wait_for_delivery(fake, "account.updated")  # the page may show it first (return landing)
         _shot(owner, "04-back-active")
 
         # --- money arrives (the fake's control API), the balance shows it -----------------------
