@@ -178,6 +178,13 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
 
 
+def _header_lines(headers: Mapping[str, str]) -> str:
+    lines = [f"{name}: {value}" for name, value in headers.items()]
+    if not all(line.isprintable() for line in lines):
+        raise ValueError("header lines must not contain CR, LF or other control characters")
+    return "".join(line + "\r\n" for line in lines)
+
+
 class Http1Pool:
     """Keep-alive connections to one origin (`http://` or `https://`, with an optional path
     prefix), at most `limit` open at once; a request beyond that waits for a free one."""
@@ -203,10 +210,7 @@ class Http1Pool:
         authority = f"[{self._host}]" if ":" in self._host else self._host
         if url.port is not None:
             authority += f":{url.port}"
-        lines = [f"Host: {authority}", *(f"{k}: {v}" for k, v in headers.items())]
-        if not all(line.isprintable() for line in lines):
-            raise ValueError("header lines must not contain CR, LF or other control characters")
-        self._fixed = "".join(line + "\r\n" for line in lines)
+        self._fixed = _header_lines({"Host": authority, **headers})
         self._idle_seconds = idle_seconds
         self._slots = asyncio.Semaphore(limit)
         self._idle: deque[_Connection] = deque()  # most recently used on the right
@@ -220,10 +224,12 @@ class Http1Pool:
         *,
         deadline: float | None = None,
         fresh: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """One request on a pooled connection (`fresh`: on a newly opened one), answered by
-        `deadline` (loop time) or `TimeoutError` — waiting for a free connection included."""
-        request = self._encode(method, path, body)
+        `deadline` (loop time) or `TimeoutError` — waiting for a free connection included.
+        `headers`: this request's own, after the pool's."""
+        request = self._encode(method, path, body, headers)
         if self._slots.locked():
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
@@ -249,10 +255,14 @@ class Http1Pool:
         self._open.clear()
         self._idle.clear()
 
-    def _encode(self, method: str, path: str, body: bytes | None) -> bytes:
+    def _encode(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> bytes:
         if not path.isprintable() or " " in path:
             raise ValueError("a request path must be percent-encoded")
         head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._fixed}"
+        if headers:
+            head += _header_lines(headers)
         if body is None:
             return (head + "\r\n").encode()
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -130,6 +130,17 @@ async def test_a_request_carries_host_key_and_a_json_body_with_its_length(
     assert body == b'{"a":1}'
 
 
+async def test_a_requests_own_headers_follow_the_pools(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    pool = make_pool(raw.url)
+    await pool.request("POST", "/hook", b"{}", headers={"Stripe-Signature": "t=1,v1=ab"})
+    await pool.request("POST", "/hook", b"{}")
+    first, second = (request.split(b"\r\n\r\n")[0].split(b"\r\n") for request in raw.requests)
+    assert first.index(b"Stripe-Signature: t=1,v1=ab") > first.index(b"X-API-Key: " + b"k" * 40)
+    assert not any(line.startswith(b"Stripe-Signature") for line in second)
+
+
 async def test_sequential_requests_reuse_one_kept_alive_connection(
     raw: RawServer, make_pool: Callable[..., Http1Pool]
 ) -> None:
@@ -298,6 +309,8 @@ def test_header_injection_and_unencoded_paths_are_refused() -> None:
     with pytest.raises(ValueError, match="http"):
         Http1Pool("ftp://w.test", limit=1, headers={})
     pool = Http1Pool("http://w.test", limit=1, headers={})
+    with pytest.raises(ValueError, match="control"):
+        asyncio.run(pool.request("GET", "/a", headers={"X-Sig": "1\r\nEvil: 1"}))
     for path in ("/a b", "/a\r\nEvil: 1"):
         with pytest.raises(ValueError, match="percent-encoded"):
             asyncio.run(pool.request("GET", path))
