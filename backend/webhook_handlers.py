@@ -173,14 +173,13 @@ async def _payout(svc: Services, event: Event) -> ClaimCompleted | None:
     org_id = await _organization_for_account(svc, event, event.account)
     if org_id is None:
         return None
-    await svc.worker.apply_payout(
-        event.id,
-        claim_id=event.claim_id,
-        payout=payout,
+    await svc.worker.upsert_payout(
+        payout,
         organization_id=org_id,
         stripe_account_id=event.account,
         event_created=event.created,
         idempotency_key=_our_idempotency_key(payout.metadata, org_id),
+        claim=(event.id, event.claim_id),
     )
     return CLAIM_COMPLETED
 

@@ -252,8 +252,10 @@ class WorkerClient(WorkerTransport):
         stripe_account_id: str,
         event_created: int,
         idempotency_key: str | None,
+        claim: tuple[str, str] | None = None,
     ) -> LedgerPayout:
-        """Store a payout as Stripe shows it (our route's answer or its webhook's payload)."""
+        """Store a payout as Stripe shows it (our route's answer or its webhook's payload). With
+        `claim` (a `payout.*` event's id and claim id), the same D1 batch completes that claim."""
         fields = ("amount", "currency", "status", "failure_code", "failure_message", "arrival_date")
         body = {
             **payout.model_dump(include=set(fields)),
@@ -263,35 +265,11 @@ class WorkerClient(WorkerTransport):
             "event_created": event_created,
             "idempotency_key": idempotency_key,
         }
-        return (await self._post("/api/internal/payouts/upsert", _PayoutReply, body)).payout
-
-    async def apply_payout(
-        self,
-        event_id: str,
-        *,
-        claim_id: str,
-        payout: PayoutObject,
-        organization_id: str,
-        stripe_account_id: str,
-        event_created: int,
-        idempotency_key: str | None,
-    ) -> LedgerPayout:
-        """A `payout.*` event's payout stored as `upsert_payout` stores it, and the event's claim
-        completed, in one D1 batch."""
-        fields = ("amount", "currency", "status", "failure_code", "failure_message", "arrival_date")
-        body = {
-            **payout.model_dump(include=set(fields)),
-            "event_id": event_id,
-            "claim_id": claim_id,
-            "stripe_payout_id": payout.id,
-            "organization_id": organization_id,
-            "stripe_account_id": stripe_account_id,
-            "event_created": event_created,
-            "idempotency_key": idempotency_key,
-        }
-        return (
-            await self._post("/api/internal/webhook-events/apply-payout", _PayoutReply, body)
-        ).payout
+        if claim is None:
+            return (await self._post("/api/internal/payouts/upsert", _PayoutReply, body)).payout
+        body["event_id"], body["claim_id"] = claim
+        path = "/api/internal/webhook-events/apply-payout"
+        return (await self._post(path, _PayoutReply, body)).payout
 
     async def list_unsettled(self) -> Unsettled:
         """Transfer rows still `pending` and payout rows still `reserved`, oldest first (≤ 200
