@@ -103,6 +103,45 @@ async def test_one_webhook_delivered_to_two_processes_at_once_has_one_effect(
     assert bool(org["charges_enabled"]) is account.charges_enabled is True
 
 
+def _schedule(
+    rng: random.Random, order: list[str], *, at_once: list[str], later: list[str]
+) -> list[list[str]]:
+    """Stripe's at-least-once delivery of `order`: each of `at_once` twice at the same moment,
+    each of `later` again at a random later point."""
+    deliveries = [[event_id] for event_id in order]
+    for event_id in at_once:
+        deliveries[order.index(event_id)].append(event_id)
+    for event_id in later:
+        deliveries.insert(rng.randrange(order.index(event_id) + 1, len(deliveries) + 1), [event_id])
+    return deliveries
+
+
+async def _deliver_all(
+    client: httpx.AsyncClient,
+    url: str,
+    events: dict[str, tuple[bytes, str]],
+    deliveries: list[list[str]],
+) -> list[str]:
+    """Each batch at once, 8 batches at a time: every delivery is 200, or 409 while another
+    holds the claim — Stripe retries that one later, and then it is a recorded duplicate.
+    Returns the event ids of the refused (and retried) deliveries."""
+    semaphore = asyncio.Semaphore(8)
+    refused: list[str] = []
+
+    async def send(batch: list[str]) -> None:
+        async with semaphore:
+            replies = await asyncio.gather(*(deliver(client, url, *events[e]) for e in batch))
+        for event_id, reply in zip(batch, replies, strict=True):
+            assert reply.status_code in (200, 409), (event_id, reply.status_code, reply.text)
+            if reply.status_code == 409:
+                refused.append(event_id)
+
+    await asyncio.gather(*(send(batch) for batch in deliveries))
+    for event_id in refused:
+        assert (await deliver(client, url, *events[event_id])).json()["duplicate"] is True
+    return refused
+
+
 async def _activate(client: httpx.AsyncClient, stack: BackendStack, who: str, org_id: str) -> str:
     r = await client.post(
         f"{stack.url}/api/connect/onboard",
@@ -197,33 +236,9 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
     order = list(events)
     rng.shuffle(order)
     duplicates = rng.sample(order, 30)
-    deliveries: list[list[str]] = [[event_id] for event_id in order]
-    for n, event_id in enumerate(duplicates):
-        if n < 10:  # the same event twice at the same moment
-            deliveries[order.index(event_id)].append(event_id)
-        else:  # again, later
-            deliveries.insert(
-                rng.randrange(order.index(event_id) + 1, len(deliveries) + 1), [event_id]
-            )
+    deliveries = _schedule(rng, order, at_once=duplicates[:10], later=duplicates[10:])
     writes_before = {p: worker_proxy.count(p) for p in _EFFECT_PATHS}
-
-    semaphore = asyncio.Semaphore(8)
-    refused: list[str] = []
-
-    async def send(batch: list[str]) -> None:
-        async with semaphore:
-            replies = await asyncio.gather(
-                *(deliver(client, stack.webhook_url, *events[e]) for e in batch)
-            )
-        for event_id, reply in zip(batch, replies, strict=True):
-            assert reply.status_code in (200, 409), (event_id, reply.status_code, reply.text)
-            if reply.status_code == 409:
-                refused.append(event_id)
-
-    await asyncio.gather(*(send(batch) for batch in deliveries))
-    for event_id in refused:  # Stripe's retry of an attempt refused while another held it
-        reply = await deliver(client, stack.webhook_url, *events[event_id])
-        assert reply.json()["duplicate"] is True
+    await _deliver_all(client, stack.webhook_url, events, deliveries)
 
     ledger = stack.worker.rows(
         'SELECT * FROM "connect_webhook_event" WHERE "event_id" LIKE ?', "evt_rel_%"
@@ -373,31 +388,13 @@ async def test_a_same_second_burst_shuffled_and_duplicated_ends_at_stripes_state
         rng = random.Random(20261130)
         order = list(events)
         rng.shuffle(order)
-        deliveries: list[list[str]] = [[event_id] for event_id in order]
-        for n, event_id in enumerate(rng.sample(order, len(order) // 2)):
-            if n % 3 == 0:  # the same event twice at the same moment
-                deliveries[order.index(event_id)].append(event_id)
-            else:  # again, later
-                position = rng.randrange(order.index(event_id) + 1, len(deliveries) + 1)
-                deliveries.insert(position, [event_id])
+        twice = rng.sample(order, len(order) // 2)
+        deliveries = _schedule(
+            rng, order, at_once=twice[0::3], later=[e for n, e in enumerate(twice) if n % 3]
+        )
         stripe_proxy.seen.clear()
-        semaphore = asyncio.Semaphore(8)
-        refused: list[str] = []
-
-        async def send(batch: list[str]) -> None:
-            async with semaphore:
-                replies = await asyncio.gather(
-                    *(deliver(client, stack.webhook_url, events[e], connect) for e in batch)
-                )
-            for event_id, reply in zip(batch, replies, strict=True):
-                assert reply.status_code in (200, 409), (event_id, reply.text)
-                if reply.status_code == 409:
-                    refused.append(event_id)
-
-        await asyncio.gather(*(send(batch) for batch in deliveries))
-        for event_id in refused:  # Stripe's retry of an attempt refused while another held it
-            reply = await deliver(client, stack.webhook_url, events[event_id], connect)
-            assert reply.json()["duplicate"] is True
+        signed = {event_id: (body, connect) for event_id, body in events.items()}
+        refused = await _deliver_all(client, stack.webhook_url, signed, deliveries)
     finally:
         stripe_proxy.stop()
 
