@@ -47,6 +47,7 @@ from bench.soak_events import account_updated, payout_event, sign
 from bench.stack import (
     FAKE_API_KEY,
     Secrets,
+    backend_env,
     create_paid_payment,
     http_json,
     seed_organizations,
@@ -134,17 +135,13 @@ def start_stack(config: Config, log_dir: Path) -> Iterator[Stack]:
             Server(
                 f"backend-{n}",
                 [PYTHON, "-m", "backend"],
-                env={
-                    "BACKEND_PORT": str(port),
-                    "WORKER_URL": worker_url,
-                    "INTERNAL_API_KEY": keys.internal_api_key,
-                    "STRIPE_SECRET_KEY": FAKE_API_KEY,
-                    "STRIPE_API_BASE": stripe_url,
-                    "STRIPE_WEBHOOK_SECRETS": keys.webhook,
-                    "FRONTEND_ORIGINS": "http://localhost:3000",
-                    "STRIPE_MAX_NETWORK_RETRIES": "0",
-                    "LOG_LEVEL": "warning",
-                },
+                env=backend_env(
+                    port,
+                    keys=keys,
+                    worker_url=worker_url,
+                    stripe_url=stripe_url,
+                    STRIPE_MAX_NETWORK_RETRIES="0",
+                ),
                 cpu=None,
                 log_dir=log_dir,
                 health_url=f"http://127.0.0.1:{port}/healthz",

@@ -77,6 +77,25 @@ class Stack:
     baseline_url: str = ""
 
 
+def backend_env(
+    port: int, *, keys: Secrets, worker_url: str, stripe_url: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a bench backend on the local Worker host and Stripe fake."""
+    return {
+        "BACKEND_PORT": str(port),
+        "WORKER_URL": worker_url,
+        "INTERNAL_API_KEY": keys.internal_api_key,
+        "STRIPE_SECRET_KEY": FAKE_API_KEY,
+        "STRIPE_API_BASE": stripe_url,
+        "STRIPE_WEBHOOK_SECRETS": keys.webhook,
+        "FRONTEND_ORIGINS": "http://localhost:3000",
+        # Production logs requests at the proxy; an access log line per request here would
+        # measure the terminal, not the service.
+        "LOG_LEVEL": "warning",
+        **extra,
+    }
+
+
 def backend_server(
     name: str,
     port: int,
@@ -94,20 +113,13 @@ def backend_server(
     return Server(
         name,
         argv,
-        env={
-            "BACKEND_PORT": str(port),
-            "WORKER_URL": worker_url,
-            "INTERNAL_API_KEY": keys.internal_api_key,
-            "STRIPE_SECRET_KEY": FAKE_API_KEY,
-            "STRIPE_API_BASE": stripe_url,
-            "STRIPE_WEBHOOK_SECRETS": keys.webhook,
-            "FRONTEND_ORIGINS": "http://localhost:3000",
-            "USER_CONTEXT_CACHE_TTL_SECONDS": str(cache_ttl_s),
-            # Production logs requests at the proxy; an access log line per request here would
-            # measure the terminal, not the service.
-            "LOG_LEVEL": "warning",
-            **(extra_env or {}),
-        },
+        env=backend_env(
+            port,
+            keys=keys,
+            worker_url=worker_url,
+            stripe_url=stripe_url,
+            **{"USER_CONTEXT_CACHE_TTL_SECONDS": str(cache_ttl_s), **(extra_env or {})},
+        ),
         cpu=SERVER_CPU,
         log_dir=log_dir,
         health_url=f"http://127.0.0.1:{port}/healthz",

@@ -122,6 +122,9 @@ def stored_status(worker_stack: WorkerStack) -> str:
     return str(row["stripe_connect_status"])
 
 
+PROCESSED_ONCE = {"status": "processed", "attempts": 1}
+
+
 def event_rows(worker_stack: WorkerStack, prefix: str) -> list[dict[str, Any]]:
     return worker_stack.rows(
         'SELECT "status", "attempts" FROM "connect_webhook_event" WHERE "event_id" LIKE ?',
@@ -142,9 +145,7 @@ async def test_reordered_and_duplicated_events_end_newest_without_reading_stripe
     assert [r.duplicate for r in replies] == [False] * 10 + [True] * 10
     assert stored_status(worker_stack) == "active"
     assert reads(svc) == 0
-    rows = event_rows(worker_stack, "evt_ooo_")
-    assert len(rows) == 10
-    assert all(r == {"status": "processed", "attempts": 1} for r in rows)
+    assert event_rows(worker_stack, "evt_ooo_") == [PROCESSED_ONCE] * 10
 
 
 async def test_in_order_events_each_apply_their_snapshot_without_reading_stripe(
@@ -180,9 +181,7 @@ async def test_a_same_second_burst_delivered_twice_and_reversed_ends_in_stripes_
     assert stored_status(worker_stack) == "active"
     # Only the ties with another state read Stripe: never more than one read per event.
     assert 1 <= reads(svc) <= len(bodies)
-    rows = event_rows(worker_stack, "evt_burst_")
-    assert len(rows) == 12
-    assert all(r == {"status": "processed", "attempts": 1} for r in rows)
+    assert event_rows(worker_stack, "evt_burst_") == [PROCESSED_ONCE] * 12
 
 
 async def test_a_tie_read_inside_the_events_second_waits_for_it_to_end_and_wins(
