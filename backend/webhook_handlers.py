@@ -191,7 +191,11 @@ def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None
     return tag.idempotency_key if tag is not None and tag.organization_id == org_id else None
 
 
-async def _transfer(svc: Services, event: Event) -> None:
+async def _transfer(svc: Services, event: Event) -> ClaimCompleted:
+    """The transfer's reversal state (and, for a row whose request died after Stripe made it, the
+    transfer itself) stored with the claim's completion in one Worker call. The claim completes
+    whatever the ledger said: a transfer not made through us, or one whose metadata names a row
+    that cannot take it, is settled — no retry can change either."""
     transfer = parse_as(TransferObject, event.object)
     try:
         row = await svc.worker.sync_transfer(
@@ -200,19 +204,21 @@ async def _transfer(svc: Services, event: Event) -> None:
             reversed=transfer.reversed
             or (transfer.amount > 0 and transfer.amount_reversed >= transfer.amount),
             origin=_transfer_origin(transfer),
+            claim=(event.id, event.claim_id),
         )
     except WorkerError as exc:
         if exc.code != "transfer_mismatch":
             raise
-        # Retrying cannot fix this; an operator must look (the Worker logged the row's state).
+        # An operator must look (the Worker logged the row's state); the event is processed.
         logger.warning(
             "event %s: transfer %s names a ledger row that does not match it; not applied",
             event.id,
             transfer.id,
         )
-        return
+        return CLAIM_COMPLETED
     if row is None:
         logger.info("event %s: transfer %s is not in the ledger", event.id, transfer.id)
+    return CLAIM_COMPLETED
 
 
 def _transfer_origin(transfer: TransferObject) -> TransferOrigin | None:

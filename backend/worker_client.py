@@ -179,17 +179,27 @@ class WorkerClient(WorkerTransport):
         amount_reversed: int,
         reversed: bool,
         origin: TransferOrigin | None = None,
+        claim: tuple[str, str] | None = None,
     ) -> LedgerTransfer | None:
         """The row holding this Stripe transfer after the update, or None (not made through us).
         With `origin`, a `pending` row it names takes the transfer first; a named row that cannot
-        (finished, or other money) raises `WorkerError` `transfer_mismatch`."""
-        body = {
+        (finished, or other money) raises `WorkerError` `transfer_mismatch`. With `claim` (a
+        `transfer.*` event's id and claim id), the same D1 batch completes that claim — whichever
+        of the three answers comes back; a lost claim raises `claim_lost` and writes nothing."""
+        body: dict[str, Any] = {
             "stripe_transfer_id": stripe_transfer_id,
             "amount_reversed": amount_reversed,
             "reversed": reversed,
             **(origin.model_dump() if origin is not None else {}),
         }
-        reply = await self._find("POST", "/api/internal/transfers/sync", _TransferReply, body=body)
+        if claim is None:
+            reply = await self._find(
+                "POST", "/api/internal/transfers/sync", _TransferReply, body=body
+            )
+        else:
+            body["event_id"], body["claim_id"] = claim
+            path = "/api/internal/webhook-events/apply-transfer"
+            reply = await self._find("POST", path, _TransferReply, body=body)
         return None if reply is None else reply.transfer
 
     async def record_payment(self, payment: Mapping[str, Any]) -> Payment:

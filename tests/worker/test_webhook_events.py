@@ -466,3 +466,116 @@ async def test_a_refused_claim_never_applies_its_snapshot(fresh_core: Core) -> N
         "webhook-events/claim", claim_body("evt_2", snapshot={"name": "x"})
     )
     assert (status, bad["error"]["code"]) == (400, "invalid_request")
+
+
+# --- a transfer event's effect and its claim's completion in one call ---------------------------
+
+
+async def reserved_transfer(core: Core) -> str:
+    from tests.worker.test_organizations import make_org
+    from tests.worker.test_transfers_and_payouts import reserve_body
+
+    org_id = make_org(core)
+    assert (await core.post("transfers/reserve", reserve_body(org_id)))[0] == 201
+    return org_id
+
+
+def apply_transfer_body(
+    claim: dict[str, Any], event_id: str, org_id: str | None, **changes: Any
+) -> dict[str, Any]:
+    from tests.worker.test_transfer_reconciliation import sync_body
+
+    return {"event_id": event_id, "claim_id": claim["claim_id"], **sync_body(org_id, **changes)}
+
+
+async def transfer_row(core: Core) -> dict[str, Any] | None:
+    return await core.db.prepare(
+        'SELECT "status", "stripe_transfer_id", "amount_reversed" FROM "connect_transfer"'
+    ).first()
+
+
+async def test_applying_a_transfer_event_syncs_the_ledger_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_1")
+    body = apply_transfer_body(claim, "evt_tr_1", org_id, amount_reversed=500)
+    status, reply = await fresh_core.post("webhook-events/apply-transfer", body)
+    assert status == 200, reply
+    assert (reply["transfer"]["status"], reply["transfer"]["amount_reversed"]) == ("succeeded", 500)
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/apply-transfer", body)
+    assert again[0] == 200
+    assert {**again[1]["transfer"], "updated_at": ""} == {**reply["transfer"], "updated_at": ""}
+    assert await transfer_row(fresh_core) == {
+        "status": "succeeded",
+        "stripe_transfer_id": "tr_9",
+        "amount_reversed": 500,
+    }
+
+
+async def test_a_transfer_not_in_the_ledger_is_404_and_its_claim_completes(
+    fresh_core: Core,
+) -> None:
+    claim = await claimed(fresh_core, "evt_tr_x")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-transfer", apply_transfer_body(claim, "evt_tr_x", None)
+    )
+    assert (status, reply["error"]["code"]) == (404, "transfer_not_found")
+    assert await event_status(fresh_core, "evt_tr_x") == {"status": "processed", "attempts": 1}
+
+
+async def test_a_transfer_mismatch_is_409_writes_nothing_and_its_claim_completes(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    before = await transfer_row(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_m")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-transfer", apply_transfer_body(claim, "evt_tr_m", org_id, amount=1)
+    )
+    assert (status, reply["error"]["code"]) == (409, "transfer_mismatch")
+    assert await transfer_row(fresh_core) == before
+    assert await event_status(fresh_core, "evt_tr_m") == {"status": "processed", "attempts": 1}
+
+
+async def test_applying_a_transfer_with_a_lost_claim_is_409_and_writes_nothing(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    await claimed(fresh_core, "evt_tr_1")
+    before = await transfer_row(fresh_core)
+    for claim_id in ("not-mine", None):
+        lost = apply_transfer_body({"claim_id": claim_id}, "evt_tr_1", org_id, reversed=True)
+        if claim_id is None:
+            lost["event_id"] = "evt_never_claimed"
+            lost["claim_id"] = "c"
+        status, reply = await fresh_core.post("webhook-events/apply-transfer", lost)
+        assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await transfer_row(fresh_core) == before  # neither adopted nor reversed
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processing", "attempts": 1}
+
+
+async def test_applying_a_transfer_with_bad_fields_is_400(fresh_core: Core) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_1")
+    good = apply_transfer_body(claim, "evt_tr_1", org_id)
+    partial = apply_transfer_body(claim, "evt_tr_1", None, organization_id=org_id)
+    bad_bodies = [
+        partial,
+        {**good, "amount_reversed": -1},
+        {**good, "reversed": "yes"},
+        {**good, "claim_id": None},
+        {key: value for key, value in good.items() if key != "event_id"},
+        {**good, "fee": 1},
+    ]
+    for body in bad_bodies:
+        status, reply = await fresh_core.post("webhook-events/apply-transfer", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), body
+    assert await transfer_row(fresh_core) == {
+        "status": "pending",
+        "stripe_transfer_id": None,
+        "amount_reversed": 0,
+    }
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processing", "attempts": 1}

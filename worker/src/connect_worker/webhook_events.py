@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from connect_worker import organizations, payouts
+from connect_worker import organizations, payouts, transfers
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
@@ -329,9 +329,48 @@ async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.Payout
     return payouts.PayoutUpdated(updated, payouts.LEDGER.found(owned))
 
 
+# The effect of an event whose claim completes whatever the effect found (`transfer.*` today:
+# a transfer not in the ledger, or one whose metadata names a row that cannot take it, is settled
+# all the same — no retry can change it) and its completion, in one batch. Every write is guarded
+# by the claim still being this caller's, so a lost claim writes nothing; a retried call whose
+# first attempt committed (the claim now `processed`, still this caller's) applies the same
+# idempotent effect again and completes again, harmlessly.
+_HELD_BY_CALLER = (
+    'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
+    "AND \"status\" IN ('processing', 'processed'))"
+)
+_COMPLETE_HELD = (
+    'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
+    '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
+    'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\')'
+)
+
+APPLY_TRANSFER_FIELDS = {
+    **transfers.SYNC_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Transfer:
+    """`transfers/sync` and the claim's completion in one batch; answered as `transfers/sync`
+    (404 `transfer_not_found`, 409 `transfer_mismatch`) once the claim is completed."""
+    now_iso, event_id, claim_id = iso_ms(deps.now()), body["event_id"], body["claim_id"]
+    held = (_HELD_BY_CALLER, (event_id, claim_id))
+    statements = transfers.sync_statements(deps.db, body, now_iso=now_iso, only_if=held)
+    complete = deps.db.prepare(_COMPLETE_HELD).bind(now_iso, event_id, claim_id)
+    results = await deps.db.batch([*statements, complete])
+    if results[-1].changes == 0:
+        raise claim_lost()
+    return transfers.synced(results[:-1], body)
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route(complete_event, COMPLETE_FIELDS),
     ("POST", "/webhook-events/apply-organization"): Route(apply_organization, APPLY_FIELDS),
     ("POST", "/webhook-events/apply-payout"): Route(apply_payout, APPLY_PAYOUT_FIELDS),
+    ("POST", "/webhook-events/apply-transfer"): Route(
+        apply_transfer, APPLY_TRANSFER_FIELDS, reply="transfer"
+    ),
 }
