@@ -155,13 +155,17 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
     return org_id
 
 
-async def _deauthorized(svc: Services, event: Event) -> None:
-    """The platform can no longer read the account: act on the payload alone."""
+async def _deauthorized(svc: Services, event: Event) -> ClaimCompleted | None:
+    """The platform can no longer read the account: act on the payload alone, the mark and the
+    claim's completion in one Worker call (the claim returned the account's organization)."""
     if not event.account:
         raise EventRejected("missing account")
     org_id = await _organization_for_account(svc, event, event.account)
-    if org_id is not None:
-        await mark_deauthorized(svc, org_id, synced_at=event.created)
+    if org_id is None:
+        return None
+    claim = (event.id, event.claim_id)
+    await mark_deauthorized(svc, org_id, synced_at=event.created, claim=claim)
+    return CLAIM_COMPLETED
 
 
 async def _payout(svc: Services, event: Event) -> ClaimCompleted | None:

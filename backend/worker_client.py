@@ -69,10 +69,21 @@ class WorkerClient(WorkerTransport):
         return None if reply is None else reply.organization
 
     async def update_organization(
-        self, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
+        self,
+        organization_id: str,
+        fields: Mapping[str, Any],
+        *,
+        synced_at: float | None,
+        claim: tuple[str, str] | None = None,
     ) -> UpdateResult:
+        """With `claim` (an event's id and claim id), the same D1 batch completes that claim; a
+        lost claim raises `claim_lost` and writes nothing."""
         body = _present(organization_id=organization_id, fields=dict(fields), synced_at=synced_at)
-        return await self._post("/api/internal/update-organization", UpdateResult, body)
+        if claim is None:
+            return await self._post("/api/internal/update-organization", UpdateResult, body)
+        body["event_id"], body["claim_id"] = claim
+        path = "/api/internal/webhook-events/update-organization"
+        return await self._post(path, UpdateResult, body)
 
     async def create_connect_account(
         self, organization_id: str, stripe_account_id: str

@@ -192,3 +192,38 @@ async def test_a_transfer_mismatch_is_logged_and_processed_in_two_calls_changing
     assert event_row(worker_stack, "evt_c_tr_m") == PROCESSED_ONCE
     assert ledger_row(worker_stack, key) == before
     assert "names a ledger row that does not match it" in caplog.text
+
+
+def deauthorized(event_id: str, account: str) -> bytes:
+    application = {"id": "ca_calls", "object": "application", "name": "Platform"}
+    return event(
+        event_id,
+        "account.application.deauthorized",
+        application,
+        created=int(time.time()),
+        account=account,
+    )
+
+
+async def test_a_deauthorization_costs_two_calls_and_disables_the_org(
+    svc: Services, worker_stack: WorkerStack
+) -> None:
+    account = await connected(svc, worker_stack)
+    reply, calls = await calls_for(svc, deauthorized("evt_c_de", account))
+    assert reply == WebhookReply()
+    assert calls == [CLAIM, "webhook-events/update-organization"]
+    assert event_row(worker_stack, "evt_c_de") == PROCESSED_ONCE
+    org = worker_stack.row(
+        'SELECT "stripe_connect_status", "charges_enabled" FROM "organization" WHERE "id" = ?',
+        worker_stack.acme_org_id,
+    )
+    assert org == {"stripe_connect_status": "disabled", "charges_enabled": 0}
+
+
+async def test_an_event_of_an_account_no_organization_holds_costs_two_calls(
+    svc: Services, worker_stack: WorkerStack
+) -> None:
+    reply, calls = await calls_for(svc, deauthorized("evt_c_de_x", "acct_NobodysCalls"))
+    assert reply == WebhookReply()
+    assert calls == [CLAIM, "webhook-events/complete"]
+    assert event_row(worker_stack, "evt_c_de_x") == PROCESSED_ONCE

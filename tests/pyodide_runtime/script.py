@@ -116,6 +116,13 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "stripe_account_id": "acct_1Diff",
     }
     claim = {"event_type": "account.updated", "event_created": 1_795_000_000}
+    deauthorized = {
+        "stripe_connect_status": "disabled",
+        "onboarding_step": "rejected",
+        "onboarding_rejection_reason": "The platform's access to this account was revoked.",
+        "charges_enabled": False,
+        "payouts_enabled": False,
+    }
     snapshot_fields = {
         "stripe_connect_status": "active",
         "onboarding_step": "complete",
@@ -861,6 +868,67 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             "claim the event not in the ledger again (processed)",
             "webhook-events/claim",
             {"event_id": "evt_22", "stripe_account_id": None, **claim},
+        ),
+        # A deauthorization's organization update with the claim's completion (one batch).
+        post(
+            "claim a deauthorization event",
+            "webhook-events/claim",
+            {"event_id": "evt_23", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim23": "claim_id"},
+        ),
+        post(
+            "update organization, lost claim (writes nothing)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": "not-mine",
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_795_000_000.999,
+            },
+        ),
+        post(
+            "update organization, unknown org (claim held)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": "nope",
+                "fields": deauthorized,
+                "synced_at": 1_795_000_000.999,
+            },
+        ),
+        post(
+            "update organization, outside the allow-list",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": {"name": "x"},
+            },
+        ),
+        post(
+            "update organization with the claim",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_795_000_000.999,
+            },
+        ),
+        post(
+            "update organization again (a retried call)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_795_000_000.999,
+            },
         ),
         # Payments, and transfers reserved against one.
         post("record payment", "payments/record", payment),

@@ -579,3 +579,99 @@ async def test_applying_a_transfer_with_bad_fields_is_400(fresh_core: Core) -> N
         "amount_reversed": 0,
     }
     assert await event_status(fresh_core, "evt_tr_1") == {"status": "processing", "attempts": 1}
+
+
+# --- an organization update an event asks for (a deauthorization) and its completion ------------
+
+DISABLED = {
+    "stripe_connect_status": "disabled",
+    "charges_enabled": False,
+    "payouts_enabled": False,
+}
+
+
+def update_body(claim: dict[str, Any], event_id: str, org_id: str, **changes: Any) -> Any:
+    body = {
+        "event_id": event_id,
+        "claim_id": claim["claim_id"],
+        "organization_id": org_id,
+        "fields": DISABLED,
+        "synced_at": CREATED + 0.999,
+    }
+    return {**body, **changes}
+
+
+async def org_state(core: Core, org_id: str) -> dict[str, Any] | None:
+    return (
+        await core.db.prepare(
+            'SELECT "stripe_connect_status", "stripe_synced_at" FROM "organization" WHERE "id" = ?'
+        )
+        .bind(org_id)
+        .first()
+    )
+
+
+async def test_an_events_organization_update_writes_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED - 60)
+    claim = await claimed(fresh_core, "evt_de_1")
+    body = update_body(claim, "evt_de_1", org_id)
+    status, reply = await fresh_core.post("webhook-events/update-organization", body)
+    assert status == 200, reply
+    assert reply["updated"] is True
+    assert reply["organization"]["stripe_connect_status"] == "disabled"
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/update-organization", body)
+    assert (again[0], again[1]["organization"]) == (200, reply["organization"])
+
+
+async def test_an_older_update_is_not_written_but_its_claim_completes(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED + 60)
+    claim = await claimed(fresh_core, "evt_de_old")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization", update_body(claim, "evt_de_old", org_id)
+    )
+    assert (status, reply["updated"]) == (200, False)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+    assert await event_status(fresh_core, "evt_de_old") == {"status": "processed", "attempts": 1}
+
+
+async def test_an_update_with_a_lost_claim_is_409_and_writes_nothing(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED - 60)
+    before = await org_state(fresh_core, org_id)
+    await claimed(fresh_core, "evt_de_1")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization",
+        update_body({"claim_id": "not-mine"}, "evt_de_1", org_id),
+    )
+    assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await org_state(fresh_core, org_id) == before
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processing", "attempts": 1}
+
+
+async def test_an_update_of_an_unknown_org_is_404_and_bad_fields_400_leaving_the_claim_held(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_de_1")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization", update_body(claim, "evt_de_1", "org_gone")
+    )
+    assert (status, reply["error"]["code"]) == (404, "organization_not_found")
+    bad_changes: list[dict[str, Any]] = [
+        {"fields": {"name": "x"}},
+        {"fields": {}},
+        {"synced_at": -1},
+        {"claim_id": None},
+        {"organization_id": 7},
+    ]
+    for bad in bad_changes:
+        body = update_body(claim, "evt_de_1", org_id, **bad)
+        status, reply = await fresh_core.post("webhook-events/update-organization", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), bad
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processing", "attempts": 1}

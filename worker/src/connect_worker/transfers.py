@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from connect_worker import ledger, payments
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, D1Result, D1Statement, Row, SqlValue
+from connect_worker.d1 import Condition, D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import (
@@ -264,13 +264,6 @@ def _stripe_origin(body: Body) -> StripeOrigin | None:
     if missing:
         raise invalid(f"Missing field `{missing[0]}`: send all of {', '.join(names)}.")
     return StripeOrigin._make(body[name] for name in names)
-
-
-# A condition every write of a sync must also meet, as SQL with `?` placeholders and their values
-# (`webhook_events.apply_transfer`: the event's claim is still held, so a lost claim writes
-# nothing). It is appended after a statement's own parameters; SQLite (and so D1) numbers a bare
-# `?` one past the largest number already used, so it also follows `_ADOPT`'s `?1`..`?7`.
-Condition = tuple[str, Sequence[SqlValue]]
 
 
 def sync_statements(

@@ -365,11 +365,46 @@ async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Tr
     return transfers.synced(results[:-1], body)
 
 
+# An organization update an event asks for (`account.application.deauthorized`: the payload's
+# disabled state) and its claim's completion, in one batch: the update as `update-organization`
+# (only if newer) but only under the caller's claim, and the completion only if the organization
+# exists — one gone leaves the claim held and answers 404, as `update-organization` does.
+_COMPLETE_IF_ORGANIZATION = (
+    _COMPLETE_HELD + ' AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
+)
+
+UPDATE_ORGANIZATION_FIELDS = {
+    **organizations.UPDATE_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def update_organization(
+    deps: Deps, params: Params, body: Body
+) -> organizations.OrganizationUpdated:
+    event_id, claim_id, org_id = body["event_id"], body["claim_id"], body["organization_id"]
+    held = (_HELD_BY_CALLER, (event_id, claim_id))
+    update = organizations.update_statement(deps.db, body, only_if=held)
+    complete = deps.db.prepare(_COMPLETE_IF_ORGANIZATION).bind(
+        iso_ms(deps.now()), event_id, claim_id, org_id
+    )
+    select = deps.db.prepare(organizations.SELECT_BY_ID).bind(org_id)
+    updated, completed, row = await deps.db.batch([update, complete, select])
+    organization = organizations.found(row.first_row)
+    if completed.changes == 0:
+        raise claim_lost()
+    return organizations.OrganizationUpdated(updated.changes > 0, organization)
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route(complete_event, COMPLETE_FIELDS),
     ("POST", "/webhook-events/apply-organization"): Route(apply_organization, APPLY_FIELDS),
     ("POST", "/webhook-events/apply-payout"): Route(apply_payout, APPLY_PAYOUT_FIELDS),
+    ("POST", "/webhook-events/update-organization"): Route(
+        update_organization, UPDATE_ORGANIZATION_FIELDS
+    ),
     ("POST", "/webhook-events/apply-transfer"): Route(
         apply_transfer, APPLY_TRANSFER_FIELDS, reply="transfer"
     ),
