@@ -21,6 +21,7 @@ from backend.worker_models import (
     LedgerTransfer,
     Organization,
     Payment,
+    PaymentApplied,
     PayoutReserveResult,
     ReserveResult,
     TransferOrigin,
@@ -217,6 +218,27 @@ class WorkerClient(WorkerTransport):
         """Store a payment as Stripe shows it; `WorkerError` `payment_conflict` when it is
         recorded for another organization or with other amounts."""
         return (await self._post("/api/internal/payments/record", _PaymentReply, payment)).payment
+
+    async def apply_payment(
+        self,
+        payment: Mapping[str, Any],
+        *,
+        claim: tuple[str, str],
+        hold_if_auto_transfer: bool,
+    ) -> PaymentApplied:
+        """`record_payment` for a payment event, with its organization checked and the event's
+        claim (its id and claim id) completed in the same D1 batch — unless
+        `hold_if_auto_transfer` and the organization transfers automatically (`completed` false:
+        transfer, then complete). `organization_not_found` and `payment_conflict` still complete
+        the claim; a lost claim raises `claim_lost` and writes nothing."""
+        body = {
+            **payment,
+            "event_id": claim[0],
+            "claim_id": claim[1],
+            "hold_if_auto_transfer": hold_if_auto_transfer,
+        }
+        path = "/api/internal/webhook-events/apply-payment"
+        return await self._post(path, PaymentApplied, body)
 
     async def list_untransferred_payments(self, organization_id: str) -> list[Payment]:
         path = "/api/internal/payments/{}/untransferred"

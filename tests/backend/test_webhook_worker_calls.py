@@ -227,3 +227,79 @@ async def test_an_event_of_an_account_no_organization_holds_costs_two_calls(
     assert reply == WebhookReply()
     assert calls == [CLAIM, "webhook-events/complete"]
     assert event_row(worker_stack, "evt_c_de_x") == PROCESSED_ONCE
+
+
+async def paid_event(
+    svc: Services, stripe_fake: StripeFake, org_id: str, event_id: str, event_type: str
+) -> bytes:
+    charge = await stripe_fake.paid(org_id, 10_000)
+    payment = await svc.stripe.retrieve_payment(charge)
+    assert payment is not None
+    if event_type == "charge.refunded":
+        obj = {"id": charge, "object": "charge", "payment_intent": payment.payment_intent_id}
+    else:
+        obj = {"id": payment.payment_intent_id, "object": "payment_intent"}
+    return event(event_id, event_type, obj, created=int(time.time()))
+
+
+def payment_row(worker_stack: WorkerStack) -> list[dict[str, Any]]:
+    return worker_stack.rows('SELECT "organization_id", "status" FROM "connect_payment"')
+
+
+@pytest.mark.parametrize("event_type", ["payment_intent.succeeded", "charge.refunded"])
+async def test_a_payment_event_costs_two_calls_when_no_automatic_transfer_follows(
+    svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake, event_type: str
+) -> None:
+    body = await paid_event(svc, stripe_fake, worker_stack.acme_org_id, "evt_c_pay", event_type)
+    reply, calls = await calls_for(svc, body)
+    assert reply == WebhookReply()
+    assert calls == [CLAIM, "webhook-events/apply-payment"]
+    assert event_row(worker_stack, "evt_c_pay") == PROCESSED_ONCE
+    assert payment_row(worker_stack) == [
+        {"organization_id": worker_stack.acme_org_id, "status": "succeeded"}
+    ]
+
+
+async def test_an_automatic_transfer_completes_the_claim_after_the_transfer(
+    svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake
+) -> None:
+    account = await connected(svc, worker_stack)
+    await stripe_fake.aio.complete_onboarding(account)
+    await svc.worker.set_auto_transfer(worker_stack.acme_org_id, enabled=True)
+    body = await paid_event(
+        svc, stripe_fake, worker_stack.acme_org_id, "evt_c_auto", "payment_intent.succeeded"
+    )
+    reply, calls = await calls_for(svc, body)
+    assert reply == WebhookReply()
+    # The record holds the claim (the organization transfers automatically, as the same batch
+    # read it: no separate organization lookup), the transfer flow runs as an owner's claim
+    # does (replay lookup, record, reserve, complete), and the claim completes after it.
+    replay_lookup = f"transfers/{worker_stack.acme_org_id}/auto%3Api_"
+    assert calls[:2] == [CLAIM, "webhook-events/apply-payment"]
+    assert calls[2].startswith(replay_lookup)
+    assert calls[3:] == [
+        "payments/record",
+        "transfers/reserve",
+        "transfers/complete",
+        "webhook-events/complete",
+    ]
+    assert event_row(worker_stack, "evt_c_auto") == PROCESSED_ONCE
+    transfers = worker_stack.rows('SELECT "status", "initiated_by" FROM "connect_transfer"')
+    assert transfers == [{"status": "succeeded", "initiated_by": "automatic"}]
+
+
+async def test_a_payment_for_an_organization_gone_is_logged_and_processed_in_two_calls(
+    svc: Services,
+    worker_stack: WorkerStack,
+    stripe_fake: StripeFake,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = await paid_event(
+        svc, stripe_fake, "org_gone_calls", "evt_c_pay_gone", "payment_intent.succeeded"
+    )
+    reply, calls = await calls_for(svc, body)
+    assert reply == WebhookReply()
+    assert calls == [CLAIM, "webhook-events/apply-payment"]
+    assert event_row(worker_stack, "evt_c_pay_gone") == PROCESSED_ONCE
+    assert payment_row(worker_stack) == []
+    assert "not recorded (organization_not_found)" in caplog.text

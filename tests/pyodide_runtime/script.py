@@ -94,6 +94,12 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "status": "succeeded",
         "created": 1_795_000_000,
     }
+    event_payment = {
+        **payment,
+        "payment_intent_id": "pi_5Diff",
+        "charge_id": "ch_5Diff",
+        "amount_refunded": 0,
+    }
     sourced = {
         "organization_id": org,
         "idempotency_key": "src-1",
@@ -884,7 +890,7 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "claim_id": "not-mine",
                 "organization_id": org,
                 "fields": deauthorized,
-                "synced_at": 1_795_000_000.999,
+                "synced_at": 1_799_000_000.999,
             },
         ),
         post(
@@ -895,7 +901,7 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "claim_id": Ref("claim23"),
                 "organization_id": "nope",
                 "fields": deauthorized,
-                "synced_at": 1_795_000_000.999,
+                "synced_at": 1_799_000_000.999,
             },
         ),
         post(
@@ -916,7 +922,7 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "claim_id": Ref("claim23"),
                 "organization_id": org,
                 "fields": deauthorized,
-                "synced_at": 1_795_000_000.999,
+                "synced_at": 1_799_000_000.999,
             },
         ),
         post(
@@ -927,8 +933,102 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "claim_id": Ref("claim23"),
                 "organization_id": org,
                 "fields": deauthorized,
-                "synced_at": 1_795_000_000.999,
+                "synced_at": 1_799_000_000.999,
             },
+        ),
+        # A payment event's record with the claim's completion (one batch), or held for the
+        # automatic transfer of an organization that transfers automatically (`org` does).
+        post(
+            "claim a payment event",
+            "webhook-events/claim",
+            {"event_id": "evt_24", "stripe_account_id": None, **claim},
+            capture={"claim24": "claim_id"},
+        ),
+        post(
+            "apply payment, lost claim (writes nothing)",
+            "webhook-events/apply-payment",
+            {"event_id": "evt_24", "claim_id": "not-mine", **event_payment},
+        ),
+        post(
+            "apply payment, refund over amount",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_24",
+                "claim_id": Ref("claim24"),
+                **event_payment,
+                "amount_refunded": 10_001,
+            },
+        ),
+        post(
+            "apply payment held for the automatic transfer",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_24",
+                "claim_id": Ref("claim24"),
+                "hold_if_auto_transfer": True,
+                **event_payment,
+            },
+        ),
+        post(
+            "complete the held payment event",
+            "webhook-events/complete",
+            {"event_id": "evt_24", "claim_id": Ref("claim24"), "outcome": "processed"},
+        ),
+        post(
+            "claim a payment event of an org without automatic transfers",
+            "webhook-events/claim",
+            {"event_id": "evt_25", "stripe_account_id": None, **claim},
+            capture={"claim25": "claim_id"},
+        ),
+        post(
+            "apply payment, completed in the call",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_25",
+                "claim_id": Ref("claim25"),
+                "hold_if_auto_transfer": True,
+                **event_payment,
+                "payment_intent_id": "pi_6Diff",
+                "charge_id": "ch_6Diff",
+                "organization_id": other_org,
+            },
+        ),
+        post(
+            "claim a payment event recorded for another org",
+            "webhook-events/claim",
+            {"event_id": "evt_26", "stripe_account_id": None, **claim},
+            capture={"claim26": "claim_id"},
+        ),
+        post(
+            "apply payment, conflict (completes)",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_26",
+                "claim_id": Ref("claim26"),
+                **event_payment,
+                "organization_id": other_org,
+            },
+        ),
+        post(
+            "claim a payment event of an unknown org",
+            "webhook-events/claim",
+            {"event_id": "evt_27", "stripe_account_id": None, **claim},
+            capture={"claim27": "claim_id"},
+        ),
+        post(
+            "apply payment, unknown org (completes)",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_27",
+                "claim_id": Ref("claim27"),
+                **event_payment,
+                "organization_id": "nope",
+            },
+        ),
+        post(
+            "claim the unknown org's payment event again (processed)",
+            "webhook-events/claim",
+            {"event_id": "evt_27", "stripe_account_id": None, **claim},
         ),
         # Payments, and transfers reserved against one.
         post("record payment", "payments/record", payment),
