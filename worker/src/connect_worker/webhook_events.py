@@ -337,12 +337,11 @@ async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.Payout
     return payouts.PayoutUpdated(updated, payouts.LEDGER.found(owned))
 
 
-# The effect of an event whose claim completes whatever the effect found (`transfer.*` today:
-# a transfer not in the ledger, or one whose metadata names a row that cannot take it, is settled
-# all the same — no retry can change it) and its completion, in one batch. Every write is guarded
-# by the claim still being this caller's, so a lost claim writes nothing; a retried call whose
-# first attempt committed (the claim now `processed`, still this caller's) applies the same
-# idempotent effect again and completes again, harmlessly.
+# The combined routes below write an event's effect and complete its claim in one batch, every
+# write guarded by the claim still being the caller's — `processing`, or `processed` by this same
+# claim: a retried call whose first attempt committed applies the same idempotent effect and
+# completes again, harmlessly — so a lost claim (another replica took the event over) writes
+# nothing and answers 409 `claim_lost`.
 _HELD_STATUSES = ("processing", "processed")
 _HELD_BY_CALLER = (
     'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
@@ -353,7 +352,10 @@ _COMPLETE_HELD = (
     '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
     'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\')'
 )
+_ORGANIZATION_EXISTS = 'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
 
+# `transfer.*`: the claim completes whatever the ledger said — a transfer not in it, or one whose
+# metadata names a row that cannot take it, is settled all the same (no retry can change it).
 APPLY_TRANSFER_FIELDS = {
     **transfers.SYNC_FIELDS,
     "event_id": required(ID),
@@ -378,9 +380,7 @@ async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Tr
 # disabled state) and its claim's completion, in one batch: the update as `update-organization`
 # (only if newer) but only under the caller's claim, and the completion only if the organization
 # exists — one gone leaves the claim held and answers 404, as `update-organization` does.
-_COMPLETE_IF_ORGANIZATION = (
-    _COMPLETE_HELD + ' AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
-)
+_COMPLETE_IF_ORGANIZATION = f"{_COMPLETE_HELD} AND {_ORGANIZATION_EXISTS}"
 
 UPDATE_ORGANIZATION_FIELDS = {
     **organizations.UPDATE_FIELDS,
@@ -412,7 +412,6 @@ async def update_organization(
 # change it), except when the caller asks to hold it for an automatic transfer and one follows:
 # the payment recorded for an organization that transfers automatically. The caller then
 # transfers and completes the claim itself.
-_ORGANIZATION_EXISTS = 'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
 _COMPLETE_UNLESS_TRANSFER_FOLLOWS = (
     _COMPLETE_HELD + " AND NOT (? = 1 "
     'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "auto_transfer_payments" = 1) '
