@@ -57,11 +57,17 @@ async def sync_account(
     return result.organization
 
 
-async def mark_deauthorized(svc: Services, organization_id: str, *, synced_at: int) -> Organization:
+async def mark_deauthorized(
+    svc: Services, organization_id: str, *, synced_at: int, claim: tuple[str, str] | None = None
+) -> Organization:
     """`synced_at` is the event's `created`, a whole second: the loss of access happened somewhere
     in that second, so it is stamped at the second's end and beats every read started within it
-    (a read started after it cannot see the account, so it writes nothing)."""
+    (a read started after it cannot see the account, so it writes nothing). With `claim` (the
+    deauthorization event's), the write completes that claim in the same Worker call."""
     result = await svc.worker.update_organization(
-        organization_id, deauthorized_fields(), synced_at=synced_at + DEAUTHORIZED_WITHIN_SECOND
+        organization_id,
+        deauthorized_fields(),
+        synced_at=synced_at + DEAUTHORIZED_WITHIN_SECOND,
+        claim=claim,
     )
     return result.organization

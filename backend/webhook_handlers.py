@@ -155,13 +155,17 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
     return org_id
 
 
-async def _deauthorized(svc: Services, event: Event) -> None:
-    """The platform can no longer read the account: act on the payload alone."""
+async def _deauthorized(svc: Services, event: Event) -> ClaimCompleted | None:
+    """The platform can no longer read the account: act on the payload alone, the mark and the
+    claim's completion in one Worker call (the claim returned the account's organization)."""
     if not event.account:
         raise EventRejected("missing account")
     org_id = await _organization_for_account(svc, event, event.account)
-    if org_id is not None:
-        await mark_deauthorized(svc, org_id, synced_at=event.created)
+    if org_id is None:
+        return None
+    claim = (event.id, event.claim_id)
+    await mark_deauthorized(svc, org_id, synced_at=event.created, claim=claim)
+    return CLAIM_COMPLETED
 
 
 async def _payout(svc: Services, event: Event) -> ClaimCompleted | None:
@@ -191,7 +195,11 @@ def _our_idempotency_key(metadata: Mapping[str, str], org_id: str) -> str | None
     return tag.idempotency_key if tag is not None and tag.organization_id == org_id else None
 
 
-async def _transfer(svc: Services, event: Event) -> None:
+async def _transfer(svc: Services, event: Event) -> ClaimCompleted:
+    """The transfer's reversal state (and, for a row whose request died after Stripe made it, the
+    transfer itself) stored with the claim's completion in one Worker call. The claim completes
+    whatever the ledger said: a transfer not made through us, or one whose metadata names a row
+    that cannot take it, is settled — no retry can change either."""
     transfer = parse_as(TransferObject, event.object)
     try:
         row = await svc.worker.sync_transfer(
@@ -200,19 +208,21 @@ async def _transfer(svc: Services, event: Event) -> None:
             reversed=transfer.reversed
             or (transfer.amount > 0 and transfer.amount_reversed >= transfer.amount),
             origin=_transfer_origin(transfer),
+            claim=(event.id, event.claim_id),
         )
     except WorkerError as exc:
         if exc.code != "transfer_mismatch":
             raise
-        # Retrying cannot fix this; an operator must look (the Worker logged the row's state).
+        # An operator must look (the Worker logged the row's state); the event is processed.
         logger.warning(
             "event %s: transfer %s names a ledger row that does not match it; not applied",
             event.id,
             transfer.id,
         )
-        return
+        return CLAIM_COMPLETED
     if row is None:
         logger.info("event %s: transfer %s is not in the ledger", event.id, transfer.id)
+    return CLAIM_COMPLETED
 
 
 def _transfer_origin(transfer: TransferObject) -> TransferOrigin | None:
@@ -233,33 +243,45 @@ def _transfer_origin(transfer: TransferObject) -> TransferOrigin | None:
         return None
 
 
-async def _payment(svc: Services, event: Event) -> None:
+async def _payment(svc: Services, event: Event) -> ClaimCompleted | None:
     """A payment the platform collected: re-read it from Stripe (the payload may be stale or
     forged by nobody but Stripe — still, the read is the truth), record it for the organization
-    its metadata names, and, on `payment_intent.succeeded` for an organization that transfers
-    automatically, transfer it through the same flow an owner's claim takes. The idempotency key
-    is the PaymentIntent's, so a redelivered event finishes or replays the same transfer."""
+    its metadata names with the claim's completion in one Worker call, and, on
+    `payment_intent.succeeded` for an organization that transfers automatically, hold the claim,
+    transfer it through the same flow an owner's claim takes, and complete after the transfer.
+    The idempotency key is the PaymentIntent's, so a redelivered event finishes or replays the
+    same transfer."""
     if event.account:
-        return  # a connected account's own payment (direct charge): not the platform's
+        return None  # a connected account's own payment (direct charge): not the platform's
     source = parse_payment_source(event.object)
     if source is None:
-        return
+        return None
     payment = await svc.stripe.retrieve_payment(source)
     if payment is None or payment.organization_id is None:
         logger.info("event %s: payment %s is not tagged for an organization", event.id, source)
-        return
+        return None
+    may_transfer = (
+        event.type == "payment_intent.succeeded"
+        and payment.status == "succeeded"
+        and payment.charge_id is not None
+    )
     try:
-        org = await svc.worker.get_organization(payment.organization_id)
-        await svc.worker.record_payment(payment.record(org.id))
+        applied = await svc.worker.apply_payment(
+            payment.record(payment.organization_id),
+            claim=(event.id, event.claim_id),
+            hold_if_auto_transfer=may_transfer,
+        )
     except WorkerError as exc:
-        if exc.status not in (404, 409):
+        if exc.code == "claim_lost" or exc.status not in (404, 409):
             raise
+        # Settled with the claim: an organization gone, or a payment recorded for another one.
         logger.warning("event %s: payment %s not recorded (%s)", event.id, source, exc.code)
-        return
-    if event.type != "payment_intent.succeeded" or not org.auto_transfer_payments:
-        return
-    if payment.status != "succeeded" or payment.charge_id is None:
-        return
+        return CLAIM_COMPLETED
+    # Held only when asked (`may_transfer`: so the charge exists) and the organization, as the
+    # same batch read it, transfers automatically.
+    if applied.completed or payment.charge_id is None:
+        return CLAIM_COMPLETED
+    org = applied.organization
     body = TransferRequest(organization_id=org.id, source_transaction=payment.charge_id)
     try:
         outcome = await run_transfer(
@@ -271,13 +293,14 @@ async def _payment(svc: Services, event: Event) -> None:
         # Not transferable now (account not ready, claimed already, below the minimum): it stays
         # listed as earned for the owners to claim.
         logger.info("event %s: automatic transfer of %s not made (%s)", event.id, source, exc.code)
-        return
+        return None
     logger.info(
         "event %s: payment %s transferred automatically (%s)",
         event.id,
         source,
         outcome.row.status,
     )
+    return None
 
 
 HANDLERS: dict[str, Handler] = {

@@ -9,8 +9,11 @@ snapshot, and its D1 batch applies it under the new claim and completes the clai
 account events" in docs/reliability.md); only a snapshot that cannot be ordered needs more (a
 Stripe read, its write, the completion). Other events cost two on the common path: the claim,
 which also returns the organization of the event's account, and one call that writes the effect
-and completes the claim in one D1 batch (`payout.*`: `apply-payout`), or the effect then the
-completion.
+and completes the claim in one D1 batch (`payout.*`: `apply-payout`; `transfer.*`:
+`apply-transfer`; a deauthorization: `webhook-events/update-organization`; a payment:
+`apply-payment`, which checks the organization itself) — except a payment that an automatic
+transfer follows, whose claim completes only after the transfer ("Worker calls per event" in
+docs/reliability.md).
 
 Any failure after the claim raises a 5xx so that Stripe delivers again; the claim is released as
 `failed` (best effort — if the Worker is down, its lease expires instead) so the retry may run.

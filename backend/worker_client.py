@@ -21,6 +21,7 @@ from backend.worker_models import (
     LedgerTransfer,
     Organization,
     Payment,
+    PaymentApplied,
     PayoutReserveResult,
     ReserveResult,
     TransferOrigin,
@@ -69,10 +70,21 @@ class WorkerClient(WorkerTransport):
         return None if reply is None else reply.organization
 
     async def update_organization(
-        self, organization_id: str, fields: Mapping[str, Any], *, synced_at: float | None
+        self,
+        organization_id: str,
+        fields: Mapping[str, Any],
+        *,
+        synced_at: float | None,
+        claim: tuple[str, str] | None = None,
     ) -> UpdateResult:
+        """With `claim` (an event's id and claim id), the same D1 batch completes that claim; a
+        lost claim raises `claim_lost` and writes nothing."""
         body = _present(organization_id=organization_id, fields=dict(fields), synced_at=synced_at)
-        return await self._post("/api/internal/update-organization", UpdateResult, body)
+        if claim is None:
+            return await self._post("/api/internal/update-organization", UpdateResult, body)
+        body["event_id"], body["claim_id"] = claim
+        path = "/api/internal/webhook-events/update-organization"
+        return await self._post(path, UpdateResult, body)
 
     async def create_connect_account(
         self, organization_id: str, stripe_account_id: str
@@ -179,23 +191,54 @@ class WorkerClient(WorkerTransport):
         amount_reversed: int,
         reversed: bool,
         origin: TransferOrigin | None = None,
+        claim: tuple[str, str] | None = None,
     ) -> LedgerTransfer | None:
         """The row holding this Stripe transfer after the update, or None (not made through us).
         With `origin`, a `pending` row it names takes the transfer first; a named row that cannot
-        (finished, or other money) raises `WorkerError` `transfer_mismatch`."""
-        body = {
+        (finished, or other money) raises `WorkerError` `transfer_mismatch`. With `claim` (a
+        `transfer.*` event's id and claim id), the same D1 batch completes that claim — whichever
+        of the three answers comes back; a lost claim raises `claim_lost` and writes nothing."""
+        body: dict[str, Any] = {
             "stripe_transfer_id": stripe_transfer_id,
             "amount_reversed": amount_reversed,
             "reversed": reversed,
             **(origin.model_dump() if origin is not None else {}),
         }
-        reply = await self._find("POST", "/api/internal/transfers/sync", _TransferReply, body=body)
+        if claim is None:
+            reply = await self._find(
+                "POST", "/api/internal/transfers/sync", _TransferReply, body=body
+            )
+        else:
+            body["event_id"], body["claim_id"] = claim
+            path = "/api/internal/webhook-events/apply-transfer"
+            reply = await self._find("POST", path, _TransferReply, body=body)
         return None if reply is None else reply.transfer
 
     async def record_payment(self, payment: Mapping[str, Any]) -> Payment:
         """Store a payment as Stripe shows it; `WorkerError` `payment_conflict` when it is
         recorded for another organization or with other amounts."""
         return (await self._post("/api/internal/payments/record", _PaymentReply, payment)).payment
+
+    async def apply_payment(
+        self,
+        payment: Mapping[str, Any],
+        *,
+        claim: tuple[str, str],
+        hold_if_auto_transfer: bool,
+    ) -> PaymentApplied:
+        """`record_payment` for a payment event, with its organization checked and the event's
+        claim (its id and claim id) completed in the same D1 batch — unless
+        `hold_if_auto_transfer` and the organization transfers automatically (`completed` false:
+        transfer, then complete). `organization_not_found` and `payment_conflict` still complete
+        the claim; a lost claim raises `claim_lost` and writes nothing."""
+        body = {
+            **payment,
+            "event_id": claim[0],
+            "claim_id": claim[1],
+            "hold_if_auto_transfer": hold_if_auto_transfer,
+        }
+        path = "/api/internal/webhook-events/apply-payment"
+        return await self._post(path, PaymentApplied, body)
 
     async def list_untransferred_payments(self, organization_id: str) -> list[Payment]:
         path = "/api/internal/payments/{}/untransferred"

@@ -145,6 +145,15 @@ class Payment(PaymentFields, WorkerModel):
     status: str
 
 
+class PaymentApplied(WorkerModel):
+    """A payment event's record: `completed` false when its claim is held for the automatic
+    transfer that follows (the organization transfers automatically)."""
+
+    completed: bool
+    organization: Organization
+    payment: Payment
+
+
 class TransferOrigin(Request):
     """The ledger row a Stripe transfer names in its metadata, with the transfer's money fields:
     `transfers/sync` lets that row take the transfer if it is still `pending` and they match. The

@@ -191,7 +191,9 @@ def _median_cpu(samples: list[Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def ingest_report(result: IngestResult, counts: CallCounts, payouts: CallCounts) -> str:
+def ingest_report(
+    result: IngestResult, counts: CallCounts, payouts: CallCounts, transfers: CallCounts
+) -> str:
     audit = result.audit
     rate = result.first.per_second
     backend_us = result.cpu.get("backend", 0) * result.first.wall_s / result.events * 1e6
@@ -231,6 +233,14 @@ def ingest_report(result: IngestResult, counts: CallCounts, payouts: CallCounts)
                 f"{payouts.worker_per_event:.3f}",
                 _met(
                     payouts.worker_per_event <= TARGET_WORKER_PER_EVENT,
+                    f"≤ {TARGET_WORKER_PER_EVENT:g}",
+                ),
+            ],
+            [
+                "Worker calls, `transfer.*`",
+                f"{transfers.worker_per_event:.3f}",
+                _met(
+                    transfers.worker_per_event <= TARGET_WORKER_PER_EVENT,
                     f"≤ {TARGET_WORKER_PER_EVENT:g}",
                 ),
             ],
@@ -458,7 +468,7 @@ def main() -> int:
                         concurrency=_env_int("BENCH_WEBHOOK_CONCURRENCY", 64),
                     )
                     _log("== webhooks: calls per event, counted at proxies ==")
-                    counts, payout_counts = count_calls(
+                    counts, payout_counts, transfer_counts = count_calls(
                         stack,
                         events=_env_int("BENCH_COUNT_EVENTS", 1000),
                         organizations=_env_int("BENCH_WEBHOOK_ORGS", 50),
@@ -467,7 +477,7 @@ def main() -> int:
                     sections += [
                         "### Webhook ingestion (verify → claim in D1, with the org → apply the "
                         "event's snapshot and complete, one D1 batch)\n",
-                        ingest_report(result, counts, payout_counts) + "\n",
+                        ingest_report(result, counts, payout_counts, transfer_counts) + "\n",
                     ]
                 if "far" in only:
                     rtt_ms = _env_float("BENCH_FAR_RTT_MS", 20.0)

@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bench.ingest import burst, connect_accounts, synced_earlier
+from bench.ingest import burst, connect_accounts, ledger_transfers, synced_earlier
 from bench.matrix import Cells, Target, run_matrix
 from bench.stack import Stack, backend_server, seed_organizations
-from bench.webhooks import fire, payout_burst
+from bench.webhooks import fire, payout_burst, transfer_burst
 from devstack.ports import free_port
 from tests.reliability.fault_proxy import FaultProxy
 
@@ -54,10 +54,11 @@ class CallCounts:
 
 def count_calls(
     stack: Stack, *, events: int, organizations: int, concurrency: int
-) -> tuple[CallCounts, CallCounts]:
+) -> tuple[CallCounts, CallCounts, CallCounts]:
     """A burst of `account.updated` over established accounts, then a burst of `payout.*` over
-    the same accounts, every call the backend makes to the Worker and to Stripe counted at the
-    proxies: (account events, payout events)."""
+    the same accounts, then a burst of `transfer.*` over a ledger transfer to each, every call
+    the backend makes to the Worker and to Stripe counted at the proxies: (account events,
+    payout events, transfer events)."""
     with (
         proxied(stack.worker_url) as worker_proxy,
         proxied(stack.stripe_url) as stripe_proxy,
@@ -97,7 +98,12 @@ def count_calls(
             account_counts = counted(bodies)
             payouts = payout_burst(accounts, events=events, prefix=f"evt_pocount{token}_", base=now)
             payout_counts = counted(payouts)
-    return account_counts, payout_counts
+            ledger = ledger_transfers(stack, org_ids, accounts, prefix=f"bench-tr-{token}-")
+            transfers = transfer_burst(
+                ledger, events=events, prefix=f"evt_trcount{token}_", base=now
+            )
+            transfer_counts = counted(transfers)
+    return account_counts, payout_counts, transfer_counts
 
 
 def _counts(events: int, ok: int, worker: FaultProxy, stripe: FaultProxy) -> CallCounts:

@@ -56,6 +56,50 @@ def connect_accounts(stack: Stack, org_ids: list[str]) -> list[dict[str, object]
     return accounts
 
 
+def ledger_transfers(
+    stack: Stack, org_ids: list[str], accounts: list[dict[str, object]], *, prefix: str
+) -> list[dict[str, object]]:
+    """One succeeded transfer per organization in the Worker's ledger (an operator's adjustment,
+    reserved and completed through the Worker as the transfer route does), for `transfer.*`
+    events to land on; returns `{stripe_transfer_id, destination, amount}` per transfer."""
+    worker_auth = {"X-API-Key": stack.secrets.internal_api_key}
+    transfers: list[dict[str, object]] = []
+    for n, (org_id, account) in enumerate(zip(org_ids, accounts, strict=True)):
+        key = f"{prefix}{n}"
+        stripe_id = "tr_" + "".join(c for c in key if c.isalnum())  # a Stripe-shaped id
+        reserve = {
+            "organization_id": org_id,
+            "idempotency_key": key,
+            "request_hash": "0" * 64,
+            "gross_amount": 10_000,
+            "fee_amount": 1_000,
+            "net_amount": 9_000,
+            "currency": "usd",
+            "stripe_account_id": str(account["id"]),
+            "reason": "bench: a transfer for transfer.* events to land on",
+            "initiated_by": "operator",
+        }
+        complete = {
+            "organization_id": org_id,
+            "idempotency_key": key,
+            "status": "succeeded",
+            "stripe_transfer_id": stripe_id,
+        }
+        for path, body in (("transfers/reserve", reserve), ("transfers/complete", complete)):
+            status, reply = http_json(
+                "POST",
+                f"{stack.worker_url}/api/internal/{path}",
+                headers=worker_auth,
+                json_body=body,
+            )
+            if status not in (200, 201):
+                raise RuntimeError(f"the Worker refused {path}: {status} {reply}")
+        transfers.append(
+            {"stripe_transfer_id": stripe_id, "destination": account["id"], "amount": 9_000}
+        )
+    return transfers
+
+
 def burst(
     accounts: list[dict[str, object]], *, events: int, prefix: str, base: int
 ) -> tuple[list[str], list[bytes]]:

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from backend.http_pool import Http1Pool, TransportError
-from bench.soak_events import payout_event
+from bench.soak_events import payout_event, transfer_event
 
 
 def signature_header(payload: bytes, secret: str, *, timestamp: int) -> str:
@@ -71,6 +71,33 @@ def payout_burst(
                 status=status,
                 amount=1_000 + payout,
                 created=base + i // len(accounts),
+            )
+        )
+    return bodies
+
+
+def transfer_burst(
+    transfers: Sequence[Mapping[str, Any]], *, events: int, prefix: str, base: int
+) -> list[bytes]:
+    """`transfer.*` events over ledger transfers (`stripe_transfer_id`, `destination`,
+    `amount`): each transfer reversed a little more per event, a second apart, the last event of
+    each round fully reversing it."""
+    rounds = max(1, math.ceil(events / len(transfers)))
+    bodies = []
+    for i in range(events):
+        transfer = transfers[i % len(transfers)]
+        step = i // len(transfers)
+        amount = int(transfer["amount"])
+        reversed_amount = amount if step == rounds - 1 else amount * step // rounds
+        bodies.append(
+            transfer_event(
+                f"{prefix}{i}",
+                "transfer.reversed" if reversed_amount >= amount else "transfer.updated",
+                transfer_id=str(transfer["stripe_transfer_id"]),
+                destination=str(transfer["destination"]),
+                amount=amount,
+                amount_reversed=reversed_amount,
+                created=base + step,
             )
         )
     return bodies

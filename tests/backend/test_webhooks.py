@@ -463,12 +463,19 @@ async def test_a_read_started_just_before_a_deauthorization_does_not_undo_it(
         started = time.time()
         read_before = asyncio.create_task(sync_account(svc, org_id, account.id))
         await asyncio.wait_for(stripe.first_read_done.wait(), 3)
+        claim = await worker.claim_event(
+            "evt_deauth_same_second",
+            event_type="account.application.deauthorized",
+            event_created=int(started),
+            stripe_account_id=account.id,
+        )
         event = Event(
             id="evt_deauth_same_second",
             type="account.application.deauthorized",
             created=int(started),
             account=account.id,
             object={"id": "ca_app", "object": "application"},
+            claim_id=claim.claim_id or "",
         )
         await HANDLERS[event.type](svc, event)
         stripe.release_first.set()

@@ -53,13 +53,17 @@ def test_ingest_report_fails_the_target_on_any_loss_even_when_fast() -> None:
     )
     counts = CallCounts(events=1000, ok=1000, worker_calls=2000, stripe_calls=150, worker_routes={})
     payouts = CallCounts(events=1000, ok=1000, worker_calls=3000, stripe_calls=0, worker_routes={})
-    report = ingest_report(result, counts, payouts)
+    transfers = CallCounts(
+        events=1000, ok=1000, worker_calls=2000, stripe_calls=0, worker_routes={}
+    )
+    report = ingest_report(result, counts, payouts, transfers)
     assert "**NOT met** (1,000 events/s)" in report
     assert "losses 1" in report
     # 0.15 Stripe calls per event misses ≤ 0.1; 2.0 Worker calls meets ≤ 2.
     assert "| Stripe calls | 0.150 | ≤ 0.1: **NOT met** |" in report
     assert "| Worker calls | 2.000 | ≤ 2: met |" in report
     assert "| Worker calls, `payout.*` | 3.000 | ≤ 2: **NOT met** |" in report
+    assert "| Worker calls, `transfer.*` | 2.000 | ≤ 2: met |" in report
 
 
 def test_importtime_reads_the_core_module_cumulative_and_ranks_self_time() -> None:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import stripe
 
-from bench.webhooks import account_updated_event, audit_events, percentile, signature_header
+from backend.stripe_events import Envelope, TransferObject, parse_as, parse_envelope
+from bench.webhooks import (
+    account_updated_event,
+    audit_events,
+    percentile,
+    signature_header,
+    transfer_burst,
+)
 
 SECRET = "whsec_bench_test_secret"
 
@@ -69,3 +76,22 @@ def test_audit_catches_losses_double_application_and_strays(tmp_path: Path) -> N
     assert audit.losses == 2
     assert audit.claimed_more_than_once == 1
     assert audit.unknown_rows == 1
+
+
+def test_a_transfer_burst_reverses_each_transfer_a_little_more_and_ends_fully_reversed() -> None:
+    ledger = [
+        {"stripe_transfer_id": f"tr_bench{n}", "destination": f"acct_B{n}", "amount": 9_000}
+        for n in range(3)
+    ]
+    bodies = transfer_burst(ledger, events=12, prefix="evt_trb_", base=1_800_000_000)
+    parsed = [parse_envelope(body) for body in bodies]
+    events = [e for e in parsed if isinstance(e, Envelope)]
+    assert len(events) == len({e.id for e in events}) == 12
+    for n in range(3):
+        mine = [e for e in events if e.data.object["id"] == f"tr_bench{n}"]
+        reversals = [parse_as(TransferObject, e.data.object).amount_reversed for e in mine]
+        assert reversals == sorted(reversals)
+        assert reversals[-1] == 9_000
+        assert [e.created for e in mine] == sorted({e.created for e in mine})
+        assert [e.type for e in mine][-1] == "transfer.reversed"
+        assert all(e.account is None for e in mine)  # platform events

@@ -94,6 +94,12 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "status": "succeeded",
         "created": 1_795_000_000,
     }
+    event_payment = {
+        **payment,
+        "payment_intent_id": "pi_5Diff",
+        "charge_id": "ch_5Diff",
+        "amount_refunded": 0,
+    }
     sourced = {
         "organization_id": org,
         "idempotency_key": "src-1",
@@ -116,6 +122,13 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "stripe_account_id": "acct_1Diff",
     }
     claim = {"event_type": "account.updated", "event_created": 1_795_000_000}
+    deauthorized = {
+        "stripe_connect_status": "disabled",
+        "onboarding_step": "rejected",
+        "onboarding_rejection_reason": "The platform's access to this account was revoked.",
+        "charges_enabled": False,
+        "payouts_enabled": False,
+    }
     snapshot_fields = {
         "stripe_connect_status": "active",
         "onboarding_step": "complete",
@@ -761,6 +774,261 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
                 "reversed": False,
                 "organization_id": org,
             },
+        ),
+        # A transfer event's effect with the claim's completion (one batch).
+        post(
+            "claim a transfer event",
+            "webhook-events/claim",
+            {"event_id": "evt_20", "stripe_account_id": None, **claim},
+            capture={"claim20": "claim_id"},
+        ),
+        post(
+            "apply transfer, lost claim (writes nothing)",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_20",
+                "claim_id": "not-mine",
+                "stripe_transfer_id": "tr_1",
+                "amount_reversed": 9_000,
+                "reversed": True,
+            },
+        ),
+        post(
+            "apply transfer",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_20",
+                "claim_id": Ref("claim20"),
+                "stripe_transfer_id": "tr_1",
+                "amount_reversed": 700,
+                "reversed": False,
+            },
+        ),
+        post(
+            "apply transfer again (a retried call)",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_20",
+                "claim_id": Ref("claim20"),
+                "stripe_transfer_id": "tr_1",
+                "amount_reversed": 700,
+                "reversed": False,
+            },
+        ),
+        post(
+            "claim a transfer event for a mismatching row",
+            "webhook-events/claim",
+            {"event_id": "evt_21", "stripe_account_id": None, **claim},
+            capture={"claim21": "claim_id"},
+        ),
+        post(
+            "apply transfer, mismatch (completes)",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_21",
+                "claim_id": Ref("claim21"),
+                "stripe_transfer_id": "tr_3",
+                "amount_reversed": 0,
+                "reversed": False,
+                "organization_id": org,
+                "idempotency_key": "k4",
+                "amount": 1,
+                "currency": "usd",
+                "destination": "acct_1Diff",
+            },
+        ),
+        post(
+            "claim the mismatched event again (processed)",
+            "webhook-events/claim",
+            {"event_id": "evt_21", "stripe_account_id": None, **claim},
+        ),
+        post(
+            "claim a transfer event not in the ledger",
+            "webhook-events/claim",
+            {"event_id": "evt_22", "stripe_account_id": None, **claim},
+            capture={"claim22": "claim_id"},
+        ),
+        post(
+            "apply transfer, bad field",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_22",
+                "claim_id": Ref("claim22"),
+                "stripe_transfer_id": "tr_9",
+                "amount_reversed": -1,
+                "reversed": False,
+            },
+        ),
+        post(
+            "apply transfer, not in the ledger (completes)",
+            "webhook-events/apply-transfer",
+            {
+                "event_id": "evt_22",
+                "claim_id": Ref("claim22"),
+                "stripe_transfer_id": "tr_9",
+                "amount_reversed": 0,
+                "reversed": False,
+            },
+        ),
+        post(
+            "claim the event not in the ledger again (processed)",
+            "webhook-events/claim",
+            {"event_id": "evt_22", "stripe_account_id": None, **claim},
+        ),
+        # A deauthorization's organization update with the claim's completion (one batch).
+        post(
+            "claim a deauthorization event",
+            "webhook-events/claim",
+            {"event_id": "evt_23", "stripe_account_id": "acct_1Diff", **claim},
+            capture={"claim23": "claim_id"},
+        ),
+        post(
+            "update organization, lost claim (writes nothing)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": "not-mine",
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_799_000_000.999,
+            },
+        ),
+        post(
+            "update organization, unknown org (claim held)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": "nope",
+                "fields": deauthorized,
+                "synced_at": 1_799_000_000.999,
+            },
+        ),
+        post(
+            "update organization, outside the allow-list",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": {"name": "x"},
+            },
+        ),
+        post(
+            "update organization with the claim",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_799_000_000.999,
+            },
+        ),
+        post(
+            "update organization again (a retried call)",
+            "webhook-events/update-organization",
+            {
+                "event_id": "evt_23",
+                "claim_id": Ref("claim23"),
+                "organization_id": org,
+                "fields": deauthorized,
+                "synced_at": 1_799_000_000.999,
+            },
+        ),
+        # A payment event's record with the claim's completion (one batch), or held for the
+        # automatic transfer of an organization that transfers automatically (`org` does).
+        post(
+            "claim a payment event",
+            "webhook-events/claim",
+            {"event_id": "evt_24", "stripe_account_id": None, **claim},
+            capture={"claim24": "claim_id"},
+        ),
+        post(
+            "apply payment, lost claim (writes nothing)",
+            "webhook-events/apply-payment",
+            {"event_id": "evt_24", "claim_id": "not-mine", **event_payment},
+        ),
+        post(
+            "apply payment, refund over amount",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_24",
+                "claim_id": Ref("claim24"),
+                **event_payment,
+                "amount_refunded": 10_001,
+            },
+        ),
+        post(
+            "apply payment held for the automatic transfer",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_24",
+                "claim_id": Ref("claim24"),
+                "hold_if_auto_transfer": True,
+                **event_payment,
+            },
+        ),
+        post(
+            "complete the held payment event",
+            "webhook-events/complete",
+            {"event_id": "evt_24", "claim_id": Ref("claim24"), "outcome": "processed"},
+        ),
+        post(
+            "claim a payment event of an org without automatic transfers",
+            "webhook-events/claim",
+            {"event_id": "evt_25", "stripe_account_id": None, **claim},
+            capture={"claim25": "claim_id"},
+        ),
+        post(
+            "apply payment, completed in the call",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_25",
+                "claim_id": Ref("claim25"),
+                "hold_if_auto_transfer": True,
+                **event_payment,
+                "payment_intent_id": "pi_6Diff",
+                "charge_id": "ch_6Diff",
+                "organization_id": other_org,
+            },
+        ),
+        post(
+            "claim a payment event recorded for another org",
+            "webhook-events/claim",
+            {"event_id": "evt_26", "stripe_account_id": None, **claim},
+            capture={"claim26": "claim_id"},
+        ),
+        post(
+            "apply payment, conflict (completes)",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_26",
+                "claim_id": Ref("claim26"),
+                **event_payment,
+                "organization_id": other_org,
+            },
+        ),
+        post(
+            "claim a payment event of an unknown org",
+            "webhook-events/claim",
+            {"event_id": "evt_27", "stripe_account_id": None, **claim},
+            capture={"claim27": "claim_id"},
+        ),
+        post(
+            "apply payment, unknown org (completes)",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_27",
+                "claim_id": Ref("claim27"),
+                **event_payment,
+                "organization_id": "nope",
+            },
+        ),
+        post(
+            "claim the unknown org's payment event again (processed)",
+            "webhook-events/claim",
+            {"event_id": "evt_27", "stripe_account_id": None, **claim},
         ),
         # Payments, and transfers reserved against one.
         post("record payment", "payments/record", payment),

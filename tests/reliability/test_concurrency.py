@@ -249,8 +249,11 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
     assert effects == {
         UPDATE: 20,
         "/api/internal/webhook-events/apply-payout": 40,
-        "/api/internal/transfers/sync": 40,
+        "/api/internal/webhook-events/apply-transfer": 40,
     }
+    # A payout or transfer event: the claim, then one call that writes it and completes the claim.
+    for prefix in ("evt_rel_po_", "evt_rel_tr_"):
+        assert _claims_of(worker_proxy, prefix, COMPLETE) == 0
 
     with stack.stripe.sync_client() as stripe_client:
         for account_id, org_id in ((acme, stack.org_id), (globex, stack.other_org_id)):
@@ -277,7 +280,7 @@ async def test_hundred_events_shuffled_duplicated_and_out_of_order_end_at_the_ne
 _EFFECT_PATHS = (
     UPDATE,
     "/api/internal/webhook-events/apply-payout",
-    "/api/internal/transfers/sync",
+    "/api/internal/webhook-events/apply-transfer",
 )
 
 

@@ -466,3 +466,367 @@ async def test_a_refused_claim_never_applies_its_snapshot(fresh_core: Core) -> N
         "webhook-events/claim", claim_body("evt_2", snapshot={"name": "x"})
     )
     assert (status, bad["error"]["code"]) == (400, "invalid_request")
+
+
+# --- a transfer event's effect and its claim's completion in one call ---------------------------
+
+
+async def reserved_transfer(core: Core) -> str:
+    from tests.worker.test_organizations import make_org
+    from tests.worker.test_transfers_and_payouts import reserve_body
+
+    org_id = make_org(core)
+    assert (await core.post("transfers/reserve", reserve_body(org_id)))[0] == 201
+    return org_id
+
+
+def apply_transfer_body(
+    claim: dict[str, Any], event_id: str, org_id: str | None, **changes: Any
+) -> dict[str, Any]:
+    from tests.worker.test_transfer_reconciliation import sync_body
+
+    return {"event_id": event_id, "claim_id": claim["claim_id"], **sync_body(org_id, **changes)}
+
+
+async def transfer_row(core: Core) -> dict[str, Any] | None:
+    return await core.db.prepare(
+        'SELECT "status", "stripe_transfer_id", "amount_reversed" FROM "connect_transfer"'
+    ).first()
+
+
+async def test_applying_a_transfer_event_syncs_the_ledger_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_1")
+    body = apply_transfer_body(claim, "evt_tr_1", org_id, amount_reversed=500)
+    status, reply = await fresh_core.post("webhook-events/apply-transfer", body)
+    assert status == 200, reply
+    assert (reply["transfer"]["status"], reply["transfer"]["amount_reversed"]) == ("succeeded", 500)
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/apply-transfer", body)
+    assert again[0] == 200
+    assert {**again[1]["transfer"], "updated_at": ""} == {**reply["transfer"], "updated_at": ""}
+    assert await transfer_row(fresh_core) == {
+        "status": "succeeded",
+        "stripe_transfer_id": "tr_9",
+        "amount_reversed": 500,
+    }
+
+
+async def test_a_transfer_not_in_the_ledger_is_404_and_its_claim_completes(
+    fresh_core: Core,
+) -> None:
+    claim = await claimed(fresh_core, "evt_tr_x")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-transfer", apply_transfer_body(claim, "evt_tr_x", None)
+    )
+    assert (status, reply["error"]["code"]) == (404, "transfer_not_found")
+    assert await event_status(fresh_core, "evt_tr_x") == {"status": "processed", "attempts": 1}
+
+
+async def test_a_transfer_mismatch_is_409_writes_nothing_and_its_claim_completes(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    before = await transfer_row(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_m")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-transfer", apply_transfer_body(claim, "evt_tr_m", org_id, amount=1)
+    )
+    assert (status, reply["error"]["code"]) == (409, "transfer_mismatch")
+    assert await transfer_row(fresh_core) == before
+    assert await event_status(fresh_core, "evt_tr_m") == {"status": "processed", "attempts": 1}
+
+
+async def test_applying_a_transfer_with_a_lost_claim_is_409_and_writes_nothing(
+    fresh_core: Core,
+) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    await claimed(fresh_core, "evt_tr_1")
+    before = await transfer_row(fresh_core)
+    for claim_id in ("not-mine", None):
+        lost = apply_transfer_body({"claim_id": claim_id}, "evt_tr_1", org_id, reversed=True)
+        if claim_id is None:
+            lost["event_id"] = "evt_never_claimed"
+            lost["claim_id"] = "c"
+        status, reply = await fresh_core.post("webhook-events/apply-transfer", lost)
+        assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await transfer_row(fresh_core) == before  # neither adopted nor reversed
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processing", "attempts": 1}
+
+
+async def test_applying_a_transfer_with_bad_fields_is_400(fresh_core: Core) -> None:
+    org_id = await reserved_transfer(fresh_core)
+    claim = await claimed(fresh_core, "evt_tr_1")
+    good = apply_transfer_body(claim, "evt_tr_1", org_id)
+    partial = apply_transfer_body(claim, "evt_tr_1", None, organization_id=org_id)
+    bad_bodies = [
+        partial,
+        {**good, "amount_reversed": -1},
+        {**good, "reversed": "yes"},
+        {**good, "claim_id": None},
+        {key: value for key, value in good.items() if key != "event_id"},
+        {**good, "fee": 1},
+    ]
+    for body in bad_bodies:
+        status, reply = await fresh_core.post("webhook-events/apply-transfer", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), body
+    assert await transfer_row(fresh_core) == {
+        "status": "pending",
+        "stripe_transfer_id": None,
+        "amount_reversed": 0,
+    }
+    assert await event_status(fresh_core, "evt_tr_1") == {"status": "processing", "attempts": 1}
+
+
+# --- an organization update an event asks for (a deauthorization) and its completion ------------
+
+DISABLED = {
+    "stripe_connect_status": "disabled",
+    "charges_enabled": False,
+    "payouts_enabled": False,
+}
+
+
+def update_body(claim: dict[str, Any], event_id: str, org_id: str, **changes: Any) -> Any:
+    body = {
+        "event_id": event_id,
+        "claim_id": claim["claim_id"],
+        "organization_id": org_id,
+        "fields": DISABLED,
+        "synced_at": CREATED + 0.999,
+    }
+    return {**body, **changes}
+
+
+async def org_state(core: Core, org_id: str) -> dict[str, Any] | None:
+    return (
+        await core.db.prepare(
+            'SELECT "stripe_connect_status", "stripe_synced_at" FROM "organization" WHERE "id" = ?'
+        )
+        .bind(org_id)
+        .first()
+    )
+
+
+async def test_an_events_organization_update_writes_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED - 60)
+    claim = await claimed(fresh_core, "evt_de_1")
+    body = update_body(claim, "evt_de_1", org_id)
+    status, reply = await fresh_core.post("webhook-events/update-organization", body)
+    assert status == 200, reply
+    assert reply["updated"] is True
+    assert reply["organization"]["stripe_connect_status"] == "disabled"
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/update-organization", body)
+    assert (again[0], again[1]["organization"]) == (200, reply["organization"])
+
+
+async def test_an_older_update_is_not_written_but_its_claim_completes(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED + 60)
+    claim = await claimed(fresh_core, "evt_de_old")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization", update_body(claim, "evt_de_old", org_id)
+    )
+    assert (status, reply["updated"]) == (200, False)
+    assert reply["organization"]["stripe_connect_status"] == "active"
+    assert await event_status(fresh_core, "evt_de_old") == {"status": "processed", "attempts": 1}
+
+
+async def test_an_update_with_a_lost_claim_is_409_and_writes_nothing(fresh_core: Core) -> None:
+    org_id = await connected_org(fresh_core)
+    await synced(fresh_core, org_id, ACTIVE, CREATED - 60)
+    before = await org_state(fresh_core, org_id)
+    await claimed(fresh_core, "evt_de_1")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization",
+        update_body({"claim_id": "not-mine"}, "evt_de_1", org_id),
+    )
+    assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await org_state(fresh_core, org_id) == before
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processing", "attempts": 1}
+
+
+async def test_an_update_of_an_unknown_org_is_404_and_bad_fields_400_leaving_the_claim_held(
+    fresh_core: Core,
+) -> None:
+    org_id = await connected_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_de_1")
+    status, reply = await fresh_core.post(
+        "webhook-events/update-organization", update_body(claim, "evt_de_1", "org_gone")
+    )
+    assert (status, reply["error"]["code"]) == (404, "organization_not_found")
+    bad_changes: list[dict[str, Any]] = [
+        {"fields": {"name": "x"}},
+        {"fields": {}},
+        {"synced_at": -1},
+        {"claim_id": None},
+        {"organization_id": 7},
+    ]
+    for bad in bad_changes:
+        body = update_body(claim, "evt_de_1", org_id, **bad)
+        status, reply = await fresh_core.post("webhook-events/update-organization", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), bad
+    assert await event_status(fresh_core, "evt_de_1") == {"status": "processing", "attempts": 1}
+
+
+# --- a payment event's record and its claim's completion in one call -----------------------------
+
+
+def apply_payment_body(
+    claim: dict[str, Any], event_id: str, org_id: str, *, hold: bool = False, **changes: Any
+) -> dict[str, Any]:
+    from tests.worker.test_payment_sources import payment
+
+    return {
+        "event_id": event_id,
+        "claim_id": claim["claim_id"],
+        "hold_if_auto_transfer": hold,
+        **payment(org_id, **changes),
+    }
+
+
+async def payment_rows(core: Core) -> list[dict[str, Any]]:
+    return await core.db.prepare(
+        'SELECT "payment_intent_id", "organization_id", "amount_refunded", "status" '
+        'FROM "connect_payment"'
+    ).all()
+
+
+async def transfers_automatically(core: Core, org_id: str) -> None:
+    body = {"organization_id": org_id, "enabled": True}
+    assert (await core.post("set-auto-transfer", body))[0] == 200
+
+
+async def test_applying_a_payment_records_it_and_completes_the_claim_in_one_call(
+    fresh_core: Core,
+) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_id = make_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_pay_1")
+    body = apply_payment_body(claim, "evt_pay_1", org_id, hold=True)
+    status, reply = await fresh_core.post("webhook-events/apply-payment", body)
+    assert status == 200, reply
+    assert reply["completed"] is True  # held only for an organization that transfers on its own
+    assert reply["organization"]["id"] == org_id
+    assert (reply["payment"]["payment_intent_id"], reply["payment"]["amount_remaining"]) == (
+        "pi_A1",
+        10_000,
+    )
+    assert await event_status(fresh_core, "evt_pay_1") == {"status": "processed", "attempts": 1}
+    # The same call again (a retried HTTP request whose first attempt committed) is harmless.
+    again = await fresh_core.post("webhook-events/apply-payment", body)
+    assert (again[0], again[1]["completed"]) == (200, True)
+    assert len(await payment_rows(fresh_core)) == 1
+
+
+async def test_a_payment_of_an_org_that_transfers_automatically_is_recorded_and_held_if_asked(
+    fresh_core: Core,
+) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_id = make_org(fresh_core)
+    await transfers_automatically(fresh_core, org_id)
+    claim = await claimed(fresh_core, "evt_pay_auto")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payment", apply_payment_body(claim, "evt_pay_auto", org_id, hold=True)
+    )
+    assert (status, reply["completed"]) == (200, False)
+    assert reply["organization"]["auto_transfer_payments"] is True
+    assert await payment_rows(fresh_core) == [
+        {
+            "payment_intent_id": "pi_A1",
+            "organization_id": org_id,
+            "amount_refunded": 0,
+            "status": "succeeded",
+        }
+    ]
+    # Held for the transfer: the caller completes it after.
+    assert await event_status(fresh_core, "evt_pay_auto") == {
+        "status": "processing",
+        "attempts": 1,
+    }
+    done = {"event_id": "evt_pay_auto", "claim_id": claim["claim_id"], "outcome": "processed"}
+    assert (await fresh_core.post("webhook-events/complete", done))[0] == 200
+    # A refund of it (not asked to hold) completes in the same call.
+    refund = await claimed(fresh_core, "evt_pay_refund")
+    body = apply_payment_body(
+        refund, "evt_pay_refund", org_id, amount_refunded=10_000, status="refunded"
+    )
+    status, reply = await fresh_core.post("webhook-events/apply-payment", body)
+    assert (status, reply["completed"], reply["payment"]["amount_remaining"]) == (200, True, 0)
+
+
+async def test_a_payment_for_an_unknown_org_is_404_or_another_orgs_409_and_both_complete(
+    fresh_core: Core,
+) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_a, org_b = make_org(fresh_core), make_org(fresh_core, "globex")
+    gone = await claimed(fresh_core, "evt_pay_gone")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payment", apply_payment_body(gone, "evt_pay_gone", "org_gone")
+    )
+    assert (status, reply["error"]["code"]) == (404, "organization_not_found")
+    assert await payment_rows(fresh_core) == []
+    assert await event_status(fresh_core, "evt_pay_gone") == {"status": "processed", "attempts": 1}
+
+    first = await claimed(fresh_core, "evt_pay_a")
+    await fresh_core.post(
+        "webhook-events/apply-payment", apply_payment_body(first, "evt_pay_a", org_a)
+    )
+    before = await payment_rows(fresh_core)
+    await transfers_automatically(fresh_core, org_b)
+    theirs = await claimed(fresh_core, "evt_pay_b")
+    status, reply = await fresh_core.post(
+        "webhook-events/apply-payment",
+        apply_payment_body(theirs, "evt_pay_b", org_b, hold=True, amount_refunded=5),
+    )
+    assert (status, reply["error"]["code"]) == (409, "payment_conflict")
+    assert await payment_rows(fresh_core) == before
+    assert await event_status(fresh_core, "evt_pay_b") == {"status": "processed", "attempts": 1}
+
+
+async def test_applying_a_payment_with_a_lost_claim_is_409_and_writes_nothing(
+    fresh_core: Core,
+) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_id = make_org(fresh_core)
+    await claimed(fresh_core, "evt_pay_1")
+    for event_id in ("evt_pay_1", "evt_never_claimed"):
+        body = apply_payment_body({"claim_id": "not-mine"}, event_id, org_id)
+        status, reply = await fresh_core.post("webhook-events/apply-payment", body)
+        assert (status, reply["error"]["code"]) == (409, "claim_lost")
+    assert await payment_rows(fresh_core) == []
+    assert await event_status(fresh_core, "evt_pay_1") == {"status": "processing", "attempts": 1}
+
+
+async def test_applying_a_payment_with_bad_fields_is_400(fresh_core: Core) -> None:
+    from tests.worker.test_organizations import make_org
+
+    org_id = make_org(fresh_core)
+    claim = await claimed(fresh_core, "evt_pay_1")
+    bad_changes: list[dict[str, Any]] = [
+        {"amount_refunded": 10_001},
+        {"payment_intent_id": "ch_1"},
+        {"amount": 2**53},
+        {"currency": "USD"},
+        {"hold_if_auto_transfer": "yes"},
+        {"claim_id": None},
+        {"fee": 1},
+    ]
+    for bad in bad_changes:
+        body = {**apply_payment_body(claim, "evt_pay_1", org_id), **bad}
+        status, reply = await fresh_core.post("webhook-events/apply-payment", body)
+        assert (status, reply["error"]["code"]) == (400, "invalid_request"), bad
+    assert await payment_rows(fresh_core) == []
+    assert await event_status(fresh_core, "evt_pay_1") == {"status": "processing", "attempts": 1}

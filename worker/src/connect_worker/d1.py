@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 SqlValue = str | int | float | bytes | None
 Row = dict[str, Any]
+# A condition a caller adds to a write's WHERE (`webhook_events`: the event's claim is still held),
+# as SQL with bare `?` placeholders and their values, bound after the statement's own. SQLite (and
+# so D1) numbers a bare `?` one past the largest number already used, so it also follows `?1`..`?N`.
+Condition = tuple[str, Sequence[SqlValue]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import D1Database, D1Error, D1Statement, Row, SqlValue, quoted
+from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
@@ -197,18 +197,33 @@ UPDATE_FIELDS = {
 }
 
 
-async def update_organization(deps: Deps, params: Params, body: Body) -> OrganizationUpdated:
+def update_statement(
+    db: D1Database, body: Body, *, only_if: Condition | None = None
+) -> D1Statement:
     """Write the allow-listed fields (the SQL names only `UPDATABLE_COLUMNS`), guarded by "only if
-    newer"."""
+    newer" (and by `only_if`, when a caller adds one)."""
     org_id, fields, synced_at = body["organization_id"], body["fields"], body.get("synced_at")
     columns = [c for c in UPDATABLE_COLUMNS if c in fields]
     assignments = ", ".join(f'"{c}" = ?' for c in columns)
-    update = deps.db.prepare(
+    extra, extra_values = (f" AND {only_if[0]}", tuple(only_if[1])) if only_if else ("", ())
+    return db.prepare(
         f'UPDATE "organization" SET {assignments}, '
         '"stripe_synced_at" = COALESCE(?, "stripe_synced_at") '
         'WHERE "id" = ? AND (? IS NULL OR "stripe_synced_at" IS NULL OR "stripe_synced_at" <= ?)'
-    ).bind(*(to_db_value(c, fields[c]) for c in columns), synced_at, org_id, synced_at, synced_at)
-    return OrganizationUpdated(*await _write(deps, update, org_id))
+        + extra
+    ).bind(
+        *(to_db_value(c, fields[c]) for c in columns),
+        synced_at,
+        org_id,
+        synced_at,
+        synced_at,
+        *extra_values,
+    )
+
+
+async def update_organization(deps: Deps, params: Params, body: Body) -> OrganizationUpdated:
+    update = update_statement(deps.db, body)
+    return OrganizationUpdated(*await _write(deps, update, body["organization_id"]))
 
 
 CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, D1Statement, Row, quoted
+from connect_worker.d1 import Condition, D1Database, D1Statement, Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import AMOUNT, CURRENCY, ID, Params, Route, from_row, path_param
@@ -45,10 +45,11 @@ BY_CHARGE = f'SELECT {_SELECT} FROM "connect_payment" WHERE "charge_id" = ?'
 BY_INTENT = f'SELECT {_SELECT} FROM "connect_payment" WHERE "payment_intent_id" = ?'
 # Stripe's view of the payment, newest wins except that refunds only ever add up. The row keeps
 # the organization it was first recorded for: a later record naming another one changes nothing.
-_RECORD = (
+_INSERT = (
     'INSERT INTO "connect_payment" ("payment_intent_id", "organization_id", "charge_id", '
     '"amount", "amount_refunded", "currency", "status", "created", "updated_at") '
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+)
+_UPSERT = (
     'ON CONFLICT ("payment_intent_id") DO UPDATE SET '
     '"charge_id" = COALESCE("connect_payment"."charge_id", excluded."charge_id"), '
     '"amount_refunded" = MAX("connect_payment"."amount_refunded", excluded."amount_refunded"), '
@@ -57,6 +58,10 @@ _RECORD = (
     'AND "connect_payment"."currency" = excluded."currency" '
     'AND "connect_payment"."amount" = excluded."amount"'
 )
+_RECORD = _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + _UPSERT
+# The same, only if a caller's condition holds: an INSERT … SELECT, whose WHERE (always present)
+# also keeps SQLite from reading the upsert's ON as a join's.
+_RECORD_IF = _INSERT + "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE {condition} " + _UPSERT
 _UNTRANSFERRED = (
     f'SELECT {_SELECT} FROM "connect_payment" WHERE "organization_id" = ? '
     'AND "status" = \'succeeded\' AND "charge_id" IS NOT NULL '
@@ -70,8 +75,12 @@ def to_model(row: Row) -> Payment:
     return from_row(Payment, row, amount_remaining=max(left, 0))
 
 
-def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) -> D1Statement:
-    return db.prepare(_RECORD).bind(
+def record_statement(
+    db: D1Database, values: dict[str, Any], *, now_iso: str, only_if: Condition | None = None
+) -> D1Statement:
+    """Record the payment; with `only_if`, only when that condition holds (nothing otherwise)."""
+    sql = _RECORD if only_if is None else _RECORD_IF.format(condition=only_if[0])
+    return db.prepare(sql).bind(
         values["payment_intent_id"],
         values["organization_id"],
         values.get("charge_id"),
@@ -81,6 +90,7 @@ def record_statement(db: D1Database, values: dict[str, Any], *, now_iso: str) ->
         values["status"],
         values["created"],
         now_iso,
+        *(only_if[1] if only_if is not None else ()),
     )
 
 
@@ -99,9 +109,13 @@ FIELDS: dict[str, Field] = {
 
 def payment(value: Any, name: str) -> dict[str, Any]:
     """A payment as Stripe shows it; a validator, so a transfer's body can carry one too."""
-    values = validate_object(value, FIELDS, name=name)
+    return refunds_within_amount(validate_object(value, FIELDS, name=name), f"{name}.")
+
+
+def refunds_within_amount(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The one check `FIELDS` cannot make alone (`prefix`: where the fields sit in the body)."""
     if values["amount_refunded"] > values["amount"]:
-        raise invalid(f"`{name}.amount_refunded` exceeds `{name}.amount`.")
+        raise invalid(f"`{prefix}amount_refunded` exceeds `{prefix}amount`.")
     return values
 
 
@@ -117,11 +131,15 @@ async def record_payment(deps: Deps, params: Params, body: Any) -> Payment:
     if row is None:  # pragma: no cover - the upsert always leaves a row
         raise ApiError("internal_error", "The payment could not be stored.")
     if recorded.changes == 0:
-        raise ApiError(
-            "payment_conflict",
-            "This payment is recorded for another organization or with other amounts.",
-        )
+        raise payment_conflict()
     return to_model(row)
+
+
+def payment_conflict() -> ApiError:
+    return ApiError(
+        "payment_conflict",
+        "This payment is recorded for another organization or with other amounts.",
+    )
 
 
 MAX_PAYMENT_LIST = 100

@@ -8,11 +8,12 @@ racing for one payment can never both take the same money."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from connect_worker import ledger, payments
 from connect_worker.clock import iso_ms
-from connect_worker.d1 import D1Database, D1Statement, Row
+from connect_worker.d1 import Condition, D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import (
@@ -265,24 +266,36 @@ def _stripe_origin(body: Body) -> StripeOrigin | None:
     return StripeOrigin._make(body[name] for name in names)
 
 
-async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
-    """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
-    row whose backend died after Stripe made the transfer take it (one batch, so the row is never
-    half-finished)."""
-    origin = _stripe_origin(body)
-    db, stripe_id, now_iso = deps.db, body["stripe_transfer_id"], iso_ms(deps.now())
+def sync_statements(
+    db: D1Database, values: Body, *, now_iso: str, only_if: Condition | None = None
+) -> list[D1Statement]:
+    """Stripe's reversal state of a transfer, as a batch (with metadata naming a ledger row, that
+    row first takes the transfer if it may); `synced` reads the answer. A caller may append
+    statements that must commit with it (`webhook_events.apply_transfer` completes the claim)."""
+    origin = _stripe_origin(values)
+    stripe_id = values["stripe_transfer_id"]
+    extra, extra_values = (f" AND {only_if[0]}", tuple(only_if[1])) if only_if else ("", ())
     statements: list[D1Statement] = []
     if origin is not None:
-        statements.append(db.prepare(_ADOPT).bind(stripe_id, now_iso, *origin))
-    reversed_ = 1 if body["reversed"] else 0
+        adopt = db.prepare(_ADOPT + extra)
+        statements.append(adopt.bind(stripe_id, now_iso, *origin, *extra_values))
+    reversed_ = 1 if values["reversed"] else 0
+    sync = db.prepare(_SYNC + extra)
     statements += [
-        db.prepare(_SYNC).bind(body["amount_reversed"], reversed_, now_iso, stripe_id),
+        sync.bind(values["amount_reversed"], reversed_, now_iso, stripe_id, *extra_values),
         db.prepare(_BY_STRIPE_ID).bind(stripe_id),
     ]
     if origin is not None:
         statements.append(LEDGER.lookup(db, origin.organization_id, origin.idempotency_key))
-    results = await db.batch(statements)
-    held = results[len(statements) - 2 if origin is not None else -1].first_row
+    return statements
+
+
+def synced(results: Sequence[D1Result], values: Body) -> Transfer:
+    """The row holding the transfer after `sync_statements`; `transfer_not_found` when none does
+    and the metadata names no row; `transfer_mismatch` when it names one that could not take it."""
+    origin = _stripe_origin(values)
+    stripe_id = values["stripe_transfer_id"]
+    held = results[-2 if origin is not None else -1].first_row
     if held is not None:
         return LEDGER.found(held)
     named = results[-1].first_row if origin is not None else None
@@ -297,11 +310,22 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
             *(stripe_id, origin.organization_id, named["status"], named["stripe_transfer_id"]),
             *(value for pair in zip(theirs, ours, strict=True) for value in pair),
         )
-        raise ApiError(
-            "transfer_mismatch",
-            "The ledger row named by this transfer's metadata does not match it.",
-        )
+        raise transfer_mismatch()
     raise LEDGER.not_found()
+
+
+def transfer_mismatch() -> ApiError:
+    return ApiError(
+        "transfer_mismatch", "The ledger row named by this transfer's metadata does not match it."
+    )
+
+
+async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
+    """Apply Stripe's reversal state; with metadata naming a ledger row, first let a `pending`
+    row whose backend died after Stripe made the transfer take it (one batch, so the row is never
+    half-finished)."""
+    statements = sync_statements(deps.db, body, now_iso=iso_ms(deps.now()))
+    return synced(await deps.db.batch(statements), body)
 
 
 ROUTES = {

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from connect_worker import organizations, payouts
+from connect_worker import organizations, payments, payouts, transfers
 from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Database, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.organizations import Organization
 from connect_worker.route import ID, UNIX_TIME, Body, Params, Route
-from connect_worker.validation import free_text, integer, nullable, optional, required, string
+from connect_worker.validation import (
+    boolean,
+    free_text,
+    integer,
+    nullable,
+    optional,
+    required,
+    string,
+)
 
 # One atomic statement: insert a new claim, or take over a failed one or one whose lease expired.
 # RETURNING yields a row only when this caller now holds the claim.
@@ -329,9 +337,142 @@ async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.Payout
     return payouts.PayoutUpdated(updated, payouts.LEDGER.found(owned))
 
 
+# The combined routes below write an event's effect and complete its claim in one batch, every
+# write guarded by the claim still being the caller's — `processing`, or `processed` by this same
+# claim: a retried call whose first attempt committed applies the same idempotent effect and
+# completes again, harmlessly — so a lost claim (another replica took the event over) writes
+# nothing and answers 409 `claim_lost`.
+_HELD_STATUSES = ("processing", "processed")
+_HELD_BY_CALLER = (
+    'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
+    "AND \"status\" IN ('processing', 'processed'))"
+)
+_COMPLETE_HELD = (
+    'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
+    '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
+    'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\')'
+)
+_ORGANIZATION_EXISTS = 'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
+
+# `transfer.*`: the claim completes whatever the ledger said — a transfer not in it, or one whose
+# metadata names a row that cannot take it, is settled all the same (no retry can change it).
+APPLY_TRANSFER_FIELDS = {
+    **transfers.SYNC_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Transfer:
+    """`transfers/sync` and the claim's completion in one batch; answered as `transfers/sync`
+    (404 `transfer_not_found`, 409 `transfer_mismatch`) once the claim is completed."""
+    now_iso, event_id, claim_id = iso_ms(deps.now()), body["event_id"], body["claim_id"]
+    held = (_HELD_BY_CALLER, (event_id, claim_id))
+    statements = transfers.sync_statements(deps.db, body, now_iso=now_iso, only_if=held)
+    complete = deps.db.prepare(_COMPLETE_HELD).bind(now_iso, event_id, claim_id)
+    results = await deps.db.batch([*statements, complete])
+    if results[-1].changes == 0:
+        raise claim_lost()
+    return transfers.synced(results[:-1], body)
+
+
+# An organization update an event asks for (`account.application.deauthorized`: the payload's
+# disabled state) and its claim's completion, in one batch: the update as `update-organization`
+# (only if newer) but only under the caller's claim, and the completion only if the organization
+# exists — one gone leaves the claim held and answers 404, as `update-organization` does.
+_COMPLETE_IF_ORGANIZATION = f"{_COMPLETE_HELD} AND {_ORGANIZATION_EXISTS}"
+
+UPDATE_ORGANIZATION_FIELDS = {
+    **organizations.UPDATE_FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+}
+
+
+async def update_organization(
+    deps: Deps, params: Params, body: Body
+) -> organizations.OrganizationUpdated:
+    event_id, claim_id, org_id = body["event_id"], body["claim_id"], body["organization_id"]
+    held = (_HELD_BY_CALLER, (event_id, claim_id))
+    update = organizations.update_statement(deps.db, body, only_if=held)
+    complete = deps.db.prepare(_COMPLETE_IF_ORGANIZATION).bind(
+        iso_ms(deps.now()), event_id, claim_id, org_id
+    )
+    select = deps.db.prepare(organizations.SELECT_BY_ID).bind(org_id)
+    updated, completed, row = await deps.db.batch([update, complete, select])
+    organization = organizations.found(row.first_row)
+    if completed.changes == 0:
+        raise claim_lost()
+    return organizations.OrganizationUpdated(updated.changes > 0, organization)
+
+
+# A payment event's record and its claim's completion, in one batch: the organization checked
+# and the payment recorded only under the caller's claim. The claim completes whatever the record
+# found (an organization gone, or a payment recorded for another one, is settled — no retry can
+# change it), except when the caller asks to hold it for an automatic transfer and one follows:
+# the payment recorded for an organization that transfers automatically. The caller then
+# transfers and completes the claim itself.
+_COMPLETE_UNLESS_TRANSFER_FOLLOWS = (
+    _COMPLETE_HELD + " AND NOT (? = 1 "
+    'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "auto_transfer_payments" = 1) '
+    'AND EXISTS (SELECT 1 FROM "connect_payment" WHERE "payment_intent_id" = ? '
+    'AND "organization_id" = ? AND "currency" = ? AND "amount" = ?))'
+)
+
+APPLY_PAYMENT_FIELDS = {
+    **payments.FIELDS,
+    "event_id": required(ID),
+    "claim_id": required(ID),
+    "hold_if_auto_transfer": optional(boolean()),
+}
+
+
+class PaymentApplied(NamedTuple):
+    """`completed` false: the claim is held for the automatic transfer that follows."""
+
+    completed: bool
+    organization: Organization
+    payment: payments.Payment
+
+
+async def apply_payment(deps: Deps, params: Params, body: Body) -> PaymentApplied:
+    values = payments.refunds_within_amount(body)  # as `payments/record` checks it
+    now_iso, event_id, claim_id = iso_ms(deps.now()), body["event_id"], body["claim_id"]
+    org_id, intent = values["organization_id"], values["payment_intent_id"]
+    held = (f"{_HELD_BY_CALLER} AND {_ORGANIZATION_EXISTS}", (event_id, claim_id, org_id))
+    hold = 1 if body.get("hold_if_auto_transfer") else 0
+    db = deps.db
+    recorded, completed, event, org, stored = await db.batch(
+        [
+            payments.record_statement(db, values, now_iso=now_iso, only_if=held),
+            db.prepare(_COMPLETE_UNLESS_TRANSFER_FOLLOWS).bind(
+                *(now_iso, event_id, claim_id, hold, org_id),
+                *(intent, org_id, values["currency"], values["amount"]),
+            ),
+            db.prepare(_STATUS).bind(event_id),
+            db.prepare(organizations.SELECT_BY_ID).bind(org_id),
+            db.prepare(payments.BY_INTENT).bind(intent),
+        ]
+    )
+    row = event.first_row
+    if row is None or row["claim_id"] != claim_id or row["status"] not in _HELD_STATUSES:
+        raise claim_lost()
+    organization = organizations.found(org.first_row)
+    if recorded.changes == 0 or stored.first_row is None:
+        raise payments.payment_conflict()
+    return PaymentApplied(completed.changes > 0, organization, payments.to_model(stored.first_row))
+
+
 ROUTES = {
     ("POST", "/webhook-events/claim"): Route(claim_event, CLAIM_FIELDS),
     ("POST", "/webhook-events/complete"): Route(complete_event, COMPLETE_FIELDS),
     ("POST", "/webhook-events/apply-organization"): Route(apply_organization, APPLY_FIELDS),
     ("POST", "/webhook-events/apply-payout"): Route(apply_payout, APPLY_PAYOUT_FIELDS),
+    ("POST", "/webhook-events/update-organization"): Route(
+        update_organization, UPDATE_ORGANIZATION_FIELDS
+    ),
+    ("POST", "/webhook-events/apply-payment"): Route(apply_payment, APPLY_PAYMENT_FIELDS),
+    ("POST", "/webhook-events/apply-transfer"): Route(
+        apply_transfer, APPLY_TRANSFER_FIELDS, reply="transfer"
+    ),
 }
