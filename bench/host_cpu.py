@@ -94,8 +94,15 @@ def host_runs(*, connections: int, duration_s: int, rounds: int) -> list[HostRun
         url = f"{base}/verify-user-context"
         with host:
             key = keys.internal_api_key
-            drive(wrk, url, host.pid, body=cases[next(iter(cases))], key=key, connections=10,
-                  duration_s=1)  # fmt: skip
+            drive(
+                wrk,
+                url,
+                host.pid,
+                body=cases[next(iter(cases))],
+                key=key,
+                connections=10,
+                duration_s=1,
+            )
             for _ in range(rounds):
                 for label, body in cases.items():
                     samples[label].append(
@@ -107,7 +114,7 @@ def host_runs(*, connections: int, duration_s: int, rounds: int) -> list[HostRun
                             key=key,
                             connections=connections,
                             duration_s=duration_s,
-                        )  # fmt: skip
+                        )
                     )
     return [
         HostRun(
