@@ -4,20 +4,24 @@ the core's in-process µs per call beside it — the before/after measure for th
 The host runs as `make bench` starts it (its own process, core 1 with wrk); its CPU comes from
 /proc/<pid>/stat before and after each wrk run, so µs per request holds steady even when other
 processes share the cores and req/s swings. Environment: HOST_CPU_CONNECTIONS (50),
-HOST_CPU_DURATION (s per run, 5), HOST_CPU_ROUNDS (3), HOST_CPU_CALLS (core calls, 3000).
+HOST_CPU_DURATION (s per run, 5), HOST_CPU_ROUNDS (3), HOST_CPU_CALLS (core calls, 3000),
+HOST_CPU_BASELINE_REF (a git ref: its host measured too, interleaved with this tree's).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import statistics
 import subprocess
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import PYTHON, Server
+from bench.procs import PYTHON, REPO, Server
 from bench.stack import LOAD_CPU, Secrets, seed_principal
 from bench.worker_core import verify_costs
 from bench.wrk import LUA_SCRIPT, ensure_wrk, parse_wrk_output, pin
@@ -63,59 +67,84 @@ def drive(
     )
 
 
-def host_runs(*, connections: int, duration_s: int, rounds: int) -> list[HostRun]:
+def baseline_tree(ref: str, dest: Path) -> Path:
+    """`devstack/` and `worker/src/` as they were at git `ref`: the "before" host, run in the same
+    minutes as the "after" so that a busy machine moves both alike."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "devstack", "worker/src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def host_runs(
+    *, connections: int, duration_s: int, rounds: int, baseline_ref: str | None
+) -> list[HostRun]:
     wrk = ensure_wrk()
     keys = Secrets.generate()
     with tempfile.TemporaryDirectory(prefix="bench-host-") as tmp:
         d1_path = Path(tmp) / "d1.sqlite3"
         principal = seed_principal(d1_path, secret=keys.better_auth)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}/api/internal"
-        host = Server(
-            "worker-host",
-            [PYTHON, "-m", "devstack.worker_host"],
-            env={
-                "WORKER_PORT": str(port),
-                "D1_DATABASE_PATH": str(d1_path),
-                "BETTER_AUTH_SECRET": keys.better_auth,
-                "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
-            },
-            cpu=LOAD_CPU,
-            log_dir=Path(tmp),
-            health_url=f"{base}/health",
-        )
+        trees = {"this tree": REPO}
+        if baseline_ref:
+            trees[f"at {baseline_ref}"] = baseline_tree(baseline_ref, Path(tmp) / "baseline")
+        hosts: dict[str, tuple[Server, str]] = {}
+        for name, cwd in trees.items():
+            port = free_port()
+            base = f"http://127.0.0.1:{port}/api/internal"
+            server = Server(
+                f"worker-host-{len(hosts)}",
+                [PYTHON, "-m", "devstack.worker_host"],
+                env={
+                    "WORKER_PORT": str(port),
+                    "D1_DATABASE_PATH": str(d1_path),
+                    "BETTER_AUTH_SECRET": keys.better_auth,
+                    "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
+                },
+                cpu=LOAD_CPU,
+                log_dir=Path(tmp),
+                health_url=f"{base}/health",
+                cwd=cwd,
+            )
+            hosts[name] = (server, f"{base}/verify-user-context")
         cases = {
             "verify-user-context + organization": json.dumps(
                 {"token": principal.token, "organization_id": principal.organization_id}
             ),
             "verify-user-context": json.dumps({"token": principal.token}),
         }
-        samples: dict[str, list[tuple[float, float, float, int]]] = {k: [] for k in cases}
-        url = f"{base}/verify-user-context"
-        with host:
-            key = keys.internal_api_key
-            drive(
-                wrk,
-                url,
-                host.pid,
-                body=cases[next(iter(cases))],
-                key=key,
-                connections=10,
-                duration_s=1,
-            )
-            for _ in range(rounds):
-                for label, body in cases.items():
-                    samples[label].append(
-                        drive(
-                            wrk,
-                            url,
-                            host.pid,
-                            body=body,
-                            key=key,
-                            connections=connections,
-                            duration_s=duration_s,
+        samples: dict[str, list[tuple[float, float, float, int]]] = {}
+        key = keys.internal_api_key
+        with contextlib.ExitStack() as running:
+            for server, _ in hosts.values():
+                running.enter_context(server)
+            for server, url in hosts.values():  # warm up
+                drive(
+                    wrk,
+                    url,
+                    server.pid,
+                    body=cases["verify-user-context"],
+                    key=key,
+                    connections=10,
+                    duration_s=1,
+                )
+            for _ in range(rounds):  # interleaved: every host and case once per round
+                for name, (server, url) in hosts.items():
+                    for label, body in cases.items():
+                        samples.setdefault(f"{label} ({name})", []).append(
+                            drive(
+                                wrk,
+                                url,
+                                server.pid,
+                                body=body,
+                                key=key,
+                                connections=connections,
+                                duration_s=duration_s,
+                            )
                         )
-                    )
     return [
         HostRun(
             label=label,
@@ -124,7 +153,7 @@ def host_runs(*, connections: int, duration_s: int, rounds: int) -> list[HostRun
             core_share=statistics.median(s[2] for s in runs),
             errors=sum(s[3] for s in runs),
         )
-        for label, runs in samples.items()
+        for label, runs in sorted(samples.items())
     ]
 
 
@@ -133,6 +162,7 @@ def main() -> int:
     duration_s = int(os.environ.get("HOST_CPU_DURATION") or 5)
     rounds = int(os.environ.get("HOST_CPU_ROUNDS") or 3)
     calls = int(os.environ.get("HOST_CPU_CALLS") or 3000)
+    baseline_ref = os.environ.get("HOST_CPU_BASELINE_REF") or None
     print(f"load average {os.getloadavg()[0]:.2f}")
     print("| core, in process | µs/call | in SQLite µs | core µs | D1 trips |")
     print("|---|---:|---:|---:|---:|")
@@ -143,7 +173,9 @@ def main() -> int:
         )
     print(f"\n| Worker host, wrk -c{connections} | req/s | host CPU µs/req | host core | errors |")
     print("|---|---:|---:|---:|---:|")
-    for run in host_runs(connections=connections, duration_s=duration_s, rounds=rounds):
+    for run in host_runs(
+        connections=connections, duration_s=duration_s, rounds=rounds, baseline_ref=baseline_ref
+    ):
         print(
             f"| {run.label} | {run.rps:,.0f} | {run.cpu_us_per_request:.0f} "
             f"| {run.core_share:.0%} | {run.errors} |"
