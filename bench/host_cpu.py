@@ -72,7 +72,17 @@ def baseline_tree(ref: str, dest: Path) -> Path:
     """`devstack/` and `worker/src/` as they were at git `ref`: the "before" host, run in the same
     minutes as the "after" so that a busy machine moves both alike."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "devstack", "worker/src"],
+        [
+            "git",
+            "-C",
+            str(REPO),
+            "archive",
+            "--format=tar",
+            ref,
+            "devstack",
+            "worker/src",
+            "worker/migrations",
+        ],
         check=True,
         capture_output=True,
     ).stdout
