@@ -69,8 +69,10 @@ class SqliteD1:
         self.path = Path(path)
         self._conn = connect(path)
         self._lock = threading.Lock()
-        # Whether a statement's SQL only reads, by SQL text: a batch of reads needs no write lock.
+        # By SQL text: whether it only reads (a batch of reads takes no write lock), and the names
+        # of its result columns. Bounded: SQL is built from allow-listed columns only.
         self._reads: dict[str, bool] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
         self.round_trips = 0
 
     def prepare(self, sql: str) -> SqliteStatement:
@@ -107,7 +109,7 @@ class SqliteD1:
     def _is_read(self, sql: str) -> bool:
         read = self._reads.get(sql)
         if read is None:
-            if len(self._reads) >= 1024:  # SQL built from allow-listed columns: bounded, but many
+            if len(self._reads) >= 1024:
                 self._reads.clear()
             read = self._reads[sql] = sql.lstrip()[:6].upper() == "SELECT"
         return read
@@ -116,13 +118,15 @@ class SqliteD1:
         conn = self._conn
         before = conn.total_changes
         cursor = conn.execute(statement.sql, statement.params)
-        description = cursor.description
-        if description is None:
-            return D1Result(rows=[], changes=conn.total_changes - before)
-        # Rows as dicts, built in C from one tuple of names (a Python row factory costs a call
-        # and a comprehension per row).
-        names = tuple(column[0] for column in description)
-        rows: list[Row] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        # Rows as dicts built in C from the statement's column names, looked up once per SQL text
+        # (the core names every column; no `SELECT *` whose columns a migration could change).
+        names = self._names.get(statement.sql)
+        if names is None:
+            description = cursor.description or ()
+            if len(self._names) >= 1024:
+                self._names.clear()
+            names = self._names[statement.sql] = tuple(column[0] for column in description)
+        rows: list[Row] = [dict(zip(names, row, strict=True)) for row in cursor] if names else []
         return D1Result(rows=rows, changes=conn.total_changes - before)
 
     def _rollback(self) -> None:
