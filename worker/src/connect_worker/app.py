@@ -64,7 +64,11 @@ def error_response(exc: ApiError) -> Response:
 def to_json(value: Any) -> Any:
     """A reply model as JSON data: a NamedTuple's fields in declared order, recursively."""
     if isinstance(value, tuple):
-        return {name: to_json(item) for name, item in zip(value._fields, value, strict=True)}  # type: ignore[attr-defined]
+        # Most fields are scalars: recurse only into models and lists (a call per field costs).
+        return {
+            name: to_json(item) if isinstance(item, tuple | list) else item
+            for name, item in zip(value._fields, value, strict=True)  # type: ignore[attr-defined]
+        }
     if isinstance(value, list):
         return [to_json(item) for item in value]
     return value
