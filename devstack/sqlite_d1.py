@@ -88,6 +88,13 @@ class SqliteD1:
 
     async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
         stmts: list[SqliteStatement] = list(statements)
+        if len(stmts) == 1:  # one statement is its own transaction: no BEGIN/COMMIT to pay for
+            with self._lock:
+                self.round_trips += 1
+                try:
+                    return [self._execute(stmts[0])]
+                except sqlite3.Error as exc:
+                    raise D1Error(f"D1_ERROR: {exc}") from exc
         read_only = all(self._is_read(s.sql) for s in stmts)
         with self._lock:
             self.round_trips += 1
