@@ -48,12 +48,19 @@ def cpu_us(pid: int) -> float:
 
 
 def drive(
-    wrk: str, url: str, pid: int, *, body: str, key: str, connections: int, duration_s: int
+    wrk: str,
+    url: str,
+    pid: int,
+    *,
+    body: str,
+    key: str,
+    connections: int,
+    duration_s: int,
+    cpu: int | None = LOAD_CPU,
 ) -> tuple[float, float, float, int]:
     """(req/s, host CPU µs per request, host share of a core, errors) of one wrk run."""
     cmd = pin(
-        [wrk, "-t1", f"-c{connections}", f"-d{duration_s}s", "-s", str(POST_SCRIPT), url],
-        LOAD_CPU,
+        [wrk, "-t1", f"-c{connections}", f"-d{duration_s}s", "-s", str(POST_SCRIPT), url], cpu
     )
     env = {**os.environ, "BENCH_BODY": body, "BENCH_API_KEY": key}
     before = cpu_us(pid)
