@@ -22,10 +22,6 @@ __all__ = ["SqliteD1", "SqliteStatement", "connect"]
 BUSY_TIMEOUT_MS = 5000
 
 
-def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
-
-
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection configured like the host uses it (WAL, autocommit, FKs enforced as on D1).
     The file is created 0600 first: it holds every Better Auth session token."""
@@ -72,8 +68,11 @@ class SqliteD1:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = connect(path)
-        self._conn.row_factory = _dict_row
         self._lock = threading.Lock()
+        # By SQL text: whether it only reads (a batch of reads takes no write lock), and the names
+        # of its result columns. Bounded: SQL is built from allow-listed columns only.
+        self._reads: dict[str, bool] = {}
+        self._names: dict[str, tuple[str, ...]] = {}
         self.round_trips = 0
 
     def prepare(self, sql: str) -> SqliteStatement:
@@ -89,7 +88,14 @@ class SqliteD1:
 
     async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
         stmts: list[SqliteStatement] = list(statements)
-        read_only = all(s.sql.lstrip()[:6].upper() == "SELECT" for s in stmts)
+        if len(stmts) == 1:  # one statement is its own transaction: no BEGIN/COMMIT to pay for
+            with self._lock:
+                self.round_trips += 1
+                try:
+                    return [self._execute(stmts[0])]
+                except sqlite3.Error as exc:
+                    raise D1Error(f"D1_ERROR: {exc}") from exc
+        read_only = all(self._is_read(s.sql) for s in stmts)
         with self._lock:
             self.round_trips += 1
             try:
@@ -107,11 +113,28 @@ class SqliteD1:
                 raise
             return results
 
+    def _is_read(self, sql: str) -> bool:
+        read = self._reads.get(sql)
+        if read is None:
+            if len(self._reads) >= 1024:
+                self._reads.clear()
+            read = self._reads[sql] = sql.lstrip()[:6].upper() == "SELECT"
+        return read
+
     def _execute(self, statement: SqliteStatement) -> D1Result:
-        before = self._conn.total_changes
-        cursor = self._conn.execute(statement.sql, statement.params)
-        rows: list[Row] = cursor.fetchall() if cursor.description else []
-        return D1Result(rows=rows, changes=self._conn.total_changes - before)
+        conn = self._conn
+        before = conn.total_changes
+        cursor = conn.execute(statement.sql, statement.params)
+        # Rows as dicts built in C from the statement's column names, looked up once per SQL text
+        # (the core names every column; no `SELECT *` whose columns a migration could change).
+        names = self._names.get(statement.sql)
+        if names is None:
+            description = cursor.description or ()
+            if len(self._names) >= 1024:
+                self._names.clear()
+            names = self._names[statement.sql] = tuple(column[0] for column in description)
+        rows: list[Row] = [dict(zip(names, row, strict=True)) for row in cursor] if names else []
+        return D1Result(rows=rows, changes=conn.total_changes - before)
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:

@@ -117,6 +117,10 @@ _SERVER_OPTIONS: dict[str, Any] = {
     "lifespan": "off",
     "access_log": False,
     "log_level": "warning",
+    # Nothing proxies to this host, and no caller reads `server`/`date`: each costs per request.
+    "proxy_headers": False,
+    "server_header": False,
+    "date_header": False,
 }
 
 

@@ -61,12 +61,20 @@ def error_response(exc: ApiError) -> Response:
     return Response(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
 
 
+# A value of one of these types is already JSON data (`type`, not `isinstance`: a subclass just
+# takes the slower path, which returns it unchanged).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """A reply model as JSON data: a NamedTuple's fields in declared order, recursively."""
     if isinstance(value, tuple):
-        return {name: to_json(item) for name, item in zip(value._fields, value, strict=True)}  # type: ignore[attr-defined]
+        return {
+            name: item if type(item) in _SCALARS else to_json(item)
+            for name, item in zip(value._fields, value, strict=True)  # type: ignore[attr-defined]
+        }
     if isinstance(value, list):
-        return [to_json(item) for item in value]
+        return [item if type(item) in _SCALARS else to_json(item) for item in value]
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 Clock = Callable[[], float]
 
@@ -22,6 +23,11 @@ def parse_timestamp(value: object) -> float | None:
         return float(value) / 1000.0
     if not isinstance(value, str):
         return None
+    return _parse_iso(value)
+
+
+@lru_cache(maxsize=4096)  # a session's expiry is read on every request that carries its token
+def _parse_iso(value: str) -> float | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

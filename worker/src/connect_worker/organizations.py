@@ -103,29 +103,49 @@ SELECT_BY_ACCOUNT = (
 def to_model(row: Row) -> Organization:
     """0/1 → bool, JSON text → list, the watermark (stored with the caller's sub-second
     precision) in whole seconds."""
-    out: dict[str, Any] = {}
-    for column in COLUMNS:
-        value = row.get(column)
-        if column in _BOOL_COLUMNS:
-            value = bool(value)
-        elif column in _LIST_COLUMNS:
-            value = _json_list(value)
-        elif column == "platform_fee_percent" and value is not None:
-            value = float(value)
-        elif column in ("stripe_synced_at", "requirements_current_deadline") and value is not None:
-            value = int(value)
-        out[column] = value
-    return Organization(**out)
+    return Organization._make(
+        [convert(row.get(column)) for column, convert in _CONVERTERS]  # in field order
+    )
 
 
 def _json_list(value: object) -> list[str]:
     if not isinstance(value, str):
+        return []
+    if value == "[]":  # the common case, and the column's default
         return []
     try:
         parsed = json.loads(value)
     except ValueError:
         return []
     return [v for v in parsed if isinstance(v, str)] if isinstance(parsed, list) else []
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _as_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _converter(column: str) -> Callable[[Any], Any]:
+    if column in _BOOL_COLUMNS:
+        return bool
+    if column in _LIST_COLUMNS:
+        return _json_list
+    if column == "platform_fee_percent":
+        return _as_float
+    if column in ("stripe_synced_at", "requirements_current_deadline"):
+        return _as_int
+    return _as_is
+
+
+# Each column's conversion, chosen once rather than tested per column on every row.
+_CONVERTERS = tuple((column, _converter(column)) for column in COLUMNS)
 
 
 def to_db_value(column: str, value: Any) -> SqlValue:

@@ -28,8 +28,22 @@ class Router(Generic[H]):
             (method.upper(), _segments(pattern, decode=False), handler)
             for (method, pattern), handler in table.items()
         ]
+        # A path without parameters, sent exactly as written, is one dict lookup — when the scan
+        # below would pick the same route for it (no earlier pattern also matches it).
+        self._static: dict[tuple[str, str], Match[H]] = {}
+        for (method, pattern), handler in table.items():
+            if "{" not in pattern and "%" not in pattern:
+                found = self._scan(method.upper(), pattern)
+                if found.handler is handler and not found.params:
+                    self._static[(method.upper(), pattern)] = found
 
     def match(self, method: str, path: str) -> Match[H]:
+        static = self._static.get((method, path))
+        if static is not None:
+            return Match(handler=static.handler, params={})
+        return self._scan(method, path)
+
+    def _scan(self, method: str, path: str) -> Match[H]:
         segments = _segments(path)
         allowed: list[str] = []
         for route_method, pattern, handler in self._routes:

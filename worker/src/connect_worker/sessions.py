@@ -1,7 +1,7 @@
 """Better Auth's `session`, `user`, `member` and `jwks` tables: who a token belongs to.
 
-Each lookup is ONE batch (one D1 round trip): the principal, every membership and — when asked —
-the organization, joined through the membership so a non-member gets no organization row.
+Each lookup is ONE batch (one D1 round trip): the principal with every membership in one
+statement and — when asked — the organization by id, answered only when a membership names it.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Result, Row, quoted
+from connect_worker.d1 import D1Result, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
 from connect_worker.organizations import Organization
-from connect_worker.route import ID, Body, Params, Route, from_row
+from connect_worker.route import ID, Body, Params, Route
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
@@ -23,36 +23,24 @@ _USER_COLUMNS = (
     'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
     'u."emailVerified" AS "user_email_verified", u."image" AS "user_image"'
 )
-_ORG_COLUMNS = quoted(organizations.COLUMNS, "o")
-
+# The principal and every membership in one statement: a row per membership (the member columns
+# NULL when there is none; `member.organizationId` is NOT NULL, so NULL only means "no row").
+_MEMBERSHIP_COLUMNS = 'm."organizationId" AS "organization_id", m."role" AS "role"'
+_MEMBERSHIP_ORDER = 'ORDER BY m."createdAt", m."id"'
 _SESSION = (
     f'SELECT s."id" AS "session_id", s."expiresAt" AS "session_expires_at", '
-    f's."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS} '
-    'FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = ?'
+    f's."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS}, '
+    f'{_MEMBERSHIP_COLUMNS} FROM "session" s JOIN "user" u ON u."id" = s."userId" '
+    f'LEFT JOIN "member" m ON m."userId" = s."userId" WHERE s."token" = ? {_MEMBERSHIP_ORDER}'
 )
-_MEMBERSHIPS_OF_SESSION = (
-    'SELECT m."organizationId" AS "organization_id", m."role" AS "role" '
-    'FROM "session" s JOIN "member" m ON m."userId" = s."userId" '
-    'WHERE s."token" = ? ORDER BY m."createdAt", m."id"'
-)
-_ORG_OF_SESSION = (
-    f'SELECT {_ORG_COLUMNS} FROM "session" s '
-    'JOIN "member" m ON m."userId" = s."userId" '
-    'JOIN "organization" o ON o."id" = m."organizationId" '
-    'WHERE s."token" = ? AND o."id" = ? LIMIT 1'
-)
-
 _JWKS = 'SELECT "publicKey" AS "public_key", "alg" AS "alg" FROM "jwks" WHERE "id" = ?'
-_USER = f'SELECT {_USER_COLUMNS} FROM "user" u WHERE u."id" = ?'
-_MEMBERSHIPS_BY_USER = (
-    'SELECT m."organizationId" AS "organization_id", m."role" AS "role" '
-    'FROM "member" m WHERE m."userId" = ? ORDER BY m."createdAt", m."id"'
+_USER = (
+    f'SELECT {_USER_COLUMNS}, {_MEMBERSHIP_COLUMNS} FROM "user" u '
+    f'LEFT JOIN "member" m ON m."userId" = u."id" WHERE u."id" = ? {_MEMBERSHIP_ORDER}'
 )
-_ORG_BY_USER = (
-    f'SELECT {_ORG_COLUMNS} FROM "member" m '
-    'JOIN "organization" o ON o."id" = m."organizationId" '
-    'WHERE m."userId" = ? AND o."id" = ? LIMIT 1'
-)
+# The organization by its primary key; whether the principal may see it is decided against the
+# memberships read in the same batch.
+_ORG = organizations.SELECT_BY_ID
 
 
 # --- route: verify-user-context -------------------------------------------------------------
@@ -113,10 +101,10 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     if parsed is None:
         raise invalid_token()
     db, token = deps.db, parsed.token
-    statements = [db.prepare(_SESSION).bind(token), db.prepare(_MEMBERSHIPS_OF_SESSION).bind(token)]
+    statements = [db.prepare(_SESSION).bind(token)]
     if organization_id is not None:
-        statements.append(db.prepare(_ORG_OF_SESSION).bind(token, organization_id))
-    principal, memberships, *organization = await db.batch(statements)
+        statements.append(db.prepare(_ORG).bind(organization_id))
+    principal, *organization = await db.batch(statements)
     row = principal.first_row
     if row is None:
         raise invalid_token()
@@ -124,7 +112,7 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     if expires_at is None or expires_at <= deps.now():
         raise invalid_token()
     session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
-    return _context(row, memberships.rows, organization, organization_id, "session", session)
+    return _context(principal.rows, organization, organization_id, "session", session)
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
@@ -140,41 +128,42 @@ async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Us
         raise invalid_token()
     # Key and principal in one batch: the signature is verified before either is trusted.
     db, user_id = deps.db, parsed.subject
-    statements = [
-        db.prepare(_JWKS).bind(parsed.kid),
-        db.prepare(_USER).bind(user_id),
-        db.prepare(_MEMBERSHIPS_BY_USER).bind(user_id),
-    ]
+    statements = [db.prepare(_JWKS).bind(parsed.kid), db.prepare(_USER).bind(user_id)]
     if organization_id is not None:
-        statements.append(db.prepare(_ORG_BY_USER).bind(user_id, organization_id))
-    key, user, memberships, *organization = await db.batch(statements)
-    jwk, row = key.first_row, user.first_row
+        statements.append(db.prepare(_ORG).bind(organization_id))
+    key, user, *organization = await db.batch(statements)
+    jwk = key.first_row
     if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
         raise invalid_token()
     if not await verify_signature(parsed, str(jwk["public_key"]), deps.verifier):
         raise invalid_token()
-    if row is None:
+    if not user.rows:
         raise invalid_token()
-    return _context(row, memberships.rows, organization, organization_id, "jwt", None)
+    return _context(user.rows, organization, organization_id, "jwt", None)
 
 
 def _context(
-    row: Row,
-    member_rows: list[Row],
+    rows: list[Row],  # the principal, once per membership
     org_result: list[D1Result],  # the organization's, when one was asked for
     organization_id: str | None,
     token_type: str,
     session: Session | None,
 ) -> UserContext:
-    memberships = [from_row(Membership, m) for m in member_rows]
+    memberships = [
+        Membership(r["organization_id"], r["role"])
+        for r in rows
+        if r["organization_id"] is not None
+    ]
     organization: Organization | None = None
     role: str | None = None
     if organization_id is not None:
         # Same answer for an organization that does not exist and one the user is not in.
-        if org_result[0].first_row is None:
+        role = next((m.role for m in memberships if m.organization_id == organization_id), None)
+        org_row = org_result[0].first_row
+        if role is None or org_row is None:
             raise ApiError("forbidden", "Not a member of this organization.")
-        organization = organizations.to_model(org_result[0].first_row)
-        role = next(m.role for m in memberships if m.organization_id == organization_id)
+        organization = organizations.to_model(org_row)
+    row = rows[0]
     user = User(
         row["user_id"],
         row["user_name"],

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bench.host_cpu import cpu_us, drive
+
+BODY = '{"token": "tok", "organization_id": "org_1"}'
+KEY = "k" * 48
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        sent = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        ok = (
+            sent == BODY
+            and self.headers.get("X-API-Key") == KEY
+            and self.headers.get("Content-Type") == "application/json"
+        )
+        reply = b'{"ok":true}'
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/internal/verify-user-context"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_cpu_us_counts_the_cpu_a_process_spends() -> None:
+    before = cpu_us(os.getpid())
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    assert cpu_us(os.getpid()) - before >= 50_000
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk not installed (make bench installs it)"
+)
+def test_drive_posts_the_json_body_with_the_api_key_and_charges_the_server_cpu(
+    server_url: str,
+) -> None:
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    # The server runs in this process, so its CPU is this pid's.
+    rps, cpu_per_request, _, errors = drive(
+        wrk, server_url, os.getpid(), body=BODY, key=KEY, connections=2, duration_s=1, cpu=None
+    )
+    assert rps > 0
+    assert errors == 0
+    assert cpu_per_request > 0
+    *_, refused = drive(
+        wrk, server_url, os.getpid(), body=BODY, key="wrong", connections=2, duration_s=1, cpu=None
+    )
+    assert refused > 0
