@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -86,9 +86,46 @@ class UserContextCache:
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class CallerHeaders:
+    """The three headers `organization_access` reads, found in one pass over the raw list (each
+    `request.headers.get` scans and decodes that list anew)."""
+
+    authorization: str | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+
+
+def caller_headers(raw: Iterable[tuple[bytes, bytes]]) -> CallerHeaders:
+    """As `request.headers.get` reads them: the first of a repeated header wins, latin-1 decoded,
+    names compared as the server lowercased them."""
+    found: dict[bytes, bytes] = {}
+    for name, value in raw:
+        if name in _CALLER_HEADERS and name not in found:
+            found[name] = value
+    if not found:
+        return _NO_HEADERS
+    authorization = found.get(b"authorization")
+    org_id = found.get(b"x-org-id")
+    user_id = found.get(b"x-user-id")
+    return CallerHeaders(
+        authorization=None if authorization is None else authorization.decode("latin-1"),
+        org_id=None if org_id is None else org_id.decode("latin-1"),
+        user_id=None if user_id is None else user_id.decode("latin-1"),
+    )
+
+
+_CALLER_HEADERS = frozenset({b"authorization", b"x-org-id", b"x-user-id"})
+_NO_HEADERS = CallerHeaders()
+
+
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    return token_of(request.headers.get("authorization"))
+
+
+def token_of(header: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` value, or 401."""
+    scheme, _, token = (header or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(code="missing_token", message="Send Authorization: Bearer <token>.")
@@ -99,7 +136,10 @@ def bearer_token(request: Request) -> str:
 
 def require_same_organization(request: Request, organization_id: str) -> None:
     """Two organizations named (path/body vs header): never guess which one was meant."""
-    header_org = request.headers.get("x-org-id")
+    same_organization(request.headers.get("x-org-id"), organization_id)
+
+
+def same_organization(header_org: str | None, organization_id: str) -> None:
     if header_org is not None and header_org != organization_id:
         raise InvalidRequest(
             code="organization_mismatch",
@@ -138,14 +178,15 @@ class Authenticator:
         `fresh` skips the cache: actions that move money or create accounts must see the current
         session, role, Connect status and fee, never a copy up to a TTL old.
         """
-        token = bearer_token(request)
-        require_same_organization(request, organization_id)
+        headers = caller_headers(request.scope["headers"])
+        token = token_of(headers.authorization)
+        same_organization(headers.org_id, organization_id)
         if not organization_id or len(organization_id) > 128:
             # Still verify the token first so a bad token is 401 whatever the org id.
             await self._context(token, None)
             raise Forbidden()
         context = await self._context(token, organization_id, fresh=fresh)
-        claimed_user = request.headers.get("x-user-id")
+        claimed_user = headers.user_id
         if claimed_user is not None and claimed_user != context.user.id:
             raise Forbidden(code="user_mismatch", message="X-User-ID does not match the session.")
         if (

@@ -49,9 +49,11 @@ class Endpoint:
             answer = result if isinstance(result, Answer) else Answer(result)
             if type(answer.model) is not self.reply:
                 raise TypeError(f"{self.path} answered {type(answer.model).__name__}")
+            model = answer.model
             return Response(
-                # pydantic's own serializer: a quarter of the cost of model_dump + json.dumps.
-                answer.model.model_dump_json(exclude_none=answer.model.omit_none),
+                # pydantic's own serializer, straight to bytes: a quarter of the cost of
+                # model_dump + json.dumps, and half that of model_dump_json (a str re-encoded).
+                model.__pydantic_serializer__.to_json(model, exclude_none=model.omit_none),
                 status_code=self.status,
                 headers=dict(answer.headers) or None,
                 media_type="application/json",

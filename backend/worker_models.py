@@ -27,10 +27,11 @@ class Organization(ConnectState, WorkerModel):
     name: str | None = None
     slug: str | None = None
 
-
-class Membership(WorkerModel):
-    organization_id: str
-    role: str
+    @property
+    def organization_id(self) -> str:
+        """Its id under the name replies give it, so a reply whose fields are its Connect state
+        is read straight from its attributes (`StatusReply.of`)."""
+        return self.id
 
 
 class User(WorkerModel):
@@ -40,10 +41,11 @@ class User(WorkerModel):
 
 
 class UserContext(WorkerModel):
+    """What the backend reads of `verify-user-context`'s reply: the user, and their organization
+    and role when one was asked for. The reply's other fields (session, token type, the
+    memberships list) are skipped unparsed: this is read on every authenticated request."""
+
     user: User
-    token_type: str = "session"  # noqa: S105 - a kind of token, not a secret
-    active_organization_id: str | None = None
-    memberships: list[Membership] = Field(default_factory=list)
     organization: Organization | None = None
     role: str | None = None
 
