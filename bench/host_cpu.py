@@ -11,18 +11,17 @@ HOST_CPU_BASELINE_REF (git refs, comma-separated: their hosts measured too, inte
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import statistics
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import PYTHON, REPO, Server
-from bench.stack import LOAD_CPU, Secrets, seed_principal
+from bench.machine import cpu_seconds
+from bench.procs import REPO, Server
+from bench.stack import LOAD_CPU, Secrets, seed_principal, source_at, worker_host_server
 from bench.worker_core import verify_costs
 from bench.wrk import LUA_SCRIPT, ensure_wrk, parse_wrk_output, pin
 from devstack.ports import free_port
@@ -41,12 +40,6 @@ class HostRun:
     errors: int
 
 
-def cpu_us(pid: int) -> float:
-    """User + system CPU of every thread of `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * _TICK_US
-
-
 def drive(
     wrk: str,
     url: str,
@@ -63,9 +56,9 @@ def drive(
         [wrk, "-t1", f"-c{connections}", f"-d{duration_s}s", "-s", str(POST_SCRIPT), url], cpu
     )
     env = {**os.environ, "BENCH_BODY": body, "BENCH_API_KEY": key}
-    before = cpu_us(pid)
+    before = cpu_seconds(pid) * 1e6
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    spent = cpu_us(pid) - before
+    spent = cpu_seconds(pid) * 1e6 - before
     result = parse_wrk_output(done.stdout)
     return (
         result.rps,
@@ -73,29 +66,6 @@ def drive(
         spent / (result.duration_s * 1e6),
         result.errors,
     )
-
-
-def baseline_tree(ref: str, dest: Path) -> Path:
-    """`devstack/` and `worker/src/` as they were at git `ref`: the "before" host, run in the same
-    minutes as the "after" so that a busy machine moves both alike."""
-    archive = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(REPO),
-            "archive",
-            "--format=tar",
-            ref,
-            "devstack",
-            "worker/src",
-            "worker/migrations",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
 
 
 def host_runs(
@@ -109,23 +79,24 @@ def host_runs(
         trees = {"this tree": REPO}
         for ref in (baseline_ref or "").split(","):
             if ref.strip():
-                trees[f"at {ref.strip()}"] = baseline_tree(ref.strip(), Path(tmp) / ref.strip())
+                trees[f"at {ref.strip()}"] = source_at(
+                    ref.strip(),
+                    Path(tmp) / ref.strip(),
+                    "devstack",
+                    "worker/src",
+                    "worker/migrations",
+                )
         hosts: dict[str, tuple[Server, str]] = {}
         for name, cwd in trees.items():
             port = free_port()
             base = f"http://127.0.0.1:{port}/api/internal"
-            server = Server(
+            server = worker_host_server(
                 f"worker-host-{len(hosts)}",
-                [PYTHON, "-m", "devstack.worker_host"],
-                env={
-                    "WORKER_PORT": str(port),
-                    "D1_DATABASE_PATH": str(d1_path),
-                    "BETTER_AUTH_SECRET": keys.better_auth,
-                    "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
-                },
+                port,
+                d1_path=d1_path,
+                keys=keys,
                 cpu=LOAD_CPU,
                 log_dir=Path(tmp),
-                health_url=f"{base}/health",
                 cwd=cwd,
             )
             hosts[name] = (server, f"{base}/verify-user-context")

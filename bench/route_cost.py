@@ -28,14 +28,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bench.procs import PYTHON, REPO, Server
+from bench.procs import PYTHON, REPO
 from bench.stack import (
     LOAD_CPU,
     SERVER_CPU,
     Secrets,
     backend_env,
-    baseline_source,
     seed_principal,
+    source_at,
+    worker_host_server,
 )
 from bench.wrk import pin
 from devstack.ports import free_port
@@ -181,18 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         principal = seed_principal(d1_path, secret=keys.better_auth)
         port = free_port()
         worker_url = f"http://127.0.0.1:{port}"
-        worker = Server(
+        worker = worker_host_server(
             "worker-host",
-            [PYTHON, "-m", "devstack.worker_host"],
-            env={
-                "WORKER_PORT": str(port),
-                "D1_DATABASE_PATH": str(d1_path),
-                "BETTER_AUTH_SECRET": keys.better_auth,
-                "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
-            },
+            port,
+            d1_path=d1_path,
+            keys=keys,
             cpu=LOAD_CPU,  # the measured process has core 0 to itself, as in `make bench`
             log_dir=Path(tmp),
-            health_url=f"{worker_url}/api/internal/health",
         )
         env = backend_env(
             free_port(),
@@ -204,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         del env["BACKEND_PORT"]
         variants = {"current": REPO}
         if args.ref:
-            variants["baseline"] = baseline_source(args.ref, Path(tmp) / "baseline")
+            variants["baseline"] = source_at(args.ref, Path(tmp) / "baseline", "backend")
         costs: dict[str, dict[str, list[float]]] = {
             v: {"healthz": [], "status": []} for v in variants
         }

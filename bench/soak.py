@@ -52,6 +52,7 @@ from bench.stack import (
     http_json,
     seed_organizations,
     seed_principal,
+    worker_host_server,
 )
 from bench.webhooks import percentile
 from devstack.ports import free_port
@@ -100,18 +101,8 @@ def start_stack(config: Config, log_dir: Path) -> Iterator[Stack]:
     worker_port, stripe_port = free_port(), free_port()
     worker_url, stripe_url = f"http://127.0.0.1:{worker_port}", f"http://127.0.0.1:{stripe_port}"
     servers = [
-        Server(
-            "worker-host",
-            [PYTHON, "-m", "devstack.worker_host"],
-            env={
-                "WORKER_PORT": str(worker_port),
-                "D1_DATABASE_PATH": str(d1_path),
-                "BETTER_AUTH_SECRET": keys.better_auth,
-                "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
-            },
-            cpu=None,
-            log_dir=log_dir,
-            health_url=f"{worker_url}/api/internal/health",
+        worker_host_server(
+            "worker-host", worker_port, d1_path=d1_path, keys=keys, cpu=None, log_dir=log_dir
         ),
         Server(
             "stripe-fake",

@@ -127,17 +127,44 @@ def backend_server(
     )
 
 
-def baseline_source(ref: str, dest: Path) -> Path:
-    """`backend/` as it was at git `ref`, extracted under `dest`: the "before" of an A/B that
+def source_at(ref: str, dest: Path, *paths: str) -> Path:
+    """`paths` as they were at git `ref`, extracted under `dest`: the "before" of an A/B that
     runs in the same bench run, on the same machine minute, as the "after"."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", ref, "backend"],
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, *paths],
         check=True,
         capture_output=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return dest
+
+
+def worker_host_server(
+    name: str,
+    port: int,
+    *,
+    d1_path: Path,
+    keys: Secrets,
+    cpu: int | None,
+    log_dir: Path,
+    cwd: Path = REPO,
+) -> Server:
+    """`python -m devstack.worker_host` on `d1_path`, with the bench's secrets."""
+    return Server(
+        name,
+        [PYTHON, "-m", "devstack.worker_host"],
+        env={
+            "WORKER_PORT": str(port),
+            "D1_DATABASE_PATH": str(d1_path),
+            "BETTER_AUTH_SECRET": keys.better_auth,
+            "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
+        },
+        cpu=cpu,
+        log_dir=log_dir,
+        health_url=f"http://127.0.0.1:{port}/api/internal/health",
+        cwd=cwd,
+    )
 
 
 def ensure_hono_deps() -> None:
@@ -250,18 +277,13 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
         ports = {name: free_port() for name in ("worker", "stripe", "b0", "b1", "hono", "base")}
         worker_url = f"http://127.0.0.1:{ports['worker']}"
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
-        worker = Server(
+        worker = worker_host_server(
             "worker-host",
-            [PYTHON, "-m", "devstack.worker_host"],
-            env={
-                "WORKER_PORT": str(ports["worker"]),
-                "D1_DATABASE_PATH": str(d1_path),
-                "BETTER_AUTH_SECRET": keys.better_auth,
-                "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
-            },
+            ports["worker"],
+            d1_path=d1_path,
+            keys=keys,
             cpu=worker_cpu,
             log_dir=log_dir,
-            health_url=f"{worker_url}/api/internal/health",
         )
         stripe = Server(
             "stripe-fake",
@@ -292,7 +314,7 @@ def start_stack(*, worker_cpu: int | None, cache_ttl_s: float, log_dir: Path) ->
 
         ref = os.environ.get("BENCH_BASELINE_REF")
         baseline = (
-            backend("backend-baseline", ports["base"], 0.0, baseline_source(ref, Path(tmp)))
+            backend("backend-baseline", ports["base"], 0.0, source_at(ref, Path(tmp), "backend"))
             if ref
             else None
         )
