@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from bench.host_cpu import drive
 from bench.machine import cpu_seconds
+from tests.bench.local_http import serving
 
 BODY = '{"token": "tok", "organization_id": "org_1"}'
 KEY = "k" * 48
@@ -38,15 +38,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/internal/verify-user-context"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as base:
+        yield base + "/api/internal/verify-user-context"
 
 
 def test_cpu_seconds_counts_the_cpu_a_process_spends() -> None:

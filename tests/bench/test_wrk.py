@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from bench.wrk import parse_wrk_output, run_wrk, wrk_command
+from tests.bench.local_http import serving
 
 # What `wrk --latency -s bench/lua/report.lua` prints: wrk's own text, then our JSON line.
 SAMPLE = """\
@@ -71,15 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/status"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as base:
+        yield base + "/status"
 
 
 @pytest.mark.skipif(
