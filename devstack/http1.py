@@ -287,8 +287,16 @@ class _Connection(asyncio.Protocol):
 class Http1Server:
     """Serves `handler` on a bound socket until `stop()`."""
 
-    def __init__(self, handler: Handler, *, wanted_headers: frozenset[str], max_body: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        wanted_headers: frozenset[str],
+        max_body: int,
+        keep_alive_s: float = KEEP_ALIVE_S,
+    ) -> None:
         self.handler = handler
+        self.keep_alive_s = keep_alive_s
         self.wanted_headers = wanted_headers
         self.max_body = max_body
         self.connections: set[_Connection] = set()
@@ -306,14 +314,18 @@ class Http1Server:
     async def start(self, sock: socket.socket) -> None:
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(lambda: _Connection(self), sock=sock)
-        self._sweeper = self._loop.call_later(1.0, self._sweep)
+        self._sweeper = self._loop.call_later(self._sweep_every, self._sweep)
+
+    @property
+    def _sweep_every(self) -> float:
+        return min(1.0, self.keep_alive_s / 4)
 
     def _sweep(self) -> None:
-        horizon = self.loop.time() - KEEP_ALIVE_S
+        horizon = self.loop.time() - self.keep_alive_s
         for conn in list(self.connections):
             if conn.idle and conn.last_active < horizon:
                 conn.close()
-        self._sweeper = self.loop.call_later(1.0, self._sweep)
+        self._sweeper = self.loop.call_later(self._sweep_every, self._sweep)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop accepting; idle connections close now, busy ones after their reply."""
