@@ -1,16 +1,16 @@
 """A small HTTP/1.1 server for one async handler: the Worker host's transport.
 
 The host sits on the backend's hot path, where uvicorn's ASGI cycle (a task, a scope dict and two
-messages per request, a `write` for the head and another for the body) cost about as much CPU as
-the Worker's core itself. This server parses with httptools (uvicorn's own parser), hands the
-handler the method, the raw path, the few headers it reads and the body, and writes each reply
-with one `write`. What it keeps of HTTP/1.1: keep-alive (and `Connection: close`, HTTP/1.0),
-pipelined requests answered in order, Content-Length and chunked request bodies, `Expect:
-100-continue`, HEAD without a body; a body over `max_body` is cut at `max_body + 1` bytes (the
-handler answers 413) and the connection closed after the reply; a malformed request is a 400 JSON
-error and a close. A client that goes away does not cancel its request: a write is never
-interrupted half-way, the reply is dropped. `stop()` stops accepting, lets requests in flight
-finish, and closes every connection.
+messages per request, a `write` for the head and another for the body) cost about as much CPU as the
+Worker's core itself. This server parses with httptools (uvicorn's own parser), hands the handler
+the method, the raw path, the few headers it reads and the body, and writes each reply with one
+`write`. What it keeps of HTTP/1.1: keep-alive (and `Connection: close`, HTTP/1.0), pipelined
+requests answered in order, Content-Length and chunked request bodies, `Expect: 100-continue` (sent
+once the replies to earlier pipelined requests are out), HEAD without a body; a body over `max_body`
+is cut at `max_body + 1` bytes (the handler answers 413) and the connection closed after the reply;
+a malformed request is a 400 JSON error and a close. A client that goes away does not cancel its
+request: a write is never interrupted half-way, the reply is dropped. `stop()` stops accepting, lets
+requests in flight finish, and closes every connection.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._cut = False  # the body went over max_body: queued already, the rest is dropped
+        self._continue_owed = False  # `100 Continue` for this request, once earlier replies are out
 
     # asyncio.Protocol
 
@@ -154,7 +155,14 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         expects = self._headers.pop("expect", None)
-        if expects and self._transport is not None and self._parser.get_http_version() == "1.1":
+        if expects and self._parser.get_http_version() == "1.1":
+            # An interim reply must not overtake the replies to requests pipelined before it.
+            self._continue_owed = True
+            self._send_continue()
+
+    def _send_continue(self) -> None:
+        if self._continue_owed and self.idle and not self._closing and self._transport is not None:
+            self._continue_owed = False
             self._transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
@@ -222,6 +230,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
         elif self._paused and len(self._queue) <= 4:
             self._set_paused(False)
+        self._send_continue()
 
     async def _finish(
         self, coro: Coroutine[Any, Any, Reply], waiting: Any, pending: _Pending

@@ -389,3 +389,25 @@ def test_stop_finishes_the_request_in_flight_closes_idle_and_refuses_new(
     for s, fh in ((idle, idle_f), (busy, busy_f)):
         fh.close()
         s.close()
+
+
+def test_100_continue_behind_a_pipelined_request_waits_for_the_earlier_reply(
+    srv: Running,
+) -> None:
+    with srv.connect() as sock, sock.makefile("rb") as f:
+        sock.sendall(
+            get("/slow")
+            + b"POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        )
+        first = read_response(f)  # not the interim 100 of the second request
+        assert json.loads(first.body)["path"] == "/slow"
+        assert f.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert f.readline() == b"\r\n"
+        sock.sendall(b"ok")
+        second = read_response(f)
+        assert json.loads(second.body) == {
+            "method": "POST",
+            "path": "/late",
+            "body": "ok",
+            "headers": {},
+        }
