@@ -1,4 +1,4 @@
-"""Host the Worker's core on CPython: a raw ASGI app under uvicorn, SQLite standing in for D1.
+"""Host the Worker's core on CPython: a small HTTP/1.1 server on uvloop, SQLite standing in for D1.
 
     python -m devstack.worker_host   (make worker)
 
@@ -6,23 +6,26 @@ Environment: `WORKER_PORT` (8787), `WORKER_HOST` (127.0.0.1), `D1_DATABASE_PATH`
 (`.devstack/d1.sqlite3`), and the Worker's own settings exactly as in `wrangler.toml` / secrets
 (`INTERNAL_API_KEYS`, `BETTER_AUTH_SECRET`, …). Missing migrations are applied on start.
 
-No framework on purpose: this sits on the backend's hot path, so each request is one header scan,
-one body read, one call into the core and two `send`s.
+No framework on purpose: this sits on the backend's hot path, so each request is one parse (two
+headers decoded), one call into the core and one `write` (`devstack.http1`; under uvicorn the ASGI
+cycle around the core cost about as much CPU as the core).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import os
+import signal
+import socket
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import uvicorn
+import uvloop
 from connect_worker.app import handle
 from connect_worker.clock import Clock
 from connect_worker.config import ConfigError, WorkerConfig, load_config
@@ -30,98 +33,50 @@ from connect_worker.deps import Deps
 from connect_worker.http import MAX_BODY_BYTES, Request
 
 from devstack.ed25519 import CryptographyEd25519Verifier
+from devstack.http1 import Handler, Http1Server, Reply
+from devstack.http1 import Request as HttpRequest
 from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
-from devstack.serving import RunningServer
-from devstack.serving import serve_in_thread as serve_threaded
 from devstack.sqlite_d1 import SqliteD1
 
-__all__ = ["HostedWorker", "build_asgi_app", "build_deps", "main", "serve_in_thread"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["HostedWorker", "build_deps", "build_handler", "build_server", "main", "serve_in_thread"]
 
 log = logging.getLogger("devstack.worker_host")
 
-# The only request headers the core reads; everything else is never decoded.
-_WANTED_HEADERS = {b"x-api-key": "x-api-key", b"authorization": "authorization"}
-_JSON = (b"content-type", b"application/json")
+# The only request headers the core reads; the server decodes no other.
+_WANTED_HEADERS = frozenset({"x-api-key", "authorization"})
+_JSON = ("content-type", "application/json")
+_JSON_ONLY = (_JSON,)
 
 
 def build_deps(config: WorkerConfig, db: SqliteD1, *, now: Clock = time.time) -> Deps:
     return Deps(config=config, db=db, verifier=CryptographyEd25519Verifier(), now=now)
 
 
-def build_asgi_app(deps: Deps) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            wanted = _WANTED_HEADERS.get(name)
-            if wanted is not None:
-                headers[wanted] = value.decode("latin-1")
-        body = await _read_body(receive)
-        # The encoded path, as on Workers: the core splits on "/" before decoding (keys hold "%2F").
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+def build_handler(deps: Deps) -> Handler:
+    """The core behind the HTTP server: its `Request` in, its `Response` as bytes out."""
+
+    async def respond(request: HttpRequest) -> Reply:
         response = await handle(
-            Request(method=scope["method"], path=path, headers=headers, body=body), deps=deps
+            Request(request.method, request.path, request.headers, request.body), deps=deps
         )
-        payload = response.body()
-        raw_headers = [_JSON, (b"content-length", str(len(payload)).encode())]
-        raw_headers.extend((k.encode(), v.encode()) for k, v in response.headers.items())
-        await send(
-            {"type": "http.response.start", "status": response.status, "headers": raw_headers}
-        )
-        await send({"type": "http.response.body", "body": payload})
+        headers = [_JSON, *response.headers.items()] if response.headers else _JSON_ONLY
+        return Reply(response.status, headers, response.body())
 
-    return app
+    return respond
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The body, or its first MAX_BODY_BYTES + 1 bytes: enough for the core to answer 413."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES or not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+def build_server(deps: Deps) -> Http1Server:
+    return Http1Server(build_handler(deps), wanted_headers=_WANTED_HEADERS, max_body=MAX_BODY_BYTES)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-_SERVER_OPTIONS: dict[str, Any] = {
-    "loop": "uvloop",
-    "http": "httptools",
-    "ws": "none",
-    "lifespan": "off",
-    "access_log": False,
-    "log_level": "warning",
-    # Nothing proxies to this host, and no caller reads `server`/`date`: each costs per request.
-    "proxy_headers": False,
-    "server_header": False,
-    "date_header": False,
-}
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0 = a free port), bound before the loop starts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
 
 @dataclass
@@ -131,10 +86,20 @@ class HostedWorker:
     url: str
     port: int
     db: SqliteD1
-    running: RunningServer
+    server: Http1Server
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    sock: socket.socket
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.running.stop(timeout)
+        if self.thread.is_alive():
+            done = asyncio.run_coroutine_threadsafe(self.server.stop(timeout), self.loop)
+            done.result(timeout + 5)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+        self.sock.close()
+        if self.thread.is_alive():
+            raise RuntimeError("worker host thread did not stop")
 
 
 def serve_in_thread(
@@ -148,13 +113,54 @@ def serve_in_thread(
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
     apply_migrations(db_path)
     db = SqliteD1(db_path)
-    app = build_asgi_app(build_deps(config, db, now=now))
+    server = build_server(build_deps(config, db, now=now))
+    sock = bind(host, port)
+    loop = uvloop.new_event_loop()
+    started: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.start(sock))
+        except BaseException as exc:
+            started.set_exception(exc)
+            loop.close()
+            return
+        started.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="worker-host", daemon=True)
+    thread.start()
     try:
-        running = serve_threaded(app, host=host, port=port, **_SERVER_OPTIONS)
-    except RuntimeError:
+        started.result(10)
+    except BaseException:
+        sock.close()
         db.close()
         raise
-    return HostedWorker(url=running.url, port=running.port, db=db, running=running)
+    bound = sock.getsockname()[1]
+    return HostedWorker(
+        url=f"http://{host}:{bound}",
+        port=bound,
+        db=db,
+        server=server,
+        loop=loop,
+        thread=thread,
+        sock=sock,
+    )
+
+
+async def _serve(server: Http1Server, sock: socket.socket) -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start(sock)
+    await stop.wait()
+    await server.stop()
 
 
 def main() -> int:
@@ -170,11 +176,18 @@ def main() -> int:
         log.info("applied migrations to %s: %s", db_path, ", ".join(applied))
     host = os.environ.get("WORKER_HOST", "127.0.0.1")
     port = int(os.environ.get("WORKER_PORT", "8787"))
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        print(f"worker host: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
     db = SqliteD1(db_path)
     log.info("Worker core on http://%s:%d (D1 = %s)", host, port, db_path)
-    app = build_asgi_app(build_deps(config, db))
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_SERVER_OPTIONS)).run()
-    db.close()
+    try:
+        uvloop.run(_serve(build_server(build_deps(config, db)), sock))
+    finally:
+        sock.close()
+        db.close()
     return 0
 
 
