@@ -160,9 +160,11 @@ async def claim_event(
     return NotClaimed(False, str(current["status"]) if current else "processing")
 
 
+# An event and the claim a call acts under: the key of every call after the claim.
+CLAIM_KEY_FIELDS = {"event_id": required(ID), "claim_id": required(ID)}
+
 COMPLETE_FIELDS = {
-    "event_id": required(ID),
-    "claim_id": required(ID),
+    **CLAIM_KEY_FIELDS,
     # `rejected`: validly signed but not applicable (odd values, a Stripe id recorded elsewhere);
     # final like `processed`, with the reason in `error`.
     "outcome": required(string(choices=("processed", "failed", "rejected"))),
@@ -259,8 +261,7 @@ def _apply_statements(
 
 
 APPLY_FIELDS = {
-    "event_id": required(ID),
-    "claim_id": required(ID),
+    **CLAIM_KEY_FIELDS,
     "organization_id": required(ID),
     "fields": required(organizations.update_fields_value),
     "event_created": required(UNIX_TIME),
@@ -310,11 +311,7 @@ _COMPLETE_IF_PAYOUT_STORED = (
     'AND "organization_id" = ?)'
 )
 
-APPLY_PAYOUT_FIELDS = {
-    **payouts.UPSERT_FIELDS,
-    "event_id": required(ID),
-    "claim_id": required(ID),
-}
+APPLY_PAYOUT_FIELDS = {**payouts.UPSERT_FIELDS, **CLAIM_KEY_FIELDS}
 
 
 async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.PayoutUpdated:
@@ -343,24 +340,19 @@ async def apply_payout(deps: Deps, params: Params, body: Body) -> payouts.Payout
 # completes again, harmlessly — so a lost claim (another replica took the event over) writes
 # nothing and answers 409 `claim_lost`.
 _HELD_STATUSES = ("processing", "processed")
-_HELD_BY_CALLER = (
-    'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ? AND "claim_id" = ? '
-    "AND \"status\" IN ('processing', 'processed'))"
+_HELD = '"event_id" = ? AND "claim_id" = ? AND "status" IN ({})'.format(
+    ", ".join(f"'{status}'" for status in _HELD_STATUSES)
 )
+_HELD_BY_CALLER = f'EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE {_HELD})'
 _COMPLETE_HELD = (
     'UPDATE "connect_webhook_event" SET "status" = \'processed\', "last_error" = NULL, '
-    '"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) '
-    'WHERE "event_id" = ? AND "claim_id" = ? AND "status" IN (\'processing\', \'processed\')'
+    f'"lease_expires_at" = NULL, "processed_at" = COALESCE("processed_at", ?) WHERE {_HELD}'
 )
 _ORGANIZATION_EXISTS = 'EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?)'
 
 # `transfer.*`: the claim completes whatever the ledger said — a transfer not in it, or one whose
 # metadata names a row that cannot take it, is settled all the same (no retry can change it).
-APPLY_TRANSFER_FIELDS = {
-    **transfers.SYNC_FIELDS,
-    "event_id": required(ID),
-    "claim_id": required(ID),
-}
+APPLY_TRANSFER_FIELDS = {**transfers.SYNC_FIELDS, **CLAIM_KEY_FIELDS}
 
 
 async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Transfer:
@@ -382,11 +374,7 @@ async def apply_transfer(deps: Deps, params: Params, body: Body) -> transfers.Tr
 # exists — one gone leaves the claim held and answers 404, as `update-organization` does.
 _COMPLETE_IF_ORGANIZATION = f"{_COMPLETE_HELD} AND {_ORGANIZATION_EXISTS}"
 
-UPDATE_ORGANIZATION_FIELDS = {
-    **organizations.UPDATE_FIELDS,
-    "event_id": required(ID),
-    "claim_id": required(ID),
-}
+UPDATE_ORGANIZATION_FIELDS = {**organizations.UPDATE_FIELDS, **CLAIM_KEY_FIELDS}
 
 
 async def update_organization(
@@ -421,8 +409,7 @@ _COMPLETE_UNLESS_TRANSFER_FOLLOWS = (
 
 APPLY_PAYMENT_FIELDS = {
     **payments.FIELDS,
-    "event_id": required(ID),
-    "claim_id": required(ID),
+    **CLAIM_KEY_FIELDS,
     "hold_if_auto_transfer": optional(boolean()),
 }
 
