@@ -80,7 +80,10 @@ class WorkerClient(WorkerTransport):
         """With `claim` (an event's id and claim id), the same D1 batch completes that claim; a
         lost claim raises `claim_lost` and writes nothing."""
         body = _present(organization_id=organization_id, fields=dict(fields), synced_at=synced_at)
-        path = _claimed("update-organization", "webhook-events/update-organization", body, claim)
+        if claim is None:
+            return await self._post("/api/internal/update-organization", UpdateResult, body)
+        body["event_id"], body["claim_id"] = claim
+        path = "/api/internal/webhook-events/update-organization"
         return await self._post(path, UpdateResult, body)
 
     async def create_connect_account(
@@ -201,8 +204,14 @@ class WorkerClient(WorkerTransport):
             "reversed": reversed,
             **(origin.model_dump() if origin is not None else {}),
         }
-        path = _claimed("transfers/sync", "webhook-events/apply-transfer", body, claim)
-        reply = await self._find("POST", path, _TransferReply, body=body)
+        if claim is None:
+            reply = await self._find(
+                "POST", "/api/internal/transfers/sync", _TransferReply, body=body
+            )
+        else:
+            body["event_id"], body["claim_id"] = claim
+            path = "/api/internal/webhook-events/apply-transfer"
+            reply = await self._find("POST", path, _TransferReply, body=body)
         return None if reply is None else reply.transfer
 
     async def record_payment(self, payment: Mapping[str, Any]) -> Payment:
@@ -299,7 +308,10 @@ class WorkerClient(WorkerTransport):
             "event_created": event_created,
             "idempotency_key": idempotency_key,
         }
-        path = _claimed("payouts/upsert", "webhook-events/apply-payout", body, claim)
+        if claim is None:
+            return (await self._post("/api/internal/payouts/upsert", _PayoutReply, body)).payout
+        body["event_id"], body["claim_id"] = claim
+        path = "/api/internal/webhook-events/apply-payout"
         return (await self._post(path, _PayoutReply, body)).payout
 
     async def list_unsettled(self) -> Unsettled:
@@ -366,17 +378,6 @@ class _CheckpointsReply(BaseModel):
 
 class _Advanced(BaseModel):
     advanced: bool
-
-
-def _claimed(
-    route: str, claimed_route: str, body: dict[str, Any], claim: tuple[str, str] | None
-) -> str:
-    """The Worker path of a write, or — with an event's claim (its id and claim id), added to
-    `body` — of its `webhook-events/` twin, which also completes that claim in the same D1 batch."""
-    if claim is None:
-        return f"/api/internal/{route}"
-    body["event_id"], body["claim_id"] = claim
-    return f"/api/internal/{claimed_route}"
 
 
 def _present(**fields: Any) -> dict[str, Any]:
