@@ -186,6 +186,9 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
                 "PLATFORM_API_KEY": config.platform_api_key,
+                # The local auth app sends no verification emails: a local sign-up stays
+                # unverified, and onboarding it is the point of the local stack.
+                "ONBOARDING_REQUIRES_VERIFIED_EMAIL": "false",
             }
         ),
         cwd=REPO_ROOT,
