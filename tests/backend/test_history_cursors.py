@@ -21,7 +21,8 @@ SECRET = derive_cursor_secret(b"x" * 40)
 def test_a_cursor_opens_only_for_its_own_kind_organization_and_secret() -> None:
     codec = CursorCodec(SECRET)
     cursor = codec.encode("t", "org_a", 41)
-    assert cursor is not None and len(cursor) <= 64
+    assert cursor is not None
+    assert len(cursor) <= 64
     assert codec.decode("t", "org_a", cursor) == 41
     assert CursorCodec(SECRET).decode("t", "org_a", cursor) == 41  # another replica, same secret
     assert codec.encode("t", "org_a", 41) == cursor  # the same page, the same cursor
@@ -38,7 +39,8 @@ def test_a_cursor_opens_only_for_its_own_kind_organization_and_secret() -> None:
 def test_a_cursor_says_nothing_of_the_row_id_and_cannot_be_forged() -> None:
     codec = CursorCodec(SECRET)
     a, b = codec.encode("t", "org_a", 1000), codec.encode("t", "org_a", 1001)
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     raw_a = base64.urlsafe_b64decode(a + "=" * (-len(a) % 4))
     raw_b = base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))
     assert (1000).to_bytes(8, "big") not in raw_a
@@ -87,7 +89,7 @@ async def test_a_cursor_from_one_organization_is_refused_for_another(
         cursor = r.json()["next_cursor"]
         assert cursor
         decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        assert b"p:" not in decoded and b":" not in decoded
+        assert b":" not in decoded
         r = await http.get(
             f"/api/connect/payouts/{globex}",
             params={"limit": 2, "cursor": cursor},
