@@ -163,10 +163,10 @@ async def transfer(request: Request) -> Answer:
         bearer_token(request)  # 401 before any 400 about the body
     key = require_idempotency_key(request)
     body = await read_model(request, TransferRequest)
+    member: OrgAccess | None = None  # the platform's own calls spend no user budget
     if caller == "member":
-        access = await svc.auth.manager_access(request, body.organization_id)
-        org = access.organization
-        spend_stripe(svc, access)
+        member = await svc.auth.manager_access(request, body.organization_id)
+        org = member.organization
     else:
         org = await svc.worker.get_organization(body.organization_id)
     if caller != "operator" and (body.source_transaction is None or body.reason is not None):
@@ -175,6 +175,8 @@ async def transfer(request: Request) -> Answer:
             message="A transfer must name the payment it pays out (source_transaction); only "
             "the operator may transfer without one, with a reason.",
         )
+    if member is not None:
+        spend_stripe(svc, member)
     outcome = await run_transfer(svc, org, key=key, body=body, initiated_by=caller)
     row = outcome.row
     failed = row.status == "failed"
