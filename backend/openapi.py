@@ -81,8 +81,9 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref(op.reply)}},
             }
         }
-        # Every JSON body must be sent as application/json (backend/json_body.py).
-        errors = sorted({*op.errors, 415}) if op.body is not None else op.errors
+        # Every JSON body must be sent as application/json (backend/json_body.py); every route
+        # refuses a query it does not declare (backend/query.py).
+        errors = sorted({*op.errors, 400, *((415,) if op.body is not None else ())})
         for code in errors:
             responses[str(code)] = {
                 "description": "Error",

@@ -288,3 +288,6 @@ async def test_openapi_documents_429_with_retry_after_on_every_limited_route(
         answer = paths[path][method]["responses"]["429"]
         assert "Retry-After" in answer["headers"], path
     assert "429" not in paths["/healthz"]["get"]["responses"]
+    for path, operations in paths.items():  # every route refuses a query it does not declare
+        for method, operation in operations.items():
+            assert "400" in operation["responses"], (method, path)
