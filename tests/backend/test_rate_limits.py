@@ -210,6 +210,20 @@ async def test_user_traffic_never_holds_webhooks_or_the_platforms_own_calls(
             headers={"X-Platform-Key": PLATFORM_KEY, "Idempotency-Key": "sale-1"},
         )
         assert r.status_code == 201, r.text
+        charge = await stack.stripe.paid(stack.org_id, 5_000)
+        claim = {"organization_id": stack.org_id, "source_transaction": charge}
+        r = await http.post(
+            "/api/connect/transfer",
+            json=claim,
+            headers={**stack.auth("owner"), "Idempotency-Key": "claim-1"},
+        )
+        assert _limited(r, "platform_busy"), r.text  # a member's claim waits its turn
+        r = await http.post(
+            "/api/connect/transfer",
+            json=claim,
+            headers={"X-Platform-Key": PLATFORM_KEY, "Idempotency-Key": "claim-2"},
+        )
+        assert r.status_code == 201, r.text  # the platform's own transfer does not
 
 
 async def test_unauthenticated_routes_are_limited_per_address_but_valid_deliveries_never(
