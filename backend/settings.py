@@ -150,6 +150,29 @@ class Settings(BaseSettings):
     # of daily, weekly, monthly). `manual` is always allowed: it is how accounts start, and an
     # organization must always be able to stop automatic payouts.
     payout_schedule_intervals: CommaList = ("manual", "daily", "weekly", "monthly")
+    # Seals history cursors (backend/cursors.py). Every replica needs the same one; unset, a key
+    # is derived one-way from INTERNAL_API_KEY (rotating that key then ends open cursors: a
+    # client starts its listing again).
+    history_cursor_secret: SecretStr | None = None
+    # Onboarding creates a Stripe account: only for a user whose Better Auth email is verified
+    # (`user.emailVerified`). Turn off only where sign-up proves the address some other way.
+    onboarding_requires_verified_email: bool = True
+    # Rate limits (backend/rate_limits.py), per replica: a token bucket refills `per_minute` and
+    # holds `burst`. 0 per minute turns one off. See docs/rate-limits.md for sizing with replicas.
+    rate_limit_user_per_minute: float = Field(default=30, ge=0, le=60_000)
+    rate_limit_user_burst: int = Field(default=10, ge=1, le=10_000)
+    rate_limit_organization_per_minute: float = Field(default=60, ge=0, le=60_000)
+    rate_limit_organization_burst: int = Field(default=20, ge=1, le=10_000)
+    # The share of the platform's Stripe request budget (Stripe allows ~100/s in live mode) that
+    # user-initiated calls may take on this replica; webhooks, reconciliation and the platform's
+    # own calls (X-Platform-Key, X-Operator-Key) are never counted against it nor held by it.
+    stripe_user_budget_per_second: float = Field(default=10, ge=0, le=1000)
+    stripe_user_budget_burst: int = Field(default=20, ge=1, le=10_000)
+    # Unauthenticated routes, per client address (an IPv6 /64 counts as one): readiness, and
+    # webhook deliveries whose signature fails (a valid delivery is never limited).
+    rate_limit_address_per_minute: float = Field(default=120, ge=0, le=600_000)
+    rate_limit_address_burst: int = Field(default=30, ge=1, le=100_000)
+    rate_limit_max_keys: int = Field(default=100_000, ge=100, le=10_000_000)
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")
@@ -204,7 +227,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
         return SecretStr(key)
 
-    @field_validator("operator_api_key", "platform_api_key", mode="before")
+    @field_validator("operator_api_key", "platform_api_key", "history_cursor_secret", mode="before")
     @classmethod
     def _optional_key(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -248,6 +271,11 @@ class Settings(BaseSettings):
 
     def min_transfer(self, currency: str) -> int:
         return self.min_transfer_amounts.get(currency, 1)
+
+    @property
+    def history_cursor_root(self) -> bytes:
+        root = self.history_cursor_secret or self.internal_api_key
+        return root.get_secret_value().encode()
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:

@@ -186,6 +186,15 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
                 "PLATFORM_API_KEY": config.platform_api_key,
+                # The local auth app sends no verification emails: a local sign-up stays
+                # unverified, and onboarding it is the point of the local stack.
+                "ONBOARDING_REQUIRES_VERIFIED_EMAIL": "false",
+                # One developer (or the browser story) walks every flow within a minute; the
+                # production defaults (docs/rate-limits.md) would hold them. Still on, still 429.
+                "RATE_LIMIT_USER_PER_MINUTE": "600",
+                "RATE_LIMIT_USER_BURST": "100",
+                "RATE_LIMIT_ORGANIZATION_PER_MINUTE": "600",
+                "RATE_LIMIT_ORGANIZATION_BURST": "100",
             }
         ),
         cwd=REPO_ROOT,

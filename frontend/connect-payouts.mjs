@@ -125,6 +125,12 @@ export function explainError(error) {
     case "stripe_error":
     case "stripe_rate_limited":
       return { message: `Stripe is slow to answer or unavailable.${wait}`, retry: true };
+    case "rate_limited":
+      return { message: `Too many requests in a short time.${wait}`, retry: true };
+    case "platform_busy":
+      return { message: `Payments are busy right now.${wait}`, retry: true };
+    case "email_not_verified":
+      return { message: "Verify your email address before setting up payouts.", retry: false };
     case "missing_token":
     case "invalid_token":
       return { message: "You are signed out. Sign in again to manage payouts.", retry: false, signedOut: true };

@@ -43,6 +43,23 @@ def test_valid_environment_parses_lists_and_defaults() -> None:
     assert settings.min_transfer("sek") == 1
 
 
+def test_limits_are_on_by_default_and_cursors_sealed_with_a_key_of_their_own() -> None:
+    """The production defaults docs/rate-limits.md sizes; the cursor key derives one-way from the
+    internal API key unless HISTORY_CURSOR_SECRET is set."""
+    settings = load_settings(VALID)
+    assert settings.onboarding_requires_verified_email is True
+    assert (settings.rate_limit_user_per_minute, settings.rate_limit_user_burst) == (30, 10)
+    assert (
+        settings.rate_limit_organization_per_minute,
+        settings.rate_limit_organization_burst,
+    ) == (60, 20)
+    assert (settings.stripe_user_budget_per_second, settings.stripe_user_budget_burst) == (10, 20)
+    assert (settings.rate_limit_address_per_minute, settings.rate_limit_address_burst) == (120, 30)
+    assert settings.history_cursor_root == KEY.encode()
+    sealed = load_settings({**VALID, "HISTORY_CURSOR_SECRET": "c" * 32})
+    assert sealed.history_cursor_root == b"c" * 32
+
+
 def test_transfer_minimums_and_the_platform_key_come_from_the_environment() -> None:
     settings = load_settings(
         {**VALID, "MIN_TRANSFER_AMOUNTS": " USD:500 , jpy:100", "PLATFORM_API_KEY": "p" * 32}
@@ -87,6 +104,12 @@ def test_every_missing_variable_is_named_on_its_own_line() -> None:
         ("MIN_TRANSFER_AMOUNTS", "usd:-5"),
         ("MIN_TRANSFER_AMOUNTS", "usd:0"),
         ("MIN_TRANSFER_AMOUNTS", "dollars:50"),
+        ("HISTORY_CURSOR_SECRET", "short-cursor-secret"),
+        ("RATE_LIMIT_USER_PER_MINUTE", "-1"),
+        ("RATE_LIMIT_USER_BURST", "0"),
+        ("STRIPE_USER_BUDGET_PER_SECOND", "lots"),
+        ("RATE_LIMIT_MAX_KEYS", "5"),
+        ("ONBOARDING_REQUIRES_VERIFIED_EMAIL", "perhaps"),
     ],
 )
 def test_malformed_values_are_refused_without_echoing_them(name: str, value: str) -> None:
