@@ -69,11 +69,18 @@ def part_specs(config: StackConfig, *, d1_path: Path | None = None) -> list[Proc
     return specs
 
 
-def _base_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
+def _base_env(extra: Mapping[str, str], *, without: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment plus `extra`, less `without`: the Worker and the backend each
+    refuse to start when given both the one-key and the several-key form of the internal key, and
+    `make dev` reads `INTERNAL_API_KEY` from the shell."""
+    env = {k: v for k, v in os.environ.items() if k not in without}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+_WORKER_DROPS = ("INTERNAL_API_KEY",)
+_BACKEND_DROPS = ("INTERNAL_API_KEYS",)
 
 
 def _worker_spec(config: StackConfig) -> ProcessSpec:
@@ -109,7 +116,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
         return ProcessSpec(
             name="worker",
             argv=argv,
-            env=_base_env({}),
+            env=_base_env({}, without=_WORKER_DROPS),
             cwd=WORKER_DIR,
             ready=ready,
             ready_timeout=300.0,
@@ -131,7 +138,8 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
                 "WORKER_PORT": str(config.worker_port),
                 "WORKER_HOST": HOST,
-            }
+            },
+            without=_WORKER_DROPS,
         ),
         cwd=REPO_ROOT,
         ready=ready,
@@ -186,7 +194,8 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
                 "PLATFORM_API_KEY": config.platform_api_key,
-            }
+            },
+            without=_BACKEND_DROPS,
         ),
         cwd=REPO_ROOT,
         ready=http_probe(f"{config.backend_url}/readyz"),
