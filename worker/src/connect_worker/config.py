@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connect_worker import kv_sessions
+
 MIN_API_KEY_LENGTH = 32
 MIN_AUTH_SECRET_LENGTH = 32
 MIN_RETENTION_DAYS = 4  # Stripe retries an event for 3 days; dedupe must outlive that.
@@ -23,6 +25,7 @@ SETTING_NAMES = (
     "BETTER_AUTH_REQUIRE_SIGNED_TOKENS",
     "BETTER_AUTH_JWT_ISSUER",
     "BETTER_AUTH_JWT_AUDIENCE",
+    kv_sessions.SETTING,
     "WEBHOOK_EVENT_RETENTION_DAYS",
     "LEDGER_RETENTION_DAYS",
     "PLATFORM_FEE_MIN_PERCENT",
@@ -54,12 +57,15 @@ class WorkerConfig:
     ledger_retention_days: int = 400
     platform_fee_min_percent: float = 0.0
     platform_fee_max_percent: float = 50.0
+    # Where the platform's Better Auth keeps sessions: "database" (D1) or "secondary" (KV).
+    session_storage: str = kv_sessions.DATABASE
 
     def __repr__(self) -> str:
         return (
             f"WorkerConfig(api_key_versions={[k.version for k in self.api_keys]!r}, "
             f"require_signed_tokens={self.require_signed_tokens!r}, "
-            f"jwt_issuer={self.jwt_issuer!r}, jwt_audience={self.jwt_audience!r})"
+            f"jwt_issuer={self.jwt_issuer!r}, jwt_audience={self.jwt_audience!r}, "
+            f"session_storage={self.session_storage!r})"
         )
 
 
@@ -154,6 +160,9 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
     fee_max = _number(env, "PLATFORM_FEE_MAX_PERCENT", 50.0)
     if not 0 <= fee_min <= fee_max <= 100:
         raise ConfigError("need 0 <= PLATFORM_FEE_MIN_PERCENT <= PLATFORM_FEE_MAX_PERCENT <= 100")
+    storage = (env.get(kv_sessions.SETTING) or "").strip().lower() or kv_sessions.DATABASE
+    if storage not in kv_sessions.STORAGES:
+        raise ConfigError(f"{kv_sessions.SETTING} must be one of {', '.join(kv_sessions.STORAGES)}")
     return WorkerConfig(
         api_keys=api_keys_from(env),
         better_auth_secret=secret,
@@ -164,4 +173,5 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         ledger_retention_days=ledger_retention,
         platform_fee_min_percent=fee_min,
         platform_fee_max_percent=fee_max,
+        session_storage=storage,
     )
