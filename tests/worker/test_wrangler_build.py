@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -77,6 +78,42 @@ def test_wrangler_dry_run_builds_the_python_worker_offline(
     bundled = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.py")}
     assert {"entry.py", "runtime_adapter.py", "connect_worker/app.py"} <= bundled
     assert not any("__pycache__" in p for p in bundled)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("toolchain", [PINNED, LATEST], ids=["pinned-wrangler", "current-wrangler"])
+def test_the_commented_sessions_kv_binding_is_valid_configuration(
+    tmp_path: Path, toolchain: Toolchain
+) -> None:
+    """wrangler.toml's commented `[[kv_namespaces]]` block, uncommented as its comment says, with
+    `BETTER_AUTH_SESSION_STORAGE = "secondary"`: both wranglers accept it and bind SESSIONS_KV."""
+    text = (WORKER / "wrangler.toml").read_text()
+    block = re.search(r"^# \[\[kv_namespaces\]\]\n# binding = .*\n# id = .*$", text, re.M)
+    assert block is not None, "wrangler.toml lost its commented SESSIONS_KV block"
+    enabled = text.replace(block.group(0), block.group(0).replace("# ", "")).replace(
+        "<the KV namespace id of the auth app's secondaryStorage>", "0" * 32
+    )
+    enabled = enabled.replace("[vars]\n", '[vars]\nBETTER_AUTH_SESSION_STORAGE = "secondary"\n', 1)
+    # wrangler resolves `main` and the build from the config's folder: the copy sits beside it.
+    config = WORKER / f".wrangler-kv-{secrets.token_hex(4)}.toml"
+    config.write_text(enabled)
+    argv = [str(toolchain.wrangler), "deploy", "--dry-run", "--config", str(config)]
+    try:
+        result = subprocess.run(
+            [*argv, "--outdir", str(tmp_path / "out")],
+            cwd=WORKER,
+            env=_env(toolchain),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        config.unlink()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"env\.SESSIONS_KV \(0{32}\)\s+KV Namespace", output), output[-2000:]
+    assert 'env.BETTER_AUTH_SESSION_STORAGE ("secondary")' in output
 
 
 @pytest.mark.slow
