@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,13 @@ from connect_worker.http import Request
 from devstack.sqlite_d1 import SqliteD1
 from devstack.sqlite_kv import SqliteKV, write_entries
 from devstack.worker_host import build_deps, open_kv
-from tests.fixtures.kv_sessions import KvWorld, fixture_time, load_fixture, make_kv_world
+from tests.fixtures.kv_sessions import (
+    KV_FIXTURE,
+    KvWorld,
+    fixture_time,
+    load_fixture,
+    make_kv_world,
+)
 from tests.fixtures.worker import ShiftableClock
 
 KEY = "k" * 40
@@ -108,6 +117,51 @@ async def test_every_live_token_gets_the_same_answer_from_kv_as_from_d1(hosts: H
 
 
 async def test_the_workers_verdict_is_the_librarys_own(hosts: Hosts, data: dict[str, Any]) -> None:
+    await _agree_with_the_library(hosts, data)
+
+
+@pytest.fixture
+def fresh_run(tmp_path: Path) -> Path:
+    """The generator run now, against the better-auth auth_app/ has installed."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    out = tmp_path / "fresh"
+    out.mkdir()
+    done = subprocess.run(
+        ["node", str(KV_FIXTURE / "kv_probe.mjs")],
+        env={**os.environ, "OUT_DIR": str(out)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow
+async def test_a_fresh_run_of_the_installed_library_gets_the_same_verdicts(
+    tmp_path: Path, fresh_run: Path
+) -> None:
+    """If the installed library's format drifts from the committed fixture's, this fails."""
+    out = fresh_run
+    data = json.loads((out / "kv.json").read_text())
+    world = make_kv_world(tmp_path / "world", data, auth_db=out / "auth.db")
+    clock = ShiftableClock(fixture_time(data))
+    kv = SqliteKV(world.kv_path, now=clock)
+    kv_db, twin_db = SqliteD1(world.d1_path), SqliteD1(world.twin_path)
+    try:
+        hosts = Hosts(world, clock, kv, kv_db, twin_db)
+        await _agree_with_the_library(hosts, data)
+        for token in _tokens(world):
+            await hosts.both({"token": token, "organization_id": data["organizations"]["acme"]})
+    finally:
+        kv.close()
+        kv_db.close()
+        twin_db.close()
+
+
+async def _agree_with_the_library(hosts: Hosts, data: dict[str, Any]) -> None:
     verdicts = data["library_get_session"]
     sessions = {
         "alice": ("alice", "sign_up"),
