@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from tests.fixtures.kv_sessions import (
     make_kv_world,
 )
 from tests.fixtures.worker import ShiftableClock
+from tests.worker.conftest import REPO
 
 KEY = "k" * 40
 DAY = 86_400.0
@@ -336,3 +338,26 @@ def test_secondary_storage_without_a_kv_refuses_to_start() -> None:
     with pytest.raises(ConfigError, match="needs SESSIONS_KV_PATH"):
         open_kv(config, None, now=lambda: 0.0)
     assert open_kv(load_config(base), None, now=lambda: 0.0) is None
+
+
+def test_the_worker_host_will_not_start_in_secondary_mode_without_its_kv(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "INTERNAL_API_KEYS": f"v1:{KEY}",
+        "BETTER_AUTH_SECRET": "s" * 32,
+        "BETTER_AUTH_SESSION_STORAGE": "secondary",
+        "D1_DATABASE_PATH": str(tmp_path / "d1.sqlite3"),
+        "WORKER_PORT": "0",
+    }
+    env.pop("SESSIONS_KV_PATH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.worker_host"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "BETTER_AUTH_SESSION_STORAGE=secondary needs SESSIONS_KV_PATH" in done.stderr
