@@ -124,6 +124,9 @@ def pair(tmp_path: Path, harness_installed: None) -> Iterator[Pair]:
 def test_sessions_from_kv_answer_the_same_under_pyodide_and_cpython(pair: Pair) -> None:
     world, orgs = pair.world, pair.world.data["organizations"]
     users = world.data["users"]
+    for side in (pair.pyodide, pair.cpython):  # health reads the session KV as well
+        health = pair.client.get(side.url + "/api/internal/health", headers={"x-api-key": API_KEY})
+        assert (health.status_code, health.json()) == (200, {"ok": True})
     for user, session in (("alice", "sign_in"), ("alice", "sign_up"), ("bob", "sign_up")):
         signed = world.signed(user, session)
         for token in (world.token(user, session), signed, quote(signed, safe="")):

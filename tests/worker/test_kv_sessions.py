@@ -322,6 +322,17 @@ async def test_a_failing_kv_is_a_503_never_a_wrong_answer(hosts: Hosts) -> None:
     assert hosts.world.token("alice", "sign_in") not in json.dumps(body)
 
 
+async def test_health_checks_the_session_kv_too(hosts: Hosts) -> None:
+    config = load_config(hosts.settings("secondary"))
+    deps = build_deps(config, hosts.kv_db, now=hosts.clock, kv=hosts.kv)
+    request = Request("GET", "/api/internal/health", {"x-api-key": KEY}, b"")
+    assert (await handle(request, deps=deps)).status == 200
+    hosts.kv.close()
+    response = await handle(request, deps=deps)
+    assert response.status == 503
+    assert json.loads(response.body())["error"]["code"] == "session_store_unavailable"
+
+
 def test_the_setting_takes_database_or_secondary_only() -> None:
     base = {"INTERNAL_API_KEYS": f"v1:{KEY}", "BETTER_AUTH_SECRET": "s" * 32}
     assert load_config(base).session_storage == "database"
