@@ -17,9 +17,11 @@ import httpx
 import pytest
 from connect_worker.config import load_config
 
+from devstack.kv_seed import mirror_session
 from devstack.migrate import apply_migrations
 from devstack.ports import free_port
 from devstack.processes import ProcessSpec, Supervisor, http_probe
+from devstack.seed_demo import seed_demo
 from devstack.worker_host import HostedWorker, serve_in_thread
 from tests.worker.conftest import REPO
 
@@ -119,3 +121,24 @@ def test_a_session_the_real_library_puts_in_kv_is_the_workers_and_ends_with_it(l
     assert live.auth("/sign-out", token=signed).status_code == 200
     gone = live.verify(signed)
     assert (gone.status_code, gone.json()["error"]["code"]) == (401, "invalid_token")
+
+
+def test_the_demo_session_make_dev_mirrors_into_kv_is_one_the_library_itself_accepts(
+    live: Live,
+) -> None:
+    identity = seed_demo(live.d1_path, secret=SECRET)
+    mirror_session(live.d1_path, live.kv_path, session_id=identity.session_id)
+    mine = httpx.get(
+        f"{live.auth_url}/api/auth/get-session",
+        headers={"authorization": f"Bearer {identity.token}", "origin": live.auth_url},
+    )
+    assert mine.status_code == 200, mine.text
+    assert mine.json() is not None, "the library did not read the mirrored session"
+    assert mine.json()["user"]["id"] == identity.user_id
+    assert mine.json()["session"]["activeOrganizationId"] == identity.organization_id
+    answer = live.verify(identity.token, identity.organization_id)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["role"], answer.json()["session"]["id"]) == ("owner", identity.session_id)
+    # Signed out through the library: the mirrored session is gone for the Worker too.
+    assert live.auth("/sign-out", token=identity.token).status_code == 200
+    assert live.verify(identity.token).status_code == 401
