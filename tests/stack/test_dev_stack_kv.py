@@ -36,11 +36,13 @@ async def test_the_demo_story_runs_with_sessions_in_kv(stack: RunningStack) -> N
     finally:
         kv.close()
 
+    app = state.frontend_url
+    assert app is not None
     async with httpx.AsyncClient(timeout=30) as client:
         signed_in = await client.post(
-            f"{state.frontend_url}/api/auth/sign-in/email",
+            f"{app}/api/auth/sign-in/email",
             json={"email": state.user_email, "password": state.demo_password},
-            headers={"origin": state.frontend_url},
+            headers={"origin": app},
         )
         assert signed_in.status_code == 200, signed_in.text
         token = signed_in.headers["set-auth-token"]
