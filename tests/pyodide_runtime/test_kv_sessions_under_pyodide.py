@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,9 @@ def test_secondary_storage_without_the_binding_is_misconfigured_not_a_wrong_answ
             timeout=60,
         )
         assert (response.status_code, response.json()["error"]["code"]) == (500, "misconfigured")
-        assert any("needs the SESSIONS_KV KV binding" in line for line in process.log)
+        deadline = time.monotonic() + 15  # the host's output reaches `log` through a pump thread
+        while not any("needs the SESSIONS_KV KV binding" in line for line in process.log):
+            assert time.monotonic() < deadline, process.log
+            time.sleep(0.05)
     finally:
         process.stop()
