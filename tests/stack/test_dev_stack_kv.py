@@ -17,10 +17,15 @@ from tests.stack.procs import RunningStack
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+@pytest.fixture(params=["python", "pyodide"])
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RunningStack]:
     state_dir = tmp_path_factory.mktemp("kvstack") / "devstack"
-    running = RunningStack.start(state_dir, extra_env={"BETTER_AUTH_SESSION_STORAGE": "secondary"})
+    running = RunningStack.start(
+        state_dir,
+        extra_env={"BETTER_AUTH_SESSION_STORAGE": "secondary", "WORKER_RUNTIME": request.param},
+    )
     try:
         yield running
     finally:
@@ -28,7 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 
 async def test_the_demo_story_runs_with_sessions_in_kv(stack: RunningStack) -> None:
-    state = stack.wait_up()
+    state = stack.wait_up(timeout=180)
     kv = sqlite3.connect(stack.state_dir / "sessions-kv.sqlite3")
     try:
         raw = state.token.partition(".")[0]
