@@ -7,6 +7,8 @@
 //   BACKEND_URL         the Connect backend the browser calls (required)
 //   FRONTEND_PORT       default 3000;  FRONTEND_HOST default 127.0.0.1
 //   BETTER_AUTH_URL     default http://localhost:$FRONTEND_PORT (must be in the backend's FRONTEND_ORIGINS)
+//   SESSIONS_KV_PATH    optional: sessions in Better Auth's secondaryStorage, on this SQLite file
+//                       (the Worker's SESSIONS_KV stand-in) instead of the D1 `session` table
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
@@ -16,6 +18,7 @@ import Database from "better-sqlite3";
 import { toNodeHandler } from "better-auth/node";
 
 import { createAuth } from "./auth.mjs";
+import { sqliteSecondaryStorage } from "./kv_storage.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FRONTEND = path.resolve(HERE, "..", "frontend");
@@ -66,7 +69,9 @@ const database = new Database(dbPath);
 database.pragma("busy_timeout = 5000");
 database.pragma("foreign_keys = ON");
 
-const auth = createAuth({ database, secret, baseURL });
+const kvPath = process.env.SESSIONS_KV_PATH;
+const secondaryStorage = kvPath ? sqliteSecondaryStorage(kvPath) : undefined;
+const auth = createAuth({ database, secret, baseURL, secondaryStorage });
 const authHandler = toNodeHandler(auth);
 
 const escapeAttr = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");

@@ -11,7 +11,7 @@ import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_INTERNAL_API_KEY_LENGTH = 32
@@ -51,6 +51,13 @@ def _http_url(value: str, *, example: str, plain_http: str) -> str:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(plain_http)
     return value.strip().rstrip("/")
+
+
+def _secret_text(value: object) -> str:
+    """A setting's text, stripped ("" when unset), whether given as text or as a SecretStr."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value.strip() if isinstance(value, str) else ""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -101,6 +108,9 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     worker_url: str
     internal_api_key: SecretStr
+    # The Worker's own form (`v2:<new>,v1:<old>`, newest first), for a deploy that shares one
+    # variable between both: the backend presents its first key. Never together with the above.
+    internal_api_keys: SecretStr | None = Field(default=None, repr=False)
     frontend_origins: CommaList
     operator_api_key: SecretStr | None = None
     # The platform's own services (checkout, jobs): create payments for an organization and
@@ -218,6 +228,32 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment or "@" in parts.netloc:
             raise ValueError("must not carry a query, fragment or user info")
         return url
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_internal_key_source(cls, data: object) -> object:
+        """INTERNAL_API_KEY, or the first key of INTERNAL_API_KEYS; both set is refused (one
+        source of truth, as on the Worker)."""
+        if not isinstance(data, dict):
+            return data
+        several, one = (
+            _secret_text(data.get(n)) for n in ("internal_api_keys", "internal_api_key")
+        )
+        if several and one:
+            raise ValueError(
+                "INTERNAL_API_KEY and INTERNAL_API_KEYS are both set: keep one and unset the other"
+            )
+        if not several:
+            return data
+        entries = [part.strip() for part in several.split(",") if part.strip()]
+        version, sep, key = (entries[0] if entries else "").partition(":")
+        key = (key if sep else version).strip()
+        if len(key) < MIN_INTERNAL_API_KEY_LENGTH:
+            raise ValueError(
+                f"INTERNAL_API_KEYS: its first key must be at least {MIN_INTERNAL_API_KEY_LENGTH} "
+                "characters"
+            )
+        return {**data, "internal_api_key": key, "internal_api_keys": None}
 
     @field_validator("internal_api_key")
     @classmethod

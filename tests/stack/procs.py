@@ -120,6 +120,8 @@ _STACK_VARIABLES = frozenset(
         "STRIPE_FAKE_STATE_FILE",
         "STRIPE_FAKE_API_KEYS",
         "STRIPE_FAKE_WEBHOOK_URL",
+        "BETTER_AUTH_SESSION_STORAGE",
+        "SESSIONS_KV_PATH",
     }
 )
 
