@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.models import AccountProfile, CollectionFields
+
 MIN_INTERNAL_API_KEY_LENGTH = 32
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -150,6 +152,13 @@ class Settings(BaseSettings):
     # of daily, weekly, monthly). `manual` is always allowed: it is how accounts start, and an
     # organization must always be able to stop automatic payouts.
     payout_schedule_intervals: CommaList = ("manual", "daily", "weekly", "monthly")
+    # The profile of accounts created from now on (backend/account_profiles.py): `express` (the
+    # Express Dashboard) or `custom` (no Stripe dashboard; the platform's UI with Stripe's embedded
+    # components). An existing account keeps the profile recorded when it was created.
+    connect_account_profile: AccountProfile = "express"
+    # What Stripe-hosted onboarding (Account Links) asks for: only what is due now, or also what
+    # will be (fewer interruptions later). Stripe's own default is `currently_due`.
+    connect_collection_fields: CollectionFields = "eventually_due"
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")
@@ -237,6 +246,11 @@ class Settings(BaseSettings):
                 raise ValueError("each entry must be one of manual, daily, weekly, monthly")
             return tuple(dict.fromkeys(("manual", *lowered)))
         return parts
+
+    @field_validator("connect_account_profile", "connect_collection_fields", mode="before")
+    @classmethod
+    def _lower_case_choice(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
