@@ -186,6 +186,7 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
                 "PLATFORM_API_KEY": config.platform_api_key,
+                "CONNECT_ACCOUNT_PROFILE": config.connect_account_profile,
             }
         ),
         cwd=REPO_ROOT,
@@ -213,6 +214,7 @@ def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
                 "BACKEND_URL": config.backend_url,
                 "FRONTEND_HOST": HOST,
                 "FRONTEND_PORT": str(config.frontend_port),
+                "STRIPE_PUBLISHABLE_KEY": config.stripe_publishable_key or "",
             }
         ),
         cwd=AUTH_APP_DIR,

@@ -88,6 +88,10 @@ class StackConfig:
     stripe_secret_key: str | None
     stripe_api_base: str | None
     frontend_origins: str
+    # The profile of accounts the backend creates (`express` | `custom`; the backend checks it),
+    # and the publishable key that makes the payouts page show Stripe's embedded components.
+    connect_account_profile: str = "express"
+    stripe_publishable_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -130,6 +134,8 @@ class StackConfig:
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
+            connect_account_profile=environ.get("CONNECT_ACCOUNT_PROFILE") or "express",
+            stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
         )
 
     @property
