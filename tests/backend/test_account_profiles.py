@@ -10,6 +10,7 @@ import httpx
 import pytest
 import stripe
 
+from backend.account_profiles import ACCOUNT_PROFILES
 from tests.backend.conftest import activate, eventually, onboard, settle_webhooks
 from tests.fixtures.backend import BackendStack
 from tests.stripe_fake.shapes import problems
@@ -149,3 +150,31 @@ async def test_account_links_ask_for_the_requirements_the_platform_chose(
         page = await client.get(r.json()["url"])  # the fake's stand-in for hosted onboarding
     assert page.status_code == 200
     assert f"<span data-collect>{collect.replace('_', ' ')}</span>" in page.text
+
+
+async def test_an_account_adopted_from_its_webhook_is_recorded_with_its_own_profile(
+    client: httpx.AsyncClient, backend_stack: BackendStack
+) -> None:
+    """The onboarding request died between Stripe and the Worker: the account's `account.updated`
+    stores it, with the profile Stripe shows (no dashboard: custom), whatever the setting."""
+    assert backend_stack.settings.connect_account_profile == "express"
+    params: Any = {
+        **ACCOUNT_PROFILES["custom"],
+        "metadata": {"organization_id": backend_stack.org_id},
+    }
+    async with backend_stack.stripe.client() as sdk:
+        account = await sdk.v1.accounts.create_async(params)
+    await backend_stack.stripe.aio.complete_onboarding(account.id)
+
+    async def adopted() -> bool:
+        row = backend_stack.worker.row(
+            "SELECT stripe_connect_account_id, stripe_connect_account_profile "
+            "FROM organization WHERE id = ?",
+            backend_stack.org_id,
+        )
+        return row == {
+            "stripe_connect_account_id": account.id,
+            "stripe_connect_account_profile": "custom",
+        }
+
+    await eventually(adopted, what="the account adopted from account.updated")

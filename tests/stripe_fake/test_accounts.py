@@ -273,10 +273,9 @@ async def test_account_link_onboarding_collects_what_the_platform_asked(
             **given,
         }
         link = await client.v1.account_links.create_async(params)
+        refused: Any = {**params, "collection_options": {"fields": "everything"}}
         with pytest.raises(stripe.InvalidRequestError) as caught:
-            await client.v1.account_links.create_async(
-                {**params, "collection_options": {"fields": "everything"}}
-            )
+            await client.v1.account_links.create_async(refused)
     assert caught.value.param == "collection_options[fields]"
     async with httpx.AsyncClient() as http:
         page = await http.get(link.url)
