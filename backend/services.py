@@ -54,6 +54,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         api_base=settings.stripe_api_base,
         timeout_seconds=settings.stripe_timeout_seconds,
         max_network_retries=settings.stripe_max_network_retries,
+        collect=settings.connect_collection_fields,
     )
     cache = UserContextCache(
         ttl_seconds=settings.user_context_cache_ttl_seconds,

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from backend.models import AccountProfile, CollectionFields
+
 MIN_INTERNAL_API_KEY_LENGTH = 32
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -183,6 +185,13 @@ class Settings(BaseSettings):
     rate_limit_address_per_minute: float = Field(default=120, ge=0, le=600_000)
     rate_limit_address_burst: int = Field(default=30, ge=1, le=100_000)
     rate_limit_max_keys: int = Field(default=100_000, ge=100, le=10_000_000)
+    # The profile of accounts created from now on (backend/account_profiles.py): `express` (the
+    # Express Dashboard) or `custom` (no Stripe dashboard; the platform's UI with Stripe's embedded
+    # components). An existing account keeps the profile recorded when it was created.
+    connect_account_profile: AccountProfile = "express"
+    # What Stripe-hosted onboarding (Account Links) asks for: only what is due now, or also what
+    # will be (fewer interruptions later). Stripe's own default is `currently_due`.
+    connect_collection_fields: CollectionFields = "eventually_due"
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")
@@ -296,6 +305,11 @@ class Settings(BaseSettings):
                 raise ValueError("each entry must be one of manual, daily, weekly, monthly")
             return tuple(dict.fromkeys(("manual", *lowered)))
         return parts
+
+    @field_validator("connect_account_profile", "connect_collection_fields", mode="before")
+    @classmethod
+    def _lower_case_choice(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -87,9 +87,13 @@ class WorkerClient(WorkerTransport):
         return await self._post(path, UpdateResult, body)
 
     async def create_connect_account(
-        self, organization_id: str, stripe_account_id: str
+        self, organization_id: str, stripe_account_id: str, *, profile: str
     ) -> CreateAccountResult:
-        body = {"organization_id": organization_id, "stripe_account_id": stripe_account_id}
+        body = {
+            "organization_id": organization_id,
+            "stripe_account_id": stripe_account_id,
+            "account_profile": profile,
+        }
         return await self._post("/api/internal/create-connect-account", CreateAccountResult, body)
 
     async def set_platform_fee(

@@ -91,6 +91,10 @@ class StackConfig:
     # BETTER_AUTH_SESSION_STORAGE: "database" (the `session` table) or "secondary" (the auth app's
     # secondaryStorage and the Worker's SESSIONS_KV on one SQLite file, `sessions_kv_path`).
     session_storage: str = "database"
+    # The profile of accounts the backend creates (`express` | `custom`; the backend checks it),
+    # and the publishable key that makes the payouts page show Stripe's embedded components.
+    connect_account_profile: str = "express"
+    stripe_publishable_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -142,6 +146,8 @@ class StackConfig:
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
             session_storage=storage,
+            connect_account_profile=environ.get("CONNECT_ACCOUNT_PROFILE") or "express",
+            stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
         )
 
     @property

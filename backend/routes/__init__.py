@@ -28,7 +28,8 @@ ENDPOINTS = [
         "POST",
         "/api/connect/onboard",
         connect.onboard,
-        "Create the Express account if needed and return a fresh Account Link",
+        "Create the org's account (CONNECT_ACCOUNT_PROFILE: express or custom) if needed and "
+        "return a fresh Account Link",
         models.OnboardReply,
         body=models.OnboardRequest,
         parameters=[header("X-Org-ID", max_length=128)],
@@ -120,9 +121,20 @@ ENDPOINTS = [
         "POST",
         "/api/connect/login-link",
         connect.login_link,
-        "Express Dashboard login link",
+        "Express Dashboard login link (409 no_stripe_dashboard for a Custom-profile account)",
         models.LoginLinkReply,
         body=models.LoginLinkRequest,
+        errors=(400, 401, 403, 409, 429, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/account-session",
+        connect.account_session,
+        "A fresh Account Session for Stripe's embedded components: owner/admin get onboarding, "
+        "account management, notification banner, balances and payouts; a member the payouts "
+        "list. Single use, short-lived, answered with Cache-Control: no-store",
+        models.AccountSessionReply,
+        body=models.AccountSessionRequest,
         errors=(400, 401, 403, 409, 429, 502, 503),
     ),
     Endpoint(

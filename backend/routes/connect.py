@@ -1,4 +1,5 @@
-"""The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link.
+"""The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link,
+account session.
 
 Each parses, authorizes, calls and returns its reply model (`backend/endpoints.py` answers it).
 """
@@ -10,11 +11,16 @@ import uuid
 
 from starlette.requests import Request
 
+from backend.account_profiles import has_stripe_dashboard, profile_of
 from backend.auth import OrgAccess, bearer_token, require_same_organization
+from backend.embedded_components import components_for
 from backend.endpoints import Answer
 from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest
 from backend.idempotency import require_idempotency_key
 from backend.models import (
+    AccountProfile,
+    AccountSessionReply,
+    AccountSessionRequest,
     BalanceReply,
     LoginLinkReply,
     LoginLinkRequest,
@@ -71,9 +77,13 @@ def require_account(org: Organization) -> str:
 # --- onboarding --------------------------------------------------------------------------------
 
 
-async def _store_account(svc: Services, organization_id: str, account_id: str) -> str:
+async def _store_account(
+    svc: Services, organization_id: str, account_id: str, profile: AccountProfile
+) -> str:
     try:
-        result = await svc.worker.create_connect_account(organization_id, account_id)
+        result = await svc.worker.create_connect_account(
+            organization_id, account_id, profile=profile
+        )
     except WorkerError as exc:
         if exc.status != 409:
             raise
@@ -110,8 +120,9 @@ async def onboard(request: Request) -> OnboardReply:
     account_id = access.organization.stripe_connect_account_id
     spend_stripe(svc, access)
     if not account_id:
-        account = await svc.stripe.create_express_account(org_id)
-        account_id = await _store_account(svc, org_id, account.id)
+        profile = svc.settings.connect_account_profile
+        account = await svc.stripe.create_account(org_id, profile=profile)
+        account_id = await _store_account(svc, org_id, account.id, profile_of(account.raw))
     link = await svc.stripe.create_account_link(
         account_id, refresh_url=refresh_url, return_url=return_url, request_key=uuid.uuid4().hex
     )
@@ -247,6 +258,12 @@ async def login_link(request: Request) -> LoginLinkReply:
     body = await read_model(request, LoginLinkRequest)
     access = await svc.auth.manager_access(request, body.organization_id)
     account_id = require_account(access.organization)
+    if not has_stripe_dashboard(access.organization.stripe_connect_account_profile):
+        raise Conflict(
+            code="no_stripe_dashboard",
+            message="This organization's account has no Stripe dashboard: manage it here, "
+            "through account management (POST /api/connect/account-session).",
+        )
     if not access.organization.details_submitted:
         raise Conflict(
             code="account_not_ready", message="Finish onboarding before opening the dashboard."
@@ -254,3 +271,29 @@ async def login_link(request: Request) -> LoginLinkReply:
     spend_stripe(svc, access)
     url = await svc.stripe.create_login_link(account_id, request_key=uuid.uuid4().hex)
     return LoginLinkReply(url=url)
+
+
+NOT_CACHED = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def account_session(request: Request) -> Answer:
+    """A fresh Account Session for Stripe's embedded components, with the components the caller's
+    role may use (`backend/embedded_components.py`). The role is read fresh, never from the cache:
+    it decides what the client secret grants. The secret is single use and short-lived; it is
+    never stored, logged or cached."""
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    body = await read_model(request, AccountSessionRequest)
+    access = await svc.auth.organization_access(request, body.organization_id, fresh=True)
+    account_id = require_account(access.organization)
+    components = components_for(access.role)
+    spend_stripe(svc, access)
+    session = await svc.stripe.create_account_session(account_id, components=components)
+    reply = AccountSessionReply(
+        organization_id=access.organization.id,
+        account_id=session.account,
+        client_secret=session.client_secret,
+        expires_at=session.expires_at,
+        components=sorted(name for name, c in session.components.items() if c.get("enabled")),
+    )
+    return Answer(reply, NOT_CACHED)

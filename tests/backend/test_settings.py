@@ -161,3 +161,30 @@ def test_uvicorn_import_string_fails_startup_with_the_same_clear_message() -> No
     )
     assert done.returncode != 0
     assert "WORKER_URL: must be https://" in done.stderr
+
+
+def test_the_account_profile_and_onboarding_collection_are_settings() -> None:
+    settings = load_settings(VALID)
+    assert (settings.connect_account_profile, settings.connect_collection_fields) == (
+        "express",
+        "eventually_due",
+    )
+    chosen = load_settings(
+        {
+            **VALID,
+            "CONNECT_ACCOUNT_PROFILE": " Custom ",
+            "CONNECT_COLLECTION_FIELDS": "currently_due",
+        }
+    )
+    assert (chosen.connect_account_profile, chosen.connect_collection_fields) == (
+        "custom",
+        "currently_due",
+    )
+
+
+def test_an_unknown_profile_or_collection_choice_is_refused_at_startup() -> None:
+    found = problems(CONNECT_ACCOUNT_PROFILE="standardish", CONNECT_COLLECTION_FIELDS="whatever")
+    assert found == [
+        "CONNECT_ACCOUNT_PROFILE: Input should be 'express' or 'custom'",
+        "CONNECT_COLLECTION_FIELDS: Input should be 'currently_due' or 'eventually_due'",
+    ]

@@ -201,6 +201,20 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             {"organization_id": other_org, "stripe_account_id": "acct_1Diff"},
         ),
         post(
+            "create custom account, unicode org",
+            "create-connect-account",
+            {
+                "organization_id": other_org,
+                "stripe_account_id": "acct_1Custom",
+                "account_profile": "custom",
+            },
+        ),
+        post(
+            "create account, unknown profile",
+            "create-connect-account",
+            {"organization_id": org, "stripe_account_id": "acct_1Y", "account_profile": "full"},
+        ),
+        post(
             "create account, unknown org",
             "create-connect-account",
             {"organization_id": "nope", "stripe_account_id": "acct_1X"},
