@@ -163,7 +163,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         type(self).dropped[reason] = type(self).dropped.get(reason, 0) + 1
         logger.debug("closing a connection from %s: %s", self.client, reason)
         self._disconnect_requests()
-        if abort:
+        # A close waits for the write buffer to drain: with a client that does not read, for ever.
+        if abort or self.transport.get_write_buffer_size() > len(_TIMEOUT_408):
             self.transport.abort()
         else:
             self.transport.close()
