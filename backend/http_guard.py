@@ -74,6 +74,10 @@ class _HeadTooLarge(Exception):
     """Raised inside a parser callback: feed_data stops and raises HttpParserCallbackError."""
 
 
+class _Dropped(Exception):
+    """The connection was dropped while its bytes were being parsed: parse no further."""
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: ClassVar[float] = DEFAULT_HEADER_TIMEOUT
     body_timeout: ClassVar[float] = DEFAULT_BODY_TIMEOUT
@@ -202,6 +206,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             data = bytes(held[self._held_fed :])
         elif not self._reading:  # the first byte of a request, or a blank line before one
             self._start_request()
+            if self.transport.is_closing():  # it was the oldest waiting, past the cap
+                return
         self._feed(data)
         if self._in_head and self._held is None and not self.transport.is_closing():
             tail = data[-3:]  # the end of the head may straddle this read and the next
@@ -215,6 +221,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, _HeadTooLarge):
                 self._head_too_large()
+                return
+            if self.transport.is_closing():  # dropped meanwhile: nothing to answer
                 return
             self.logger.warning("Invalid HTTP request received.")
             self.send_400_response("Invalid HTTP request received.")
@@ -262,6 +270,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._start_request()
 
     def on_headers_complete(self) -> None:
+        if self.transport.is_closing():  # dropped while parsing: start no handler
+            raise _Dropped()
         self._in_head = False
         # The head's size as sent: request line, each header line, the blank line.
         size = len(self.url) + 16
