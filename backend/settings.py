@@ -153,11 +153,15 @@ class Settings(BaseSettings):
     # A 429 from Stripe: wait (Retry-After, doubling) and try again at most this many times.
     reconcile_rate_limit_retries: int = Field(default=5, ge=0, le=20)
     # Slow or half-open clients (backend/http_guard.py): a request's headers must arrive within
-    # the first, its body within the second; at most this many connections may be reading
-    # headers at once (past it, the one waiting longest is dropped).
+    # the first, its body within the second; a client that stops reading its answers must take
+    # some within the third; at most this many connections may wait on their client at once
+    # (reading a head or a body, or not reading; past it, the one waiting longest is dropped); a
+    # request line plus headers over this many bytes is answered 431.
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
+    http_write_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
     http_max_pending_connections: int = Field(default=1000, ge=1, le=100_000)
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=64 * 1024 * 1024)
     # The payout schedules organizations may choose (PAYOUT_SCHEDULE_INTERVALS, comma-separated,
     # of daily, weekly, monthly). `manual` is always allowed: it is how accounts start, and an
     # organization must always be able to stop automatic payouts.

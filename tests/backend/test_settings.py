@@ -38,6 +38,7 @@ def test_valid_environment_parses_lists_and_defaults() -> None:
     assert settings.user_context_cache_ttl_seconds == 0
     assert settings.operator_api_key is None
     assert settings.platform_api_key is None
+    assert (settings.http_max_header_bytes, settings.http_write_timeout_seconds) == (32768, 30.0)
     assert settings.min_transfer("usd") == 50
     assert settings.min_transfer("gbp") == 30
     assert settings.min_transfer("sek") == 1
@@ -110,6 +111,9 @@ def test_every_missing_variable_is_named_on_its_own_line() -> None:
         ("STRIPE_USER_BUDGET_PER_SECOND", "lots"),
         ("RATE_LIMIT_MAX_KEYS", "5"),
         ("ONBOARDING_REQUIRES_VERIFIED_EMAIL", "perhaps"),
+        ("HTTP_MAX_HEADER_BYTES", "100"),
+        ("HTTP_MAX_HEADER_BYTES", "999999999"),
+        ("HTTP_WRITE_TIMEOUT_SECONDS", "-1"),
     ],
 )
 def test_malformed_values_are_refused_without_echoing_them(name: str, value: str) -> None:
