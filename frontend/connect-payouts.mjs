@@ -815,9 +815,10 @@ export class ConnectPayouts extends HTMLElement {
               "div",
               { id: describedBy },
               h("span", { class: "payment-amount" }, words.left),
+              split.badge,
               h("br"),
               h("span", { class: "muted" }, words.detail),
-              ...split.nodes,
+              ...split.line,
             ),
             !automatic && ready && !split.disputed
               ? h(

@@ -34,18 +34,19 @@ export function historyEntry(words, testId) {
 }
 
 /**
- * Under a payment of the Earnings list: the fee and net its transfer would have, or its dispute
- * (with a "Disputed" badge), so the person knows before clicking.
+ * For a payment of the Earnings list: a "Disputed" badge beside its amount (null when it is not
+ * disputed) and, under it, the fee and net its transfer would have or why it cannot be
+ * transferred — so the person knows before clicking.
  * @param {import("./backend-client.mjs").Payment} payment
- * @returns {{nodes: (Node | string)[], disputed: boolean}}
+ * @returns {{badge: Node | null, line: Node[], disputed: boolean}}
  */
 export function renderPaymentSplit(payment) {
   const split = describePaymentSplit(payment);
-  const nodes = [h("br"), h("span", { class: "split", "data-testid": "payment-split" }, split.text)];
-  if (split.disputed) {
-    nodes.unshift(h("span", { class: "badge", "data-state": "disputed", "data-testid": "payment-disputed" }, "Disputed"));
-  }
-  return { nodes, disputed: split.disputed };
+  const badge = split.disputed
+    ? h("span", { class: "badge", "data-state": "disputed", "data-testid": "payment-disputed" }, "Disputed")
+    : null;
+  const line = [h("br"), h("span", { class: "split", "data-testid": "payment-split" }, split.text)];
+  return { badge, line, disputed: split.disputed };
 }
 
 /**
