@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from connect_worker import (
+    disputes,
     health,
     history,
     organizations,
@@ -16,6 +17,7 @@ from connect_worker import (
     payouts,
     reconciliation,
     retention,
+    returns,
     sessions,
     transfers,
     webhook_events,
@@ -44,6 +46,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         history,
         retention,
         reconciliation,
+        returns,
+        disputes,
     )
     for (method, path), route in table.ROUTES.items()
 }

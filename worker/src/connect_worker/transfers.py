@@ -90,7 +90,9 @@ _RESERVE_FROM_SOURCE = (
     'p."transfer_count" + 1, ?10, ?11 FROM "connect_payment" AS p '
     'WHERE p."charge_id" = ?12 AND p."organization_id" = ?1 AND p."currency" = ?7 '
     "AND p.\"status\" = 'succeeded' "
-    'AND p."amount" - p."amount_refunded" - p."amount_transferred" >= ?4 '
+    'AND p."amount" - p."amount_refunded" - p."amount_disputed" - p."amount_transferred" >= ?4 '
+    'AND (p."dispute_status" IS NULL OR p."dispute_status" IN '
+    f"({', '.join(repr(s) for s in payments.SETTLED_DISPUTES)})) "
     'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?1) '
     'ON CONFLICT ("organization_id", "idempotency_key") DO NOTHING'
 )
@@ -183,6 +185,10 @@ def _source_refusal(body: dict[str, Any], payment: Row | None) -> ApiError:
         )
     if payment["status"] != "succeeded":
         return ApiError("source_not_succeeded", "This payment has not succeeded.")
+    if payments.disputed(payment):
+        return ApiError("source_disputed", "This payment is disputed: it cannot be transferred.")
+    if payment["amount_refunded"] >= payment["amount"]:
+        return ApiError("source_refunded", "This payment was refunded in full.")
     left = payments.to_model(payment).amount_remaining
     return ApiError("source_exhausted", f"Only {left} of this payment is left to transfer.")
 
