@@ -29,6 +29,10 @@ INSUFFICIENT_TRANSFER = (
     "your available balance by creating Charges using the 4000000000000077 test card. See: "
     "https://stripe.com/docs/testing#available-balance"
 )
+INSUFFICIENT_REVERSAL = (
+    "Insufficient funds in the destination account to reverse this transfer: its balance is "
+    "lower than the amount of the reversal."
+)
 INSUFFICIENT_PAYOUT = (
     "You have insufficient funds in your Stripe account for this transfer. Your card balance is "
     "too low. You can use the /v1/balance endpoint to view your Stripe balance (for more details, "
@@ -264,6 +268,11 @@ def create_reversal(ctx: Ctx) -> JSON:
             f"({remaining}).",
             param="amount",
         )
+    # The money comes back from the connected account: Stripe refuses a reversal its balance
+    # cannot cover (paid out already), and takes what is available before what is pending.
+    held = ctx.state.balance_of(transfer["destination"], transfer["currency"])
+    if held["available"] + held["pending"] < amount:
+        raise balance_insufficient(INSUFFICIENT_REVERSAL)
     reversal: JSON = {
         "id": new_id("trr_"),
         "object": "transfer_reversal",
@@ -281,7 +290,9 @@ def create_reversal(ctx: Ctx) -> JSON:
     transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
     transfer["reversals"]["data"].insert(0, reversal)
     ctx.state.reversals[reversal["id"]] = reversal
-    ctx.state.balance_of(transfer["destination"], transfer["currency"])["available"] -= amount
+    from_available = min(amount, max(held["available"], 0))
+    held["available"] -= from_available
+    held["pending"] -= amount - from_available
     ctx.state.balance_of(PLATFORM, transfer["currency"])["available"] += amount
     ctx.fake.events.emit(
         "transfer.reversed", transfer, previous=previous_attributes(before, transfer)
