@@ -41,6 +41,7 @@ from backend.stripe_models import (
     StripePayout,
     StripeTransfer,
 )
+from backend.stripe_returns import ReversalCalls
 
 logger = logging.getLogger("backend.stripe")
 
@@ -108,7 +109,7 @@ def _account(obj: stripe.Account) -> StripeAccount:
     )
 
 
-class ConnectStripe:
+class ConnectStripe(ReversalCalls):
     """One configured `StripeClient` (async, aiohttp) and the Connect operations we use."""
 
     def __init__(

@@ -94,6 +94,18 @@ def _gross_of(svc: Services, body: TransferRequest, left: int, currency: str) ->
     return gross
 
 
+def _refuse_returned(recorded: Payment) -> None:
+    """A payment whose money went back to the customer, or that a dispute holds, is not the
+    organization's to transfer (what is left of a partly refunded one still is)."""
+    if recorded.disputed:
+        raise Conflict(
+            code="source_disputed",
+            message="This payment is disputed: it cannot be transferred while the dispute stands.",
+        )
+    if recorded.amount_refunded >= recorded.amount:
+        raise Conflict(code="source_refunded", message="This payment was refunded in full.")
+
+
 def stripe_key(row: LedgerTransfer) -> str:
     """A payment's n-th transfer has one Stripe key whoever asks for it: two requests that both
     got past the ledger (they cannot) would still move the money once."""
@@ -135,6 +147,7 @@ async def _amounts(svc: Services, org: Organization, body: TransferRequest) -> d
         payment = await _payment_for(svc, org, body)
         currency = payment.currency
         recorded = await _recorded(svc, org, payment)
+        _refuse_returned(recorded)
         gross = _gross_of(svc, body, recorded.amount_remaining, currency)
     try:
         validate_amount(gross, currency)

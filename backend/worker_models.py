@@ -19,7 +19,7 @@ from backend.models import (
 )
 
 # A dispute in these statuses no longer stands between the payment and its transfer.
-SETTLED_DISPUTES = frozenset(["won", "warning_closed"])
+SETTLED_DISPUTES = frozenset(["won", "warning_closed", "prevented"])
 
 # An id as the Worker bounds it in `transfers/sync`: 1 to 128 characters, no control characters.
 PlainId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]

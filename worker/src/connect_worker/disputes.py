@@ -25,13 +25,15 @@ from connect_worker.webhook_events import (
     claim_lost,
 )
 
-FINAL_STATUSES = ("won", "lost", "warning_closed")
+FINAL_STATUSES = ("won", "lost", "warning_closed", "prevented")
 DISPUTE_STATUSES = (
     "warning_needs_response",
     "warning_under_review",
     "warning_closed",
     "needs_response",
     "under_review",
+    "appeal_needs_response",
+    "appeal_under_review",
     "won",
     "lost",
     "prevented",

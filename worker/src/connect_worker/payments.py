@@ -55,7 +55,7 @@ _INSERT = (
     '"amount", "amount_refunded", "currency", "status", "created", "updated_at") '
 )
 # A dispute not settled in the organization's favour stops every transfer of the payment.
-SETTLED_DISPUTES = ("won", "warning_closed")
+SETTLED_DISPUTES = ("won", "warning_closed", "prevented")
 NOT_DISPUTED = (
     '("dispute_status" IS NULL OR "dispute_status" IN '
     f"({', '.join(repr(s) for s in SETTLED_DISPUTES)}))"
