@@ -15,9 +15,8 @@ from stripe_fake.errors import balance_insufficient
 from stripe_fake.store import JSON, PLATFORM
 
 INSUFFICIENT_REVERSAL = (
-    "The connected account {account} does not have enough balance to cover this reversal "
-    "({amount} {currency} asked, {held} held). Reversals of transfers that were not made for a "
-    "destination charge need the destination account's balance to cover them."
+    "Insufficient funds in the destination account {account} to reverse this transfer: its "
+    "balance ({held} {currency}) is lower than the amount of the reversal ({amount} {currency})."
 )
 
 
