@@ -14,6 +14,7 @@
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
 import { h } from "./dom.mjs";
 import { MONEY_BACK_STYLES, historyEntry, renderDebt, renderPaymentSplit, renderReturns } from "./money-back.mjs";
+import { asHeldByDispute } from "./return-words.mjs";
 import {
   canManagePayouts,
   describeAutoTransfer,
@@ -805,8 +806,8 @@ export class ConnectPayouts extends HTMLElement {
         "ul",
         { class: "payments", "aria-label": "Payments not yet transferred" },
         ...payments.map((payment) => {
-          const words = describePayment(payment);
           const split = renderPaymentSplit(payment);
+          const words = describePayment(asHeldByDispute(payment));
           const describedBy = `cp-pay-${payment.payment_intent_id}`;
           return h(
             "li",

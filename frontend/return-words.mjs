@@ -21,6 +21,18 @@ function minus(/** @type {number} */ amount, /** @type {string} */ currency) {
 }
 
 /**
+ * A disputed payment as the list shows it: what the dispute holds back (what is left of it but for
+ * the dispute), so its headline is that amount rather than the 0 left to transfer.
+ * @param {import("./backend-client.mjs").Payment} payment
+ * @returns {import("./backend-client.mjs").Payment}
+ */
+export function asHeldByDispute(payment) {
+  if (!isDisputed(payment)) return payment;
+  const held = payment.amount - payment.amount_refunded - payment.amount_transferred;
+  return { ...payment, amount_remaining: Math.max(held, 0) };
+}
+
+/**
  * What transferring what is left of a payment would give: the platform's fee and the net, as
  * the backend previews them (`fee_amount`, `net_amount`); or why it cannot be transferred.
  * @param {import("./backend-client.mjs").Payment} payment

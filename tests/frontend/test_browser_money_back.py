@@ -175,6 +175,12 @@ def test_fee_and_net_refunds_debts_and_disputes_in_chromium(
         _wait_for_dispute(db, charge)
         owner.reload()
         expect(owner.get_by_test_id("payment-disputed")).to_have_text("Disputed")
+        disputed_item = owner.get_by_role("listitem").filter(
+            has=owner.get_by_test_id("payment-disputed")
+        )
+        expect(disputed_item).to_contain_text(
+            "$20.00"
+        )  # what the dispute holds, not the $0.00 left
         expect(owner.get_by_test_id("payment-split")).to_contain_text(
             "It cannot be transferred unless the dispute is won."
         )

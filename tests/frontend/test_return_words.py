@@ -178,3 +178,11 @@ def test_what_is_owed_to_the_platform_in_one_sentence(
     owed: list[dict[str, Any]], text: str | None
 ) -> None:
     assert _call(f"w.describeDebt({json.dumps(owed)})") == text
+
+
+def test_a_disputed_payment_is_headed_by_what_the_dispute_holds() -> None:
+    disputed = {**PAYMENT, "amount_refunded": 1_000, "amount_remaining": 0,
+                "amount_disputed": 9_000, "dispute_status": "needs_response"}  # fmt: skip
+    held = _call(f"w.asHeldByDispute({json.dumps(disputed)})")
+    assert held["amount_remaining"] == 9_000
+    assert _call(f"w.asHeldByDispute({json.dumps(PAYMENT)})") == PAYMENT
