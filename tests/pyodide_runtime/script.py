@@ -1349,6 +1349,7 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             "webhook-events/apply-dispute",
             {**dispute, "event_id": "evt_40", "claim_id": Ref("claim40")},
         ),
+        get("untransferred, with a payment under dispute", f"payments/{org}/untransferred"),
         post(
             "apply dispute, unknown charge",
             "webhook-events/apply-dispute",
