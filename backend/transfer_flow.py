@@ -260,7 +260,7 @@ async def transfer(
     transfer first pays what the organization owes the platform (`debt_recovery`)."""
     outcome = await perform(TransferOperation(initiated_by), svc, org, body, key=key)
     row = outcome.row
-    if row.status == "succeeded" and row.stripe_transfer_id and not outcome.replayed:
+    if row.status == "succeeded" and row.stripe_transfer_id and row.owed > 0:
         try:
             await recover_from_transfer(
                 svc,
