@@ -370,3 +370,6 @@ class ReconcileReply(Reply):
     events: ReplayCounts
     scopes: int
     errors: list[str]
+    # Debts to the platform retried: minor units taken back, and debts still owed after the run.
+    debts_recovered: int = 0
+    debts_owed: int = 0

@@ -183,7 +183,8 @@ class WorkerClient(ReturnCalls):
             stripe_transfer_id=stripe_transfer_id,
             failure_message=_clip(failure_message),
         )
-        return (await self._post("/api/internal/transfers/complete", _TransferReply, body)).transfer
+        reply = await self._post("/api/internal/transfers/complete", _CompletedReply, body)
+        return reply.transfer.model_copy(update={"owed": reply.owed})
 
     async def sync_transfer(
         self,
@@ -234,8 +235,7 @@ class WorkerClient(ReturnCalls):
         `hold_if_auto_transfer` and the organization transfers automatically (`completed` false:
         transfer, then complete). `organization_not_found` and `payment_conflict` still complete
         the claim; a lost claim raises `claim_lost` and writes nothing. `hold_if_transferred`
-        holds it too while the payment has transfers or returns (plan them, then complete);
-        `refunds_exact` takes the refunded amount as read (a refund that failed gave it back)."""
+        holds it while the payment has transfers or returns; `refunds_exact`: refunds as read."""
         body = {
             **payment,
             "event_id": claim[0],
@@ -361,6 +361,10 @@ class _StatusReply(BaseModel):
 
 class _TransferReply(BaseModel):
     transfer: LedgerTransfer
+
+
+class _CompletedReply(_TransferReply):
+    owed: int = 0
 
 
 class _PayoutReply(BaseModel):

@@ -86,6 +86,8 @@ class LedgerTransfer(TransferFields, LedgerKey, WorkerModel):
     request_hash: str
     stripe_account_id: str | None = None
     source_seq: int | None = None
+    # From `transfers/complete` only: what the organization owes in this currency (its debts).
+    owed: int = 0
 
     @property
     def waiting(self) -> bool:

@@ -3,6 +3,8 @@ decision 6, rounding in the platform's favour, and nothing asked back twice or b
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from backend.money_back import Forgive, Part, Returned, Transferred, kept_net, plan
@@ -12,7 +14,13 @@ def tr(tid: str, gross: int, net: int, reversed_at_stripe: int = 0) -> Transferr
     return Transferred(tid, gross, net, reversed_at_stripe)
 
 
-def rev(rid: int, tid: str, amount: int, status: str = "done", **kw: int) -> Returned:
+def rev(
+    rid: int,
+    tid: str,
+    amount: int,
+    status: Literal["pending", "done", "owed", "failed"] = "done",
+    **kw: int,
+) -> Returned:
     reversed_ = kw.get("amount_reversed", amount if status == "done" else 0)
     owed = kw.get("amount_owed", amount - reversed_ if status == "owed" else 0)
     return Returned(
@@ -23,7 +31,7 @@ def rev(rid: int, tid: str, amount: int, status: str = "done", **kw: int) -> Ret
         amount,
         reversed_,
         kw.get("amount_forgiven", 0),
-        owed,  # type: ignore[arg-type]
+        owed,
     )
 
 

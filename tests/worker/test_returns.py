@@ -285,3 +285,28 @@ async def test_a_lost_claim_records_no_dispute(fresh_core: Core) -> None:
     assert (status, body["error"]["code"]) == (409, "claim_lost")
     state = await _state(fresh_core)
     assert state["payment"]["dispute_status"] is None
+
+
+async def test_a_debt_recovered_in_part_stays_owed_for_the_rest(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    await _transferred(fresh_core, org_id)
+    await fresh_core.post("returns/reserve", reserve(0, part("debt:a", 9000, status="owed")))
+    await fresh_core.post("returns/retry", {"idempotency_key": "debt:a"})
+    first = {
+        "idempotency_key": "debt:a",
+        "status": "done",
+        "stripe_object_id": "trr_p1",
+        "recovered_from": "tr_Next",
+        "amount": 4000,
+    }
+    row = (await fresh_core.post("returns/complete", {"results": [first]}))[1]["returns"][0]
+    assert (row["status"], row["amount_recovered"], row["amount_owed"]) == ("owed", 4000, 5000)
+    await fresh_core.post("returns/retry", {"idempotency_key": "debt:a"})
+    rest = {**first, "stripe_object_id": "trr_p2", "amount": 9999}  # never more than owed
+    row = (await fresh_core.post("returns/complete", {"results": [rest]}))[1]["returns"][0]
+    assert (row["status"], row["amount_recovered"], row["amount_owed"]) == ("done", 9000, 0)
+    lines = (await fresh_core.call("GET", f"/api/internal/debts/{org_id}"))[1]["lines"]
+    assert [(line["kind"], line["amount"]) for line in lines] == [
+        ("recovered", 5000),
+        ("recovered", 4000),
+    ]

@@ -257,21 +257,25 @@ async def reserve_returns(deps: Deps, params: Params, body: Body) -> Reserved:
 
 # --- Stripe's answers -------------------------------------------------------------------------
 
-# A retried debt that Stripe has now reversed: the line for what it still owed (before the update).
+# What a `done` answer pays of a row: all it still owes, or (a debt recovered in part from a
+# later transfer) the `amount` given, never more than is owed. ?5 is that amount or NULL.
+_TAKE = f"MIN(COALESCE(?5, {OUTSTANDING}), {OUTSTANDING})"
+# A retried debt that Stripe has now (partly) paid: the line, written before the update.
 _PAID_LINE = (
     'INSERT INTO "connect_debt_line" ("return_id", "organization_id", "kind", "amount", '
     '"reference", "created_at") '
-    f'SELECT "id", "organization_id", ?1, {OUTSTANDING}, ?2, ?3 FROM "connect_return" '
+    f'SELECT "id", "organization_id", ?1, {_TAKE}, ?2, ?3 FROM "connect_return" '
     'WHERE "idempotency_key" = ?4 AND "status" = \'pending\' AND "attempts" > 1 '
-    f"AND {OUTSTANDING} > 0 "
+    f"AND {_TAKE} > 0 "
     'ON CONFLICT ("return_id", "reference") DO NOTHING'
 )
 _DONE = (
-    'UPDATE "connect_return" SET "status" = \'done\', "stripe_object_id" = ?1, '
-    f'"amount_reversed" = "amount_reversed" + CASE WHEN ?2 = 0 THEN {OUTSTANDING} ELSE 0 END, '
-    f'"amount_recovered" = "amount_recovered" + CASE WHEN ?2 = 1 THEN {OUTSTANDING} ELSE 0 END, '
+    f'UPDATE "connect_return" SET "status" = CASE WHEN {OUTSTANDING} - {_TAKE} <= 0 '
+    "THEN 'done' ELSE 'owed' END, \"stripe_object_id\" = ?1, "
+    f'"amount_reversed" = "amount_reversed" + CASE WHEN ?6 = 0 THEN {_TAKE} ELSE 0 END, '
+    f'"amount_recovered" = "amount_recovered" + CASE WHEN ?6 = 1 THEN {_TAKE} ELSE 0 END, '
     '"failure_message" = NULL, "updated_at" = ?3 '
-    'WHERE "idempotency_key" = ?4 AND "status" = \'pending\''
+    'WHERE "idempotency_key" = ?4 AND "status" = \'pending\' AND ?2 IS NOT NULL'
 )
 _REFUSED = (
     'UPDATE "connect_return" SET "status" = ?1, "failure_message" = ?2, "updated_at" = ?3 '
@@ -283,6 +287,8 @@ RESULT_FIELDS: dict[str, Field] = {
     "status": required(string(choices=("done", "owed", "failed"))),
     "stripe_object_id": optional(nullable(string(pattern=r"(trr|tr)_[A-Za-z0-9_]{1,100}"))),
     "recovered_from": optional(nullable(string(pattern=r"tr_[A-Za-z0-9_]{1,100}"))),
+    # With `recovered_from`: how much of the debt that transfer paid (default: all it owes).
+    "amount": optional(integer(min_value=1, max_value=10**12)),
     "failure_message": optional(nullable(free_text(max_len=500))),
 }
 COMPLETE_FIELDS = {"results": required(_objects(RESULT_FIELDS, min_items=1))}
@@ -300,9 +306,12 @@ def _result_statements(deps: Deps, result: dict[str, Any], now_iso: str) -> list
             raise invalid("A `done` result needs its `stripe_object_id`.")
         recovered = result.get("recovered_from") is not None
         kind = "recovered" if recovered else "reversed"
+        amount = result.get("amount") if recovered else None
         return [
-            db.prepare(_PAID_LINE).bind(kind, stripe_id, now_iso, key),
-            db.prepare(_DONE).bind(stripe_id, 1 if recovered else 0, now_iso, key),
+            db.prepare(_PAID_LINE).bind(kind, stripe_id, now_iso, key, amount),
+            db.prepare(_DONE).bind(
+                stripe_id, stripe_id, now_iso, key, amount, 1 if recovered else 0
+            ),
         ]
     kind = "reversal" if status == "owed" else "reinstatement"
     message = result.get("failure_message")
@@ -357,7 +366,11 @@ _ORG_OWED = (
     'ORDER BY "currency"'
 )
 _ORG_LINES = f'{_LINES} WHERE "organization_id" = ? ORDER BY "id" DESC LIMIT ?'
-_ALL_DEBTS = f'{_SELECT} WHERE "status" = \'owed\' ORDER BY "id" LIMIT ?'
+# Debts, and reversals still waiting for Stripe's answer: what reconciliation finishes.
+_ALL_DEBTS = (
+    f"{_SELECT} WHERE \"status\" = 'owed' "
+    'OR ("status" = \'pending\' AND "kind" = \'reversal\') ORDER BY "id" LIMIT ?'
+)
 
 
 class Owed(NamedTuple):
