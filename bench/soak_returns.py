@@ -273,11 +273,12 @@ def coverage(stories: list[Story], d1_path: Path) -> str:
             'SELECT "kind", "status", COUNT(*) FROM "connect_return" GROUP BY "kind", "status"'
         ):
             seen[f"{kind} rows {status}"] += int(count)
-        debts = conn.execute(
-            'SELECT COUNT(*) FROM "connect_return" WHERE "amount_recovered" > 0 '
-            'OR "amount_forgiven" > 0 OR "status" = \'owed\''
-        ).fetchone()[0]
-    seen["debts"] += int(debts)
+        debts, recovered = conn.execute(
+            'SELECT COUNT(*), SUM("amount_recovered" > 0) FROM "connect_return" '
+            'WHERE "attempts" > 1 OR "status" = \'owed\''
+        ).fetchone()
+    seen["debts (reversals refused once)"] += int(debts)
+    seen["debts paid from later transfers"] += int(recovered or 0)
     return ", ".join(f"{n} {what}" for what, n in sorted(seen.items()))
 
 

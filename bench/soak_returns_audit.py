@@ -60,12 +60,15 @@ def audit_returns(
     ledger = _rows(d1_path, 'SELECT * FROM "connect_transfer" WHERE "status" != \'failed\'')
     returns = _rows(d1_path, 'SELECT * FROM "connect_return"')
     lines_rows = _rows(d1_path, 'SELECT * FROM "connect_debt_line"')
+    ledger = [t for t in ledger if t["source_transaction"] in charges]
     by_transfer = {str(t["stripe_transfer_id"]): t for t in ledger if t["stripe_transfer_id"]}
     stripe_transfers: dict[str, dict[str, Any]] = {}
     for transfer_id in list(by_transfer) + [
         str(r["stripe_object_id"])
         for r in returns
-        if r["kind"] == "reinstatement" and r["stripe_object_id"]
+        if r["kind"] == "reinstatement"
+        and r["stripe_object_id"]
+        and r["source_transaction"] in charges
     ]:
         stripe_transfers[transfer_id] = _get(stripe_url, f"/v1/transfers/{transfer_id}")
     reversals: dict[str, dict[str, Any]] = {}
@@ -134,32 +137,34 @@ def audit_returns(
         )
     )
 
-    # The ledger equals Stripe's objects.
+    # The ledger equals Stripe's objects: what each row names at Stripe (its object, and the
+    # reversals that paid it later as a debt) adds up to what the row says was taken back.
     mismatched: list[str] = []
-    referenced: Counter[str] = Counter()
+    referenced: defaultdict[str, set[int]] = defaultdict(set)
+    named: defaultdict[int, set[str]] = defaultdict(set)
+    for line in lines_rows:
+        if line["kind"] in ("reversed", "recovered"):
+            named[int(line["return_id"])].add(str(line["reference"]))
     for r in returns:
         if r["source_transaction"] not in charges:
             continue
         if r["status"] == "pending":
             mismatched.append(f"return {r['id']} still pending")
         object_id = r["stripe_object_id"]
-        if r["kind"] == "reversal" and r["status"] == "done" and object_id:
-            referenced[str(object_id)] += 1
-            found = reversals.get(str(object_id))
-            if found is None or found["amount"] != r["amount_reversed"]:
-                mismatched.append(
-                    f"return {r['id']}: {object_id} at Stripe is {found and found['amount']}"
-                )
-        if r["kind"] == "reinstatement" and r["status"] == "done":
+        if r["kind"] == "reinstatement":
             found = stripe_transfers.get(str(object_id))
-            if found is None or found["amount"] != r["amount"]:
+            if r["status"] == "done" and (found is None or found["amount"] != r["amount"]):
                 mismatched.append(f"reinstatement {r['id']}: {object_id} does not match")
-    for line in lines_rows:
-        if line["kind"] in ("reversed", "recovered") and str(line["reference"]).startswith("trr_"):
-            referenced[str(line["reference"])] += 1
-            found = reversals.get(str(line["reference"]))
-            if found is None or found["amount"] != line["amount"]:
-                mismatched.append(f"debt line {line['id']}: {line['reference']} does not match")
+            continue
+        ids = named[int(r["id"])] | ({str(object_id)} if object_id else set())
+        for object_id in ids:
+            referenced[object_id].add(int(r["id"]))
+        at_stripe = sum(reversals[i]["amount"] for i in ids if i in reversals)
+        taken = int(r["amount_reversed"]) + int(r["amount_recovered"])
+        if any(i not in reversals for i in ids) or at_stripe != taken:
+            mismatched.append(
+                f"return {r['id']}: {taken} taken back per D1, {at_stripe} per Stripe ({ids})"
+            )
     mine_at_stripe = {
         rid
         for rid, reversal in reversals.items()
@@ -176,7 +181,7 @@ def audit_returns(
     )
 
     # Nothing happened twice.
-    twice = [object_id for object_id, n in referenced.items() if n > 1]
+    twice = [object_id for object_id, rows in referenced.items() if len(rows) > 1]
     reinstated: defaultdict[str, int] = defaultdict(int)
     for r in returns:
         if r["kind"] == "reinstatement" and r["status"] == "done":
