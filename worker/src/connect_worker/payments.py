@@ -84,7 +84,10 @@ LEFT = '"amount" - "amount_refunded" - "amount_disputed" - "amount_transferred"'
 _UNTRANSFERRED = (
     f'SELECT {_SELECT} FROM "connect_payment" WHERE "organization_id" = ? '
     'AND "status" = \'succeeded\' AND "charge_id" IS NOT NULL '
-    f"AND {LEFT} > 0 AND {NOT_DISPUTED} "
+    # What is left to transfer; or, under a dispute not won, what would be left without it (the
+    # payment is listed, its `amount_remaining` 0, so owners see why it waits).
+    f'AND ({LEFT} > 0 OR (NOT {NOT_DISPUTED} AND "amount" - "amount_refunded" - '
+    '"amount_transferred" > 0)) '
     'ORDER BY "created" DESC, "payment_intent_id" LIMIT ?'
 )
 
@@ -186,7 +189,8 @@ MAX_PAYMENT_LIST = 100
 
 
 async def list_untransferred(deps: Deps, params: Params, body: None) -> list[Payment]:
-    """The organization's succeeded payments with something left to transfer, newest first."""
+    """The organization's succeeded payments with something left to transfer (or that a dispute
+    holds back), newest first."""
     org_id = path_param(params, "organization_id")
     if org_id is None:
         return []
