@@ -182,6 +182,12 @@ async def settle_payment(svc: Services, charge_id: str, *, cause: Cause, cause_i
                 code="transfer_in_flight",
                 message="A transfer of this payment is still being made; retry.",
             )
+        if sum(t.gross_amount for t in state.transfers) != state.payment.amount_transferred:
+            # Transfer rows of this payment were pruned by retention (the payment's own total is
+            # kept): planning without them would count its returns against too little and could
+            # transfer money again. An operator settles such a payment by hand.
+            logger.warning("payment %s: its transfer rows were pruned; not planned", charge_id)
+            return Settled()
         destination = state.transfers[0].stripe_account_id if state.transfers else None
         finished = await send(svc, state.returns, destination)
         if finished:

@@ -112,10 +112,9 @@ async def test_a_disputed_payment_waits_and_is_transferable_again_once_won(
     listed = await client.get(
         f"/api/connect/payments/{backend_stack.org_id}", headers=backend_stack.auth("owner")
     )
-    # Listed so its owners see why, with nothing to claim while the dispute stands.
-    [waiting] = listed.json()["payments"]
-    assert (waiting["dispute_status"], waiting["amount_remaining"]) == ("needs_response", 0)
-    assert (waiting["fee_amount"], waiting["net_amount"]) == (0, 0)
+    [held] = listed.json()["payments"]  # listed, so owners see why it waits; nothing to claim
+    assert (held["dispute_status"], held["amount_disputed"]) == ("needs_response", 4_000)
+    assert (held["amount_remaining"], held["fee_amount"], held["net_amount"]) == (0, 0, 0)
     refused = await _transfer(client, backend_stack, "t-1", charge)
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "source_disputed")
     assert await _returns(client, backend_stack) == []  # nothing was transferred

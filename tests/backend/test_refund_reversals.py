@@ -261,3 +261,26 @@ async def test_reconciliation_retries_a_debt_once_the_account_holds_money_again(
     assert [(line["kind"], line["amount"]) for line in debts["lines"]] == [("reversed", 9_000)]
     third = await client.post("/api/operator/reconcile", headers=operator)
     assert (third.json()["debts_owed"], third.json()["debts_recovered"]) == (0, 0)
+
+
+async def test_a_payment_whose_transfer_rows_were_pruned_is_not_planned(
+    client: httpx.AsyncClient,
+    backend_stack: BackendStack,
+    activated: Activated,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retention may prune a final transfer row; its payment keeps what was transferred. Planning
+    from the rows left would count the payment's returns against too little (and could transfer
+    money again), so the refund is acknowledged and left to an operator."""
+    await activated()
+    charge = await backend_stack.stripe.paid(backend_stack.org_id, 10_000)
+    for key in ("t-1", "t-2"):
+        r = await _transfer(client, backend_stack, key, charge, amount=5_000)
+        assert r.status_code == 201, r.text
+    await settle_webhooks(backend_stack)
+    backend_stack.worker.execute(
+        'DELETE FROM "connect_transfer" WHERE "idempotency_key" = ?', "t-1"
+    )
+    await _refund(backend_stack, charge)
+    assert await _returns(client, backend_stack) == []
+    assert "its transfer rows were pruned" in caplog.text

@@ -1,5 +1,5 @@
-"""An organization's payments under an open dispute stay in its earnings list (nothing left to
-transfer, its dispute named), so its owners see why; a lost dispute takes it off the list."""
+"""An organization's payments a dispute holds back stay in its earnings list (nothing left to
+transfer, its dispute named), so its owners see why it waits — or, lost, where it went."""
 
 from __future__ import annotations
 
@@ -43,12 +43,15 @@ async def test_a_payment_under_dispute_is_listed_with_nothing_to_transfer(
     assert (won["dispute_status"], won["amount_remaining"]) == ("won", 10000)
 
 
-async def test_a_payment_whose_dispute_was_lost_leaves_the_list(fresh_core: Core) -> None:
+async def test_a_payment_whose_dispute_was_lost_stays_listed_with_nothing_to_transfer(
+    fresh_core: Core,
+) -> None:
     org_id = make_org(fresh_core)
     assert (await fresh_core.post("payments/record", payment(org_id)))[0] == 200
     await _apply(fresh_core, "evt_open", "needs_response", 10000)
     await _apply(fresh_core, "evt_lost", "lost", 10000)
-    assert await _listed(fresh_core, org_id) == []
+    [lost] = await _listed(fresh_core, org_id)
+    assert (lost["dispute_status"], lost["amount_remaining"]) == ("lost", 0)
 
 
 async def test_a_fully_refunded_payment_under_dispute_is_not_listed(fresh_core: Core) -> None:

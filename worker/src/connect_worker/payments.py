@@ -81,16 +81,13 @@ _RECORD = {
 _RECORD_IF = _INSERT + "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE {condition} " + _UPSERT
 # What is left of a payment to transfer (SQL over its own columns, possibly aliased).
 LEFT = '"amount" - "amount_refunded" - "amount_disputed" - "amount_transferred"'
-# A payment under an open dispute is listed too (its `amount_remaining` is 0): its owners see
-# why it cannot be transferred rather than see it vanish. Once lost, it is gone for good.
-UNDER_DISPUTE = (
-    f"(NOT {NOT_DISPUTED} AND \"dispute_status\" != 'lost' "
-    'AND "amount" - "amount_refunded" - "amount_transferred" > 0)'
-)
 _UNTRANSFERRED = (
     f'SELECT {_SELECT} FROM "connect_payment" WHERE "organization_id" = ? '
     'AND "status" = \'succeeded\' AND "charge_id" IS NOT NULL '
-    f"AND (({LEFT} > 0 AND {NOT_DISPUTED}) OR {UNDER_DISPUTE}) "
+    # What is left to transfer; or, under a dispute not won, what would be left without it (the
+    # payment is listed, its `amount_remaining` 0, so owners see why it waits).
+    f'AND ({LEFT} > 0 OR (NOT {NOT_DISPUTED} AND "amount" - "amount_refunded" - '
+    '"amount_transferred" > 0)) '
     'ORDER BY "created" DESC, "payment_intent_id" LIMIT ?'
 )
 
@@ -192,8 +189,8 @@ MAX_PAYMENT_LIST = 100
 
 
 async def list_untransferred(deps: Deps, params: Params, body: None) -> list[Payment]:
-    """The organization's succeeded payments with something left to transfer, or held by an open
-    dispute, newest first."""
+    """The organization's succeeded payments with something left to transfer (or that a dispute
+    holds back), newest first."""
     org_id = path_param(params, "organization_id")
     if org_id is None:
         return []
