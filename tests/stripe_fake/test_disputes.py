@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+from stripe import RequestOptions
 
 from stripe_fake.config import DISPUTE_FEE
 from tests.fixtures.stripe import StripeFake, WebhookReceiver
+from tests.stripe_fake.conftest import new_account
 
 
 def _available(balance: stripe.Balance, currency: str = "usd") -> int:
@@ -203,4 +205,32 @@ async def test_dispute_events_are_delivered_signed_with_the_platform_secret(
         "charge.dispute.funds_withdrawn",
         "charge.dispute.closed",
         "charge.dispute.funds_reinstated",
+    ]
+
+
+async def test_a_dispute_on_a_direct_charge_debits_the_connected_account_and_is_its_own(
+    stripe_fake: StripeFake,
+) -> None:
+    async with stripe_fake.client() as client:
+        account = await new_account(client)
+        await stripe_fake.aio.complete_onboarding(account.id)
+        on_account: RequestOptions = {"stripe_account": account.id}
+        intent = await client.v1.payment_intents.create_async(
+            {"amount": 6_000, "currency": "usd", "payment_method": "pm_card_bypassPending",
+             "confirm": True},
+            on_account,
+        )  # fmt: skip
+        assert isinstance(intent.latest_charge, str)
+        opened = await stripe_fake.aio.open_dispute(intent.latest_charge)
+        theirs = await client.v1.disputes.retrieve_async(opened["id"], options=on_account)
+        with pytest.raises(stripe.InvalidRequestError) as not_platforms:
+            await client.v1.disputes.retrieve_async(opened["id"])
+        balance = await client.v1.balance.retrieve_async(options=on_account)
+    assert theirs.id == opened["id"]
+    assert not_platforms.value.code == "resource_missing"
+    assert _available(balance) == 6_000 - 6_000 - 1_500
+    disputes = [e for e in (await stripe_fake.aio.events())["events"] if "dispute" in e["type"]]
+    assert [(e["type"], e.get("account")) for e in disputes] == [
+        ("charge.dispute.created", account.id),
+        ("charge.dispute.funds_withdrawn", account.id),
     ]
