@@ -14,10 +14,8 @@ import logging
 from dataclasses import dataclass
 
 from backend.errors import ApiError
-from backend.return_flow import send, stripe_key
-from backend.return_models import ReturnRow
+from backend.return_flow import send
 from backend.services import Services
-from backend.stripe_errors import is_definitive
 
 logger = logging.getLogger("backend.returns")
 
@@ -26,41 +24,6 @@ logger = logging.getLogger("backend.returns")
 class Recovered:
     paid: int = 0  # minor units taken back
     owed: int = 0  # debts still owed after the attempt (rows)
-
-
-async def _reverse_part(
-    svc: Services, row: ReturnRow, *, transfer_id: str, amount: int
-) -> dict[str, object] | None:
-    """One Stripe reversal of `amount` of `transfer_id` for the debt `row` (already `pending`):
-    the `returns/complete` result, or None when Stripe's answer is unknown."""
-    try:
-        reversal = await svc.stripe.reverse_transfer(
-            transfer_id,
-            amount=amount,
-            key=stripe_key(row),
-            metadata={
-                "organization_id": row.organization_id,
-                "source_transaction": row.source_transaction,
-                "return_key": row.idempotency_key,
-                "debt_of_transfer": row.stripe_transfer_id,
-            },
-        )
-    except ApiError as exc:
-        if not is_definitive(exc):
-            return None
-        message = f"{exc.code}: {exc.message}"[:500]
-        return {
-            "idempotency_key": row.idempotency_key,
-            "status": "owed",
-            "failure_message": message,
-        }
-    return {
-        "idempotency_key": row.idempotency_key,
-        "status": "done",
-        "stripe_object_id": reversal.id,
-        "recovered_from": transfer_id,
-        "amount": amount,
-    }
 
 
 async def recover_from_transfer(
@@ -74,15 +37,14 @@ async def recover_from_transfer(
         take = min(debt.amount_owed, room - taken)
         if debt.currency != currency or take <= 0:
             continue
-        retried, row = await svc.worker.retry_return(debt.idempotency_key)
+        retried, row = await svc.worker.retry_return(
+            debt.idempotency_key, taking=(transfer_id, take)
+        )
         if not retried:
             continue  # another caller is paying it now
-        result = await _reverse_part(svc, row, transfer_id=transfer_id, amount=take)
-        if result is None:
-            logger.warning("debt %s: Stripe's answer unknown; left pending", row.idempotency_key)
-            break
-        await svc.worker.complete_returns([result])
-        if result["status"] == "done":
+        # Stripe's answer recorded; an unknown one raises, leaving the attempt for reconciliation.
+        [paid] = await send(svc, [row], None)
+        if paid.status == "done" or paid.amount_recovered > row.amount_recovered:
             taken += take
             logger.info(
                 "debt %s: %d taken from transfer %s", row.idempotency_key, take, transfer_id

@@ -108,22 +108,25 @@ def _metadata(row: ReturnRow) -> dict[str, str]:
 
 
 async def _send_one(
-    svc: Services, row: ReturnRow, destination: str | None, *, from_transfer: str | None = None
+    svc: Services, row: ReturnRow, destination: str | None
 ) -> dict[str, Any] | None:
     """Stripe's answer for one pending row as a `returns/complete` result; None when Stripe's
-    answer is not known (the row stays pending, the caller is retried)."""
+    answer is not known (the row stays pending, the caller is retried). A debt's attempt on a
+    later transfer takes the part recorded with it (`reversing_transfer`, `reversing_amount`)."""
     outstanding = row.amount - row.amount_reversed - row.amount_recovered - row.amount_forgiven
+    from_transfer = row.reversing_transfer
     try:
         if row.kind == "reversal":
             reversal = await svc.stripe.reverse_transfer(
                 from_transfer or row.stripe_transfer_id,
-                amount=outstanding,
+                amount=row.reversing_amount or outstanding,
                 key=stripe_key(row),
                 metadata=_metadata(row),
             )
             result: dict[str, Any] = {"status": "done", "stripe_object_id": reversal.id}
             if from_transfer is not None:
                 result["recovered_from"] = from_transfer
+                result["amount"] = row.reversing_amount
         else:
             transfer = await svc.stripe.create_transfer(
                 destination=destination or "",
@@ -149,18 +152,14 @@ async def _send_one(
 
 
 async def send(
-    svc: Services,
-    rows: Sequence[ReturnRow],
-    destination: str | None,
-    *,
-    from_transfer: str | None = None,
+    svc: Services, rows: Sequence[ReturnRow], destination: str | None
 ) -> tuple[ReturnRow, ...]:
     """Send pending rows and record Stripe's answers; raises (a retry finishes the rest) when
     any answer is unknown, after recording the known ones."""
     pending = [r for r in rows if r.status == "pending"]
     if not pending:
         return ()
-    results = [await _send_one(svc, r, destination, from_transfer=from_transfer) for r in pending]
+    results = [await _send_one(svc, r, destination) for r in pending]
     known = [r for r in results if r is not None]
     stored = tuple(await svc.worker.complete_returns(known)) if known else ()
     if len(known) < len(results):

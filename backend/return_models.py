@@ -43,6 +43,9 @@ class ReturnRow(ReturnFields, WorkerModel):
     cause_id: str
     idempotency_key: str
     attempts: int = 1
+    # The transfer the current attempt of a retried debt reverses, when not its own.
+    reversing_transfer: str | None = None
+    reversing_amount: int | None = None
 
 
 class DebtLineFields(BaseModel):

@@ -80,8 +80,14 @@ class ReturnCalls(WorkerTransport):
         body = {"results": list(results)}
         return (await self._post("/api/internal/returns/complete", _Returns, body)).returns
 
-    async def retry_return(self, idempotency_key: str) -> tuple[bool, ReturnRow]:
-        body = {"idempotency_key": idempotency_key}
+    async def retry_return(
+        self, idempotency_key: str, *, taking: tuple[str, int] | None = None
+    ) -> tuple[bool, ReturnRow]:
+        """Another attempt at a debt: of its own transfer, or `taking` (transfer, amount) of a
+        later one."""
+        body: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if taking is not None:
+            body["reversing_transfer"], body["reversing_amount"] = taking
         reply = await self._post("/api/internal/returns/retry", _Retried, body)
         return reply.retried, reply.row
 

@@ -1310,6 +1310,20 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         post("retry the debt", "returns/retry", {"idempotency_key": "debt:evt_r:ch_1Diff"}),
         post("retry, unknown", "returns/retry", {"idempotency_key": "nope"}),
         post(
+            "retry, half an attempt on a later transfer",
+            "returns/retry",
+            {"idempotency_key": "debt:evt_r:ch_1Diff", "reversing_transfer": "tr_later"},
+        ),
+        post(
+            "retry a settled row on a later transfer (nothing to retry)",
+            "returns/retry",
+            {
+                "idempotency_key": "reversal:evt_r:tr_4",
+                "reversing_transfer": "tr_later",
+                "reversing_amount": 100,
+            },
+        ),
+        post(
             "recover the debt from a later transfer",
             "returns/complete",
             {

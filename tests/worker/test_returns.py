@@ -310,3 +310,24 @@ async def test_a_debt_recovered_in_part_stays_owed_for_the_rest(fresh_core: Core
         ("recovered", 5000),
         ("recovered", 4000),
     ]
+
+
+async def test_a_debts_attempt_on_a_later_transfer_is_recorded_with_the_part_it_takes(
+    fresh_core: Core,
+) -> None:
+    org_id = make_org(fresh_core)
+    await _transferred(fresh_core, org_id)
+    await fresh_core.post("returns/reserve", reserve(0, part("debt:b", 9000, status="owed")))
+    half = {"idempotency_key": "debt:b", "reversing_transfer": "tr_Next"}
+    status, body = await fresh_core.post("returns/retry", half)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    status, body = await fresh_core.post("returns/retry", {**half, "reversing_amount": 3000})
+    assert status == 200
+    row = body["row"]
+    assert (row["status"], row["reversing_transfer"], row["reversing_amount"]) == (
+        "pending",
+        "tr_Next",
+        3000,
+    )
+    status, debts = await fresh_core.call("GET", "/api/internal/debts")
+    assert [d["idempotency_key"] for d in debts["debts"]] == ["debt:b"]  # pending: resent later

@@ -53,6 +53,8 @@ class Return(NamedTuple):
     amount_forgiven: int
     amount_owed: int
     attempts: int
+    reversing_transfer: str | None
+    reversing_amount: int | None
     failure_message: str | None
     created_at: str
     updated_at: str
@@ -332,9 +334,18 @@ async def complete_returns(deps: Deps, params: Params, body: Body) -> Completed:
 
 _RETRY = (
     'UPDATE "connect_return" SET "status" = \'pending\', "attempts" = "attempts" + 1, '
-    '"updated_at" = ? WHERE "idempotency_key" = ? AND "status" = \'owed\''
+    '"reversing_transfer" = ?, "reversing_amount" = ?, "updated_at" = ? '
+    'WHERE "idempotency_key" = ? AND "status" = \'owed\''
 )
 _BY_KEY = f'{_SELECT} WHERE "idempotency_key" = ?'
+
+
+RETRY_FIELDS: dict[str, Field] = {
+    "idempotency_key": required(IDEMPOTENCY_KEY),
+    # The transfer this attempt reverses when it is not the row's own (a later one).
+    "reversing_transfer": optional(nullable(string(pattern=r"tr_[A-Za-z0-9_]{1,100}"))),
+    "reversing_amount": optional(nullable(integer(min_value=1, max_value=10**12))),
+}
 
 
 class Retried(NamedTuple):
@@ -347,9 +358,11 @@ async def retry_return(deps: Deps, params: Params, body: Body) -> Retried:
     to the organization the debt is recovered from)."""
     key = body["idempotency_key"]
     db = deps.db
-    updated, stored = await db.batch(
-        [db.prepare(_RETRY).bind(iso_ms(deps.now()), key), db.prepare(_BY_KEY).bind(key)]
-    )
+    later, amount = body.get("reversing_transfer"), body.get("reversing_amount")
+    if (later is None) != (amount is None):
+        raise invalid("Send both of `reversing_transfer` and `reversing_amount`, or neither.")
+    retry = db.prepare(_RETRY).bind(later, amount, iso_ms(deps.now()), key)
+    updated, stored = await db.batch([retry, db.prepare(_BY_KEY).bind(key)])
     if stored.first_row is None:
         raise ApiError("return_not_found", "No return has this idempotency key.")
     return Retried(updated.changes > 0, to_model(stored.first_row))
@@ -419,7 +432,7 @@ ROUTES = {
     ("GET", "/returns/{charge_id}"): Route(returns_state),
     ("POST", "/returns/reserve"): Route(reserve_returns, RESERVE_FIELDS),
     ("POST", "/returns/complete"): Route(complete_returns, COMPLETE_FIELDS),
-    ("POST", "/returns/retry"): Route(retry_return, {"idempotency_key": required(IDEMPOTENCY_KEY)}),
+    ("POST", "/returns/retry"): Route(retry_return, RETRY_FIELDS),
     ("GET", "/debts/{organization_id}"): Route(organization_debts),
     ("GET", "/debts"): Route(all_debts),
 }
