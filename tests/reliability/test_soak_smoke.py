@@ -37,7 +37,7 @@ def test_a_short_soak_run_holds_its_load_and_passes_the_d1_audit() -> None:
     assert proc.returncode == 0, out
     assert "soak: 400 requests" in out
     assert "errors: 0 (0.00 %)" in out
-    assert out.count("  PASS  ") == 11, out  # 6 for the load, 5 for the money-back phase
+    assert out.count("  PASS  ") == 11, out  # six for the load, five for the money-back phase
     assert "payments kept their net share of what is left" in out
     assert "FAIL" not in out
     assert "soak passed" in out

@@ -273,7 +273,9 @@ _PAID_LINE = (
 )
 _DONE = (
     f'UPDATE "connect_return" SET "status" = CASE WHEN {OUTSTANDING} - {_TAKE} <= 0 '
-    "THEN 'done' ELSE 'owed' END, \"stripe_object_id\" = ?1, "
+    "THEN 'done' ELSE 'owed' END, "
+    # The row's own Stripe object is its first attempt's; a debt's later payments are its lines.
+    '"stripe_object_id" = CASE WHEN "attempts" > 1 THEN "stripe_object_id" ELSE ?1 END, '
     f'"amount_reversed" = "amount_reversed" + CASE WHEN ?6 = 0 THEN {_TAKE} ELSE 0 END, '
     f'"amount_recovered" = "amount_recovered" + CASE WHEN ?6 = 1 THEN {_TAKE} ELSE 0 END, '
     '"failure_message" = NULL, "updated_at" = ?3 '
