@@ -135,8 +135,11 @@ _INSERT_PART = (
     '"created_at", "updated_at") '
     'SELECT p."organization_id", p."charge_id", ?1, ?2, ?3, ?4, ?5, ?6, p."currency", ?7, ?8, ?8 '
     'FROM "connect_payment" AS p WHERE p."charge_id" = ?9 AND p."returns_version" = ?10 '
-    'AND EXISTS (SELECT 1 FROM "connect_transfer" AS t WHERE t."stripe_transfer_id" = ?1 '
+    'AND (EXISTS (SELECT 1 FROM "connect_transfer" AS t WHERE t."stripe_transfer_id" = ?1 '
     'AND t."source_transaction" = p."charge_id") '
+    # ... or the transfer a reinstatement of this payment made (reversible in its turn).
+    'OR EXISTS (SELECT 1 FROM "connect_return" AS r WHERE r."stripe_object_id" = ?1 '
+    'AND r."kind" = \'reinstatement\' AND r."source_transaction" = p."charge_id")) '
     'ON CONFLICT ("idempotency_key") DO NOTHING'
 )
 _FORGIVE_LINE = (
