@@ -42,6 +42,7 @@ class Returned:
     amount_reversed: int
     amount_forgiven: int
     amount_owed: int
+    stripe_object_id: str | None = None  # a reinstatement's transfer: reversible in its turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +134,16 @@ def plan(
 def _reversals(
     delta: int, transfers: Sequence[Transferred], returns: Sequence[Returned]
 ) -> tuple[Part, ...]:
-    """`delta` spread over the transfers, newest first (each up to what it can still give); what
-    none can give is a debt on the newest."""
+    """`delta` spread over the transfers, newest first (each up to what it can still give) —
+    the transfers made again after a dispute won or a refund that failed first, since they are
+    the newest; what none can give is a debt on the newest."""
+    again = [
+        Transferred(r.stripe_object_id, r.amount, r.amount, 0)
+        for r in returns
+        if r.kind == "reinstatement" and r.status == "done" and r.stripe_object_id
+    ]
     parts: list[Part] = []
-    for transfer in reversed(transfers):
+    for transfer in [*reversed(again), *reversed(transfers)]:
         take = min(delta, _reversible(transfer, returns))
         if take > 0:
             parts.append(Part("reversal", transfer.stripe_transfer_id, take))

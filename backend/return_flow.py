@@ -67,6 +67,7 @@ def _returned(rows: Sequence[ReturnRow]) -> list[Returned]:
             r.amount_reversed,
             r.amount_forgiven,
             r.amount_owed,
+            r.stripe_object_id if r.kind == "reinstatement" else None,
         )
         for r in rows
     ]

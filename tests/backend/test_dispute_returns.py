@@ -128,3 +128,29 @@ async def test_a_disputed_payment_waits_and_is_transferable_again_once_won(
     assert (payment["fee_amount"], payment["net_amount"]) == (1_000, 9_000)
     r = await _transfer(client, backend_stack, "t-2", charge)
     assert (r.status_code, r.json()["net_amount"]) == (201, 9_000)
+
+
+async def test_a_refund_after_a_won_dispute_reverses_the_money_transferred_again(
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+) -> None:
+    account = await activated()
+    before = await _balances(backend_stack, account)
+    charge, _, dispute_id = await _disputed_after_transfer(client, backend_stack)
+    await _settled_returns(client, backend_stack, 1)
+    await backend_stack.stripe.aio.close_dispute(dispute_id, "won")
+    rows = await _settled_returns(client, backend_stack, 2)
+    again = next(r for r in rows if r["kind"] == "reinstatement")
+    async with backend_stack.stripe.client() as sdk:
+        await sdk.v1.refunds.create_async({"charge": charge})
+    rows = await _settled_returns(client, backend_stack, 3)
+    last = rows[0]
+    assert (last["kind"], last["cause"], last["status"], last["amount"]) == (
+        "reversal",
+        "refund",
+        "done",
+        9_000,
+    )
+    assert last["stripe_transfer_id"] == again["stripe_object_id"]  # not a debt
+    platform, theirs = await _balances(backend_stack, account)
+    assert theirs == before[1]
+    assert platform - before[0] == -1_500  # only the dispute fee

@@ -169,3 +169,126 @@ def test_the_platform_is_never_short_and_nothing_exceeds_the_net(refunded: int, 
     assert kept * gross <= net * covered
     assert (kept + 1) * gross > net * covered or kept == net
     assert 0 <= back <= net
+
+
+# --- any sequence of events ------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from backend.money_back import Plan  # noqa: E402
+
+
+def _apply(plan_: Plan, rows: list[Returned], *, refuse: bool) -> list[Returned]:
+    """The plan as Stripe answers it: every reversal made (or refused: a debt), every
+    reinstatement made, every forgiveness recorded."""
+    out = list(rows)
+    for f in plan_.forgive:
+        i = next(n for n, r in enumerate(out) if r.id == f.return_id)
+        r = out[i]
+        owed = r.amount_owed - f.amount
+        out[i] = Returned(
+            r.id, r.stripe_transfer_id, r.kind, "owed" if owed else "done", r.amount,
+            r.amount_reversed, r.amount_forgiven + f.amount, owed,
+        )  # fmt: skip
+    for p in plan_.parts:
+        rid = len(out) + 1
+        if p.kind == "reinstatement":
+            again = f"tr_again_{rid}"
+            out.append(
+                Returned(
+                    rid, p.stripe_transfer_id, "reinstatement", "done", p.amount, 0, 0, 0, again
+                )
+            )
+        elif refuse or p.status == "owed":
+            out.append(
+                Returned(rid, p.stripe_transfer_id, "reversal", "owed", p.amount, 0, 0, p.amount)
+            )
+        else:
+            out.append(
+                Returned(rid, p.stripe_transfer_id, "reversal", "done", p.amount, p.amount, 0, 0)
+            )
+    return out
+
+
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["refund", "refund_fails", "dispute", "dispute_won", "dispute_lost"]),
+        st.integers(min_value=1, max_value=10_000),
+        st.booleans(),  # Stripe refuses the reversals (the money was paid out)
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    grosses=st.lists(st.integers(min_value=1, max_value=5_000), min_size=1, max_size=3),
+    percent=st.sampled_from([0, 2.9, 10, 33.33]),
+    events=events,
+)
+def test_after_any_events_the_organization_keeps_exactly_its_share_and_nothing_twice(
+    grosses: list[int], percent: float, events: list[tuple[str, int, bool]]
+) -> None:
+    from backend.fees import compute_fee
+
+    amount = 10_000
+    transfers: list[Transferred] = []
+    for n, gross in enumerate(grosses[: len(grosses)]):
+        if sum(t.gross for t in transfers) + gross > amount:
+            break
+        net = compute_fee(gross, percent=percent, currency="usd").net_amount
+        transfers.append(tr(f"tr_{n}", gross, net))
+    refunded = disputed = 0
+    dispute_open = dispute_closed = False
+    rows: list[Returned] = []
+    for kind, size, refuse in events:
+        if kind == "refund":
+            refunded = min(amount - disputed, refunded + size)
+        elif kind == "refund_fails":
+            refunded = max(0, refunded - size)
+        elif kind == "dispute" and not dispute_open and not dispute_closed:
+            disputed, dispute_open = min(size, amount - refunded), True
+        elif kind == "dispute_won" and dispute_open:
+            disputed, dispute_open, dispute_closed = 0, False, True
+        elif kind == "dispute_lost" and dispute_open:
+            dispute_open, dispute_closed = False, True
+        planned = plan(
+            amount=amount, refunded=refunded, disputed=disputed, transfers=transfers, returns=rows
+        )
+        rows = _apply(planned, rows, refuse=refuse)
+        again = plan(
+            amount=amount, refunded=refunded, disputed=disputed, transfers=transfers, returns=rows
+        )
+        # Settled: the same state plans nothing more (a redelivered event moves nothing).
+        assert again.empty
+        net = sum(t.net for t in transfers)
+        kept = kept_net(amount, amount - refunded - disputed, transfers)
+        back = sum(r.amount - r.amount_forgiven for r in rows if r.kind == "reversal")
+        sent_again = sum(r.amount for r in rows if r.kind == "reinstatement")
+        assert back - sent_again == net - kept  # owed counts as back until it is paid
+        # Never asked back beyond what the transfers paid, counting what was sent again.
+        assert back <= net + sent_again
+        for t in transfers:
+            made = sum(
+                r.amount_reversed
+                for r in rows
+                if r.kind == "reversal" and r.stripe_transfer_id == t.stripe_transfer_id
+            )
+            assert made <= t.net
+        for r in rows:
+            if r.kind == "reinstatement":
+                taken = sum(
+                    x.amount_reversed for x in rows if x.stripe_transfer_id == r.stripe_object_id
+                )
+                assert taken <= r.amount
+
+
+def test_money_transferred_again_is_what_a_later_refund_reverses_first() -> None:
+    transfers = [tr("tr_a", 10_000, 9_000, reversed_at_stripe=9_000)]
+    rows = [
+        rev(1, "tr_a", 9_000),
+        Returned(2, "tr_a", "reinstatement", "done", 9_000, 0, 0, 0, stripe_object_id="tr_again"),
+    ]
+    result = plan(amount=10_000, refunded=10_000, disputed=0, transfers=transfers, returns=rows)
+    assert result.parts == (Part("reversal", "tr_again", 9_000),)  # not a debt

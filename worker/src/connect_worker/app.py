@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from connect_worker import (
+    debts,
     disputes,
     health,
     history,
@@ -47,6 +48,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         retention,
         reconciliation,
         returns,
+        debts,
         disputes,
     )
     for (method, path), route in table.ROUTES.items()

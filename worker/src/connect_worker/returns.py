@@ -17,8 +17,6 @@ from connect_worker.clock import iso_ms
 from connect_worker.d1 import D1Statement, Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
-from connect_worker.ledger import ORG_EXISTS
-from connect_worker.organizations import organization_not_found
 from connect_worker.route import ID, IDEMPOTENCY_KEY, Body, Params, Route, path_param
 from connect_worker.validation import (
     Field,
@@ -70,8 +68,8 @@ class DebtLine(NamedTuple):
 
 
 COLUMNS = tuple(name for name in Return._fields if name != "amount_owed")
-_SELECT = f'SELECT {quoted(COLUMNS)} FROM "connect_return"'
-_LINES = f'SELECT {quoted(DebtLine._fields)} FROM "connect_debt_line"'
+SELECT_RETURNS = f'SELECT {quoted(COLUMNS)} FROM "connect_return"'
+SELECT_LINES = f'SELECT {quoted(DebtLine._fields)} FROM "connect_debt_line"'
 OUTSTANDING = '"amount" - "amount_reversed" - "amount_recovered" - "amount_forgiven"'
 MAX_PARTS = 20
 
@@ -84,7 +82,7 @@ def to_model(row: Row) -> Return:
     return Return._make(owed if n == "amount_owed" else row.get(n) for n in Return._fields)
 
 
-def _line(row: Row) -> DebtLine:
+def line_of(row: Row) -> DebtLine:
     return DebtLine._make(row.get(n) for n in DebtLine._fields)
 
 
@@ -105,7 +103,7 @@ _TRANSFERS_OF = (
     f'{transfers.LEDGER.select} WHERE "source_transaction" = ? AND "status" != \'failed\' '
     'ORDER BY "id"'
 )
-_RETURNS_OF = f'{_SELECT} WHERE "source_transaction" = ? ORDER BY "id"'
+_RETURNS_OF = f'{SELECT_RETURNS} WHERE "source_transaction" = ? ORDER BY "id"'
 
 
 async def returns_state(deps: Deps, params: Params, body: None) -> ReturnsState:
@@ -137,8 +135,11 @@ _INSERT_PART = (
     '"created_at", "updated_at") '
     'SELECT p."organization_id", p."charge_id", ?1, ?2, ?3, ?4, ?5, ?6, p."currency", ?7, ?8, ?8 '
     'FROM "connect_payment" AS p WHERE p."charge_id" = ?9 AND p."returns_version" = ?10 '
-    'AND EXISTS (SELECT 1 FROM "connect_transfer" AS t WHERE t."stripe_transfer_id" = ?1 '
+    'AND (EXISTS (SELECT 1 FROM "connect_transfer" AS t WHERE t."stripe_transfer_id" = ?1 '
     'AND t."source_transaction" = p."charge_id") '
+    # ... or the transfer a reinstatement of this payment made (reversible in its turn).
+    'OR EXISTS (SELECT 1 FROM "connect_return" AS r WHERE r."stripe_object_id" = ?1 '
+    'AND r."kind" = \'reinstatement\' AND r."source_transaction" = p."charge_id")) '
     'ON CONFLICT ("idempotency_key") DO NOTHING'
 )
 _FORGIVE_LINE = (
@@ -236,7 +237,9 @@ async def reserve_returns(deps: Deps, params: Params, body: Body) -> Reserved:
     marks = ", ".join("?" for _ in keys) or "NULL"
     statements += [
         db.prepare(_BUMP).bind(now_iso, charge, version),
-        db.prepare(f'{_SELECT} WHERE "idempotency_key" IN ({marks}) ORDER BY "id"').bind(*keys),
+        db.prepare(f'{SELECT_RETURNS} WHERE "idempotency_key" IN ({marks}) ORDER BY "id"').bind(
+            *keys
+        ),
         db.prepare(payments.BY_CHARGE).bind(charge),
     ]
     results = await db.batch(statements)
@@ -328,7 +331,9 @@ async def complete_returns(deps: Deps, params: Params, body: Body) -> Completed:
     keys = [r["idempotency_key"] for r in results]
     marks = ", ".join("?" for _ in keys)
     statements.append(
-        deps.db.prepare(f'{_SELECT} WHERE "idempotency_key" IN ({marks}) ORDER BY "id"').bind(*keys)
+        deps.db.prepare(
+            f'{SELECT_RETURNS} WHERE "idempotency_key" IN ({marks}) ORDER BY "id"'
+        ).bind(*keys)
     )
     stored = (await deps.db.batch(statements))[-1]
     return Completed([to_model(r) for r in stored.rows])
@@ -339,7 +344,7 @@ _RETRY = (
     '"reversing_transfer" = ?, "reversing_amount" = ?, "updated_at" = ? '
     'WHERE "idempotency_key" = ? AND "status" = \'owed\''
 )
-_BY_KEY = f'{_SELECT} WHERE "idempotency_key" = ?'
+_BY_KEY = f'{SELECT_RETURNS} WHERE "idempotency_key" = ?'
 
 
 RETRY_FIELDS: dict[str, Field] = {
@@ -370,71 +375,9 @@ async def retry_return(deps: Deps, params: Params, body: Body) -> Retried:
     return Retried(updated.changes > 0, to_model(stored.first_row))
 
 
-# --- debts ------------------------------------------------------------------------------------
-
-MAX_DEBTS = 100
-MAX_ALL_DEBTS = 200
-_ORG_DEBTS = f'{_SELECT} WHERE "organization_id" = ? AND "status" = \'owed\' ORDER BY "id" LIMIT ?'
-_ORG_OWED = (
-    f'SELECT "currency", SUM({OUTSTANDING}) AS "amount" FROM "connect_return" '
-    'WHERE "organization_id" = ? AND "status" = \'owed\' GROUP BY "currency" '
-    'ORDER BY "currency"'
-)
-_ORG_LINES = f'{_LINES} WHERE "organization_id" = ? ORDER BY "id" DESC LIMIT ?'
-# Debts, and reversals still waiting for Stripe's answer: what reconciliation finishes.
-_ALL_DEBTS = (
-    f"{_SELECT} WHERE \"status\" = 'owed' "
-    'OR ("status" = \'pending\' AND "kind" = \'reversal\') ORDER BY "id" LIMIT ?'
-)
-
-
-class Owed(NamedTuple):
-    amount: int
-    currency: str
-
-
-class OrganizationDebts(NamedTuple):
-    debts: list[Return]
-    owed: list[Owed]
-    lines: list[DebtLine]
-
-
-async def organization_debts(deps: Deps, params: Params, body: None) -> OrganizationDebts:
-    org_id = path_param(params, "organization_id")
-    if org_id is None:
-        raise organization_not_found()
-    db = deps.db
-    exists, debts, owed, lines = await db.batch(
-        [
-            db.prepare(ORG_EXISTS).bind(org_id),
-            db.prepare(_ORG_DEBTS).bind(org_id, MAX_DEBTS),
-            db.prepare(_ORG_OWED).bind(org_id),
-            db.prepare(_ORG_LINES).bind(org_id, MAX_DEBTS),
-        ]
-    )
-    if not exists.rows:
-        raise organization_not_found()
-    return OrganizationDebts(
-        [to_model(r) for r in debts.rows],
-        [Owed(int(r["amount"]), str(r["currency"])) for r in owed.rows if int(r["amount"]) > 0],
-        [_line(r) for r in lines.rows],
-    )
-
-
-class AllDebts(NamedTuple):
-    debts: list[Return]
-
-
-async def all_debts(deps: Deps, params: Params, body: None) -> AllDebts:
-    rows = await deps.db.prepare(_ALL_DEBTS).bind(MAX_ALL_DEBTS).all()
-    return AllDebts([to_model(r) for r in rows])
-
-
 ROUTES = {
     ("GET", "/returns/{charge_id}"): Route(returns_state),
     ("POST", "/returns/reserve"): Route(reserve_returns, RESERVE_FIELDS),
     ("POST", "/returns/complete"): Route(complete_returns, COMPLETE_FIELDS),
     ("POST", "/returns/retry"): Route(retry_return, RETRY_FIELDS),
-    ("GET", "/debts/{organization_id}"): Route(organization_debts),
-    ("GET", "/debts"): Route(all_debts),
 }
