@@ -94,6 +94,15 @@ def compute_fee(
     In three-decimal currencies the fee rounds half-up to a multiple of 10 *after* the fixed part
     is added: the fixed part is a platform-wide count of minor units that need not end in 0, and
     a fee that does not leaves a net amount Stripe refuses to transfer.
+
+    The fee floor: a fee that is owed at all (percent or fixed part above 0) is at least one step
+    of the currency, so splitting a payment into crumbs never makes its fee round to 0 (25
+    transfers of 4 öre out of 10.00 SEK at 10% used to cost nothing). A floor rather than a
+    per-currency minimum transfer derived from Stripe's minimum charge amounts: Stripe publishes
+    those for its settlement currencies only (a charge in any other currency must be worth about
+    $0.50 at the day's rate, which no constant can say), while the floor needs no table and no
+    rate and holds in every currency, zero- and three-decimal ones included. `MIN_TRANSFER_AMOUNTS`
+    stays, for the currencies it lists, as the smallest transfer the platform wants to make.
     """
     code = normalise_currency(currency)
     validate_amount(gross_amount, code)
@@ -103,6 +112,10 @@ def compute_fee(
     unrounded = Decimal(gross_amount) * _to_decimal(percent) / 100 + fixed_amount
     rounded = (unrounded / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
     fee = min(max(int(rounded), 0), gross_amount)
+    if fee == 0 and (unrounded > 0):
+        # No free crumbs: while the organization pays a fee at all, no transfer's fee rounds to
+        # nothing — one step of the currency (1 minor unit; 10 in three-decimal currencies).
+        fee = min(int(step), gross_amount)
     return FeeBreakdown(
         gross_amount=gross_amount, fee_amount=fee, net_amount=gross_amount - fee, currency=code
     )

@@ -153,6 +153,9 @@ class PaymentFields(BaseModel):
     amount_refunded: int = 0
     amount_transferred: int = 0
     amount_remaining: int = 0
+    # Funds a dispute withdrew and that were not reinstated; the dispute's status at Stripe.
+    amount_disputed: int = 0
+    dispute_status: str | None = None
     currency: str
     created: int
 
@@ -234,7 +237,12 @@ class PaymentIntentReply(OrgReply):
 
 
 class PaymentReply(PaymentFields, Reply):
+    """A payment with the transfer of what is left of it previewed: the platform's fee and the
+    net the organization would receive (0 and 0 when nothing can be transferred)."""
+
     sent_whole = True
+    fee_amount: int
+    net_amount: int
 
 
 class PaymentsReply(OrgReply):
@@ -379,3 +387,6 @@ class ReconcileReply(Reply):
     events: ReplayCounts
     scopes: int
     errors: list[str]
+    # Debts to the platform retried: minor units taken back, and debts still owed after the run.
+    debts_recovered: int = 0
+    debts_owed: int = 0

@@ -2,7 +2,9 @@
 the events Stripe could not deliver. Run by `python -m backend.reconcile` (cron, by hand) and
 `POST /api/operator/reconcile`.
 
-It never sends money. A `pending` transfer or `reserved` payout is looked up at Stripe by the
+It never sends money to an organization; it takes back what one owes (`debt_recovery`: debts
+retried against their transfers, reversals whose answer was never heard sent again with their
+keys). A `pending` transfer or `reserved` payout is looked up at Stripe by the
 ledger metadata we put on every object (`LedgerTag`): found → the row takes it through the same
 Worker writes a webhook uses; absent and older than `reconcile_absent_after_seconds` (past
 Stripe's idempotency window and our own resend limit, so no request can still make it) → refused,
@@ -26,6 +28,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from backend.debt_recovery import retry_debts
 from backend.errors import ApiError
 from backend.models import ReconciledRow, ReconcileReply, ReplayCounts, WebhookReply
 from backend.money_operation import LedgerTag, epoch_seconds
@@ -56,6 +59,7 @@ class _Report:
     events: dict[str, int] = field(default_factory=dict)
     scopes: int = 0
     errors: list[str] = field(default_factory=list)
+    debts: tuple[int, int] = (0, 0)  # (taken back, still owed)
 
     def count(self, what: str) -> None:
         self.events[what] = self.events.get(what, 0) + 1
@@ -66,6 +70,8 @@ class _Report:
             events=ReplayCounts(**self.events),
             scopes=self.scopes,
             errors=self.errors,
+            debts_recovered=self.debts[0],
+            debts_owed=self.debts[1],
         )
 
 
@@ -122,6 +128,12 @@ class Reconciler:
             await self._settle(_TRANSFERS, unsettled.transfers, report)
             await self._settle(_PAYOUTS, unsettled.payouts, report)
         await self._replay_events(report)
+        try:
+            recovered = await retry_debts(self.svc)
+        except ApiError as exc:
+            report.errors.append(f"debts: {exc.code}")
+        else:
+            report.debts = (recovered.paid, recovered.owed)
         return report.reply()
 
     # --- Stripe calls, with backoff on 429 ----------------------------------------------------

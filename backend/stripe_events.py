@@ -169,9 +169,17 @@ class _IntentSource(_Strict):
     id: Annotated[str, StringConstraints(pattern=r"^(pi_|ch_)")]
 
 
+class _RefundSource(_Strict):
+    object: Literal["refund"]
+    charge: Annotated[str, StringConstraints(pattern=r"^ch_")]
+
+
 def parse_payment_source(obj: Mapping[str, Any]) -> str | None:
-    """The payment a `payment_intent.*` or `charge.*` event is about, or None when the payload
-    names none we made (the payment itself is then re-read from Stripe by that id)."""
+    """The payment a `payment_intent.*`, `charge.*` or `refund.*` event is about, or None when
+    the payload names none we made (the payment itself is then re-read from Stripe by that id)."""
+    if obj.get("object") == "refund":
+        refund = _safe(obj, TypeAdapter(_RefundSource))
+        return None if refund is None else refund.charge
     if obj.get("object") == "charge":
         charge = _safe(obj, TypeAdapter(_ChargeSource))
         return None if charge is None else charge.payment_intent

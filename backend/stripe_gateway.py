@@ -46,6 +46,7 @@ from backend.stripe_models import (
     StripePayout,
     StripeTransfer,
 )
+from backend.stripe_returns import ReversalCalls
 
 logger = logging.getLogger("backend.stripe")
 
@@ -102,7 +103,7 @@ def _account(obj: stripe.Account) -> StripeAccount:
     )
 
 
-class ConnectStripe:
+class ConnectStripe(ReversalCalls):
     """One configured `StripeClient` (async, aiohttp) and the Connect operations we use."""
 
     def __init__(

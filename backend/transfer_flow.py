@@ -11,9 +11,11 @@ derived from (charge, n-th transfer of it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from backend.debt_recovery import recover_from_transfer
 from backend.errors import ApiError, Conflict, InvalidRequest
 from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.models import TransferRequest
@@ -25,6 +27,7 @@ from backend.worker_client import WorkerError
 from backend.worker_models import LedgerTransfer, Organization, Payment
 
 Initiator = Literal["member", "platform", "operator", "automatic"]
+logger = logging.getLogger("backend.transfers")
 
 
 def _source_not_found() -> ApiError:
@@ -94,6 +97,18 @@ def _gross_of(svc: Services, body: TransferRequest, left: int, currency: str) ->
     return gross
 
 
+def _refuse_returned(recorded: Payment) -> None:
+    """A payment whose money went back to the customer, or that a dispute holds, is not the
+    organization's to transfer (what is left of a partly refunded one still is)."""
+    if recorded.disputed:
+        raise Conflict(
+            code="source_disputed",
+            message="This payment is disputed: it cannot be transferred while the dispute stands.",
+        )
+    if recorded.amount_refunded >= recorded.amount:
+        raise Conflict(code="source_refunded", message="This payment was refunded in full.")
+
+
 def stripe_key(row: LedgerTransfer) -> str:
     """A payment's n-th transfer has one Stripe key whoever asks for it: two requests that both
     got past the ledger (they cannot) would still move the money once."""
@@ -135,6 +150,7 @@ async def _amounts(svc: Services, org: Organization, body: TransferRequest) -> d
         payment = await _payment_for(svc, org, body)
         currency = payment.currency
         recorded = await _recorded(svc, org, payment)
+        _refuse_returned(recorded)
         gross = _gross_of(svc, body, recorded.amount_remaining, currency)
     try:
         validate_amount(gross, currency)
@@ -240,5 +256,22 @@ async def transfer(
     body: TransferRequest,
     initiated_by: Initiator,
 ) -> Outcome[LedgerTransfer]:
-    """Reserve and send (or replay) the transfer under (organization, idempotency key)."""
-    return await perform(TransferOperation(initiated_by), svc, org, body, key=key)
+    """Reserve and send (or replay) the transfer under (organization, idempotency key); a new
+    transfer first pays what the organization owes the platform (`debt_recovery`)."""
+    outcome = await perform(TransferOperation(initiated_by), svc, org, body, key=key)
+    row = outcome.row
+    if row.status == "succeeded" and row.stripe_transfer_id and row.owed > 0:
+        try:
+            await recover_from_transfer(
+                svc,
+                org.id,
+                transfer_id=row.stripe_transfer_id,
+                currency=row.currency,
+                room=row.net_amount,
+            )
+        except ApiError as exc:
+            # The transfer stands; the debt stays owed (or its part pending) for reconciliation.
+            logger.warning(
+                "transfer %s: debts not recovered (%s)", row.stripe_transfer_id, exc.code
+            )
+    return outcome

@@ -18,6 +18,7 @@ from backend.errors import ApiError, UpstreamError
 from backend.event_ordering import Order, order
 from backend.models import TransferRequest
 from backend.money_operation import LedgerTag
+from backend.return_flow import settle_payment
 from backend.services import Services
 from backend.status_mapping import organization_fields
 from backend.stripe_events import (
@@ -54,6 +55,10 @@ class Event:
     looked_up: str | None = None
     organization: Organization | None = None
     watermark: float | None = None
+
+
+# Refund events read as the charge now stands: a refund that failed lowered what is refunded.
+REFUND_RETURNED = frozenset(["refund.updated", "refund.failed", "charge.refund.updated"])
 
 
 class ClaimCompleted:
@@ -249,7 +254,9 @@ def _transfer_origin(transfer: TransferObject) -> TransferOrigin | None:
 async def _payment(svc: Services, event: Event) -> ClaimCompleted | None:
     """A payment the platform collected: re-read it from Stripe (the payload may be stale or
     forged by nobody but Stripe — still, the read is the truth), record it for the organization
-    its metadata names with the claim's completion in one Worker call, and, on
+    its metadata names with the claim's completion in one Worker call; on a refund event of a
+    payment with transfers, hold the claim and bring its transfers back to what the organization
+    may keep (`return_flow`); and, on
     `payment_intent.succeeded` for an organization that transfers automatically, hold the claim,
     transfer it through the same flow an owner's claim takes, and complete after the transfer.
     The idempotency key is the PaymentIntent's, so a redelivered event finishes or replays the
@@ -268,11 +275,14 @@ async def _payment(svc: Services, event: Event) -> ClaimCompleted | None:
         and payment.status == "succeeded"
         and payment.charge_id is not None
     )
+    refund = event.type != "payment_intent.succeeded"
     try:
         applied = await svc.worker.apply_payment(
             payment.record(payment.organization_id),
             claim=(event.id, event.claim_id),
             hold_if_auto_transfer=may_transfer,
+            hold_if_transferred=refund and payment.charge_id is not None,
+            refunds_exact=event.type in REFUND_RETURNED,
         )
     except WorkerError as exc:
         if exc.code == "claim_lost" or exc.status not in (404, 409):
@@ -284,6 +294,11 @@ async def _payment(svc: Services, event: Event) -> ClaimCompleted | None:
     # same batch read it, transfers automatically.
     if applied.completed or payment.charge_id is None:
         return CLAIM_COMPLETED
+    if refund:
+        # Held: the payment's transfers give back what the refund took (or get again what a
+        # failed refund returned), then the claim completes.
+        await settle_payment(svc, payment.charge_id, cause="refund", cause_id=event.id)
+        return None
     org = applied.organization
     body = TransferRequest(organization_id=org.id, source_transaction=payment.charge_id)
     try:
@@ -309,6 +324,10 @@ async def _payment(svc: Services, event: Event) -> ClaimCompleted | None:
 HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": _payment,
     "charge.refunded": _payment,
+    # A refund that failed or was canceled gives its money back to the payment.
+    "refund.updated": _payment,
+    "refund.failed": _payment,
+    "charge.refund.updated": _payment,
     "account.updated": _account_changed,
     "capability.updated": _account_changed,
     "account.application.deauthorized": _deauthorized,

@@ -36,6 +36,7 @@ from backend.errors import ApiError, Conflict, ServiceUnavailable
 from backend.models import WebhookReply
 from backend.services import Services
 from backend.stripe_events import Envelope, EventRejected, Unparsed
+from backend.webhook_disputes import DISPUTE_HANDLERS
 from backend.webhook_handlers import HANDLERS, ClaimCompleted, Event, claim_snapshot
 from backend.worker_client import WorkerError
 from backend.worker_models import Claim
@@ -43,6 +44,8 @@ from backend.worker_models import Claim
 logger = logging.getLogger("backend.webhooks")
 
 REJECTED = WebhookReply(handled=False, rejected=True)
+# Every event type with an effect, and its handler.
+ALL_HANDLERS = {**HANDLERS, **DISPUTE_HANDLERS}
 
 
 def _busy(svc: Services) -> Conflict:
@@ -103,7 +106,7 @@ async def process_event(svc: Services, parsed: Envelope | Unparsed) -> WebhookRe
         return await _record_rejection(
             svc, parsed.id, parsed.type, claimed.claim_id or "", parsed.reason
         )
-    handler = HANDLERS.get(parsed.type)
+    handler = ALL_HANDLERS.get(parsed.type)
     if handler is None:
         return WebhookReply(handled=False)
     snapshot = claim_snapshot(parsed.type, parsed.account, parsed.data.object)

@@ -30,12 +30,13 @@ from backend.worker_models import (
     UpdateResult,
     UserContext,
 )
-from backend.worker_transport import WorkerError, WorkerTransport
+from backend.worker_returns import ReturnCalls
+from backend.worker_transport import WorkerError
 
 __all__ = ["PayoutPage", "TransferPage", "WorkerClient", "WorkerError"]
 
 
-class WorkerClient(WorkerTransport):
+class WorkerClient(ReturnCalls):
     async def health(self) -> bool:
         try:
             reply = await self._call("GET", "/api/internal/health", read=True)
@@ -190,7 +191,8 @@ class WorkerClient(WorkerTransport):
             stripe_transfer_id=stripe_transfer_id,
             failure_message=_clip(failure_message),
         )
-        return (await self._post("/api/internal/transfers/complete", _TransferReply, body)).transfer
+        reply = await self._post("/api/internal/transfers/complete", _CompletedReply, body)
+        return reply.transfer.model_copy(update={"owed": reply.owed})
 
     async def sync_transfer(
         self,
@@ -233,17 +235,22 @@ class WorkerClient(WorkerTransport):
         *,
         claim: tuple[str, str],
         hold_if_auto_transfer: bool,
+        hold_if_transferred: bool = False,
+        refunds_exact: bool = False,
     ) -> PaymentApplied:
         """`record_payment` for a payment event, with its organization checked and the event's
         claim (its id and claim id) completed in the same D1 batch — unless
         `hold_if_auto_transfer` and the organization transfers automatically (`completed` false:
         transfer, then complete). `organization_not_found` and `payment_conflict` still complete
-        the claim; a lost claim raises `claim_lost` and writes nothing."""
+        the claim; a lost claim raises `claim_lost` and writes nothing. `hold_if_transferred`
+        holds it while the payment has transfers or returns; `refunds_exact`: refunds as read."""
         body = {
             **payment,
             "event_id": claim[0],
             "claim_id": claim[1],
             "hold_if_auto_transfer": hold_if_auto_transfer,
+            "hold_if_transferred": hold_if_transferred,
+            "refunds_exact": refunds_exact,
         }
         path = "/api/internal/webhook-events/apply-payment"
         return await self._post(path, PaymentApplied, body)
@@ -362,6 +369,10 @@ class _StatusReply(BaseModel):
 
 class _TransferReply(BaseModel):
     transfer: LedgerTransfer
+
+
+class _CompletedReply(_TransferReply):
+    owed: int = 0
 
 
 class _PayoutReply(BaseModel):

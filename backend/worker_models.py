@@ -18,6 +18,9 @@ from backend.models import (
     WorkerModel,
 )
 
+# A dispute in these statuses no longer stands between the payment and its transfer.
+SETTLED_DISPUTES = frozenset(["won", "warning_closed", "prevented"])
+
 # An id as the Worker bounds it in `transfers/sync`: 1 to 128 characters, no control characters.
 PlainId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
 
@@ -84,6 +87,8 @@ class LedgerTransfer(TransferFields, LedgerKey, WorkerModel):
     request_hash: str
     stripe_account_id: str | None = None
     source_seq: int | None = None
+    # From `transfers/complete` only: what the organization owes in this currency (its debts).
+    owed: int = 0
 
     @property
     def waiting(self) -> bool:
@@ -146,6 +151,13 @@ class Payment(PaymentFields, WorkerModel):
     organization_id: str
     transfer_count: int = 0
     status: str
+    dispute_id: str | None = None
+    returns_version: int = 0
+
+    @property
+    def disputed(self) -> bool:
+        """Under a dispute not won: its money can no longer be transferred."""
+        return self.dispute_status is not None and self.dispute_status not in SETTLED_DISPUTES
 
 
 class PaymentApplied(WorkerModel):

@@ -13,6 +13,8 @@ replicas round-robin until `SOAK_REQUESTS` are sent or `SOAK_SECONDS` pass:
 - 20 % signed webhooks (`account.updated`, `payout.*` with shuffled `created`; one in four a
   duplicate of an event already sent).
 
+Then the money-back phase (`bench/soak_returns.py`, `SOAK_RETURNS` payments): refunds and
+disputes at random with the fake's own deliveries duplicated and reordered, audited per payment.
 It prints requests held, error rate and p50/p99 latency per kind, then audits: every webhook
 event processed exactly once, every Idempotency-Key one ledger row and one Stripe transfer,
 retries answered with the first result, money in the ledger equal to money at Stripe, each
@@ -44,6 +46,7 @@ import aiohttp
 
 from bench.procs import PYTHON, Server
 from bench.soak_events import account_updated, payout_event, sign
+from bench.soak_returns import money_back
 from bench.stack import (
     FAKE_API_KEY,
     Secrets,
@@ -530,8 +533,10 @@ def main() -> int:
             load = Load(stack, config, payments)
             wall = asyncio.run(load.run())
             requests_ok = report(config, load, wall)
-            print("\naudit of D1 (and the Stripe fake) against what was sent:")
             lines = audit(stack, load)
+            # Then refunds and disputes of fresh payments, through the fake's own deliveries.
+            lines += money_back(stack, config.seed)
+            print("\naudit of D1 (and the Stripe fake) against what was sent:")
         for ok, line in lines:
             print(f"  {'PASS' if ok else 'FAIL'}  {line}")
     passed = requests_ok and all(ok for ok, _ in lines)

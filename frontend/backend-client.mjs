@@ -158,9 +158,46 @@
  * @property {number} amount Minor units.
  * @property {number} amount_refunded
  * @property {number} amount_transferred
- * @property {number} amount_remaining What a transfer can still take (amount − refunds − transfers).
+ * @property {number} amount_remaining What a transfer can still take (amount − refunds −
+ *   disputed − transfers; 0 while disputed).
+ * @property {number} amount_disputed Funds a dispute withdrew and that were not reinstated.
+ * @property {string | null} dispute_status Stripe's dispute status (`needs_response`, `won`,
+ *   `lost`, …) or null when the payment was never disputed.
+ * @property {number} fee_amount The platform's fee if all that is left were transferred now.
+ * @property {number} net_amount What the organization would receive (0 when nothing can go).
  * @property {string} currency
  * @property {number} created Unix seconds.
+ */
+
+/**
+ * @typedef {object} ReturnEntry Money a refund or dispute moved back (`returnHistory`).
+ * @property {number} id
+ * @property {string} source_transaction The payment's charge `ch_…`.
+ * @property {string} stripe_transfer_id The transfer reversed (or, reinstated, the one paid back).
+ * @property {"reversal" | "reinstatement"} kind A reversal takes money back to the platform; a
+ *   reinstatement sends it back to the organization (a dispute won, a refund that failed).
+ * @property {"refund" | "dispute"} cause
+ * @property {number} amount
+ * @property {string} currency
+ * @property {"pending" | "done" | "owed" | "failed"} status `owed`: Stripe could not take it from
+ *   the balance, so it is a debt, taken first from the next transfers.
+ * @property {string | null} stripe_object_id `trr_…` or `tr_…`.
+ * @property {number} amount_reversed
+ * @property {number} amount_recovered Paid back later out of another transfer.
+ * @property {number} amount_forgiven Not needed after all (the money came back).
+ * @property {number} amount_owed Still owed (an `owed` row).
+ * @property {string | null} failure_message
+ * @property {string} created_at ISO time.
+ * @property {string} updated_at ISO time.
+ */
+
+/**
+ * @typedef {object} DebtsReply
+ * @property {string} organization_id
+ * @property {Money[]} owed What the organization owes the platform, per currency.
+ * @property {ReturnEntry[]} debts The `owed` returns, oldest first.
+ * @property {{id: number, return_id: number, kind: "reversed" | "recovered" | "forgiven", amount: number, reference: string, created_at: string}[]} lines
+ *   The latest parts that paid debts.
  */
 
 /**
@@ -554,6 +591,28 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
     async payoutHistory(orgId, { limit, cursor } = {}) {
       return (await request("GET", `/api/connect/payouts/${orgPath(orgId)}${page(limit, cursor)}`))
         .data;
+    },
+
+    /**
+     * Refunds and disputes that took money back from the organization's transfers (or sent it
+     * back), debts included, newest first. Any member.
+     * @param {string} orgId
+     * @param {PageOptions} [options]
+     * @returns {Promise<{organization_id: string, returns: ReturnEntry[], next_cursor: string | null}>}
+     */
+    async returnHistory(orgId, { limit, cursor } = {}) {
+      return (await request("GET", `/api/connect/returns/${orgPath(orgId)}${page(limit, cursor)}`))
+        .data;
+    },
+
+    /**
+     * What the organization owes the platform (taken first from its next transfers). Owners and
+     * admins.
+     * @param {string} orgId
+     * @returns {Promise<DebtsReply>}
+     */
+    async debts(orgId) {
+      return (await request("GET", `/api/connect/debts/${orgPath(orgId)}`)).data;
     },
 
     /**

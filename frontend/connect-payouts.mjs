@@ -13,6 +13,9 @@
 // re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
 import { EmbeddedRegion } from "./embedded-region.mjs";
+import { h } from "./dom.mjs";
+import { MONEY_BACK_STYLES, historyEntry, renderDebt, renderPaymentSplit, renderReturns } from "./money-back.mjs";
+import { asHeldByDispute } from "./return-words.mjs";
 import {
   canManagePayouts,
   describeAutoTransfer,
@@ -81,27 +84,18 @@ ul.payments li.failed [role="note"] { font-size: .9rem; }
 .payment-amount { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
 
-/**
- * `h("p", {class: "x"}, "text", child)`: builds DOM without innerHTML, so nothing from the
- * backend or Stripe is ever parsed as markup.
- * @param {string} tag
- * @param {Record<string, string | boolean | ((e: Event) => void)>} [attrs]
- * @param {(Node | string | null | false | undefined)[]} children
- */
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (typeof value === "function") node.addEventListener(name.replace(/^on/, ""), value);
-    else if (value === true) node.setAttribute(name, "");
-    else if (value !== false) node.setAttribute(name, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== false && child !== undefined) node.append(child);
-  }
-  return node;
-}
-
 const HISTORY_PAGE = 10;
+
+/**
+ * @typedef {object} History
+ * @property {import("./backend-client.mjs").PayoutEntry[]} payouts
+ * @property {string | null} payoutCursor
+ * @property {import("./backend-client.mjs").TransferEntry[]} transfers
+ * @property {string | null} transferCursor
+ * @property {import("./backend-client.mjs").ReturnEntry[]} returns
+ * @property {string | null} returnCursor
+ * @property {import("./backend-client.mjs").Money[]} owed
+ */
 
 const SIGNED_OUT = new Set(["missing_token", "invalid_token"]);
 
@@ -216,7 +210,7 @@ export class ConnectPayouts extends HTMLElement {
   #lastPayout = null;
   /** Owners/admins: the payments earned and not yet transferred. @type {import("./backend-client.mjs").PaymentsReply | null} */
   #payments = null;
-  /** Money history pages shown so far. @type {{payouts: import("./backend-client.mjs").PayoutEntry[], payoutCursor: string | null, transfers: import("./backend-client.mjs").TransferEntry[], transferCursor: string | null} | null} */
+  /** Money history pages shown so far (and, for owners and admins, what is owed). @type {History | null} */
   #history = null;
   /** One Idempotency-Key per payment's transfer click, kept until the backend answers for good,
    * so "Try again" after a lost answer never transfers twice. @type {Map<string, string>} */
@@ -242,7 +236,7 @@ export class ConnectPayouts extends HTMLElement {
     super();
     this.#root = this.attachShadow({ mode: "open" });
     const sheet = new CSSStyleSheet();
-    sheet.replaceSync(STYLES);
+    sheet.replaceSync(STYLES + MONEY_BACK_STYLES);
     this.#root.adoptedStyleSheets = [sheet];
     this.#live = h("p", { class: "notice", role: "status", "aria-live": "polite" });
     this.#body = h("div");
@@ -525,21 +519,27 @@ export class ConnectPayouts extends HTMLElement {
     this.#history = history;
   }
 
-  /** The newest payouts and transfers; any member may read them. */
+  /** The newest payouts, transfers and returns (any member may read them); debts for owners
+   * and admins (the backend shows them to no one else). @returns {Promise<History>} */
   async #firstHistoryPages(/** @type {import("./backend-client.mjs").BackendClient} */ api) {
-    const [payouts, transfers] = await Promise.all([
+    const [payouts, transfers, returns, debts] = await Promise.all([
       api.payoutHistory(this.#orgId, { limit: HISTORY_PAGE }),
       api.transferHistory(this.#orgId, { limit: HISTORY_PAGE }),
+      api.returnHistory(this.#orgId, { limit: HISTORY_PAGE }),
+      this.#canManage ? api.debts(this.#orgId) : null,
     ]);
     return {
       payouts: payouts.payouts,
       payoutCursor: payouts.next_cursor,
       transfers: transfers.transfers,
       transferCursor: transfers.next_cursor,
+      returns: returns.returns,
+      returnCursor: returns.next_cursor,
+      owed: debts?.owed ?? [],
     };
   }
 
-  async #moreHistory(/** @type {"payouts" | "transfers"} */ kind) {
+  async #moreHistory(/** @type {"payouts" | "transfers" | "returns"} */ kind) {
     const api = this.#api;
     const history = this.#history;
     if (!api || !history) return;
@@ -551,6 +551,10 @@ export class ConnectPayouts extends HTMLElement {
         const page = await api.payoutHistory(this.#orgId, { limit: HISTORY_PAGE, cursor: history.payoutCursor });
         history.payouts = [...history.payouts, ...page.payouts];
         history.payoutCursor = page.next_cursor;
+      } else if (kind === "returns") {
+        const page = await api.returnHistory(this.#orgId, { limit: HISTORY_PAGE, cursor: history.returnCursor });
+        history.returns = [...history.returns, ...page.returns];
+        history.returnCursor = page.next_cursor;
       } else {
         const page = await api.transferHistory(this.#orgId, { limit: HISTORY_PAGE, cursor: history.transferCursor });
         history.transfers = [...history.transfers, ...page.transfers];
@@ -801,6 +805,8 @@ export class ConnectPayouts extends HTMLElement {
       h("p", { id: "cp-auto-help", class: "muted", "data-testid": "auto-transfer-help" }, describeAutoTransfer(automatic, payments.length)),
     ];
     parts.push(h("p", {}, describeFeeRule(status.platform_fee_percent, status.platform_fee_fixed, currency)));
+    const debt = this.#history ? renderDebt(this.#history.owed) : null;
+    if (debt) parts.push(debt);
     if (payments.length === 0) {
       parts.push(h("p", { class: "muted" }, "No payments are waiting to be transferred."));
       return parts;
@@ -813,7 +819,8 @@ export class ConnectPayouts extends HTMLElement {
         "ul",
         { class: "payments", "aria-label": "Payments not yet transferred" },
         ...payments.map((payment) => {
-          const words = describePayment(payment);
+          const split = renderPaymentSplit(payment);
+          const words = describePayment(asHeldByDispute(payment));
           const describedBy = `cp-pay-${payment.payment_intent_id}`;
           return h(
             "li",
@@ -822,10 +829,12 @@ export class ConnectPayouts extends HTMLElement {
               "div",
               { id: describedBy },
               h("span", { class: "payment-amount" }, words.left),
+              split.badge,
               h("br"),
               h("span", { class: "muted" }, words.detail),
+              ...split.line,
             ),
-            !automatic && ready
+            !automatic && ready && !split.disputed
               ? h(
                   "button",
                   {
@@ -914,23 +923,8 @@ export class ConnectPayouts extends HTMLElement {
     return parts;
   }
 
-  #renderHistory(
-    /** @type {{payouts: import("./backend-client.mjs").PayoutEntry[], payoutCursor: string | null, transfers: import("./backend-client.mjs").TransferEntry[], transferCursor: string | null}} */ history,
-  ) {
-    const entry = (/** @type {{amount: string, state: string, failed: boolean, detail: string}} */ words, /** @type {string} */ testId) =>
-      h(
-        "li",
-        { class: words.failed ? "failed" : "", "data-testid": words.failed ? `failed-${testId}` : testId },
-        h(
-          "div",
-          {},
-          h("span", { class: "payment-amount" }, words.amount),
-          " ",
-          h("span", { class: "badge", "data-state": words.failed ? "restricted" : "" }, words.state),
-          h("br"),
-          h("span", words.failed ? { role: "note" } : { class: "muted" }, words.detail),
-        ),
-      );
+  #renderHistory(/** @type {History} */ history) {
+    const entry = historyEntry;
     const parts = [h("h3", {}, "Payouts to your bank")];
     if (history.payouts.length === 0) {
       parts.push(h("p", { class: "muted" }, "No payouts yet."));
@@ -943,12 +937,13 @@ export class ConnectPayouts extends HTMLElement {
     parts.push(h("h3", {}, "Transfers to your Stripe balance"));
     if (history.transfers.length === 0) {
       parts.push(h("p", { class: "muted" }, "No transfers yet."));
-      return parts;
+    } else {
+      parts.push(h("ul", { class: "payments", "aria-label": "Transfers" }, ...history.transfers.map((t) => entry(describeTransferEntry(t), "transfer"))));
+      if (history.transferCursor) {
+        parts.push(h("button", { type: "button", class: "secondary", name: "more-transfers", onclick: () => void this.#moreHistory("transfers") }, "Show older transfers"));
+      }
     }
-    parts.push(h("ul", { class: "payments", "aria-label": "Transfers" }, ...history.transfers.map((t) => entry(describeTransferEntry(t), "transfer"))));
-    if (history.transferCursor) {
-      parts.push(h("button", { type: "button", class: "secondary", name: "more-transfers", onclick: () => void this.#moreHistory("transfers") }, "Show older transfers"));
-    }
+    parts.push(...renderReturns(history.returns, history.returnCursor, () => void this.#moreHistory("returns")));
     return parts;
   }
 

@@ -24,6 +24,10 @@ from stripe.params import (
     AccountUpdateParams,
     BalanceRetrieveParams,
     ChargeRetrieveParams,
+    DisputeCloseParams,
+    DisputeListParams,
+    DisputeRetrieveParams,
+    DisputeUpdateParams,
     EventListParams,
     EventRetrieveParams,
     PaymentIntentConfirmParams,
@@ -34,6 +38,7 @@ from stripe.params import (
     PayoutListParams,
     PayoutRetrieveParams,
     RefundCreateParams,
+    RefundListParams,
     RefundRetrieveParams,
     TransferCreateParams,
     TransferListParams,
@@ -43,8 +48,9 @@ from stripe.params import (
     TransferUpdateParams,
 )
 
-from stripe_fake import account_sessions
+from stripe_fake import account_sessions, refunds
 from stripe_fake import api_accounts as acc
+from stripe_fake import api_disputes as disputes
 from stripe_fake import api_money as money
 from stripe_fake.core import Ctx, Fake
 from stripe_fake.errors import StripeFakeError, account_invalid, invalid_request, redact_key
@@ -128,7 +134,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     _endpoint("GET", "/v1/charges/{charge}", money.retrieve_charge, ChargeRetrieveParams),
     _endpoint("POST", "/v1/refunds", money.create_refund, RefundCreateParams),
+    _endpoint("GET", "/v1/refunds", refunds.list_refunds, RefundListParams),
     _endpoint("GET", "/v1/refunds/{refund}", money.retrieve_refund, RefundRetrieveParams),
+    _endpoint("GET", "/v1/disputes", disputes.list_disputes, DisputeListParams),
+    _endpoint("GET", "/v1/disputes/{dispute}", disputes.retrieve_dispute, DisputeRetrieveParams),
+    _endpoint("POST", "/v1/disputes/{dispute}", disputes.update_dispute, DisputeUpdateParams),
+    _endpoint("POST", "/v1/disputes/{dispute}/close", disputes.close_dispute, DisputeCloseParams),
 )
 
 EXTRA_REQUIRED: dict[Handler, tuple[str, ...]] = {money.create_transfer: ("amount",)}

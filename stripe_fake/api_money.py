@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 
-from stripe_fake import payout_schedule, payouts
+from stripe_fake import disputes, payout_schedule, payouts, reversals
 from stripe_fake.accounts import metadata, parse_bool, parse_int
 from stripe_fake.core import Ctx, in_range, paginate
 from stripe_fake.errors import (
@@ -277,12 +277,11 @@ def create_reversal(ctx: Ctx) -> JSON:
         "transfer": transfer["id"],
     }
     before = copy.deepcopy(transfer)
+    reversals.take_back(ctx, transfer, amount)
     transfer["amount_reversed"] += amount
     transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
     transfer["reversals"]["data"].insert(0, reversal)
     ctx.state.reversals[reversal["id"]] = reversal
-    ctx.state.balance_of(transfer["destination"], transfer["currency"])["available"] -= amount
-    ctx.state.balance_of(PLATFORM, transfer["currency"])["available"] += amount
     ctx.fake.events.emit(
         "transfer.reversed", transfer, previous=previous_attributes(before, transfer)
     )
@@ -559,6 +558,7 @@ def _charge_object(intent: JSON) -> JSON:
         "currency": intent["currency"],
         "customer": intent["customer"],
         "description": intent["description"],
+        "disputed": False,
         "livemode": False,
         "metadata": copy.deepcopy(intent["metadata"]),
         "on_behalf_of": intent["on_behalf_of"],
@@ -604,6 +604,11 @@ def create_refund(ctx: Ctx) -> JSON:
             "or charge.",
             code="parameter_missing",
         )
+    if disputes.open_dispute_of(ctx.fake, charge["id"]) is not None:
+        raise invalid_request(
+            f"Charge {charge['id']} has been charged back; it cannot be refunded.",
+            code="charge_disputed",
+        )
     left = charge["amount"] - charge["amount_refunded"]
     if left <= 0:
         raise invalid_request(
@@ -629,7 +634,7 @@ def create_refund(ctx: Ctx) -> JSON:
         "metadata": metadata(ctx.params),
         "payment_intent": charge["payment_intent"],
         "reason": _opt_str(ctx.params.get("reason")),
-        "status": "succeeded",
+        "status": "pending" if charge["id"] in ctx.state.pending_refund_charges else "succeeded",
     }
     before = copy.deepcopy(charge)
     charge["amount_refunded"] += amount

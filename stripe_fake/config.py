@@ -8,6 +8,9 @@ from pathlib import Path
 
 DEFAULT_API_KEY = "sk_test_local_fake_key"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_fake_secret"  # noqa: S105 (a public test value)
+# Stripe's dispute fee in the US: 15.00 USD, withdrawn with the disputed amount and kept by Stripe
+# even when the dispute is won. Applied as this many minor units in every currency.
+DISPUTE_FEE = 1500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +26,7 @@ class FakeConfig:
     state_file: Path | None = None
     retry_base_seconds: float = 1.0
     max_attempts: int = 8
+    dispute_fee: int = DISPUTE_FEE
     batch_window_seconds: float = 0.02
     delivery_timeout_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
@@ -42,4 +46,5 @@ class FakeConfig:
             state_file=Path(state) if state else None,
             retry_base_seconds=float(env.get("STRIPE_FAKE_RETRY_BASE_SECONDS", "1.0")),
             max_attempts=int(env.get("STRIPE_FAKE_MAX_ATTEMPTS", "8")),
+            dispute_fee=int(env.get("STRIPE_FAKE_DISPUTE_FEE", str(DISPUTE_FEE))),
         )

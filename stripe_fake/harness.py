@@ -56,6 +56,35 @@ class _Calls(Generic[T]):
         """The customer paid (card succeeded, funds available at once)."""
         return self._send(("POST", f"/_fake/payment_intents/{intent_id}/succeed", None))
 
+    def open_dispute(
+        self, charge_id: str, *, amount: int | None = None, reason: str = "fraudulent"
+    ) -> T:
+        """The cardholder's bank disputes the charge (amount + dispute fee withdrawn)."""
+        body: dict[str, Any] = {"reason": reason}
+        if amount is not None:
+            body["amount"] = amount
+        return self._send(("POST", f"/_fake/charges/{charge_id}/dispute", body))
+
+    def close_dispute(self, dispute_id: str, status: str) -> T:
+        """The bank decides: `won` (amount reinstated, not the fee) or `lost`."""
+        return self._send(("POST", f"/_fake/disputes/{dispute_id}/close", {"status": status}))
+
+    def pending_refunds(self, charge_id: str, pending: bool = True) -> T:
+        """Refunds of this charge start `pending` (then succeed_refund / fail / cancel)."""
+        body = {"pending": pending}
+        return self._send(("POST", f"/_fake/charges/{charge_id}/pending-refunds", body))
+
+    def succeed_refund(self, refund_id: str) -> T:
+        return self._send(("POST", f"/_fake/refunds/{refund_id}/succeed", None))
+
+    def fail_refund(self, refund_id: str, failure_reason: str = "expired_or_canceled_card") -> T:
+        """The refund fails at the card network: its money returns to the balance."""
+        body = {"failure_reason": failure_reason}
+        return self._send(("POST", f"/_fake/refunds/{refund_id}/fail", body))
+
+    def cancel_refund(self, refund_id: str) -> T:
+        return self._send(("POST", f"/_fake/refunds/{refund_id}/cancel", None))
+
     def pay_payout(self, payout_id: str) -> T:
         return self._send(("POST", f"/_fake/payouts/{payout_id}/pay", None))
 

@@ -30,6 +30,9 @@ class State:
     # Which balance bucket ("available"/"pending") a charge's funds went to: not a Stripe field.
     charge_bucket: dict[str, str] = field(default_factory=dict)
     refunds: dict[str, JSON] = field(default_factory=dict)
+    # Charges whose refunds start `pending` (test card 4000000000007726): not a Stripe field.
+    pending_refund_charges: list[str] = field(default_factory=list)
+    disputes: dict[str, JSON] = field(default_factory=dict)
     account_links: dict[str, JSON] = field(default_factory=dict)
     events: dict[str, JSON] = field(default_factory=dict)
     idempotency: dict[str, JSON] = field(default_factory=dict)

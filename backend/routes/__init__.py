@@ -3,11 +3,20 @@ server's routes and `/openapi.json` are both built from it."""
 
 from __future__ import annotations
 
-from backend import models
+from backend import models, return_models
 from backend.endpoints import Endpoint
 from backend.openapi import IDEMPOTENCY, header
 from backend.query import CURSOR, LIMIT, REFRESH
-from backend.routes import connect, health, history, operator, payments, schedule, webhooks
+from backend.routes import (
+    connect,
+    health,
+    history,
+    operator,
+    payments,
+    returns,
+    schedule,
+    webhooks,
+)
 
 WEBHOOK_PATH = "/api/connect/webhook"
 
@@ -118,6 +127,25 @@ ENDPOINTS = [
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
+        "GET",
+        "/api/connect/returns/{org_id}",
+        returns.return_history,
+        "Money that came back from the org's transfers (reversals after refunds and disputes, "
+        "debts, transfers made again), newest first, a page at a time (any member)",
+        return_models.ReturnHistoryReply,
+        query=(LIMIT, CURSOR),
+        errors=(400, 401, 403, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/connect/debts/{org_id}",
+        returns.debts,
+        "What the org owes the platform (reversals Stripe refused), taken first from its next "
+        "transfers, and how each debt was paid (any member)",
+        return_models.DebtsReply,
+        errors=(401, 403, 503),
+    ),
+    Endpoint(
         "POST",
         "/api/connect/login-link",
         connect.login_link,
@@ -185,6 +213,15 @@ ENDPOINTS = [
         body=models.PlatformFeeRequest,
         security="operator",
         errors=(400, 401, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/api/operator/debts",
+        returns.operator_debts,
+        "Operator: every organization's debts to the platform, oldest first",
+        return_models.OperatorDebtsReply,
+        security="operator",
+        errors=(401, 404, 503),
     ),
     Endpoint(
         "POST",

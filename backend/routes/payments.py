@@ -8,10 +8,11 @@ from starlette.requests import Request
 
 from backend.auth import MANAGER_ROLES, bearer_token
 from backend.errors import InvalidRequest
-from backend.fees import FeeError, normalise_currency, validate_amount
+from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.idempotency import require_idempotency_key
 from backend.models import (
     AutoTransferRequest,
+    PaymentFields,
     PaymentIntentReply,
     PaymentIntentRequest,
     PaymentReply,
@@ -21,6 +22,7 @@ from backend.models import (
 from backend.service_keys import require_platform_key
 from backend.services import read_model, services
 from backend.stripe_gateway import idempotency_key
+from backend.worker_models import Organization, Payment
 
 
 async def create_payment_intent(request: Request) -> PaymentIntentReply:
@@ -61,8 +63,28 @@ async def untransferred_payments(request: Request) -> PaymentsReply:
     return PaymentsReply(
         organization_id=org.id,
         auto_transfer_payments=org.auto_transfer_payments,
-        payments=[PaymentReply.model_validate(p, from_attributes=True) for p in rows],
+        payments=[_previewed(org, p) for p in rows],
     )
+
+
+def _previewed(org: Organization, payment: Payment) -> PaymentReply:
+    """The payment with the fee and net its transfer of all that is left would have."""
+    fee, net = 0, 0
+    if payment.amount_remaining > 0 and not payment.disputed:
+        try:
+            breakdown = compute_fee(
+                payment.amount_remaining,
+                percent=org.platform_fee_percent,
+                fixed_amount=org.platform_fee_fixed,
+                currency=payment.currency,
+            )
+        except FeeError:
+            pass  # an amount no transfer can take: nothing previewed
+        else:
+            fee, net = breakdown.fee_amount, breakdown.net_amount
+    fields = PaymentFields.model_fields
+    values = {name: getattr(payment, name) for name in fields}
+    return PaymentReply(**values, fee_amount=fee, net_amount=net)
 
 
 async def set_auto_transfer(request: Request) -> StatusReply:

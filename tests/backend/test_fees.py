@@ -88,3 +88,28 @@ def test_percentages_outside_zero_to_hundred_are_refused(percent: float) -> None
 def test_currency_must_be_three_letters(currency: str) -> None:
     with pytest.raises(FeeError):
         compute_fee(100, percent=10, currency=currency)
+
+
+@pytest.mark.parametrize(
+    ("gross", "percent", "currency", "fee"),
+    [
+        (4, 10, "sek", 1),  # 0.4 öre would round to 0: the floor makes it 1
+        (1, 10, "usd", 1),  # the whole crumb: nothing is left to transfer
+        (4, 10, "krw", 1),  # zero-decimal
+        (40, 10, "kwd", 10),  # three-decimal: one step is 10
+        (10, 10, "kwd", 10),
+        (5, 0.01, "mxn", 1),
+        (10_000, 0, "sek", 0),  # no fee at all: no floor
+    ],
+)
+def test_a_fee_owed_at_all_never_rounds_to_nothing(
+    gross: int, percent: float, currency: str, fee: int
+) -> None:
+    assert compute_fee(gross, percent=percent, currency=currency).fee_amount == fee
+
+
+def test_twenty_five_crumbs_of_one_payment_pay_at_least_the_payments_fee() -> None:
+    crumbs = [compute_fee(4, percent=10, currency="sek").fee_amount for _ in range(25)]
+    whole = compute_fee(100, percent=10, currency="sek").fee_amount
+    assert sum(crumbs) >= whole
+    assert min(crumbs) > 0

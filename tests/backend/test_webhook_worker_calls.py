@@ -303,3 +303,65 @@ async def test_a_payment_for_an_organization_gone_is_logged_and_processed_in_two
     assert event_row(worker_stack, "evt_c_pay_gone") == PROCESSED_ONCE
     assert payment_row(worker_stack) == []
     assert "not recorded (organization_not_found)" in caplog.text
+
+
+async def test_a_dispute_of_a_payment_never_transferred_costs_two_calls(
+    svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake
+) -> None:
+    org_id = worker_stack.acme_org_id
+    charge = await stripe_fake.paid(org_id, 10_000)
+    payment = await svc.stripe.retrieve_payment(charge)
+    assert payment is not None
+    await svc.worker.record_payment(payment.record(org_id))
+    dispute = {
+        "id": "du_calls",
+        "object": "dispute",
+        "charge": charge,
+        "amount": 10_000,
+        "currency": "usd",
+        "status": "needs_response",
+        "balance_transactions": [{"amount": -10_000, "currency": "usd", "fee": 1_500}],
+    }
+    body = event("evt_c_du", "charge.dispute.funds_withdrawn", dispute, created=int(time.time()))
+    reply, calls = await calls_for(svc, body)
+    assert reply == WebhookReply()
+    assert calls == [CLAIM, "webhook-events/apply-dispute"]
+    assert event_row(worker_stack, "evt_c_du") == PROCESSED_ONCE
+
+
+async def test_a_refund_of_a_transferred_payment_adds_the_calls_its_reversal_needs(
+    svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake
+) -> None:
+    """The common path stays two calls; a refund that reverses a transfer holds its claim and
+    adds: the payment's state, the reservation, Stripe's answer (one Stripe reversal between
+    them), and the claim's completion."""
+    from backend.models import TransferRequest
+    from backend.transfer_flow import transfer
+
+    account = await connected(svc, worker_stack)
+    await stripe_fake.aio.complete_onboarding(account)
+    org = await svc.worker.get_organization(worker_stack.acme_org_id)
+    charge = await stripe_fake.paid(org.id, 10_000)
+    body = TransferRequest(organization_id=org.id, source_transaction=charge)
+    await transfer(svc, org, key="calls-1", body=body, initiated_by="member")
+    async with stripe_fake.client() as sdk:
+        await sdk.v1.refunds.create_async({"charge": charge})
+    refunded = await paid_refund_event(svc, charge, "evt_c_ref")
+    reply, calls = await calls_for(svc, refunded)
+    assert reply == WebhookReply()
+    assert calls == [
+        CLAIM,
+        "webhook-events/apply-payment",
+        f"returns/{charge}",
+        "returns/reserve",
+        "returns/complete",
+        "webhook-events/complete",
+    ]
+    assert event_row(worker_stack, "evt_c_ref") == PROCESSED_ONCE
+
+
+async def paid_refund_event(svc: Services, charge: str, event_id: str) -> bytes:
+    payment = await svc.stripe.retrieve_payment(charge)
+    assert payment is not None
+    obj = {"id": charge, "object": "charge", "payment_intent": payment.payment_intent_id}
+    return event(event_id, "charge.refunded", obj, created=int(time.time()))

@@ -15,7 +15,7 @@ from connect_worker.app import ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "internal-api.md"
-CLIENT = REPO / "backend" / "worker_client.py"
+CLIENTS = (REPO / "backend" / "worker_client.py", REPO / "backend" / "worker_returns.py")
 
 _PARAM = re.compile(r"\{[^/]*\}")
 _HELD = re.compile(
@@ -36,7 +36,7 @@ def documented_routes() -> set[tuple[str, str]]:
 def client_calls() -> set[tuple[str, str]]:
     """Every `"/api/internal/…"` in the client with its method: named beside it (`_call`,
     `_find`), or by the helper that sends it (`_get`, `_post`); `{}` marks a path segment."""
-    source = CLIENT.read_text()
+    source = "\n".join(client.read_text() for client in CLIENTS)
     calls = re.findall(r'"(GET|POST)",\s*"(/api/internal/[^"]+)"', source)
     by_helper = re.findall(r'self\._(get|post)\(\s*"(/api/internal/[^"]+)"', source)
     # A path held in a variable first: `path = "…"`, then `self._get(path` or `self._post(path`
@@ -59,7 +59,7 @@ def test_the_worker_serves_exactly_the_documented_routes() -> None:
 
 def test_the_backend_calls_only_documented_routes() -> None:
     calls = client_calls()
-    assert calls, "no Worker calls found in backend/worker_client.py"
+    assert calls, "no Worker calls found in the backend's Worker client"
     assert calls <= documented_routes(), calls - documented_routes()
 
 

@@ -116,6 +116,22 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         "payment": payment,
         "initiated_by": "member",
     }
+    reversal_part = {
+        "kind": "reversal",
+        "stripe_transfer_id": "tr_4",
+        "cause": "refund",
+        "cause_id": "evt_r",
+        "idempotency_key": "reversal:evt_r:tr_4",
+        "amount": 500,
+        "status": "pending",
+    }
+    dispute = {
+        "charge_id": "ch_1Diff",
+        "dispute_id": "du_1Diff",
+        "dispute_status": "needs_response",
+        "amount_withdrawn": 2_000,
+        "hold_if_transferred": True,
+    }
     payout = {
         "organization_id": org,
         "idempotency_key": "payout-1",
@@ -1268,6 +1284,157 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             },
         ),
         get("untransferred after a failure", f"payments/{org}/untransferred"),
+        # Money back (migration 0009): ch_1Diff's transfer tr_4 (3,600 net) is reversed in part,
+        # a part Stripe cannot make is a debt, retried and recovered; a dispute is recorded.
+        get("returns state", "returns/ch_1Diff"),
+        get("returns state, unknown charge", "returns/ch_nope"),
+        post(
+            "reserve returns",
+            "returns/reserve",
+            {
+                "source_transaction": "ch_1Diff",
+                "returns_version": 0,
+                "parts": [
+                    {**reversal_part, "idempotency_key": "reversal:evt_r:tr_4", "amount": 1_000},
+                    {**reversal_part, "idempotency_key": "debt:evt_r:ch_1Diff", "status": "owed"},
+                ],
+            },
+        ),
+        post(
+            "reserve returns again (replay)",
+            "returns/reserve",
+            {
+                "source_transaction": "ch_1Diff",
+                "returns_version": 0,
+                "parts": [
+                    {**reversal_part, "idempotency_key": "reversal:evt_r:tr_4", "amount": 1_000},
+                    {**reversal_part, "idempotency_key": "debt:evt_r:ch_1Diff", "status": "owed"},
+                ],
+            },
+        ),
+        post(
+            "reserve returns from a stale state",
+            "returns/reserve",
+            {
+                "source_transaction": "ch_1Diff",
+                "returns_version": 0,
+                "parts": [{**reversal_part, "idempotency_key": "reversal:evt_s:tr_4"}],
+            },
+        ),
+        post(
+            "reserve returns, nothing to reserve",
+            "returns/reserve",
+            {"source_transaction": "ch_1Diff", "returns_version": 1, "parts": []},
+        ),
+        post(
+            "reserve returns, a transfer of another payment",
+            "returns/reserve",
+            {
+                "source_transaction": "ch_1Diff",
+                "returns_version": 1,
+                "parts": [
+                    {**reversal_part, "idempotency_key": "x", "stripe_transfer_id": "tr_other"}
+                ],
+            },
+        ),
+        post(
+            "complete returns",
+            "returns/complete",
+            {
+                "results": [
+                    {
+                        "idempotency_key": "reversal:evt_r:tr_4",
+                        "status": "done",
+                        "stripe_object_id": "trr_1",
+                    }
+                ]
+            },
+        ),
+        post("retry the debt", "returns/retry", {"idempotency_key": "debt:evt_r:ch_1Diff"}),
+        post("retry, unknown", "returns/retry", {"idempotency_key": "nope"}),
+        post(
+            "retry, half an attempt on a later transfer",
+            "returns/retry",
+            {"idempotency_key": "debt:evt_r:ch_1Diff", "reversing_transfer": "tr_later"},
+        ),
+        post(
+            "retry a settled row on a later transfer (nothing to retry)",
+            "returns/retry",
+            {
+                "idempotency_key": "reversal:evt_r:tr_4",
+                "reversing_transfer": "tr_later",
+                "reversing_amount": 100,
+            },
+        ),
+        post(
+            "recover the debt from a later transfer",
+            "returns/complete",
+            {
+                "results": [
+                    {
+                        "idempotency_key": "debt:evt_r:ch_1Diff",
+                        "status": "done",
+                        "stripe_object_id": "trr_2",
+                        "recovered_from": "tr_later",
+                        "failure_message": None,
+                    }
+                ]
+            },
+        ),
+        post(
+            "complete returns, done without an id",
+            "returns/complete",
+            {"results": [{"idempotency_key": "debt:evt_r:ch_1Diff", "status": "done"}]},
+        ),
+        get("organization debts", f"debts/{org}"),
+        get("debts, unknown org", "debts/nope"),
+        get("every debt", "debts"),
+        post("returns history", "history/returns", {"organization_id": org, "limit": 10}),
+        post(
+            "claim a dispute event",
+            "webhook-events/claim",
+            {"event_id": "evt_40", "stripe_account_id": None, **claim},
+            capture={"claim40": "claim_id"},
+        ),
+        post(
+            "apply dispute, lost claim",
+            "webhook-events/apply-dispute",
+            {**dispute, "event_id": "evt_40", "claim_id": "not-mine"},
+        ),
+        post(
+            "apply dispute, held (the payment has transfers)",
+            "webhook-events/apply-dispute",
+            {**dispute, "event_id": "evt_40", "claim_id": Ref("claim40")},
+        ),
+        get("untransferred, with a payment under dispute", f"payments/{org}/untransferred"),
+        post(
+            "apply dispute, unknown charge",
+            "webhook-events/apply-dispute",
+            {**dispute, "event_id": "evt_40", "claim_id": Ref("claim40"), "charge_id": "ch_no"},
+        ),
+        post(
+            "apply dispute, bad status",
+            "webhook-events/apply-dispute",
+            {**dispute, "event_id": "evt_40", "claim_id": Ref("claim40"), "dispute_status": "x"},
+        ),
+        post(
+            "claim a refund event",
+            "webhook-events/claim",
+            {"event_id": "evt_41", "stripe_account_id": None, **claim},
+            capture={"claim41": "claim_id"},
+        ),
+        post(
+            "apply payment held for its returns, refunds as read",
+            "webhook-events/apply-payment",
+            {
+                "event_id": "evt_41",
+                "claim_id": Ref("claim41"),
+                "hold_if_transferred": True,
+                "refunds_exact": True,
+                **payment,
+                "amount_refunded": 0,
+            },
+        ),
         post(
             "payout recorded for the org",
             "payouts/upsert",

@@ -55,6 +55,8 @@ def _user_routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[s
         ),
         ("GET", f"/api/connect/transfers/{org}", None, {}, False),
         ("GET", f"/api/connect/payouts/{org}?limit=5", None, {}, False),
+        ("GET", f"/api/connect/returns/{org}?limit=5", None, {}, False),
+        ("GET", f"/api/connect/debts/{org}", None, {}, False),
     ]
 
 
@@ -86,7 +88,7 @@ def _assert_nothing_leaks(text: str, secrets: dict[str, str], where: str) -> Non
 
 
 PUBLIC_ROUTES = {"/healthz", "/readyz", "/openapi.json", "/api/connect/webhook"}
-OPERATOR_ROUTES = {"/api/operator/platform-fee", "/api/operator/reconcile"}
+OPERATOR_ROUTES = {"/api/operator/platform-fee", "/api/operator/reconcile", "/api/operator/debts"}
 PLATFORM_ROUTES = {"/api/platform/payment-intents"}
 
 
@@ -159,7 +161,8 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
                 await http.post("/api/operator/platform-fee", json=fee, headers=headers), 401
             )
             assert_json_error(await http.post("/api/operator/reconcile", headers=headers), 401)
-            checked += 2
+            assert_json_error(await http.get("/api/operator/debts", headers=headers), 401)
+            checked += 3
         # The platform's routes and powers: no key, a wrong key, the operator's key, a session.
         sale = {"organization_id": stack.org_id, "amount": 1_000, "currency": "usd"}
         for headers in (
@@ -189,7 +192,7 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
             assert_json_error(reply, 401)
             responses.append(reply.text)
             checked += 1
-    assert checked == 15 * 8 + 4 * 2 + 4 + 2
+    assert checked == 17 * 8 + 4 * 3 + 4 + 2
     org = w.row(
         'SELECT "platform_fee_percent", "stripe_connect_account_id" FROM "organization" '
         'WHERE "id" = ?',

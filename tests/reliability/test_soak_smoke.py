@@ -11,7 +11,13 @@ from tests.reliability.replica import REPO
 
 
 def test_a_short_soak_run_holds_its_load_and_passes_the_d1_audit() -> None:
-    env = {**os.environ, "SOAK_REQUESTS": "400", "SOAK_SECONDS": "30", "SOAK_CONCURRENCY": "8"}
+    env = {
+        **os.environ,
+        "SOAK_REQUESTS": "400",
+        "SOAK_SECONDS": "30",
+        "SOAK_CONCURRENCY": "8",
+        "SOAK_RETURNS": "12",  # the money-back phase: refunds and disputes of 12 payments
+    }
     # Its own process group: if it hangs, the stack it started goes down with it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.soak"],
@@ -31,6 +37,7 @@ def test_a_short_soak_run_holds_its_load_and_passes_the_d1_audit() -> None:
     assert proc.returncode == 0, out
     assert "soak: 400 requests" in out
     assert "errors: 0 (0.00 %)" in out
-    assert out.count("  PASS  ") == 6, out
+    assert out.count("  PASS  ") == 11, out  # six for the load, five for the money-back phase
+    assert "payments kept their net share of what is left" in out
     assert "FAIL" not in out
     assert "soak passed" in out

@@ -103,6 +103,31 @@ async def test_transfer_reversal_returns_funds_and_emits_transfer_reversed(
     assert [e.type for e in events.data] == ["transfer.reversed", "transfer.created"]
 
 
+async def test_a_reversal_the_accounts_balance_cannot_cover_is_refused_and_moves_nothing(
+    stripe_fake: StripeFake,
+) -> None:
+    async with stripe_fake.client() as client:
+        account = await _active_account(stripe_fake, client)
+        stripe_fake.fund(None, 1_000, "usd")
+        transfer = await client.v1.transfers.create_async(
+            params={"amount": 1_000, "currency": "usd", "destination": account}
+        )
+        # The account paid 700 of it out: only 300 is left to take back.
+        await client.v1.payouts.create_async(
+            params={"amount": 700, "currency": "usd"}, options={"stripe_account": account}
+        )
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            await client.v1.transfers.reversals.create_async(transfer.id, params={"amount": 400})
+        kept = await client.v1.transfers.retrieve_async(transfer.id)
+        await client.v1.transfers.reversals.create_async(transfer.id, params={"amount": 300})
+        balance = await client.v1.balance.retrieve_async(options={"stripe_account": account})
+        platform = await client.v1.balance.retrieve_async()
+    assert (caught.value.http_status, caught.value.code) == (400, "balance_insufficient")
+    assert kept.amount_reversed == 0
+    assert _amounts(balance.available) == {"usd": 0}
+    assert _amounts(platform.available) == {"usd": 300}
+
+
 async def test_connected_account_sees_only_its_own_balance(stripe_fake: StripeFake) -> None:
     async with stripe_fake.client() as client:
         one = await _active_account(stripe_fake, client)

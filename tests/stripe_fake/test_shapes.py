@@ -126,6 +126,16 @@ def test_every_object_the_fake_returns_is_declared_by_the_sdk(stripe_fake: Strip
             "refund", sdk.v1.refunds.create(params={"payment_intent": intent.id, "amount": 100})
         )
         keep("refund retrieve", sdk.v1.refunds.retrieve(refund.id))
+        stripe_fake.fail_refund(refund.id)
+        keep("failed refund", sdk.v1.refunds.retrieve(refund.id))
+        keep("refund list", sdk.v1.refunds.list({"charge": str(intent.latest_charge)}))
+        dispute = stripe_fake.open_dispute(str(intent.latest_charge), amount=500)
+        keep(
+            "dispute update", sdk.v1.disputes.update(dispute["id"], {"evidence": {"receipt": "r"}})
+        )
+        stripe_fake.close_dispute(dispute["id"], "won")
+        keep("dispute retrieve", sdk.v1.disputes.retrieve(dispute["id"]))
+        keep("dispute list", sdk.v1.disputes.list())
         stripe_fake.deauthorize(account.id)
         platform_events = keep("platform events", sdk.v1.events.list(params={"limit": 100}))
         keep("event", sdk.v1.events.retrieve(platform_events.data[0].id))
@@ -136,7 +146,7 @@ def test_every_object_the_fake_returns_is_declared_by_the_sdk(stripe_fake: Strip
     assert kinds >= {
         "account", "account_link", "login_link", "balance", "transfer", "transfer_reversal",
         "payout", "payment_intent", "charge", "refund", "event", "list", "capability",
-        "application",
+        "application", "dispute",
     }  # fmt: skip
     found = [f"{what}: {line}" for what, body in seen for line in problems(body)]
     assert sorted(set(found)) == [], "\n".join(sorted(set(found)))

@@ -9,6 +9,8 @@ import logging
 from typing import Any
 
 from connect_worker import (
+    debts,
+    disputes,
     health,
     history,
     organizations,
@@ -16,6 +18,7 @@ from connect_worker import (
     payouts,
     reconciliation,
     retention,
+    returns,
     sessions,
     transfers,
     webhook_events,
@@ -44,6 +47,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         history,
         retention,
         reconciliation,
+        returns,
+        debts,
+        disputes,
     )
     for (method, path), route in table.ROUTES.items()
 }

@@ -1,5 +1,5 @@
-"""An organization's money history: its transfer and payout ledgers read newest first, a page at
-a time.
+"""An organization's money history: its transfer, payout and return ledgers read newest first, a
+page at a time.
 
 Pages walk the ledger's own `id` backwards (`before_id`), never an offset: a row recorded while
 someone pages (a webhook's payout) cannot shift a page and show a row twice or skip one. Reads
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from connect_worker import returns
 from connect_worker.d1 import Row, quoted
 from connect_worker.deps import Deps
 from connect_worker.ledger import ORG_EXISTS
@@ -93,7 +94,18 @@ class History:
         return self.reply(rows, int(rows[-1]["id"]) if more and rows else None)
 
 
+class ReturnPage(NamedTuple):
+    returns: list[Row]
+    next_before_id: int | None
+
+
+def _return_page(rows: list[Row], next_before_id: int | None) -> ReturnPage:
+    """Reversals, debts and reinstatements as the contract's `Return`."""
+    return ReturnPage([returns.to_model(r)._asdict() for r in rows], next_before_id)
+
+
 TRANSFERS = History("connect_transfer", TRANSFER_COLUMNS, TransferPage)
+RETURNS = History("connect_return", returns.COLUMNS, _return_page)
 PAYOUTS = History("connect_payout", (*PAYOUT_COLUMNS, "idempotency_key"), _payout_page)
 PAGE_FIELDS = {
     "organization_id": required(ID),
@@ -104,4 +116,5 @@ PAGE_FIELDS = {
 ROUTES = {
     ("POST", "/history/transfers"): Route(TRANSFERS.page, PAGE_FIELDS),
     ("POST", "/history/payouts"): Route(PAYOUTS.page, PAGE_FIELDS),
+    ("POST", "/history/returns"): Route(RETURNS.page, PAGE_FIELDS),
 }

@@ -23,7 +23,8 @@ from connect_worker.validation import (
 
 
 class Payment(NamedTuple):
-    """The contract's `Payment`; `amount_remaining` is what is left to transfer, never below 0."""
+    """The contract's `Payment`; `amount_remaining` is what is left to transfer, never below 0
+    (and 0 while a dispute stands)."""
 
     payment_intent_id: str
     organization_id: str
@@ -36,6 +37,10 @@ class Payment(NamedTuple):
     status: str
     created: int
     updated_at: str
+    amount_disputed: int
+    dispute_id: str | None
+    dispute_status: str | None
+    returns_version: int
     amount_remaining: int
 
 
@@ -49,37 +54,75 @@ _INSERT = (
     'INSERT INTO "connect_payment" ("payment_intent_id", "organization_id", "charge_id", '
     '"amount", "amount_refunded", "currency", "status", "created", "updated_at") '
 )
+# A dispute not settled in the organization's favour stops every transfer of the payment.
+SETTLED_DISPUTES = ("won", "warning_closed", "prevented")
+NOT_DISPUTED = (
+    '("dispute_status" IS NULL OR "dispute_status" IN '
+    f"({', '.join(repr(s) for s in SETTLED_DISPUTES)}))"
+)
+_REFUNDED_ONLY_GROWS = 'MAX("connect_payment"."amount_refunded", excluded."amount_refunded")'
 _UPSERT = (
     'ON CONFLICT ("payment_intent_id") DO UPDATE SET '
     '"charge_id" = COALESCE("connect_payment"."charge_id", excluded."charge_id"), '
-    '"amount_refunded" = MAX("connect_payment"."amount_refunded", excluded."amount_refunded"), '
+    '"amount_refunded" = {refunded}, '
     '"status" = excluded."status", "updated_at" = excluded."updated_at" '
     'WHERE "connect_payment"."organization_id" = excluded."organization_id" '
     'AND "connect_payment"."currency" = excluded."currency" '
     'AND "connect_payment"."amount" = excluded."amount"'
 )
-_RECORD = _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + _UPSERT
+_RECORD_ANY = _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + _UPSERT
+# By `refunds_exact` (see `record_statement`), built once.
+_RECORD = {
+    False: _RECORD_ANY.replace("{refunded}", _REFUNDED_ONLY_GROWS),
+    True: _RECORD_ANY.replace("{refunded}", 'excluded."amount_refunded"'),
+}
 # The same, only if a caller's condition holds: an INSERT … SELECT, whose WHERE (always present)
 # also keeps SQLite from reading the upsert's ON as a join's.
 _RECORD_IF = _INSERT + "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE {condition} " + _UPSERT
+# What is left of a payment to transfer (SQL over its own columns, possibly aliased).
+LEFT = '"amount" - "amount_refunded" - "amount_disputed" - "amount_transferred"'
 _UNTRANSFERRED = (
     f'SELECT {_SELECT} FROM "connect_payment" WHERE "organization_id" = ? '
     'AND "status" = \'succeeded\' AND "charge_id" IS NOT NULL '
-    'AND "amount" - "amount_refunded" - "amount_transferred" > 0 '
+    # What is left to transfer; or, under a dispute not won, what would be left without it (the
+    # payment is listed, its `amount_remaining` 0, so owners see why it waits).
+    f'AND ({LEFT} > 0 OR (NOT {NOT_DISPUTED} AND "amount" - "amount_refunded" - '
+    '"amount_transferred" > 0)) '
     'ORDER BY "created" DESC, "payment_intent_id" LIMIT ?'
 )
 
 
+def disputed(row: Row) -> bool:
+    status = row.get("dispute_status")
+    return status is not None and status not in SETTLED_DISPUTES
+
+
 def to_model(row: Row) -> Payment:
-    left = int(row["amount"]) - int(row["amount_refunded"]) - int(row["amount_transferred"])
-    return from_row(Payment, row, amount_remaining=max(left, 0))
+    left = (
+        int(row["amount"])
+        - int(row["amount_refunded"])
+        - int(row["amount_disputed"] or 0)
+        - int(row["amount_transferred"])
+    )
+    return from_row(Payment, row, amount_remaining=0 if disputed(row) else max(left, 0))
 
 
 def record_statement(
-    db: D1Database, values: dict[str, Any], *, now_iso: str, only_if: Condition | None = None
+    db: D1Database,
+    values: dict[str, Any],
+    *,
+    now_iso: str,
+    only_if: Condition | None = None,
+    refunds_exact: bool = False,
 ) -> D1Statement:
-    """Record the payment; with `only_if`, only when that condition holds (nothing otherwise)."""
-    sql = _RECORD if only_if is None else _RECORD_IF.format(condition=only_if[0])
+    """Record the payment; with `only_if`, only when that condition holds (nothing otherwise).
+    Refunds only add up, except with `refunds_exact` (a refund event's fresh read of the charge:
+    a refund that failed or was canceled gave its money back)."""
+    if only_if is None:
+        sql = _RECORD[refunds_exact]
+    else:
+        refunded = 'excluded."amount_refunded"' if refunds_exact else _REFUNDED_ONLY_GROWS
+        sql = _RECORD_IF.replace("{condition}", only_if[0]).replace("{refunded}", refunded)
     return db.prepare(sql).bind(
         values["payment_intent_id"],
         values["organization_id"],
@@ -146,7 +189,8 @@ MAX_PAYMENT_LIST = 100
 
 
 async def list_untransferred(deps: Deps, params: Params, body: None) -> list[Payment]:
-    """The organization's succeeded payments with something left to transfer, newest first."""
+    """The organization's succeeded payments with something left to transfer (or that a dispute
+    holds back), newest first."""
     org_id = path_param(params, "organization_id")
     if org_id is None:
         return []

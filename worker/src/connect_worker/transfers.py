@@ -90,7 +90,9 @@ _RESERVE_FROM_SOURCE = (
     'p."transfer_count" + 1, ?10, ?11 FROM "connect_payment" AS p '
     'WHERE p."charge_id" = ?12 AND p."organization_id" = ?1 AND p."currency" = ?7 '
     "AND p.\"status\" = 'succeeded' "
-    'AND p."amount" - p."amount_refunded" - p."amount_transferred" >= ?4 '
+    'AND p."amount" - p."amount_refunded" - p."amount_disputed" - p."amount_transferred" >= ?4 '
+    'AND (p."dispute_status" IS NULL OR p."dispute_status" IN '
+    f"({', '.join(repr(s) for s in payments.SETTLED_DISPUTES)})) "
     'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ?1) '
     'ON CONFLICT ("organization_id", "idempotency_key") DO NOTHING'
 )
@@ -183,6 +185,10 @@ def _source_refusal(body: dict[str, Any], payment: Row | None) -> ApiError:
         )
     if payment["status"] != "succeeded":
         return ApiError("source_not_succeeded", "This payment has not succeeded.")
+    if payments.disputed(payment):
+        return ApiError("source_disputed", "This payment is disputed: it cannot be transferred.")
+    if payment["amount_refunded"] >= payment["amount"]:
+        return ApiError("source_refunded", "This payment was refunded in full.")
     left = payments.to_model(payment).amount_remaining
     return ApiError("source_exhausted", f"Only {left} of this payment is left to transfer.")
 
@@ -229,9 +235,24 @@ COMPLETE_FIELDS = {
 }
 
 
-async def complete_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
-    org_id, key = body["organization_id"], body["idempotency_key"]
-    update = deps.db.prepare(_COMPLETE).bind(
+# What the organization owes the platform in the transfer's currency (its debts): a transfer that
+# just reached it pays them first, and the caller learns of them in the same call.
+_OWED_IN_CURRENCY = (
+    'SELECT COALESCE(SUM("amount" - "amount_reversed" - "amount_recovered" - "amount_forgiven"), '
+    '0) AS "owed" FROM "connect_return" WHERE "organization_id" = ?1 AND "status" = \'owed\' '
+    'AND "currency" = (SELECT "currency" FROM "connect_transfer" WHERE "organization_id" = ?1 '
+    'AND "idempotency_key" = ?2)'
+)
+
+
+class TransferCompleted(NamedTuple):
+    transfer: Transfer
+    owed: int
+
+
+async def complete_transfer(deps: Deps, params: Params, body: Body) -> TransferCompleted:
+    org_id, key, db = body["organization_id"], body["idempotency_key"], deps.db
+    update = db.prepare(_COMPLETE).bind(
         body["status"],
         body.get("stripe_transfer_id"),
         body.get("failure_message"),
@@ -239,7 +260,11 @@ async def complete_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
         org_id,
         key,
     )
-    return await LEDGER.settle(deps.db, update, organization_id=org_id, key=key)
+    _, row, owed = await db.batch(
+        [update, LEDGER.lookup(db, org_id, key), db.prepare(_OWED_IN_CURRENCY).bind(org_id, key)]
+    )
+    owed_row = owed.first_row
+    return TransferCompleted(LEDGER.found(row.first_row), int(owed_row["owed"]) if owed_row else 0)
 
 
 SYNC_FIELDS = {
@@ -330,7 +355,7 @@ async def sync_transfer(deps: Deps, params: Params, body: Body) -> Transfer:
 
 ROUTES = {
     ("POST", "/transfers/reserve"): Route(reserve_transfer, RESERVE_FIELDS),
-    ("POST", "/transfers/complete"): Route(complete_transfer, COMPLETE_FIELDS, reply="transfer"),
+    ("POST", "/transfers/complete"): Route(complete_transfer, COMPLETE_FIELDS),
     ("GET", "/transfers/{organization_id}/{idempotency_key}"): Route(LEDGER.get, reply="transfer"),
     ("POST", "/transfers/sync"): Route(sync_transfer, SYNC_FIELDS, reply="transfer"),
 }

@@ -430,13 +430,19 @@ _COMPLETE_UNLESS_TRANSFER_FOLLOWS = (
     _COMPLETE_HELD + " AND NOT (? = 1 "
     'AND EXISTS (SELECT 1 FROM "organization" WHERE "id" = ? AND "auto_transfer_payments" = 1) '
     'AND EXISTS (SELECT 1 FROM "connect_payment" WHERE "payment_intent_id" = ? '
-    'AND "organization_id" = ? AND "currency" = ? AND "amount" = ?))'
+    'AND "organization_id" = ? AND "currency" = ? AND "amount" = ?)) '
+    # ... or returns follow (`hold_if_transferred`): the payment's charge has transfers or returns.
+    'AND NOT (? = 1 AND (EXISTS (SELECT 1 FROM "connect_transfer" WHERE "source_transaction" = ? '
+    'AND "status" != \'failed\') OR EXISTS (SELECT 1 FROM "connect_return" '
+    'WHERE "source_transaction" = ?)))'
 )
 
 APPLY_PAYMENT_FIELDS = {
     **payments.FIELDS,
     **CLAIM_KEY_FIELDS,
     "hold_if_auto_transfer": optional(boolean()),
+    "hold_if_transferred": optional(boolean()),
+    "refunds_exact": optional(boolean()),
 }
 
 
@@ -454,13 +460,18 @@ async def apply_payment(deps: Deps, params: Params, body: Body) -> PaymentApplie
     org_id, intent = values["organization_id"], values["payment_intent_id"]
     held = (f"{_HELD_BY_CALLER} AND {_ORGANIZATION_EXISTS}", (event_id, claim_id, org_id))
     hold = 1 if body.get("hold_if_auto_transfer") else 0
+    hold_returns, charge = 1 if body.get("hold_if_transferred") else 0, values.get("charge_id")
+    exact = bool(body.get("refunds_exact"))
     db = deps.db
     recorded, completed, event, org, stored = await db.batch(
         [
-            payments.record_statement(db, values, now_iso=now_iso, only_if=held),
+            payments.record_statement(
+                db, values, now_iso=now_iso, only_if=held, refunds_exact=exact
+            ),
             db.prepare(_COMPLETE_UNLESS_TRANSFER_FOLLOWS).bind(
                 *(now_iso, event_id, claim_id, hold, org_id),
                 *(intent, org_id, values["currency"], values["amount"]),
+                *(hold_returns, charge, charge),
             ),
             db.prepare(_STATUS).bind(event_id),
             db.prepare(organizations.SELECT_BY_ID).bind(org_id),
