@@ -1,0 +1,299 @@
+"""The backend → Worker hop at production distance: the Worker host a round trip away.
+
+The Worker host holds each reply `WORKER_REPLY_DELAY_MS` (and a new connection's first request
+one more round trip, the handshake) on its own event loop (`devstack.distance`): nothing slow sits
+in between, so what limits the status route is the backend's pool — at most
+min(connections, `WORKER_MAX_CONNECTIONS`) calls in flight, each one RTT — or its CPU.
+
+`probe_delay` checks the delay itself under load with the backend's own client (`Http1Pool`):
+per-call latency at the client minus the RTT is what the delay adds beyond the round trip, plus
+this harness's own scheduling on a busy core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import uvloop
+
+from backend.http_pool import Http1Pool
+from bench.ingest import IngestResult, run_ingest
+from bench.matrix import Cells
+from bench.procs import Server
+from bench.report import markdown_table, summarise
+from bench.stack import Secrets, Stack, backend_server, worker_host_server
+from devstack.ports import free_port
+
+ROUTES = ("far", "far+cache")
+HEALTH = "/api/internal/health"
+
+
+@contextmanager
+def distant_worker(
+    *, d1_path: Path, keys: Secrets, rtt_ms: float, cpu: int | None, log_dir: Path
+) -> Iterator[tuple[Server, str]]:
+    """A Worker host on `d1_path`, `rtt_ms` away from its clients; yields it and its URL."""
+    port = free_port()
+    server = worker_host_server(
+        f"worker-{rtt_ms:g}ms",
+        port,
+        d1_path=d1_path,
+        keys=keys,
+        cpu=cpu,
+        log_dir=log_dir,
+        extra_env={"WORKER_REPLY_DELAY_MS": f"{rtt_ms:g}"},
+    )
+    with server:
+        yield server, f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DelayProbe:
+    rtt_ms: float
+    connections: int
+    calls: int
+    calls_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def bound(self) -> float:
+        return self.connections / (self.rtt_ms / 1000)
+
+
+def probe_delay(
+    url: str, *, api_key: str, rtt_ms: float, connections: int, duration_s: float
+) -> DelayProbe:
+    """`connections` callers on kept-alive connections for `duration_s`, each call timed."""
+    return uvloop.run(
+        _probe(url, api_key=api_key, rtt_ms=rtt_ms, connections=connections, duration_s=duration_s)
+    )
+
+
+async def _probe(
+    url: str, *, api_key: str, rtt_ms: float, connections: int, duration_s: float
+) -> DelayProbe:
+    pool = Http1Pool(url, limit=connections, headers={"X-API-Key": api_key})
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    try:
+        # Open every connection first: the handshake's round trip is not what is measured here.
+        await asyncio.gather(*(pool.request("GET", HEALTH) for _ in range(connections)))
+        stop_at = loop.time() + duration_s
+
+        async def caller() -> None:
+            while loop.time() < stop_at:
+                started = time.perf_counter()
+                reply = await pool.request("GET", HEALTH)
+                latencies.append(time.perf_counter() - started)
+                if reply.status != 200:
+                    raise RuntimeError(f"the Worker host answered {reply.status}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(connections)))
+        wall = time.perf_counter() - began
+    finally:
+        await pool.close()
+    ordered = sorted(latencies)
+    return DelayProbe(
+        rtt_ms=rtt_ms,
+        connections=connections,
+        calls=len(ordered),
+        calls_per_s=len(ordered) / wall,
+        p50_ms=statistics.median(ordered) * 1e3,
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+        max_ms=ordered[-1] * 1e3,
+    )
+
+
+def probe_report(probes: Sequence[DelayProbe]) -> str:
+    rows: list[list[object]] = [
+        [
+            p.rtt_ms,
+            p.connections,
+            p.calls,
+            p.calls_per_s,
+            p.bound,
+            p.calls_per_s / p.bound,
+            p.p50_ms,
+            p.p99_ms,
+            p.max_ms,
+            p.p99_ms - p.rtt_ms,
+        ]
+        for p in probes
+    ]
+    return markdown_table(
+        [
+            "RTT ms",
+            "conns",
+            "calls",
+            "calls/s",
+            "conns ÷ RTT",
+            "ratio",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p99 − RTT ms",
+        ],
+        rows,
+    )
+
+
+def hop_rows(
+    cells: dict[tuple[float, int], Cells], *, concurrencies: Sequence[int]
+) -> list[list[object]]:
+    """One row per (RTT, pool, conns, cache): req/s beside its bound and the ratio to it.
+
+    The bound is the lower of the pool's — min(conns, pool) ÷ RTT, cache off only: with the cache
+    on, repeat readers make no Worker call — and the CPU's, 1 s ÷ the server's measured CPU per
+    request (one process uses one core). Latency beside its own bound: 3 × RTT + 10 ms while
+    the pool is not saturated (conns ≤ pool).
+    """
+    rows: list[list[object]] = []
+    for (rtt_ms, pool), by_cell in cells.items():
+        for conns in concurrencies:
+            for route in ROUTES:
+                runs = by_cell[(route, conns)]
+                cell = summarise([r.result for r in runs])
+                cpu_us = statistics.median(r.cpu_us_per_request.get("server", 0.0) for r in runs)
+                cpu_bound = 1e6 / cpu_us if cpu_us > 0 else float("inf")
+                pool_bound = min(conns, pool) / (rtt_ms / 1000)
+                bound = cpu_bound if route == "far+cache" else min(pool_bound, cpu_bound)
+                limit = "CPU" if bound == cpu_bound else "pool"
+                p99_ok = conns > pool or route == "far+cache" or cell.p99_ms <= 3 * rtt_ms + 10
+                rows.append(
+                    [
+                        rtt_ms,
+                        pool,
+                        conns,
+                        "on" if route == "far+cache" else "off",
+                        f"{pool_bound:,.0f}" if route == "far" else "–",
+                        round(cpu_bound),
+                        f"{bound:,.0f} ({limit})",
+                        cell.rps,
+                        f"{cell.rps / bound:.2f}",
+                        cell.p50_ms,
+                        cell.p99_ms,
+                        "yes" if p99_ok else "**no**",
+                        cell.errors,
+                        round(cpu_us),
+                    ]
+                )
+    return rows
+
+
+HOP_HEADERS = [
+    "RTT ms",
+    "WORKER_MAX_CONNECTIONS",
+    "conns",
+    "cache",
+    "min(conns, pool) ÷ RTT",
+    "CPU bound (1 s ÷ CPU/req)",
+    "bound",
+    "req/s",
+    "req/s ÷ bound",
+    "p50 ms",
+    "p99 ms",
+    "p99 ≤ 3·RTT+10 (unsaturated)",
+    "errors",
+    "server CPU µs/req",
+]
+
+
+def hop_report(cells: dict[tuple[float, int], Cells], *, concurrencies: Sequence[int]) -> str:
+    table = markdown_table(HOP_HEADERS, hop_rows(cells, concurrencies=concurrencies))
+    return (
+        f"{table}\n\n"
+        "The Worker host holds every reply one RTT on its own loop (and a new connection's first "
+        "request one more, the handshake): no proxy in between. With the cache off each status "
+        "request makes one Worker call, so a process serves at most min(connections, pool) ÷ RTT "
+        "requests/s, or what its one core allows if that is lower (the CPU bound, from the "
+        "server's measured CPU per request in the same run); past a full pool requests queue "
+        "for a connection and latency grows by that wait."
+    )
+
+
+def far_ingest(
+    stack: Stack,
+    *,
+    worker: Server,
+    worker_url: str,
+    events: int,
+    organizations: int,
+    concurrency: int,
+) -> IngestResult:
+    """The webhook burst of `run_ingest` through a backend whose Worker is `worker` (far away)."""
+    port = free_port()
+    backend = backend_server(
+        "backend-far-webhooks",
+        port,
+        keys=stack.secrets,
+        worker_url=worker_url,
+        stripe_url=stack.stripe_url,
+        cache_ttl_s=0.0,
+        log_dir=stack.log_dir,
+    )
+    with backend:
+        far = replace(stack, backend=backend, backend_url=f"http://127.0.0.1:{port}", worker=worker)
+        return run_ingest(far, events=events, organizations=organizations, concurrency=concurrency)
+
+
+def far_ingest_report(result: IngestResult, *, rtt_ms: float) -> str:
+    """Events/s beside what bounds them: each event waits its Worker round trips one after
+    another, so `concurrency` events in flight make concurrency ÷ (round trips × RTT) events/s;
+    the round trips on an event's path are read off its median latency (p50 ÷ RTT)."""
+    first = result.first
+    trips = first.p50_ms / rtt_ms
+    flight_bound = result.concurrency / (trips * rtt_ms / 1000) if trips > 0 else float("inf")
+    cpu_us = result.cpu.get("backend", 0.0) * first.wall_s / result.events * 1e6
+    cpu_bound = 1e6 / cpu_us if cpu_us > 0 else float("inf")
+    bound = min(flight_bound, cpu_bound)
+    rows: list[list[object]] = [
+        [
+            rtt_ms,
+            result.concurrency,
+            result.events,
+            first.ok,
+            first.per_second,
+            first.p50_ms,
+            first.p99_ms,
+            trips,
+            round(flight_bound),
+            round(cpu_us),
+            round(cpu_bound),
+            f"{first.per_second / bound:.2f}",
+            result.audit.losses,
+        ]
+    ]
+    table = markdown_table(
+        [
+            "RTT ms",
+            "concurrency",
+            "events",
+            "2xx",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "round trips per event (p50 ÷ RTT)",
+            "concurrency ÷ (trips × RTT)",
+            "backend CPU µs/event",
+            "CPU bound",
+            "events/s ÷ lower bound",
+            "losses",
+        ],
+        rows,
+    )
+    return (
+        f"{table}\n\n"
+        "One process, `account.updated` events over established accounts, Stripe's delivery "
+        "concurrency as given: an event's Worker calls are sequential (claim, then apply and "
+        "complete), so a process ingests at most concurrency ÷ (round trips × RTT) events/s "
+        "unless its CPU bounds it first; more concurrent deliveries (or replicas) raise it."
+    )
