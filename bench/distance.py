@@ -132,7 +132,9 @@ def far_matrix(
     progress: Callable[[str], None],
 ) -> Cells:
     """The status route through a Worker host a round trip away (`bench.hop.distant_worker`),
-    cache off and on, pool of `pool`."""
+    cache off and on, pool of `pool`; and interleaved with them, "near": the stack's own backend
+    (cache off) on the Worker host next door — what the same code serves when the Worker costs
+    no round trip, the CPU bound of this machine at this moment."""
     ports = {"far": free_port(), "far+cache": free_port()}
     extra = {"WORKER_MAX_CONNECTIONS": str(pool)}
     servers = {
@@ -159,6 +161,14 @@ def far_matrix(
             )
             for name, port in ports.items()
         ]
+        targets.append(
+            Target(
+                "near",
+                f"{stack.backend_url}/api/connect/status/{org}",
+                stack.principal.token,
+                {"server": stack.backend.pid},
+            )
+        )
         return run_matrix(
             wrk,
             targets,
