@@ -178,6 +178,9 @@ def hop_rows(
                     limits.append("pool" if capped else "CPU")
                     ratios.append(run.result.rps / bound if bound > 0 else 0.0)
                 near_rps = statistics.median(r.result.rps for r in near)
+                near_cpu_us = statistics.median(
+                    r.cpu_us_per_request.get("server", 0.0) for r in near
+                )
                 bound = statistics.median(bounds)
                 limit = max(set(limits), key=limits.count)
                 unsaturated = conns <= pool and route == "far"
@@ -198,6 +201,7 @@ def hop_rows(
                         ("yes" if p99_ok else "**no**") if unsaturated else "–",
                         cell.errors,
                         round(cpu_us),
+                        round(near_cpu_us),
                     ]
                 )
     return rows
@@ -218,6 +222,7 @@ HOP_HEADERS = [
     "p99 ≤ 3·RTT+10 ms (pool not full)",
     "errors",
     "server CPU µs/req",
+    "near CPU µs/req",
 ]
 
 
