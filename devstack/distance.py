@@ -105,9 +105,14 @@ class DistantProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if self._early_timer is not None:
-            self._early_eof = True
-            return True  # keep the transport open until the held bytes are delivered
-        return self._inner.eof_received()
+            self._early_eof = True  # passed on once the held bytes are delivered
+        else:
+            self._eof()
+        return True  # the transport stays open: held replies still go out before the close
+
+    def _eof(self) -> None:
+        if not self._inner.eof_received():
+            self.close_after_writes()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.drop()
@@ -131,8 +136,8 @@ class DistantProtocol(asyncio.Protocol):
             if self._real is None:
                 return
             self._inner.data_received(data)
-        if self._early_eof and self._real is not None and not self._inner.eof_received():
-            self._real.close()
+        if self._early_eof and self._real is not None:
+            self._eof()
 
     # what `inner` writes, held
 

@@ -168,3 +168,14 @@ def test_no_round_trip_serves_the_plain_protocol() -> None:
 
     server = DistantServer(handle, rtt_s=0.0, wanted_headers=frozenset(), max_body=1)
     assert type(server.protocol()).__name__ == "_Connection"
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_held_reply(
+    far: Running,
+) -> None:
+    with far.connect() as conn, conn.makefile("rb") as f:
+        conn.sendall(_get("/half"))
+        conn.shutdown(socket.SHUT_WR)  # EOF while the handshake and the reply are held
+        reply = read_response(f)
+        assert json.loads(reply.body) == {"path": "/half"}
+        assert f.read() == b""
