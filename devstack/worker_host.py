@@ -188,7 +188,7 @@ def main() -> int:
     port = int(os.environ.get("WORKER_PORT", "8787"))
     try:
         delay_s = float(os.environ.get("WORKER_REPLY_DELAY_MS") or "0") / 1000
-        if not delay_s >= 0:
+        if not 0 <= delay_s < float("inf"):
             raise ValueError
     except ValueError:
         print("worker host: WORKER_REPLY_DELAY_MS must be a number of ms ≥ 0", file=sys.stderr)

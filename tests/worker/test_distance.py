@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pathlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -179,3 +183,27 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_held_reply(
         reply = read_response(f)
         assert json.loads(reply.body) == {"path": "/half"}
         assert f.read() == b""
+
+
+@pytest.mark.parametrize("value", ["-5", "soon", "nan", "inf"])
+def test_the_host_refuses_a_reply_delay_that_is_not_a_round_trip(
+    value: str, tmp_path: pathlib.Path
+) -> None:
+    env = {
+        **os.environ,
+        "BETTER_AUTH_SECRET": "s" * 40,
+        "INTERNAL_API_KEYS": "v1:" + "k" * 40,
+        "D1_DATABASE_PATH": str(tmp_path / "d1.sqlite3"),
+        "WORKER_PORT": "0",
+        "WORKER_REPLY_DELAY_MS": value,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.worker_host"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "WORKER_REPLY_DELAY_MS must be a number of ms ≥ 0" in done.stderr
