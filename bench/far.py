@@ -48,14 +48,18 @@ def far_sections(
             d1_path=stack.d1_path, keys=stack.secrets, rtt_ms=rtt_ms, cpu=cpu, log_dir=stack.log_dir
         ) as (worker, url):
             if "probe" in parts:
-                for n in conns:
-                    log(f"== the delay alone: {rtt_ms:g} ms, {n} connections ==")
+                shapes = [(n, n) for n in conns] + [
+                    (n, min(pools)) for n in conns if n > min(pools)
+                ]
+                for callers, pool in shapes:
+                    log(f"== the delay alone: {rtt_ms:g} ms, {callers} callers, pool {pool} ==")
                     probes.append(
                         probe_delay(
                             url,
                             api_key=stack.secrets.internal_api_key,
                             rtt_ms=rtt_ms,
-                            connections=n,
+                            callers=callers,
+                            pool=pool,
                             duration_s=duration_s,
                         )
                     )

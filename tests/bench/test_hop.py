@@ -83,19 +83,38 @@ def test_cache_on_rows_claim_no_bound() -> None:
     assert (row["bound"], row["req/s ÷ bound"], row["req/s"]) == ("–", "–", 6000.0)
 
 
-def test_the_delay_probe_reports_calls_against_conns_over_rtt() -> None:
+@pytest.mark.parametrize(
+    ("callers", "pool", "bound", "line"),
+    [
+        (
+            50,
+            50,
+            2500,
+            "| 20.0 | 50 | 50 | 7,000 | 2,400 | 2,500 | 0.96 | 21.0 | 24.0 | 30.0 | 4.00 |",
+        ),
+        (
+            200,
+            32,
+            1600,
+            "| 20.0 | 200 | 32 | 7,000 | 2,400 | 1,600 | 1.50 | 21.0 | 24.0 | 30.0 | 4.00 |",
+        ),
+    ],
+)
+def test_the_delay_probe_reports_calls_against_min_callers_pool_over_rtt(
+    callers: int, pool: int, bound: float, line: str
+) -> None:
     probe = DelayProbe(
         rtt_ms=20.0,
-        connections=50,
+        callers=callers,
+        pool=pool,
         calls=7000,
         calls_per_s=2400.0,
         p50_ms=21.0,
         p99_ms=24.0,
         max_ms=30.0,
     )
-    assert probe.bound == pytest.approx(2500)
-    line = probe_report([probe]).splitlines()[2]
-    assert line == "| 20.0 | 50 | 7,000 | 2,400 | 2,500 | 0.96 | 21.0 | 24.0 | 30.0 | 4.00 |"
+    assert probe.bound == pytest.approx(bound)
+    assert probe_report([probe]).splitlines()[2] == line
 
 
 def test_webhooks_at_distance_are_bounded_by_concurrency_over_round_trips() -> None:
