@@ -6,6 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := worker/node_modules/.installed
+# The current wrangler (needs Node >= 22.12) with the Node it runs on, both from npm (the `node`
+# package ships the binary): `make worker-build` checks wrangler.toml with it too.
+CURRENT_WRANGLER_DIR   := worker/wrangler_current
+CURRENT_WRANGLER_STAMP := $(CURRENT_WRANGLER_DIR)/node_modules/.installed
+CURRENT_NODE_BIN       := $(CURRENT_WRANGLER_DIR)/node_modules/node/bin
 # The Worker under Pyodide in Node (worker/pyodide_host): npm pyodide + better-sqlite3 (built from
 # source, ~1 min once), and the `workers` SDK vendored into worker/python_modules (wheel cached in
 # .cache/wheels, so it is offline after the first run).
@@ -40,6 +45,10 @@ $(STAMP): requirements-dev.txt backend/requirements.txt
 
 $(NPM_STAMP): worker/package.json worker/package-lock.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CURRENT_WRANGLER_STAMP): $(CURRENT_WRANGLER_DIR)/package.json $(CURRENT_WRANGLER_DIR)/package-lock.json
+	cd $(CURRENT_WRANGLER_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(PYODIDE_STAMP): worker/pyodide_host/package.json worker/pyodide_host/package-lock.json
@@ -88,7 +97,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NPM_STAMP) pyodide-host $(AUTH_STAMP) chromium
+pytest: $(STAMP) $(NPM_STAMP) $(CURRENT_WRANGLER_STAMP) pyodide-host $(AUTH_STAMP) chromium
 	$(PY) -m pytest
 
 # The browser tests drive Debian's chromium (Playwright's own download cannot work offline).
@@ -97,8 +106,11 @@ chromium:
 		|| { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
 		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
-worker-build: $(NPM_STAMP)
+# Both toolchains: the pinned wrangler on the system Node (20+), and the current one on its own Node 22.
+worker-build: $(NPM_STAMP) $(CURRENT_WRANGLER_STAMP)
 	cd worker && npx wrangler deploy --dry-run --outdir "$$(mktemp -d)"
+	cd worker && PATH="$(CURDIR)/$(CURRENT_NODE_BIN):$$PATH" wrangler_current/node_modules/.bin/wrangler \
+		deploy --dry-run --outdir "$$(mktemp -d)"
 
 test: lint typecheck pytest
 
@@ -109,4 +121,4 @@ soak: $(STAMP)
 	$(PY) -m bench.soak
 
 clean:
-	rm -rf $(VENV) worker/node_modules worker/pyodide_host/node_modules worker/python_modules auth_app/node_modules auth_app/dist .mypy_cache .ruff_cache .pytest_cache .devstack
+	rm -rf $(VENV) worker/node_modules $(CURRENT_WRANGLER_DIR)/node_modules worker/pyodide_host/node_modules worker/python_modules auth_app/node_modules auth_app/dist .mypy_cache .ruff_cache .pytest_cache .devstack

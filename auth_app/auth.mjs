@@ -11,12 +11,15 @@ import { bearer, jwt, organization } from "better-auth/plugins";
  * @param {import("better-sqlite3").Database} options.database The local D1 file.
  * @param {string} options.secret The same BETTER_AUTH_SECRET the Worker verifies signatures with.
  * @param {string} options.baseURL This app's public origin, e.g. `http://localhost:3000`.
+ * @param {object} [options.secondaryStorage] Sessions there instead of the `session` table (the
+ *   Worker then reads them from its SESSIONS_KV binding: BETTER_AUTH_SESSION_STORAGE=secondary).
  */
-export function createAuth({ database, secret, baseURL }) {
+export function createAuth({ database, secret, baseURL, secondaryStorage }) {
   return betterAuth({
     database,
     secret,
     baseURL,
+    ...(secondaryStorage ? { secondaryStorage } : {}),
     basePath: "/api/auth",
     trustedOrigins: [baseURL],
     emailAndPassword: { enabled: true },

@@ -1,5 +1,7 @@
 // Bundles Better Auth's browser client (with the organization client) into one static ES module,
-// `dist/better-auth-client.mjs`, so the browser loads nothing from a CDN or node_modules.
+// `dist/better-auth-client.mjs`, and Stripe's Connect.js loader (`@stripe/connect-js`, its
+// side-effect-free `pure` entry) into `dist/stripe-connect-js.mjs`, so the browser loads nothing
+// from a CDN or node_modules. (Connect.js itself always comes from Stripe: the loader fetches it.)
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 
@@ -22,5 +24,22 @@ await build({
   minify: true,
   legalComments: "eof",
   outfile: `${here}dist/better-auth-client.mjs`,
+  logLevel: "warning",
+});
+
+await build({
+  stdin: {
+    contents: 'export { loadConnectAndInitialize } from "@stripe/connect-js/pure";',
+    resolveDir: here,
+    sourcefile: "stripe-connect-js-entry.mjs",
+    loader: "js",
+  },
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  minify: true,
+  legalComments: "eof",
+  outfile: `${here}dist/stripe-connect-js.mjs`,
   logLevel: "warning",
 });

@@ -7,6 +7,11 @@
 //   BACKEND_URL         the Connect backend the browser calls (required)
 //   FRONTEND_PORT       default 3000;  FRONTEND_HOST default 127.0.0.1
 //   BETTER_AUTH_URL     default http://localhost:$FRONTEND_PORT (must be in the backend's FRONTEND_ORIGINS)
+//   SESSIONS_KV_PATH    optional: sessions in Better Auth's secondaryStorage, on this SQLite file
+//                       (the Worker's SESSIONS_KV stand-in) instead of the D1 `session` table
+//   STRIPE_PUBLISHABLE_KEY  optional (pk_test_… / pk_live_…): the payouts page then shows Stripe's
+//                       embedded Connect components, and the page's CSP lets in Stripe's origins
+import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
@@ -16,6 +21,7 @@ import Database from "better-sqlite3";
 import { toNodeHandler } from "better-auth/node";
 
 import { createAuth } from "./auth.mjs";
+import { sqliteSecondaryStorage } from "./kv_storage.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FRONTEND = path.resolve(HERE, "..", "frontend");
@@ -66,22 +72,35 @@ const database = new Database(dbPath);
 database.pragma("busy_timeout = 5000");
 database.pragma("foreign_keys = ON");
 
-const auth = createAuth({ database, secret, baseURL });
+const kvPath = process.env.SESSIONS_KV_PATH;
+const secondaryStorage = kvPath ? sqliteSecondaryStorage(kvPath) : undefined;
+const auth = createAuth({ database, secret, baseURL, secondaryStorage });
 const authHandler = toNodeHandler(auth);
 
+const publishableKey = process.env.STRIPE_PUBLISHABLE_KEY || "";
+if (publishableKey && !/^pk_(test|live)_[A-Za-z0-9]+$/.test(publishableKey)) {
+  console.error("auth app: STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_test_… or pk_live_…)");
+  process.exit(2);
+}
 const escapeAttr = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
-const page = readFileSync(path.join(FRONTEND, "app", "index.html"), "utf8").replace(
-  "{{BACKEND_URL}}",
-  escapeAttr(backendUrl),
-);
+const page = readFileSync(path.join(FRONTEND, "app", "index.html"), "utf8")
+  .replace("{{BACKEND_URL}}", escapeAttr(backendUrl))
+  .replace("{{STRIPE_PUBLISHABLE_KEY}}", escapeAttr(publishableKey));
+// The page's one inline script, its import map, allowed by its hash (no 'unsafe-inline').
+const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(page)?.[1] ?? "";
+const importMapHash = `'sha256-${createHash("sha256").update(importMap).digest("base64")}'`;
+// What Stripe's embedded components need (Stripe's "Connect embedded components" CSP guidance),
+// only when they are configured.
+const STRIPE = publishableKey ? " https://connect-js.stripe.com https://js.stripe.com" : "";
 
 const SECURITY_HEADERS = {
   "Content-Security-Policy": [
     "default-src 'self'",
-    `connect-src 'self' ${backendUrl}`,
-    "img-src 'self' data:",
+    `connect-src 'self' ${backendUrl}${publishableKey ? " https://api.stripe.com" : ""}`,
+    `img-src 'self' data:${publishableKey ? " https://*.stripe.com" : ""}`,
     "style-src 'self'",
-    "script-src 'self'",
+    `script-src 'self' ${importMapHash}${STRIPE}`,
+    `frame-src 'self'${STRIPE}`,
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",

@@ -31,6 +31,7 @@ class OrgAccess:
     user_id: str
     organization: Organization
     role: str
+    email_verified: bool = False
 
 
 class UserContextCache:
@@ -196,7 +197,10 @@ class Authenticator:
         ):
             raise Forbidden()
         access = OrgAccess(
-            user_id=context.user.id, organization=context.organization, role=context.role
+            user_id=context.user.id,
+            organization=context.organization,
+            role=context.role,
+            email_verified=context.user.email_verified,
         )
         if roles and not holds_any(access.role, roles):
             raise Forbidden(

@@ -4,7 +4,8 @@ server's replies and `/openapi.json`.
 A handler parses, authorizes, calls and returns its reply model (or an `Answer` when it adds
 headers); failures are raised and mapped by the handler table in `errors.py`. The endpoint turns
 the model into the response with the status it declares, and refuses (500) a handler that returns
-any other model than the one its documentation promises.
+any other model than the one its documentation promises. The query string is read against the
+parameters the endpoint declares (`backend/query.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.models import Reply
+from backend.query import QUERY_KEY, QueryParam, parse_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,20 @@ class Endpoint:
     body: type[BaseModel] | None = None
     security: str | tuple[str, ...] | None = "bearer"
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403, 502, 503)
 
     def route(self) -> Route:
+        query = self.query
+
         async def endpoint(request: Request) -> Response:
+            # Every query is read strictly (backend/query.py): a route that takes none refuses
+            # one at once; a route that takes some reads it when its handler asks, after the
+            # caller is authenticated (401/403 before any 400).
+            if query:
+                request.scope[QUERY_KEY] = query
+            elif request.scope["query_string"]:
+                parse_query(request.scope["query_string"], ())
             result = await self.handler(request)
             answer = result if isinstance(result, Answer) else Answer(result)
             if type(answer.model) is not self.reply:

@@ -5,14 +5,17 @@ aiohttp's general machinery (sessions, cookie jars, trace signals, a task and a 
 cost ~200 µs of CPU per call — about half of the status route. This client does only what such a
 call needs, on asyncio's transports and `httptools` (the parser uvicorn already uses): keep-alive
 connections pooled per process, at most `limit` open at once; replies framed by Content-Length,
-chunked, or read until the peer closes; `Connection: close` honoured; idle connections dropped
-after `idle_seconds`; HTTPS with SNI and certificate verification (the default context).
+chunked, or read until the peer closes (counted only on a clean close: a reset is an error, never
+a truncated answer); `Connection: close` honoured; idle connections dropped after `idle_seconds`;
+HTTPS with SNI and certificate verification (the default context). A reply's head is bounded
+(`MAX_REPLY_HEAD_BYTES`) as is its body (`MAX_REPLY_BYTES`); a `101`/upgrade is an error.
 
 Its failures say how far a call got, because that decides what the caller may retry:
 `ConnectFailed` (nothing was sent), `StaleConnection` (a reused connection was closed before any
-byte of the answer: the request never ran), `ConnectionLost` (anything after the request may have
-been sent). A request given a `deadline` fails with `TimeoutError` once it passes; timed out or
-cancelled, the connection in use is aborted, never reused.
+byte of the answer: most often the peer had closed it while idle, but the request may have run),
+`ConnectionLost` (anything after the request may have been sent). A request given a `deadline`
+fails with `TimeoutError` once it passes; timed out, cancelled or failed — at any point, even just
+after its reply arrived — the connection in use is aborted, never reused nor left open.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from urllib.parse import urlsplit
 import httptools
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024
+MAX_REPLY_HEAD_BYTES = 64 * 1024  # status line + headers (interim 1xx replies included)
 
 
 class TransportError(Exception):
@@ -39,8 +43,9 @@ class ConnectFailed(TransportError):
 
 
 class StaleConnection(TransportError):
-    """A reused keep-alive connection closed before any byte of the answer: the peer had closed it
-    while it sat idle, so the request never ran."""
+    """A reused keep-alive connection closed before any byte of the answer. Most often the peer
+    had closed it while it sat idle and the request never arrived, but the peer may also have
+    run the request and gone before answering: the request may have run."""
 
 
 class ConnectionLost(TransportError):
@@ -55,6 +60,10 @@ class Reply:
 
 class _ReplyTooLarge(Exception):
     """More reply than was asked for: a body past `MAX_REPLY_BYTES`, or a second message."""
+
+
+class _Upgrade(Exception):
+    """A `101 Switching Protocols`: the peer wants another protocol, not to answer."""
 
 
 class _Connection(asyncio.Protocol):
@@ -74,6 +83,8 @@ class _Connection(asyncio.Protocol):
         self._answered = False  # any byte of the current reply arrived
         self._framed = False  # Content-Length or Transfer-Encoding seen
         self._until_close = False  # a reply without framing: its body ends when the peer closes
+        self._head_bytes = 0  # of the current reply, until its headers are complete
+        self._in_head = True
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -87,15 +98,22 @@ class _Connection(asyncio.Protocol):
         self._answered = True
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            unasked = isinstance(exc.__context__, _ReplyTooLarge)
-            self._fail(ConnectionLost("the reply was " + ("too large" if unasked else "malformed")))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(ConnectionLost("the reply was " + _what_went_wrong(exc)))
             self.abort()
+            return
+        if self._in_head:
+            # Everything read so far is head: a peer sending headers for ever is cut off.
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_REPLY_HEAD_BYTES:
+                self._fail(ConnectionLost("the reply was too large (its headers)"))
+                self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._on_lost(self)
-        if self._until_close and self._waiter is not None:
+        if self._until_close and self._waiter is not None and exc is None:
+            # Framed by the close itself: only a clean close (FIN) ends it; a reset cut it short.
             self._resolve(self._parser.get_status_code())
         elif not self._answered and self.reused:
             self._fail(StaleConnection())
@@ -109,6 +127,7 @@ class _Connection(asyncio.Protocol):
             raise _ReplyTooLarge()
         self._chunks, self._size = [], 0
         self._framed = self._until_close = False
+        self._in_head = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() in (b"content-length", b"transfer-encoding"):
@@ -116,6 +135,9 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
+        if status == 101:
+            raise _Upgrade()
+        self._in_head = status < 200  # an interim reply's head counts with the real one's
         self._until_close = not self._framed and status >= 200 and status not in (204, 304)
 
     def on_body(self, body: bytes) -> None:
@@ -144,6 +166,7 @@ class _Connection(asyncio.Protocol):
         waiter: asyncio.Future[Reply] = self._loop.create_future()
         self._waiter = waiter
         self._answered = False
+        self._head_bytes, self._in_head = 0, True
         # A timer on the loop, not asyncio.timeout(): a third of the cost, on every call.
         timer = None if deadline is None else self._loop.call_at(deadline, self._time_out)
         self.transport.write(request)
@@ -176,6 +199,12 @@ class _Connection(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
+
+
+def _what_went_wrong(exc: Exception) -> str:
+    if isinstance(exc, httptools.HttpParserUpgrade) or isinstance(exc.__context__, _Upgrade):
+        return "an upgrade (101), not an answer"
+    return "too large" if isinstance(exc.__context__, _ReplyTooLarge) else "malformed"
 
 
 def _header_lines(headers: Mapping[str, str]) -> str:
@@ -240,7 +269,13 @@ class Http1Pool:
             if connection is None:
                 async with asyncio.timeout_at(deadline):
                     connection = await self._connect()
-            reply = await connection.exchange(request, deadline)
+            try:
+                reply = await connection.exchange(request, deadline)
+            except BaseException:
+                # Cancelled even after the reply arrived (the waiter done, the task not yet
+                # resumed): the connection is neither idle nor in use, so it is closed here.
+                connection.abort()
+                raise
             if not connection.closed:
                 connection.idle_since = now = asyncio.get_running_loop().time()
                 self._idle.append(connection)
@@ -285,9 +320,15 @@ class Http1Pool:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
+        made: list[_Connection] = []
+
+        def connection_for_this_call() -> _Connection:
+            made.append(_Connection(loop, self._forget))
+            return made[-1]
+
         try:
             _, connection = await loop.create_connection(
-                lambda: _Connection(loop, self._forget),
+                connection_for_this_call,
                 self._host,
                 self._port,
                 ssl=self._ssl,
@@ -295,6 +336,10 @@ class Http1Pool:
             )
         except OSError as exc:  # refused, unreachable, DNS, TLS verification (ssl.SSLError)
             raise ConnectFailed(f"{type(exc).__name__}: {exc}") from None
+        except BaseException:  # cancelled or timed out: a connection made meanwhile is closed
+            for orphan in made:
+                orphan.abort()
+            raise
         self._open.add(connection)
         return connection
 

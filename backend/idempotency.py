@@ -2,7 +2,9 @@
 
 At most 255 characters (Stripe's limit). The key is taken exactly as sent: one with leading or
 trailing whitespace, or any character outside printable ASCII (controls included), is a 400 —
-never trimmed into a different key that would silently replay or miss another request.
+never trimmed into a different key that would silently replay or miss another request. Nor
+`.` or `..`: a replay looks the key up as a segment of a Worker URL, which Cloudflare's runtime
+resolves away (the WHATWG URL parser), so such a key could never be found again.
 """
 
 from __future__ import annotations
@@ -30,4 +32,6 @@ def require_idempotency_key(request: Request) -> str:
         raise _invalid("Idempotency-Key must be printable ASCII, without control characters.")
     if key != key.strip():
         raise _invalid("Idempotency-Key must not start or end with whitespace.")
+    if key in (".", ".."):
+        raise _invalid("Idempotency-Key must not be `.` or `..`.")
     return key

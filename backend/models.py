@@ -37,6 +37,8 @@ OnboardingStep = Literal[
 PayoutInterval = Literal["manual", "daily", "weekly", "monthly"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]
+AccountProfile = Literal["express", "custom"]
+CollectionFields = Literal["currently_due", "eventually_due"]  # what Account Links ask for
 
 
 def _reply_schema(schema: JsonDict, cls: type[Any]) -> None:
@@ -100,6 +102,7 @@ class ConnectState(BaseModel):
     payout_schedule_delay_days: int | None = None
     payout_schedule_weekly_anchor: Weekday | None = None
     payout_schedule_monthly_anchor: int | None = None
+    stripe_connect_account_profile: AccountProfile | None = None
 
 
 class LedgerKey(BaseModel):
@@ -296,6 +299,20 @@ class LoginLinkRequest(OrgRequest):
 
 class LoginLinkReply(Reply):
     url: str
+
+
+class AccountSessionRequest(OrgRequest):
+    pass  # the organization alone: the components follow from the caller's role in it
+
+
+class AccountSessionReply(OrgReply):
+    """A fresh Account Session's client secret for Stripe's embedded components: single use,
+    short-lived, never stored or cached (answered with `Cache-Control: no-store`)."""
+
+    account_id: str
+    client_secret: str
+    expires_at: int
+    components: list[str]
 
 
 class PlatformFeeRequest(OrgRequest):

@@ -28,16 +28,12 @@ def header(name: str, *, required: bool = False, max_length: int = 255) -> dict[
 ORG_PATH = parameter(
     "org_id", "path", {"type": "string", "minLength": 1, "maxLength": 128}, required=True
 )
-REFRESH = parameter("refresh", "query", {"type": "boolean"})
-LIMIT = parameter(
-    "limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
-)
-CURSOR = parameter(
-    "cursor",
-    "query",
-    {"type": "string", "minLength": 1, "maxLength": 64},
-    description="next_cursor of the previous page (opaque)",
-)
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (rate limits, Stripe busy)",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 USER = header("X-User-ID", max_length=128)
 IDEMPOTENCY = header("Idempotency-Key", required=True)
 
@@ -54,7 +50,7 @@ def _parameters(op: Endpoint) -> list[dict[str, Any]]:
     `backend/auth.py` holds to the session)."""
     org = [ORG_PATH] if "{org_id}" in op.path else []
     user = [USER] if {"bearer": []} in _security(op.security) else []
-    return [*org, *op.parameters, *user]
+    return [*org, *op.parameters, *(q.openapi() for q in op.query), *user]
 
 
 def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
@@ -85,12 +81,14 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": ref(op.reply)}},
             }
         }
-        # Every JSON body must be sent as application/json (backend/json_body.py).
-        errors = sorted({*op.errors, 415}) if op.body is not None else op.errors
+        # Every JSON body must be sent as application/json (backend/json_body.py); every route
+        # refuses a query it does not declare (backend/query.py).
+        errors = sorted({*op.errors, 400, *((415,) if op.body is not None else ())})
         for code in errors:
             responses[str(code)] = {
                 "description": "Error",
                 "content": {"application/json": {"schema": ref(ErrorReply)}},
+                **({"headers": RETRY_AFTER} if code in (429, 503) else {}),
             }
         operation: dict[str, Any] = {
             "summary": op.summary,

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
 
 from backend.auth import Authenticator, UserContextCache
+from backend.cursors import CursorCodec, derive_cursor_secret
 from backend.json_body import check_json_structure, require_json_content_type
+from backend.rate_limits import RateLimits
 from backend.settings import Settings
 from backend.stripe_gateway import ConnectStripe
 from backend.worker_client import WorkerClient
@@ -26,6 +28,14 @@ class Services:
     worker: WorkerClient
     stripe: ConnectStripe
     auth: Authenticator
+    # Built from `settings`: the replica's rate-limit buckets and its history-cursor seal.
+    limits: RateLimits = field(init=False)
+    cursors: CursorCodec = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limits", RateLimits.from_settings(self.settings))
+        secret = derive_cursor_secret(self.settings.history_cursor_root)
+        object.__setattr__(self, "cursors", CursorCodec(secret))
 
 
 @contextlib.asynccontextmanager
@@ -44,6 +54,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         api_base=settings.stripe_api_base,
         timeout_seconds=settings.stripe_timeout_seconds,
         max_network_retries=settings.stripe_max_network_retries,
+        collect=settings.connect_collection_fields,
     )
     cache = UserContextCache(
         ttl_seconds=settings.user_context_cache_ttl_seconds,

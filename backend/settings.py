@@ -11,8 +11,10 @@ import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.models import AccountProfile, CollectionFields
 
 MIN_INTERNAL_API_KEY_LENGTH = 32
 
@@ -51,6 +53,13 @@ def _http_url(value: str, *, example: str, plain_http: str) -> str:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(plain_http)
     return value.strip().rstrip("/")
+
+
+def _secret_text(value: object) -> str:
+    """A setting's text, stripped ("" when unset), whether given as text or as a SecretStr."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value.strip() if isinstance(value, str) else ""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -101,6 +110,9 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     worker_url: str
     internal_api_key: SecretStr
+    # The Worker's own form (`v2:<new>,v1:<old>`, newest first), for a deploy that shares one
+    # variable between both: the backend presents its first key. Never together with the above.
+    internal_api_keys: SecretStr | None = Field(default=None, repr=False)
     frontend_origins: CommaList
     operator_api_key: SecretStr | None = None
     # The platform's own services (checkout, jobs): create payments for an organization and
@@ -141,15 +153,49 @@ class Settings(BaseSettings):
     # A 429 from Stripe: wait (Retry-After, doubling) and try again at most this many times.
     reconcile_rate_limit_retries: int = Field(default=5, ge=0, le=20)
     # Slow or half-open clients (backend/http_guard.py): a request's headers must arrive within
-    # the first, its body within the second; at most this many connections may be reading
-    # headers at once (past it, the one waiting longest is dropped).
+    # the first, its body within the second; a client that stops reading its answers must take
+    # some within the third; at most this many connections may wait on their client at once
+    # (reading a head or a body, or not reading; past it, the one waiting longest is dropped); a
+    # request line plus headers over this many bytes is answered 431.
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
+    http_write_timeout_seconds: float = Field(default=30.0, gt=0, le=900)
     http_max_pending_connections: int = Field(default=1000, ge=1, le=100_000)
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=64 * 1024 * 1024)
     # The payout schedules organizations may choose (PAYOUT_SCHEDULE_INTERVALS, comma-separated,
     # of daily, weekly, monthly). `manual` is always allowed: it is how accounts start, and an
     # organization must always be able to stop automatic payouts.
     payout_schedule_intervals: CommaList = ("manual", "daily", "weekly", "monthly")
+    # Seals history cursors (backend/cursors.py). Every replica needs the same one; unset, a key
+    # is derived one-way from INTERNAL_API_KEY (rotating that key then ends open cursors: a
+    # client starts its listing again).
+    history_cursor_secret: SecretStr | None = None
+    # Onboarding creates a Stripe account: only for a user whose Better Auth email is verified
+    # (`user.emailVerified`). Turn off only where sign-up proves the address some other way.
+    onboarding_requires_verified_email: bool = True
+    # Rate limits (backend/rate_limits.py), per replica: a token bucket refills `per_minute` and
+    # holds `burst`. 0 per minute turns one off. See docs/rate-limits.md for sizing with replicas.
+    rate_limit_user_per_minute: float = Field(default=30, ge=0, le=60_000)
+    rate_limit_user_burst: int = Field(default=10, ge=1, le=10_000)
+    rate_limit_organization_per_minute: float = Field(default=60, ge=0, le=60_000)
+    rate_limit_organization_burst: int = Field(default=20, ge=1, le=10_000)
+    # The share of the platform's Stripe request budget (Stripe allows ~100/s in live mode) that
+    # user-initiated calls may take on this replica; webhooks, reconciliation and the platform's
+    # own calls (X-Platform-Key, X-Operator-Key) are never counted against it nor held by it.
+    stripe_user_budget_per_second: float = Field(default=10, ge=0, le=1000)
+    stripe_user_budget_burst: int = Field(default=20, ge=1, le=10_000)
+    # Unauthenticated routes, per client address (an IPv6 /64 counts as one): readiness, and
+    # webhook deliveries whose signature fails (a valid delivery is never limited).
+    rate_limit_address_per_minute: float = Field(default=120, ge=0, le=600_000)
+    rate_limit_address_burst: int = Field(default=30, ge=1, le=100_000)
+    rate_limit_max_keys: int = Field(default=100_000, ge=100, le=10_000_000)
+    # The profile of accounts created from now on (backend/account_profiles.py): `express` (the
+    # Express Dashboard) or `custom` (no Stripe dashboard; the platform's UI with Stripe's embedded
+    # components). An existing account keeps the profile recorded when it was created.
+    connect_account_profile: AccountProfile = "express"
+    # What Stripe-hosted onboarding (Account Links) asks for: only what is due now, or also what
+    # will be (fewer interruptions later). Stripe's own default is `currently_due`.
+    connect_collection_fields: CollectionFields = "eventually_due"
     log_level: str = "info"
 
     @field_validator("stripe_secret_key")
@@ -196,6 +242,32 @@ class Settings(BaseSettings):
             raise ValueError("must not carry a query, fragment or user info")
         return url
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_internal_key_source(cls, data: object) -> object:
+        """INTERNAL_API_KEY, or the first key of INTERNAL_API_KEYS; both set is refused (one
+        source of truth, as on the Worker)."""
+        if not isinstance(data, dict):
+            return data
+        several, one = (
+            _secret_text(data.get(n)) for n in ("internal_api_keys", "internal_api_key")
+        )
+        if several and one:
+            raise ValueError(
+                "INTERNAL_API_KEY and INTERNAL_API_KEYS are both set: keep one and unset the other"
+            )
+        if not several:
+            return data
+        entries = [part.strip() for part in several.split(",") if part.strip()]
+        version, sep, key = (entries[0] if entries else "").partition(":")
+        key = (key if sep else version).strip()
+        if len(key) < MIN_INTERNAL_API_KEY_LENGTH:
+            raise ValueError(
+                f"INTERNAL_API_KEYS: its first key must be at least {MIN_INTERNAL_API_KEY_LENGTH} "
+                "characters"
+            )
+        return {**data, "internal_api_key": key, "internal_api_keys": None}
+
     @field_validator("internal_api_key")
     @classmethod
     def _internal_key(cls, value: SecretStr) -> SecretStr:
@@ -204,7 +276,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_INTERNAL_API_KEY_LENGTH} characters")
         return SecretStr(key)
 
-    @field_validator("operator_api_key", "platform_api_key", mode="before")
+    @field_validator("operator_api_key", "platform_api_key", "history_cursor_secret", mode="before")
     @classmethod
     def _optional_key(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -238,6 +310,11 @@ class Settings(BaseSettings):
             return tuple(dict.fromkeys(("manual", *lowered)))
         return parts
 
+    @field_validator("connect_account_profile", "connect_collection_fields", mode="before")
+    @classmethod
+    def _lower_case_choice(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -248,6 +325,11 @@ class Settings(BaseSettings):
 
     def min_transfer(self, currency: str) -> int:
         return self.min_transfer_amounts.get(currency, 1)
+
+    @property
+    def history_cursor_root(self) -> bytes:
+        root = self.history_cursor_secret or self.internal_api_key
+        return root.get_secret_value().encode()
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:

@@ -141,20 +141,6 @@ def _unparsed_or_envelope(payload: bytes) -> Envelope | Unparsed:
         )
 
 
-def loggable_type(payload: bytes) -> str:
-    """The event type for a log line about an unverified body, if it looks like one; never any
-    other content."""
-    if not json_depth_within(payload, MAX_EVENT_DEPTH):
-        return "unparsed"
-    try:
-        data: Any = json.loads(payload)
-    except (ValueError, RecursionError):
-        return "unparsed"
-    if not isinstance(data, dict):
-        return "unparsed"
-    return _safe(data.get("type"), _EVENT_TYPE) or "unknown"
-
-
 # --- what the handlers read -------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """Stripe behind one service of ours: typed arguments in, our pydantic models out.
 
-Routes never build Stripe parameters. Every write carries an idempotency key. The Express account
-profile lives in `EXPRESS_ACCOUNT_PROFILE` alone, so "Custom later" is a change of this constant.
+Routes never build Stripe parameters. Every write carries an idempotency key. The account profiles
+(Express, Custom) live in `backend/account_profiles.py` alone: "Custom later" is a setting.
 `stripe_errors.map_stripe_error` is the single translation from Stripe's errors to ours.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ from stripe._base_address import BaseAddresses
 from stripe.params import (
     AccountCreateParams,
     AccountLinkCreateParams,
+    AccountSessionCreateParams,
+    AccountSessionCreateParamsComponents,
     AccountUpdateParams,
     EventListParams,
     PaymentIntentCreateParams,
@@ -29,13 +32,15 @@ from stripe.params import (
 )
 from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
+from backend.account_profiles import ACCOUNT_PROFILES
 from backend.errors import UpstreamError
-from backend.models import Money, PayoutInterval, Weekday
+from backend.models import AccountProfile, CollectionFields, Money, PayoutInterval, Weekday
 from backend.payout_amount import Funds
 from backend.stripe_errors import map_stripe_error
 from backend.stripe_models import (
     AccountLink,
     StripeAccount,
+    StripeAccountSession,
     StripePayment,
     StripePaymentIntent,
     StripePayout,
@@ -51,17 +56,6 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 ListParams = TypeVar("ListParams", TransferListParams, PayoutListParams, EventListParams)
-
-EXPRESS_ACCOUNT_PROFILE: AccountCreateParams = {
-    "controller": {
-        "stripe_dashboard": {"type": "express"},
-        "fees": {"payer": "application"},
-        "losses": {"payments": "application"},
-        "requirement_collection": "stripe",
-    },
-    "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
-    "settings": {"payouts": {"schedule": {"interval": "manual"}}},
-}
 
 
 def idempotency_key(*parts: str) -> str:
@@ -118,7 +112,9 @@ class ConnectStripe:
         api_base: str | None = None,
         timeout_seconds: float = 20.0,
         max_network_retries: int = 2,
+        collect: CollectionFields = "eventually_due",
     ) -> None:
+        self._collect: CollectionFields = collect  # what Account Links ask for
         self._http = stripe.AIOHTTPClient(timeout=timeout_seconds)
         base_addresses: BaseAddresses = {}
         if api_base:
@@ -153,11 +149,11 @@ class ConnectStripe:
         close: Callable[[], Awaitable[None]] = self._http.close_async
         await close()
 
-    async def create_express_account(
-        self, organization_id: str, *, email: str | None = None
+    async def create_account(
+        self, organization_id: str, *, profile: AccountProfile, email: str | None = None
     ) -> StripeAccount:
         params: AccountCreateParams = {
-            **EXPRESS_ACCOUNT_PROFILE,
+            **ACCOUNT_PROFILES[profile],
             "metadata": {"organization_id": organization_id},
         }
         if email:
@@ -213,7 +209,7 @@ class ConnectStripe:
             "refresh_url": refresh_url,
             "return_url": return_url,
             "type": "account_onboarding",
-            "collection_options": {"fields": "eventually_due"},
+            "collection_options": {"fields": self._collect},
         }
         link = await self._guard(
             "create account link",
@@ -222,6 +218,15 @@ class ConnectStripe:
             ),
         )
         return AccountLink(url=link.url, expires_at=link.expires_at)
+
+    async def create_account_session(
+        self, account_id: str, *, components: AccountSessionCreateParamsComponents
+    ) -> StripeAccountSession:
+        """A fresh session (and key, kept across the SDK's retries) for each call."""
+        params: AccountSessionCreateParams = {"account": account_id, "components": components}
+        key = idempotency_key("account-session", uuid.uuid4().hex)
+        session = self._client.v1.account_sessions.create_async(params, {"idempotency_key": key})
+        return await self._read("create account session", session, StripeAccountSession)
 
     async def create_login_link(self, account_id: str, *, request_key: str) -> str:
         link = await self._guard(

@@ -28,6 +28,13 @@ class StripeAccount(WorkerModel):
     raw: dict[str, object] = Field(default_factory=dict)
 
 
+class StripeAccountSession(WorkerModel):
+    account: str
+    client_secret: str
+    expires_at: int
+    components: dict[str, dict[str, object]]
+
+
 class AccountLink(WorkerModel):
     url: str
     expires_at: int

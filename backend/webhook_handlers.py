@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from backend.account_profiles import profile_of
 from backend.errors import ApiError, UpstreamError
 from backend.event_ordering import Order, order
 from backend.models import TransferRequest
@@ -147,7 +148,9 @@ async def _adopt_account(svc: Services, event: Event, account_id: str) -> str | 
     if not isinstance(org_id, str) or not is_organization_id(org_id):
         return None
     try:
-        await svc.worker.create_connect_account(org_id, account_id)
+        await svc.worker.create_connect_account(
+            org_id, account_id, profile=profile_of(event.object)
+        )
     except WorkerError as exc:
         if exc.status in (404, 409):
             return None

@@ -54,6 +54,38 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
+def check_header(
+    header: str | None, *, tolerance_seconds: int = 300, now: float | None = None
+) -> tuple[int, list[str]]:
+    """The signed timestamp and the `v1` signatures, if the header is well formed and fresh —
+    all that can be checked before the body is read (a refusal here reads no body at all)."""
+    if not header:
+        raise SignatureError("missing_header")
+    if len(header) > 4096:
+        raise SignatureError("header_too_long")
+    timestamp, signatures = _parse(header)
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance_seconds:
+        raise SignatureError("outside_tolerance", timestamp=timestamp)
+    return timestamp, signatures
+
+
+def check_body(
+    payload: bytes, timestamp: int, signatures: Sequence[str], *, secrets: Sequence[str]
+) -> None:
+    """Raises `SignatureError` unless a signature matches the body under one of `secrets`."""
+    matched = False
+    # Bytes, not str: compare_digest raises on a non-ASCII str (a header byte past 0x7f).
+    presented = [candidate.encode("utf-8", "surrogateescape") for candidate in signatures]
+    for secret in secrets:
+        expected = compute_signature(payload, secret=secret, timestamp=timestamp).encode()
+        for candidate in presented:
+            # No early exit: the time taken does not reveal which secret or signature matched.
+            matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise SignatureError("no_matching_signature", timestamp=timestamp)
+
+
 def verify_signature(
     payload: bytes,
     header: str | None,
@@ -63,20 +95,6 @@ def verify_signature(
     now: float | None = None,
 ) -> int:
     """Returns the signed timestamp, or raises `SignatureError`."""
-    if not header:
-        raise SignatureError("missing_header")
-    if len(header) > 4096:
-        raise SignatureError("header_too_long")
-    timestamp, signatures = _parse(header)
-    current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance_seconds:
-        raise SignatureError("outside_tolerance", timestamp=timestamp)
-    matched = False
-    for secret in secrets:
-        expected = compute_signature(payload, secret=secret, timestamp=timestamp)
-        for candidate in signatures:
-            # No early exit: the time taken does not reveal which secret or signature matched.
-            matched |= hmac.compare_digest(expected, candidate)
-    if not matched:
-        raise SignatureError("no_matching_signature", timestamp=timestamp)
+    timestamp, signatures = check_header(header, tolerance_seconds=tolerance_seconds, now=now)
+    check_body(payload, timestamp, signatures, secrets=secrets)
     return timestamp

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,9 +88,13 @@ class WorkerClient(WorkerTransport):
         return await self._post(path, UpdateResult, body)
 
     async def create_connect_account(
-        self, organization_id: str, stripe_account_id: str
+        self, organization_id: str, stripe_account_id: str, *, profile: str
     ) -> CreateAccountResult:
-        body = {"organization_id": organization_id, "stripe_account_id": stripe_account_id}
+        body = {
+            "organization_id": organization_id,
+            "stripe_account_id": stripe_account_id,
+            "account_profile": profile,
+        }
         return await self._post("/api/internal/create-connect-account", CreateAccountResult, body)
 
     async def set_platform_fee(
@@ -113,8 +118,11 @@ class WorkerClient(WorkerTransport):
         snapshot: Mapping[str, Any] | None = None,
     ) -> Claim:
         """With `snapshot` (an `account.updated` event's fields), the claim's batch also applies
-        it under the new claim and completes the claim when it may (`Claim.completed`)."""
+        it under the new claim and completes the claim when it may (`Claim.completed`). The claim
+        id is ours, made here: a claim sent twice (the first may have run) is recognised by the
+        Worker as the same claim and answered as granted, not as held by someone else."""
         body: dict[str, Any] = dict(
+            claim_id=secrets.token_urlsafe(18),
             event_id=event_id,
             event_type=event_type,
             event_created=event_created,

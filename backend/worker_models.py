@@ -38,6 +38,7 @@ class User(WorkerModel):
     id: str
     name: str | None = None
     email: str | None = None
+    email_verified: bool = False
 
 
 class UserContext(WorkerModel):

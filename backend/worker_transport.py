@@ -3,11 +3,14 @@
 
 Reads (and `verify-user-context`, which writes nothing) retry on connection failures, timeouts and
 502/503/504. Writes retry when the TCP connection could not be opened (the request never left),
-and once, at once, on a fresh connection when a pooled keep-alive connection turns out to have been
-closed by the Worker (or Cloudflare in front of it) while idle — such a connection fails before any
-answer, and every Worker write is idempotent by its key anyway (guarded updates, reservations by
-idempotency key, claims by event id). Everything else surfaces as `WorkerUnavailable` (503) so the
-caller (or Stripe's webhook retry) decides.
+and once, at once, on a fresh connection when a pooled keep-alive connection closes before any
+byte of the answer (`StaleConnection`). That is most often the Worker (or Cloudflare in front of
+it) having closed the connection while idle, but the write may have run: so every Worker write is
+safe to send twice and answers the second time as the first — guarded updates, reservations and
+completions by idempotency key, a webhook claim by the claim id the backend made for it (the
+Worker answers a replay of its own claim as granted), each later call of an event by that claim.
+Everything else surfaces as `WorkerUnavailable` (503) so the caller (or Stripe's webhook retry)
+decides.
 
 `timeout_seconds` is the budget of a whole call, retries included: a user request never waits on
 the Worker longer than that, however many attempts fit in it.
@@ -101,7 +104,7 @@ class WorkerTransport:
             try:
                 try:
                     reply = await self._send(method, path, data, deadline=deadline)
-                except StaleConnection:
+                except StaleConnection:  # it may have run: every write is safe to send twice
                     logger.info("worker %s %s: pooled connection closed; retrying", method, path)
                     reply = await self._send(method, path, data, deadline=deadline, fresh=True)
             except ConnectFailed:

@@ -132,6 +132,11 @@ def start_stack(config: Config, log_dir: Path) -> Iterator[Stack]:
                     worker_url=worker_url,
                     stripe_url=stripe_url,
                     STRIPE_MAX_NETWORK_RETRIES="0",
+                    # One principal stands in for the many users of a real load: the per-user,
+                    # per-organization and user-budget limits would measure themselves.
+                    RATE_LIMIT_USER_PER_MINUTE="0",
+                    RATE_LIMIT_ORGANIZATION_PER_MINUTE="0",
+                    STRIPE_USER_BUDGET_PER_SECOND="0",
                 ),
                 cpu=None,
                 log_dir=log_dir,

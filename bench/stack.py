@@ -191,7 +191,9 @@ def seed_principal(d1_path: Path, *, secret: str) -> Principal:
     apply_migrations(d1_path)
     conn = connect(d1_path)
     try:
-        user_id = create_user(conn, name="Bench Owner", email="bench@example.com")
+        user_id = create_user(
+            conn, name="Bench Owner", email="bench@example.com", email_verified=True
+        )
         org_id = create_organization(conn, name="Bench Org", slug="bench-org")
         add_member(conn, organization_id=org_id, user_id=user_id, role="owner")
         session = create_session(

@@ -3,14 +3,16 @@
 The host sits on the backend's hot path, where uvicorn's ASGI cycle (a task, a scope dict and two
 messages per request, a `write` for the head and another for the body) cost about as much CPU as the
 Worker's core itself. This server parses with httptools (uvicorn's own parser), hands the handler
-the method, the raw path, the few headers it reads and the body, and writes each reply with one
-`write`. What it keeps of HTTP/1.1: keep-alive (and `Connection: close`, HTTP/1.0), pipelined
-requests answered in order, Content-Length and chunked request bodies, `Expect: 100-continue` (sent
-once the replies to earlier pipelined requests are out), HEAD without a body; a body over `max_body`
-is cut at `max_body + 1` bytes (the handler answers 413) and the connection closed after the reply;
-a malformed request is a 400 JSON error and a close. A client that goes away does not cancel its
-request: a write is never interrupted half-way, the reply is dropped. `stop()` stops accepting, lets
-requests in flight finish, and closes every connection.
+the method, the path, the few headers it reads and the body, and writes each reply with one
+`write`. It reads a request as Cloudflare's runtime does: the path normalized by the WHATWG URL
+parser's rules (`devstack.url_path`: `.`/`..` segments, `%2e` included, resolved), and a header
+sent more than once joined with `, `. What it keeps of HTTP/1.1: keep-alive (and `Connection:
+close`, HTTP/1.0), pipelined requests answered in order, Content-Length and chunked request bodies,
+`Expect: 100-continue` (sent once the replies to earlier pipelined requests are out), HEAD without a
+body; a body over `max_body` is cut at `max_body + 1` bytes (the handler answers 413) and the
+connection closed after the reply; a malformed request is a 400 JSON error and a close. A client
+that goes away does not cancel its request: a write is never interrupted half-way, the reply is
+dropped. `stop()` stops accepting, lets requests in flight finish, and closes every connection.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any, NamedTuple, cast
 
 import httptools
 
+from devstack.url_path import normalize_path
+
 __all__ = ["Handler", "Http1Server", "Reply", "Request"]
 
 log = logging.getLogger("devstack.http1")
@@ -37,7 +41,7 @@ KEEP_ALIVE_S = 5.0  # an idle connection is closed after this long, as uvicorn d
 
 class Request(NamedTuple):
     method: str
-    path: str  # as sent, still percent-encoded, without the query string
+    path: str  # WHATWG-normalized, still percent-encoded, without the query string
     headers: Mapping[str, str]  # only the names the server was asked to keep, lower-case
     body: bytes
 
@@ -149,7 +153,9 @@ class _Connection(asyncio.Protocol):
         self._grow_head(len(name) + len(value))
         key = name.decode("latin-1").lower()
         if key in self._server.wanted_headers:
-            self._headers[key] = value.decode("latin-1")
+            text = value.decode("latin-1")
+            seen = self._headers.get(key)
+            self._headers[key] = text if seen is None else f"{seen}, {text}"
         elif key == "expect" and value.lower() == b"100-continue":
             self._headers[key] = "100-continue"
 
@@ -192,7 +198,7 @@ class _Connection(asyncio.Protocol):
         if not path.startswith(b"/"):  # absolute form: http://host/path
             path = httptools.parse_url(url).path or b"/"
         body = b"".join(self._body)[: self._server.max_body + 1]
-        request = Request(method, path.decode("latin-1"), self._headers, body)
+        request = Request(method, normalize_path(path), self._headers, body)
         self._queue.append(_Pending(request, keep_alive, head_only=method == "HEAD"))
         if len(self._queue) > 16:
             self._set_paused(True)  # a client pipelining far ahead waits for its replies

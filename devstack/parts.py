@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from devstack.kv_seed import mirror_session
 from devstack.migrate import apply_migrations
 from devstack.processes import ProcessSpec, StackError, http_probe
 from devstack.seed_demo import DemoIdentity, seed_demo
@@ -45,6 +46,8 @@ def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> Demo
         applied = apply_migrations(path)
         say(f"D1 {path}: {'applied ' + ', '.join(applied) if applied else 'migrations up to date'}")
     identity = seed_demo(path, secret=config.better_auth_secret, password=config.demo_password)
+    if config.session_storage == "secondary":
+        mirror_session(path, config.sessions_kv_path, session_id=identity.session_id)
     say(f"demo identity {'created' if identity.created else 'reused'}: {identity.user_email}")
     return identity
 
@@ -69,11 +72,27 @@ def part_specs(config: StackConfig, *, d1_path: Path | None = None) -> list[Proc
     return specs
 
 
-def _base_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
+def _base_env(extra: Mapping[str, str], *, without: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment plus `extra`, less `without`: the Worker and the backend each
+    refuse to start when given both the one-key and the several-key form of the internal key, and
+    `make dev` reads `INTERNAL_API_KEY` from the shell."""
+    env = {k: v for k, v in os.environ.items() if k not in without}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+_WORKER_DROPS = ("INTERNAL_API_KEY",)
+_BACKEND_DROPS = ("INTERNAL_API_KEYS",)
+
+
+def _session_storage_env(config: StackConfig, *, worker: bool = True) -> dict[str, str]:
+    """Sessions in secondary storage: the auth app writes them to, and the Worker reads them
+    from, one SQLite file standing in for the SESSIONS_KV binding."""
+    if config.session_storage != "secondary":
+        return {"BETTER_AUTH_SESSION_STORAGE": "database"} if worker else {}
+    env = {"SESSIONS_KV_PATH": str(config.sessions_kv_path)}
+    return {"BETTER_AUTH_SESSION_STORAGE": "secondary", **env} if worker else env
 
 
 def _worker_spec(config: StackConfig) -> ProcessSpec:
@@ -109,7 +128,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
         return ProcessSpec(
             name="worker",
             argv=argv,
-            env=_base_env({}),
+            env=_base_env({}, without=_WORKER_DROPS),
             cwd=WORKER_DIR,
             ready=ready,
             ready_timeout=300.0,
@@ -131,7 +150,9 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
                 "WORKER_PORT": str(config.worker_port),
                 "WORKER_HOST": HOST,
-            }
+                **_session_storage_env(config),
+            },
+            without=_WORKER_DROPS,
         ),
         cwd=REPO_ROOT,
         ready=ready,
@@ -186,7 +207,18 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "FRONTEND_ORIGINS": config.frontend_origins,
                 "OPERATOR_API_KEY": config.operator_api_key,
                 "PLATFORM_API_KEY": config.platform_api_key,
-            }
+                # The local auth app sends no verification emails: a local sign-up stays
+                # unverified, and onboarding it is the point of the local stack.
+                "ONBOARDING_REQUIRES_VERIFIED_EMAIL": "false",
+                # One developer (or the browser story) walks every flow within a minute; the
+                # production defaults (docs/rate-limits.md) would hold them. Still on, still 429.
+                "RATE_LIMIT_USER_PER_MINUTE": "600",
+                "RATE_LIMIT_USER_BURST": "100",
+                "RATE_LIMIT_ORGANIZATION_PER_MINUTE": "600",
+                "RATE_LIMIT_ORGANIZATION_BURST": "100",
+                "CONNECT_ACCOUNT_PROFILE": config.connect_account_profile,
+            },
+            without=_BACKEND_DROPS,
         ),
         cwd=REPO_ROOT,
         ready=http_probe(f"{config.backend_url}/readyz"),
@@ -213,7 +245,10 @@ def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
                 "BACKEND_URL": config.backend_url,
                 "FRONTEND_HOST": HOST,
                 "FRONTEND_PORT": str(config.frontend_port),
-            }
+                **_session_storage_env(config, worker=False),
+                "STRIPE_PUBLISHABLE_KEY": config.stripe_publishable_key or "",
+            },
+            without=("SESSIONS_KV_PATH",),
         ),
         cwd=AUTH_APP_DIR,
         ready=http_probe(f"http://{HOST}:{config.frontend_port}/api/auth/ok"),

@@ -44,9 +44,17 @@ def server_argv(*, test_controls: bool = False) -> list[str]:
     return [node, str(SERVER), *flags]
 
 
-def server_env(settings: Mapping[str, str], db_path: Path, host: str, port: int) -> dict[str, str]:
+def server_env(
+    settings: Mapping[str, str],
+    db_path: Path,
+    host: str,
+    port: int,
+    kv_path: Path | None = None,
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(settings)
+    if kv_path is not None:
+        env["SESSIONS_KV_PATH"] = str(kv_path)
     env.update(
         {
             "D1_DATABASE_PATH": str(db_path),
@@ -88,12 +96,16 @@ def start_pyodide_worker(
     port: int = 0,
     test_controls: bool = False,
     timeout: float = 120.0,
+    kv_path: str | Path | None = None,
 ) -> PyodideWorkerProcess:
-    """Migrate `db_path`, start the host on a free (or given) port and wait until it listens."""
+    """Migrate `db_path`, start the host on a free (or given) port and wait until it listens.
+    `kv_path`: the SQLite file behind the SESSIONS_KV binding stand-in (none: no binding)."""
     apply_migrations(db_path)
     popen = subprocess.Popen(
         server_argv(test_controls=test_controls),
-        env=server_env(settings, Path(db_path), host, port),
+        env=server_env(
+            settings, Path(db_path), host, port, None if kv_path is None else Path(kv_path)
+        ),
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -91,7 +91,7 @@ def banner(config: StackConfig, state: DemoState) -> str:
             "",
             "Local stack is up. Ctrl-C stops everything.",
             f"  app          {config.frontend_url}   (Better Auth + the frontend, same D1)",
-            f"  backend      {config.backend_url}",
+            f"  backend      {config.backend_url}   ({config.connect_account_profile} accounts)",
             f"  worker       {config.worker_url}   ({config.worker_runtime} runtime, D1 below)",
             stripe,
             f"  D1           {d1}",

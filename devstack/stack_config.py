@@ -88,6 +88,13 @@ class StackConfig:
     stripe_secret_key: str | None
     stripe_api_base: str | None
     frontend_origins: str
+    # BETTER_AUTH_SESSION_STORAGE: "database" (the `session` table) or "secondary" (the auth app's
+    # secondaryStorage and the Worker's SESSIONS_KV on one SQLite file, `sessions_kv_path`).
+    session_storage: str = "database"
+    # The profile of accounts the backend creates (`express` | `custom`; the backend checks it),
+    # and the publishable key that makes the payouts page show Stripe's embedded components.
+    connect_account_profile: str = "express"
+    stripe_publishable_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -113,6 +120,14 @@ class StackConfig:
         if len(internal_key) < 32:
             raise ValueError("INTERNAL_API_KEY must be at least 32 characters")
         frontend_port = _port(environ, "FRONTEND_PORT", 3000)
+        storage = (environ.get("BETTER_AUTH_SESSION_STORAGE") or "database").strip().lower()
+        if storage not in ("database", "secondary"):
+            raise ValueError("BETTER_AUTH_SESSION_STORAGE must be 'database' or 'secondary'")
+        if storage == "secondary" and runtime == "wrangler":
+            raise ValueError(
+                "BETTER_AUTH_SESSION_STORAGE=secondary runs with WORKER_RUNTIME=python or pyodide "
+                "(wrangler dev would need a [[kv_namespaces]] binding of its own)"
+            )
         return cls(
             state_dir=state_dir,
             d1_path=Path(environ.get("D1_DATABASE_PATH") or state_dir / "d1.sqlite3").resolve(),
@@ -130,7 +145,14 @@ class StackConfig:
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
+            session_storage=storage,
+            connect_account_profile=environ.get("CONNECT_ACCOUNT_PROFILE") or "express",
+            stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
         )
+
+    @property
+    def sessions_kv_path(self) -> Path:
+        return self.state_dir / "sessions-kv.sqlite3"
 
     @property
     def uses_stripe_fake(self) -> bool:

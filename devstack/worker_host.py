@@ -3,8 +3,10 @@
     python -m devstack.worker_host   (make worker)
 
 Environment: `WORKER_PORT` (8787), `WORKER_HOST` (127.0.0.1), `D1_DATABASE_PATH`
-(`.devstack/d1.sqlite3`), and the Worker's own settings exactly as in `wrangler.toml` / secrets
-(`INTERNAL_API_KEYS`, `BETTER_AUTH_SECRET`, …). Missing migrations are applied on start.
+(`.devstack/d1.sqlite3`), `SESSIONS_KV_PATH` (the SQLite file standing in for the `SESSIONS_KV`
+binding; needed with `BETTER_AUTH_SESSION_STORAGE=secondary`), and the Worker's own settings
+exactly as in `wrangler.toml` / secrets (`INTERNAL_API_KEYS`, `BETTER_AUTH_SECRET`, …). Missing
+migrations are applied on start.
 `WORKER_REPLY_DELAY_MS` (0) puts the host that many milliseconds of round trip away from its
 clients, as Cloudflare is from the backend (`devstack.distance`; the bench's hop at distance).
 
@@ -28,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
+from connect_worker import kv_sessions
 from connect_worker.app import handle
 from connect_worker.clock import Clock
 from connect_worker.config import ConfigError, WorkerConfig, load_config
 from connect_worker.deps import Deps
 from connect_worker.http import MAX_BODY_BYTES, Request
+from connect_worker.kv import KVNamespace
 
 from devstack.distance import DistantServer
 from devstack.ed25519 import CryptographyEd25519Verifier
@@ -40,6 +44,7 @@ from devstack.http1 import Handler, Http1Server, Reply
 from devstack.http1 import Request as HttpRequest
 from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
 from devstack.sqlite_d1 import SqliteD1
+from devstack.sqlite_kv import SqliteKV
 
 __all__ = ["HostedWorker", "build_deps", "build_handler", "build_server", "main", "serve_in_thread"]
 
@@ -51,8 +56,22 @@ _JSON = ("content-type", "application/json")
 _JSON_ONLY = (_JSON,)
 
 
-def build_deps(config: WorkerConfig, db: SqliteD1, *, now: Clock = time.time) -> Deps:
-    return Deps(config=config, db=db, verifier=CryptographyEd25519Verifier(), now=now)
+def build_deps(
+    config: WorkerConfig, db: SqliteD1, *, now: Clock = time.time, kv: KVNamespace | None = None
+) -> Deps:
+    return Deps(config=config, db=db, verifier=CryptographyEd25519Verifier(), now=now, kv=kv)
+
+
+def open_kv(config: WorkerConfig, kv_path: str | Path | None, *, now: Clock) -> SqliteKV | None:
+    """The SESSIONS_KV stand-in when sessions live in secondary storage (ConfigError without it)."""
+    if config.session_storage != kv_sessions.SECONDARY:
+        return None
+    if kv_path is None:
+        raise ConfigError(
+            f"{kv_sessions.SETTING}={kv_sessions.SECONDARY} needs SESSIONS_KV_PATH (the SQLite "
+            f"file standing in for the {kv_sessions.BINDING} binding)"
+        )
+    return SqliteKV(kv_path, now=now)
 
 
 def build_handler(deps: Deps) -> Handler:
@@ -95,6 +114,7 @@ class HostedWorker:
     url: str
     port: int
     db: SqliteD1
+    kv: SqliteKV | None
     server: Http1Server
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
@@ -107,6 +127,8 @@ class HostedWorker:
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout)
         self.sock.close()
+        if self.kv is not None:
+            self.kv.close()
         if self.thread.is_alive():
             raise RuntimeError("worker host thread did not stop")
 
@@ -119,11 +141,13 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     reply_delay_s: float = 0.0,
+    kv_path: str | Path | None = None,
 ) -> HostedWorker:
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
     apply_migrations(db_path)
+    kv = open_kv(config, kv_path, now=now)
     db = SqliteD1(db_path)
-    server = build_server(build_deps(config, db, now=now), reply_delay_s=reply_delay_s)
+    server = build_server(build_deps(config, db, now=now, kv=kv), reply_delay_s=reply_delay_s)
     sock = bind(host, port)
     loop = uvloop.new_event_loop()
     started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -155,6 +179,7 @@ def serve_in_thread(
         url=f"http://{host}:{bound}",
         port=bound,
         db=db,
+        kv=kv,
         server=server,
         loop=loop,
         thread=thread,
@@ -177,6 +202,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         config = load_config(os.environ)
+        kv = open_kv(config, os.environ.get("SESSIONS_KV_PATH"), now=time.time)
     except ConfigError as exc:
         print(f"worker host: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -203,7 +229,7 @@ def main() -> int:
         "Worker core on http://%s:%d (D1 = %s, %g ms away)", host, port, db_path, delay_s * 1e3
     )
     try:
-        server = build_server(build_deps(config, db), reply_delay_s=delay_s)
+        server = build_server(build_deps(config, db, kv=kv), reply_delay_s=delay_s)
         uvloop.run(_serve(server, sock))
     finally:
         sock.close()

@@ -64,6 +64,18 @@
  * @property {number | null} payout_schedule_delay_days
  * @property {string | null} payout_schedule_weekly_anchor `monday` … `sunday` (weekly only).
  * @property {number | null} payout_schedule_monthly_anchor 1–31 (monthly only).
+ * @property {"express" | "custom" | null} stripe_connect_account_profile The profile the account
+ *   was created with: `custom` accounts have no Stripe dashboard (no `loginLink`).
+ */
+
+/**
+ * @typedef {object} AccountSessionReply A fresh, single-use Account Session for Stripe's embedded
+ *   components: never store or log `client_secret`.
+ * @property {string} organization_id
+ * @property {string} account_id
+ * @property {string} client_secret
+ * @property {number} expires_at Unix seconds.
+ * @property {string[]} components The components the caller's role may use (`payouts_list`, …).
  */
 
 /**
@@ -553,6 +565,15 @@ export function createBackendClient({ baseUrl, getToken, fetch: fetchImpl, timeo
     async loginLink(orgId) {
       return (await request("POST", "/api/connect/login-link", { body: { organization_id: orgId } }))
         .data;
+    },
+
+    /**
+     * @param {string} orgId
+     * @returns {Promise<AccountSessionReply>}
+     */
+    async accountSession(orgId) {
+      const body = { organization_id: orgId };
+      return (await request("POST", "/api/connect/account-session", { body })).data;
     },
   };
 }

@@ -12,6 +12,7 @@
 // `connect-payouts:signed-out` when the backend no longer accepts the user's token even after
 // re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
+import { EmbeddedRegion } from "./embedded-region.mjs";
 import {
   canManagePayouts,
   describeAutoTransfer,
@@ -125,6 +126,12 @@ export function explainError(error) {
     case "stripe_error":
     case "stripe_rate_limited":
       return { message: `Stripe is slow to answer or unavailable.${wait}`, retry: true };
+    case "rate_limited":
+      return { message: `Too many requests in a short time.${wait}`, retry: true };
+    case "platform_busy":
+      return { message: `Payments are busy right now.${wait}`, retry: true };
+    case "email_not_verified":
+      return { message: "Verify your email address before setting up payouts.", retry: false };
     case "missing_token":
     case "invalid_token":
       return { message: "You are signed out. Sign in again to manage payouts.", retry: false, signedOut: true };
@@ -188,7 +195,7 @@ function refusedPayout(/** @type {string} */ stripeMessage) {
 }
 
 export class ConnectPayouts extends HTMLElement {
-  static observedAttributes = ["organization-id", "backend-url", "role", "heading"];
+  static observedAttributes = ["organization-id", "backend-url", "role", "heading", "publishable-key"];
 
   /** @type {((options?: {fresh?: boolean}) => Promise<string | null | undefined> | string | null | undefined) | null} */
   #getToken = null;
@@ -228,6 +235,8 @@ export class ConnectPayouts extends HTMLElement {
   /** @type {HTMLElement} */
   #body;
   #title = h("h2", { id: "cp-title" }, "Payouts");
+  /** Stripe's embedded components, given a `publishable-key` (see embedded-region.mjs). */
+  #embedded = new EmbeddedRegion((text) => this.#announce(text));
 
   constructor() {
     super();
@@ -241,7 +250,7 @@ export class ConnectPayouts extends HTMLElement {
       this.#focusKey = controlKey(/** @type {Element} */ (event.target));
     });
     this.#root.append(
-      h("section", { "aria-labelledby": "cp-title" }, this.#title, this.#live, this.#body),
+      h("section", { "aria-labelledby": "cp-title" }, this.#title, this.#live, this.#body, this.#embedded.region),
     );
   }
 
@@ -275,6 +284,7 @@ export class ConnectPayouts extends HTMLElement {
     this.#payments = null;
     this.#history = null;
     this.#claimKeys.clear();
+    this.#embedded.reset();
     if (this.isConnected) void this.reload();
   }
 
@@ -343,6 +353,9 @@ export class ConnectPayouts extends HTMLElement {
       this.#payments = payments;
       this.#history = status.stripe_connect_account_id ? await this.#firstHistoryPages(api) : null;
       if (generation !== this.#generation) return;
+      const publishableKey = this.getAttribute("publishable-key");
+      const createSession = () => api.accountSession(this.#orgId);
+      void this.#embedded.show({ publishableKey, status, createSession }).then(() => this.#render());
       if (landing === "return") {
         this.#landingHandled = true;
         this.#dropLandingParam();
@@ -636,7 +649,7 @@ export class ConnectPayouts extends HTMLElement {
       if (this.#payments && this.#canManage) parts.push(...this.#renderEarnings(this.#payments, status));
       if (this.#balance) parts.push(...this.#renderBalance(this.#balance, status));
       if (status.stripe_connect_account_id) parts.push(...this.#renderSchedule(status));
-      if (this.#history) parts.push(...this.#renderHistory(this.#history));
+      if (this.#history && !this.#embedded.showsPayouts) parts.push(...this.#renderHistory(this.#history));
     } else if (this.#busy && !this.#error) {
       parts.push(h("p", { class: "muted" }, "Loading payouts…"));
     }
@@ -702,7 +715,7 @@ export class ConnectPayouts extends HTMLElement {
     } else if (state.key === "details_needed" || state.key === "restricted" || needs.length > 0) {
       actions.push(this.#button("Continue setup", () => void this.#followNewLink("Preparing Stripe onboarding…")));
     }
-    if (status.details_submitted && state.key !== "rejected") {
+    if (status.details_submitted && state.key !== "rejected" && status.stripe_connect_account_profile !== "custom") {
       actions.push(this.#button("Open Stripe dashboard", () => void this.#openDashboard(), "secondary"));
     }
     if (actions.length > 0) parts.push(h("div", { class: "actions" }, ...actions));

@@ -20,6 +20,7 @@ from stripe.params import (
     AccountListParams,
     AccountLoginLinkCreateParams,
     AccountRetrieveParams,
+    AccountSessionCreateParams,
     AccountUpdateParams,
     BalanceRetrieveParams,
     ChargeRetrieveParams,
@@ -42,6 +43,7 @@ from stripe.params import (
     TransferUpdateParams,
 )
 
+from stripe_fake import account_sessions
 from stripe_fake import api_accounts as acc
 from stripe_fake import api_money as money
 from stripe_fake.core import Ctx, Fake
@@ -80,6 +82,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         AccountLoginLinkCreateParams,
     ),
     _endpoint("POST", "/v1/account_links", acc.create_account_link, AccountLinkCreateParams),
+    _endpoint(
+        "POST",
+        "/v1/account_sessions",
+        account_sessions.create_account_session,
+        AccountSessionCreateParams,
+    ),
     _endpoint("GET", "/v1/events", acc.list_events, EventListParams),
     _endpoint("GET", "/v1/events/{event}", acc.retrieve_event, EventRetrieveParams),
     _endpoint("GET", "/v1/balance", money.retrieve_balance, BalanceRetrieveParams),

@@ -58,6 +58,20 @@ def _check_url(value: object, param: str) -> str:
     return text
 
 
+def _collection_fields(params: JSON) -> str:
+    """`collection_options[fields]` (or the deprecated `collect`): what the hosted onboarding asks
+    for; Stripe's default is `currently_due`."""
+    options = params.get("collection_options")
+    param = "collection_options[fields]" if options is not None else "collect"
+    fields = options.get("fields") if isinstance(options, dict) else params.get("collect")
+    fields = "currently_due" if fields is None else fields
+    if fields not in ("currently_due", "eventually_due"):
+        raise invalid_request(
+            f"Invalid {param}: must be one of currently_due or eventually_due", param=param
+        )
+    return str(fields)
+
+
 def create_account_link(ctx: Ctx) -> JSON:
     require_platform(ctx, "create account links")
     account = ctx.connected_account(str(ctx.params["account"]), param="account")
@@ -78,6 +92,7 @@ def create_account_link(ctx: Ctx) -> JSON:
         )
     return_url = _check_url(ctx.params["return_url"], "return_url")
     refresh_url = _check_url(ctx.params.get("refresh_url", return_url), "refresh_url")
+    collect = _collection_fields(ctx.params)
     created = now()
     token = new_id("", 24)
     ctx.state.account_links[token] = {
@@ -86,6 +101,7 @@ def create_account_link(ctx: Ctx) -> JSON:
         "refresh_url": refresh_url,
         "expires_at": created + ACCOUNT_LINK_TTL_SECONDS,
         "used": False,
+        "collect": collect,
     }
     return {
         "object": "account_link",

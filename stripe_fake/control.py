@@ -348,7 +348,8 @@ _PAGE = """<!doctype html>
 <body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">
 <h1>Local Stripe onboarding</h1>
 <p>Account <code>{account}</code>{email}.</p>
-<p>This page stands in for Stripe-hosted onboarding.</p>
+<p>This page stands in for Stripe-hosted onboarding. It collects the
+<span data-collect>{collect}</span> requirements.</p>
 <form method="post" action="/_fake/onboarding/{account}/complete?link={link}">
 <button type="submit">Complete onboarding</button></form>
 </body></html>"""
@@ -364,7 +365,12 @@ async def onboarding_page(fake: Fake, request: Request) -> Response:
         return RedirectResponse(link["refresh_url"], status_code=303)
     email = f" ({html.escape(account['email'])})" if account.get("email") else ""
     return HTMLResponse(
-        _PAGE.format(account=html.escape(account["id"]), email=email, link=html.escape(token))
+        _PAGE.format(
+            account=html.escape(account["id"]),
+            email=email,
+            link=html.escape(token),
+            collect=html.escape(link.get("collect", "currently_due").replace("_", " ")),
+        )
     )
 
 

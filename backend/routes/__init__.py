@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from backend import models
 from backend.endpoints import Endpoint
-from backend.openapi import CURSOR, IDEMPOTENCY, LIMIT, REFRESH, header
+from backend.openapi import IDEMPOTENCY, header
+from backend.query import CURSOR, LIMIT, REFRESH
 from backend.routes import connect, health, history, operator, payments, schedule, webhooks
 
 WEBHOOK_PATH = "/api/connect/webhook"
@@ -21,16 +22,18 @@ ENDPOINTS = [
         "Readiness (checks the Worker)",
         models.HealthReply,
         security=None,
-        errors=(503,),
+        errors=(429, 503),
     ),
     Endpoint(
         "POST",
         "/api/connect/onboard",
         connect.onboard,
-        "Create the Express account if needed and return a fresh Account Link",
+        "Create the org's account (CONNECT_ACCOUNT_PROFILE: express or custom) if needed and "
+        "return a fresh Account Link",
         models.OnboardReply,
         body=models.OnboardRequest,
         parameters=[header("X-Org-ID", max_length=128)],
+        errors=(400, 401, 403, 429, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -38,7 +41,9 @@ ENDPOINTS = [
         connect.status_by_header,
         "Connect status of the org in X-Org-ID",
         models.StatusReply,
-        parameters=[header("X-Org-ID", required=True, max_length=128), REFRESH],
+        parameters=[header("X-Org-ID", required=True, max_length=128)],
+        query=(REFRESH,),
+        errors=(400, 401, 403, 429, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -46,7 +51,8 @@ ENDPOINTS = [
         connect.status_by_path,
         "Connect status of an organization",
         models.StatusReply,
-        parameters=[REFRESH],
+        query=(REFRESH,),
+        errors=(400, 401, 403, 429, 502, 503),
     ),
     Endpoint(
         "POST",
@@ -61,7 +67,7 @@ ENDPOINTS = [
         body=models.TransferRequest,
         security=("bearer", "platform", "operator"),
         parameters=[IDEMPOTENCY],
-        errors=(400, 401, 403, 404, 409, 502, 503),
+        errors=(400, 401, 403, 404, 409, 429, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -69,7 +75,7 @@ ENDPOINTS = [
         connect.balance,
         "Connected account balance",
         models.BalanceReply,
-        errors=(401, 403, 409, 502, 503),
+        errors=(401, 403, 409, 429, 502, 503),
     ),
     Endpoint(
         "POST",
@@ -80,7 +86,7 @@ ENDPOINTS = [
         status=201,
         body=models.PayoutRequest,
         parameters=[IDEMPOTENCY],
-        errors=(400, 401, 403, 409, 502, 503),
+        errors=(400, 401, 403, 409, 429, 502, 503),
     ),
     Endpoint(
         "POST",
@@ -90,7 +96,7 @@ ENDPOINTS = [
         "operator allows in PAYOUT_SCHEDULE_INTERVALS)",
         models.StatusReply,
         body=models.PayoutScheduleRequest,
-        errors=(400, 401, 403, 409, 502, 503),
+        errors=(400, 401, 403, 409, 429, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -98,7 +104,7 @@ ENDPOINTS = [
         history.transfer_history,
         "The org's transfers, newest first, a page at a time (any member)",
         models.TransferHistoryReply,
-        parameters=[LIMIT, CURSOR],
+        query=(LIMIT, CURSOR),
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
@@ -108,17 +114,28 @@ ENDPOINTS = [
         "The org's payouts (ours and Stripe's automatic ones), newest first, a page at a time "
         "(any member)",
         models.PayoutHistoryReply,
-        parameters=[LIMIT, CURSOR],
+        query=(LIMIT, CURSOR),
         errors=(400, 401, 403, 503),
     ),
     Endpoint(
         "POST",
         "/api/connect/login-link",
         connect.login_link,
-        "Express Dashboard login link",
+        "Express Dashboard login link (409 no_stripe_dashboard for a Custom-profile account)",
         models.LoginLinkReply,
         body=models.LoginLinkRequest,
-        errors=(400, 401, 403, 409, 502, 503),
+        errors=(400, 401, 403, 409, 429, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/api/connect/account-session",
+        connect.account_session,
+        "A fresh Account Session for Stripe's embedded components: owner/admin get onboarding, "
+        "account management, notification banner, balances and payouts; a member the payouts "
+        "list. Single use, short-lived, answered with Cache-Control: no-store",
+        models.AccountSessionReply,
+        body=models.AccountSessionRequest,
+        errors=(400, 401, 403, 409, 429, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -157,7 +174,7 @@ ENDPOINTS = [
         models.WebhookReply,
         security=None,
         parameters=[header("Stripe-Signature", required=True, max_length=4096)],
-        errors=(400, 409, 413, 503),
+        errors=(400, 409, 413, 429, 503),
     ),
     Endpoint(
         "POST",

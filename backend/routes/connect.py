@@ -1,4 +1,5 @@
-"""The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link.
+"""The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link,
+account session.
 
 Each parses, authorizes, calls and returns its reply model (`backend/endpoints.py` answers it).
 """
@@ -10,11 +11,16 @@ import uuid
 
 from starlette.requests import Request
 
-from backend.auth import bearer_token, require_same_organization
+from backend.account_profiles import has_stripe_dashboard, profile_of
+from backend.auth import OrgAccess, bearer_token, require_same_organization
+from backend.embedded_components import components_for
 from backend.endpoints import Answer
 from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest
 from backend.idempotency import require_idempotency_key
 from backend.models import (
+    AccountProfile,
+    AccountSessionReply,
+    AccountSessionRequest,
     BalanceReply,
     LoginLinkReply,
     LoginLinkRequest,
@@ -28,6 +34,7 @@ from backend.models import (
     TransferRequest,
 )
 from backend.payout_flow import payout as run_payout
+from backend.query import query_values
 from backend.redirects import resolve_redirect
 from backend.service_keys import caller_of
 from backend.services import Services, read_model, services
@@ -53,6 +60,12 @@ def _org_from(request: Request, body_org: str | None) -> str:
     return org_id
 
 
+def spend_stripe(svc: Services, access: OrgAccess) -> None:
+    """A member's action is about to call Stripe: the user's, the organization's and the
+    platform's user budget each give a token, or it is a 429 (`backend/rate_limits.py`)."""
+    svc.limits.spend_stripe(user_id=access.user_id, organization_id=access.organization.id)
+
+
 def require_account(org: Organization) -> str:
     if not org.stripe_connect_account_id:
         raise Conflict(
@@ -64,9 +77,13 @@ def require_account(org: Organization) -> str:
 # --- onboarding --------------------------------------------------------------------------------
 
 
-async def _store_account(svc: Services, organization_id: str, account_id: str) -> str:
+async def _store_account(
+    svc: Services, organization_id: str, account_id: str, profile: AccountProfile
+) -> str:
     try:
-        result = await svc.worker.create_connect_account(organization_id, account_id)
+        result = await svc.worker.create_connect_account(
+            organization_id, account_id, profile=profile
+        )
     except WorkerError as exc:
         if exc.status != 409:
             raise
@@ -88,6 +105,11 @@ async def onboard(request: Request) -> OnboardReply:
     body = await read_model(request, OnboardRequest, optional=True)
     org_id = _org_from(request, body.organization_id)
     access = await svc.auth.manager_access(request, org_id)
+    if svc.settings.onboarding_requires_verified_email and not access.email_verified:
+        raise Forbidden(
+            code="email_not_verified",
+            message="Verify your email address before setting up payments.",
+        )
     origins = svc.settings.frontend_origins
     return_url = resolve_redirect(
         body.return_url, body.return_path, origins=origins, purpose="return"
@@ -96,9 +118,11 @@ async def onboard(request: Request) -> OnboardReply:
         body.refresh_url, body.refresh_path, origins=origins, purpose="refresh"
     )
     account_id = access.organization.stripe_connect_account_id
+    spend_stripe(svc, access)
     if not account_id:
-        account = await svc.stripe.create_express_account(org_id)
-        account_id = await _store_account(svc, org_id, account.id)
+        profile = svc.settings.connect_account_profile
+        account = await svc.stripe.create_account(org_id, profile=profile)
+        account_id = await _store_account(svc, org_id, account.id, profile_of(account.raw))
     link = await svc.stripe.create_account_link(
         account_id, refresh_url=refresh_url, return_url=return_url, request_key=uuid.uuid4().hex
     )
@@ -108,22 +132,12 @@ async def onboard(request: Request) -> OnboardReply:
 # --- status ------------------------------------------------------------------------------------
 
 
-def _refresh_flag(request: Request) -> bool:
-    if not request.scope["query_string"]:  # the common case, without parsing a query
-        return False
-    value = request.query_params.get("refresh")
-    if value is None or value.lower() in ("false", "0", ""):
-        return False
-    if value.lower() in ("true", "1"):
-        return True
-    raise InvalidRequest(message="refresh must be true or false.")
-
-
 async def _status(request: Request, org_id: str) -> StatusReply:
     svc = services(request)
     access = await svc.auth.organization_access(request, org_id)  # 401/403 before any 400
     org = access.organization
-    if _refresh_flag(request) and org.stripe_connect_account_id:
+    if query_values(request).get("refresh") is True and org.stripe_connect_account_id:
+        spend_stripe(svc, access)
         org = await sync_account(svc, org.id, org.stripe_connect_account_id)
     return StatusReply.of(org)
 
@@ -160,9 +174,10 @@ async def transfer(request: Request) -> Answer:
         bearer_token(request)  # 401 before any 400 about the body
     key = require_idempotency_key(request)
     body = await read_model(request, TransferRequest)
+    member: OrgAccess | None = None  # the platform's own calls spend no user budget
     if caller == "member":
-        access = await svc.auth.manager_access(request, body.organization_id)
-        org = access.organization
+        member = await svc.auth.manager_access(request, body.organization_id)
+        org = member.organization
     else:
         org = await svc.worker.get_organization(body.organization_id)
     if caller != "operator" and (body.source_transaction is None or body.reason is not None):
@@ -171,6 +186,8 @@ async def transfer(request: Request) -> Answer:
             message="A transfer must name the payment it pays out (source_transaction); only "
             "the operator may transfer without one, with a reason.",
         )
+    if member is not None:
+        spend_stripe(svc, member)
     outcome = await run_transfer(svc, org, key=key, body=body, initiated_by=caller)
     row = outcome.row
     failed = row.status == "failed"
@@ -189,6 +206,7 @@ async def balance(request: Request) -> BalanceReply:
     svc = services(request)
     access = await svc.auth.organization_access(request, request.path_params["org_id"])
     account_id = require_account(access.organization)
+    spend_stripe(svc, access)
     available, pending = await svc.stripe.retrieve_balance(account_id)
     return BalanceReply(
         organization_id=access.organization.id, available=available, pending=pending
@@ -202,6 +220,7 @@ async def payout(request: Request) -> Answer:
     body = await read_model(request, PayoutRequest)
     access = await svc.auth.manager_access(request, body.organization_id)
     await _refuse_on_automatic_schedule(svc, access.organization, key)
+    spend_stripe(svc, access)
     outcome = await run_payout(svc, access.organization, key=key, body=body)
     row = outcome.row
     if row.status == "refused" or row.stripe_payout_id is None:
@@ -239,9 +258,42 @@ async def login_link(request: Request) -> LoginLinkReply:
     body = await read_model(request, LoginLinkRequest)
     access = await svc.auth.manager_access(request, body.organization_id)
     account_id = require_account(access.organization)
+    if not has_stripe_dashboard(access.organization.stripe_connect_account_profile):
+        raise Conflict(
+            code="no_stripe_dashboard",
+            message="This organization's account has no Stripe dashboard: manage it here, "
+            "through account management (POST /api/connect/account-session).",
+        )
     if not access.organization.details_submitted:
         raise Conflict(
             code="account_not_ready", message="Finish onboarding before opening the dashboard."
         )
+    spend_stripe(svc, access)
     url = await svc.stripe.create_login_link(account_id, request_key=uuid.uuid4().hex)
     return LoginLinkReply(url=url)
+
+
+NOT_CACHED = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def account_session(request: Request) -> Answer:
+    """A fresh Account Session for Stripe's embedded components, with the components the caller's
+    role may use (`backend/embedded_components.py`). The role is read fresh, never from the cache:
+    it decides what the client secret grants. The secret is single use and short-lived; it is
+    never stored, logged or cached."""
+    svc = services(request)
+    bearer_token(request)  # 401 before any 400 about the body
+    body = await read_model(request, AccountSessionRequest)
+    access = await svc.auth.organization_access(request, body.organization_id, fresh=True)
+    account_id = require_account(access.organization)
+    components = components_for(access.role)
+    spend_stripe(svc, access)
+    session = await svc.stripe.create_account_session(account_id, components=components)
+    reply = AccountSessionReply(
+        organization_id=access.organization.id,
+        account_id=session.account,
+        client_secret=session.client_secret,
+        expires_at=session.expires_at,
+        components=sorted(name for name, c in session.components.items() if c.get("enabled")),
+    )
+    return Answer(reply, NOT_CACHED)

@@ -14,6 +14,10 @@ async def healthz(request: Request) -> HealthReply:
 
 
 async def readyz(request: Request) -> HealthReply:
-    if await services(request).worker.health():
+    """Each check is a Worker call, so an anonymous caller gets its address's share of them;
+    liveness is free and never limited (a limited probe would restart a healthy replica)."""
+    svc = services(request)
+    svc.limits.from_address(request)
+    if await svc.worker.health():
         return HealthReply(worker=True)
     raise ServiceUnavailable(code="not_ready", message="The Worker is unreachable.")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from backend.auth import bearer_token
 from backend.errors import Forbidden, InvalidRequest
 from backend.models import PayoutScheduleRequest, StatusReply
-from backend.routes.connect import require_account
+from backend.routes.connect import require_account, spend_stripe
 from backend.services import read_model, services
 from backend.sync import sync_account
 
@@ -54,6 +54,7 @@ async def set_payout_schedule(request: Request) -> StatusReply:
         )
     check_schedule(body)
     account_id = require_account(access.organization)
+    spend_stripe(svc, access)
     await svc.stripe.update_payout_schedule(
         account_id,
         interval=body.interval,

@@ -1,5 +1,9 @@
 """`POST /api/connect/webhook`: verify the signature, parse once, and hand the event to
-`process_event` (claim durably, apply, and only then answer 2xx)."""
+`process_event` (claim durably, apply, and only then answer 2xx).
+
+Nothing of an unverified delivery is parsed: the header is checked before the body is read, and a
+refusal's log line carries the reason, the header's timestamp and what `peek_event`'s bounded scan
+finds (`backend/unverified_peek.py`)."""
 
 from __future__ import annotations
 
@@ -10,28 +14,34 @@ from starlette.requests import Request
 from backend.errors import InvalidRequest
 from backend.models import WebhookReply
 from backend.services import services
-from backend.stripe_events import loggable_type, parse_envelope
+from backend.stripe_events import parse_envelope
+from backend.unverified_peek import peek_event
 from backend.webhook_processing import process_event
-from backend.webhook_verification import SignatureError, verify_signature
+from backend.webhook_verification import SignatureError, check_body, check_header
 
 logger = logging.getLogger("backend.webhooks")
 
 
 async def webhook(request: Request) -> WebhookReply:
     svc = services(request)
-    payload = await request.body()
+    payload = b""
     try:
-        verify_signature(
-            payload,
+        timestamp, signatures = check_header(
             request.headers.get("stripe-signature"),
-            secrets=svc.settings.webhook_secrets,
             tolerance_seconds=svc.settings.stripe_webhook_tolerance_seconds,
         )
+        payload = await request.body()
+        check_body(payload, timestamp, signatures, secrets=svc.settings.webhook_secrets)
     except SignatureError as exc:
+        # Refusals are counted per address (a valid delivery never is): past the budget a 429
+        # and no log line, so a flood of forged deliveries is not a flood of the logs.
+        svc.limits.from_address(request)
+        seen = peek_event(payload)
         logger.warning(
-            "webhook signature rejected: reason=%s type=%s timestamp=%s",
+            "webhook signature rejected: reason=%s id=%s type=%s timestamp=%s",
             exc.reason,
-            loggable_type(payload),
+            seen.get("id", "-"),
+            seen.get("type", "-"),
             exc.timestamp,
         )
         raise InvalidRequest(

@@ -7,6 +7,9 @@ import "/static/connect-payouts.mjs";
 import { authClient, forgetTokens, getToken, keepSessionFresh } from "./session.mjs";
 
 const BACKEND_URL = document.querySelector('meta[name="connect-backend-url"]')?.getAttribute("content") ?? "";
+// Given one (STRIPE_PUBLISHABLE_KEY of the auth app), the element shows Stripe's embedded components.
+const PUBLISHABLE_KEY =
+  document.querySelector('meta[name="connect-publishable-key"]')?.getAttribute("content") ?? "";
 const view = /** @type {HTMLElement} */ (document.getElementById("view"));
 const nav = /** @type {HTMLElement} */ (document.getElementById("account-nav"));
 const flash = /** @type {HTMLElement} */ (document.getElementById("flash"));
@@ -240,6 +243,7 @@ async function payoutsPage(/** @type {any} */ session, /** @type {any[]} */ orgs
     role: member?.role ?? "member",
     heading: "Payout account",
     "sign-in-url": "/sign-in",
+    ...(PUBLISHABLE_KEY ? { "publishable-key": PUBLISHABLE_KEY } : {}),
   });
   element.addEventListener("connect-payouts:signed-out", () => {
     forgetTokens();

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -28,7 +29,9 @@ async def _send_half_and_leave(url: str, path: str, token: str) -> None:
         b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer " + token.encode() + b"\r\nIdempotency-Key: k\r\n"
         b"X-Operator-Key: " + b"o" * 40 + b"\r\n"
-        b"Stripe-Signature: t=1,v1=00\r\nContent-Length: 4000\r\n\r\n" + b'{"organization_id": "'
+        # A fresh timestamp: a stale one would be refused before the body is awaited.
+        b"Stripe-Signature: t=" + str(int(time.time())).encode() + b",v1=00\r\n"
+        b"Content-Length: 4000\r\n\r\n" + b'{"organization_id": "'
     )
     await writer.drain()
     await asyncio.sleep(0.2)  # the handler is now waiting for the rest of the body

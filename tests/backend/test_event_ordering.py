@@ -106,8 +106,8 @@ async def deliver(svc: Services, body: bytes) -> WebhookReply:
 async def connected(svc: Services, worker_stack: WorkerStack, flags: dict[str, bool]) -> str:
     """An account on the fake whose org holds `flags` as of 100 s ago; returns the account id."""
     org_id = worker_stack.acme_org_id
-    account = await svc.stripe.create_express_account(org_id)
-    await svc.worker.create_connect_account(org_id, account.id)
+    account = await svc.stripe.create_account(org_id, profile="express")
+    await svc.worker.create_connect_account(org_id, account.id, profile="express")
     fields = organization_fields(snapshot(account.id, flags))
     await svc.worker.update_organization(org_id, fields, synced_at=time.time() - 100)
     return account.id
@@ -216,8 +216,10 @@ async def test_no_watermark_or_no_full_account_reads_stripe(
     svc: Services, worker_stack: WorkerStack, stripe_fake: StripeFake
 ) -> None:
     org_id = worker_stack.acme_org_id
-    account = await svc.stripe.create_express_account(org_id)
-    await svc.worker.create_connect_account(org_id, account.id)  # no watermark yet
+    account = await svc.stripe.create_account(org_id, profile="express")
+    await svc.worker.create_connect_account(
+        org_id, account.id, profile="express"
+    )  # no watermark yet
     await stripe_fake.aio.complete_onboarding(account.id)
     await deliver(svc, event("evt_nowm_1", account.id, int(time.time()) - 5, PENDING))
     assert (reads(svc), stored_status(worker_stack)) == (1, "active")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from backend.http_pool import (
     MAX_REPLY_BYTES,
+    MAX_REPLY_HEAD_BYTES,
     ConnectFailed,
     ConnectionLost,
     Http1Pool,
@@ -35,6 +38,7 @@ pytestmark = pytest.mark.timeout(20)
 
 HEADERS = {"X-API-Key": "k" * 40}
 CUT = b"<then close>"  # an answer ending so is written, then the connection closed
+RESET = b"<then reset>"  # an answer ending so is written, then the connection reset (RST)
 
 
 def reply(body: bytes, *extra: bytes) -> bytes:
@@ -76,8 +80,16 @@ class RawServer:
                 answer = self.answers.pop(0) if self.answers else reply(b"{}")
                 if answer is None:
                     return
-                writer.write(answer.removesuffix(CUT))
+                writer.write(answer.removesuffix(CUT).removesuffix(RESET))
                 await writer.drain()
+                if answer.endswith(RESET):
+                    await asyncio.sleep(0.05)
+                    linger_zero = struct.pack("ii", 1, 0)  # close sends RST, not FIN
+                    writer.get_extra_info("socket").setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, linger_zero
+                    )
+                    writer.transport.abort()
+                    return
                 if answer.endswith(CUT) or b"connection: close" in answer.lower():
                     return
         finally:
@@ -221,6 +233,70 @@ async def test_malformed_and_oversized_replies_fail_and_drop_the_connection(
         await pool.request("GET", "/x")
     assert (await pool.request("GET", "/x")).status == 200
     assert raw.connections == 3
+
+
+async def test_a_reply_read_until_close_that_is_reset_is_lost_not_a_truncated_answer(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    raw.answers = [b'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"trunc' + RESET]
+    pool = make_pool(raw.url)
+    with pytest.raises(ConnectionLost):
+        await pool.request("GET", "/x")
+
+
+async def test_a_reply_head_past_its_bound_fails_without_reading_it_all(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    endless = b"x-filler: " + b"a" * (4 * MAX_REPLY_HEAD_BYTES) + b"\r\n"
+    raw.answers = [b"HTTP/1.1 200 OK\r\n" + endless + b"content-length: 2\r\n\r\n{}"]
+    pool = make_pool(raw.url)
+    with pytest.raises(ConnectionLost, match="too large"):
+        await pool.request("GET", "/x")
+    assert (await pool.request("GET", "/x")).status == 200
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+    ],
+)
+async def test_an_upgrade_reply_is_an_error_without_a_traceback(
+    raw: RawServer,
+    make_pool: Callable[..., Http1Pool],
+    caplog: pytest.LogCaptureFixture,
+    answer: bytes,
+) -> None:
+    raw.answers = [answer]
+    pool = make_pool(raw.url)
+    with pytest.raises(ConnectionLost, match="upgrade"):
+        await pool.request("GET", "/x", deadline=asyncio.get_running_loop().time() + 2)
+    await asyncio.sleep(0.05)
+    assert not [r for r in caplog.records if r.exc_info]
+    assert (await pool.request("GET", "/x")).status == 200
+
+
+async def test_a_request_cancelled_just_after_its_reply_arrived_closes_its_connection(
+    raw: RawServer, make_pool: Callable[..., Http1Pool]
+) -> None:
+    pool = make_pool(raw.url)
+    await pool.request("GET", "/x")
+    (connection,) = pool._open
+    call = asyncio.create_task(pool.request("GET", "/x"))
+    delivered = connection.data_received
+
+    def deliver_then_cancel(data: bytes) -> None:
+        delivered(data)  # the reply resolves the call's waiter ...
+        call.cancel()  # ... and the call is cancelled before it resumes
+
+    connection.data_received = deliver_then_cancel  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await asyncio.sleep(0.05)
+    assert raw.open_now == 0  # closed, not left open outside the pool
+    assert not pool._open
+    assert (await pool.request("GET", "/x")).status == 200
 
 
 async def test_at_most_limit_connections_are_open_and_the_rest_wait(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -194,3 +196,25 @@ async def test_an_endpoint_never_answers_another_model_than_the_one_it_documents
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         r = await client.get("/x")
     assert (r.status_code, r.json()["error"]["code"]) == (500, "internal_error")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+async def test_a_head_past_the_default_bound_is_431_json_on_every_route(
+    backend_stack: BackendStack, endpoint: Endpoint
+) -> None:
+    """A 40 KiB bearer token (over HTTP_MAX_HEADER_BYTES, 32 KiB by default): refused before any
+    route, authenticator or Worker call sees it."""
+    path = endpoint.path.replace("{org_id}", backend_stack.org_id).encode()
+    head = (
+        endpoint.method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+        b"Authorization: Bearer " + b"t" * 40 * 1024 + b"\r\n\r\n{}"
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", backend_stack._running.port)
+    writer.write(head)
+    said = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    status_line, _, rest = said.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large", said[:200]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "header_too_large"

@@ -151,6 +151,21 @@ async def test_idempotency_keys_beyond_stripes_rules_are_400(stack: BackendStack
     assert json.loads(payload)["error"]["code"] == "invalid_idempotency_key"
 
 
+@pytest.mark.parametrize("path", ["/api/connect/transfer", "/api/connect/payout"])
+@pytest.mark.parametrize("key", [".", ".."])
+async def test_a_dot_key_that_would_not_survive_the_url_to_the_worker_is_400(
+    stack: BackendStack, path: str, key: str
+) -> None:
+    """A replay looks the key up in a Worker URL path, where Cloudflare resolves `.`/`..` away
+    (as `%2e` too): such a key could never be found again, so it is refused up front."""
+    auth = f"Authorization: Bearer {stack.tokens['owner']}".encode()
+    status, payload = await _raw_post(
+        stack.url, path, [auth, b"Idempotency-Key: " + key.encode()], _body(stack)
+    )
+    assert status == 400
+    assert json.loads(payload)["error"]["code"] == "invalid_idempotency_key"
+
+
 async def test_a_255_character_key_with_inner_spaces_is_accepted(stack: BackendStack) -> None:
     key = "order " + "x" * 249
     async with httpx.AsyncClient(base_url=stack.url) as http:

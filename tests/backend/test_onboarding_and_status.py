@@ -208,7 +208,7 @@ async def test_status_refresh_flag_must_be_a_boolean(
         f"/api/connect/status/{backend_stack.org_id}?refresh=maybe",
         headers=backend_stack.auth(),
     )
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_refresh")
 
 
 async def test_status_authenticates_before_judging_the_refresh_flag(

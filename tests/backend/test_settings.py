@@ -38,9 +38,27 @@ def test_valid_environment_parses_lists_and_defaults() -> None:
     assert settings.user_context_cache_ttl_seconds == 0
     assert settings.operator_api_key is None
     assert settings.platform_api_key is None
+    assert (settings.http_max_header_bytes, settings.http_write_timeout_seconds) == (32768, 30.0)
     assert settings.min_transfer("usd") == 50
     assert settings.min_transfer("gbp") == 30
     assert settings.min_transfer("sek") == 1
+
+
+def test_limits_are_on_by_default_and_cursors_sealed_with_a_key_of_their_own() -> None:
+    """The production defaults docs/rate-limits.md sizes; the cursor key derives one-way from the
+    internal API key unless HISTORY_CURSOR_SECRET is set."""
+    settings = load_settings(VALID)
+    assert settings.onboarding_requires_verified_email is True
+    assert (settings.rate_limit_user_per_minute, settings.rate_limit_user_burst) == (30, 10)
+    assert (
+        settings.rate_limit_organization_per_minute,
+        settings.rate_limit_organization_burst,
+    ) == (60, 20)
+    assert (settings.stripe_user_budget_per_second, settings.stripe_user_budget_burst) == (10, 20)
+    assert (settings.rate_limit_address_per_minute, settings.rate_limit_address_burst) == (120, 30)
+    assert settings.history_cursor_root == KEY.encode()
+    sealed = load_settings({**VALID, "HISTORY_CURSOR_SECRET": "c" * 32})
+    assert sealed.history_cursor_root == b"c" * 32
 
 
 def test_transfer_minimums_and_the_platform_key_come_from_the_environment() -> None:
@@ -87,6 +105,15 @@ def test_every_missing_variable_is_named_on_its_own_line() -> None:
         ("MIN_TRANSFER_AMOUNTS", "usd:-5"),
         ("MIN_TRANSFER_AMOUNTS", "usd:0"),
         ("MIN_TRANSFER_AMOUNTS", "dollars:50"),
+        ("HISTORY_CURSOR_SECRET", "short-cursor-secret"),
+        ("RATE_LIMIT_USER_PER_MINUTE", "-1"),
+        ("RATE_LIMIT_USER_BURST", "0"),
+        ("STRIPE_USER_BUDGET_PER_SECOND", "lots"),
+        ("RATE_LIMIT_MAX_KEYS", "5"),
+        ("ONBOARDING_REQUIRES_VERIFIED_EMAIL", "perhaps"),
+        ("HTTP_MAX_HEADER_BYTES", "100"),
+        ("HTTP_MAX_HEADER_BYTES", "999999999"),
+        ("HTTP_WRITE_TIMEOUT_SECONDS", "-1"),
     ],
 )
 def test_malformed_values_are_refused_without_echoing_them(name: str, value: str) -> None:
@@ -138,3 +165,30 @@ def test_uvicorn_import_string_fails_startup_with_the_same_clear_message() -> No
     )
     assert done.returncode != 0
     assert "WORKER_URL: must be https://" in done.stderr
+
+
+def test_the_account_profile_and_onboarding_collection_are_settings() -> None:
+    settings = load_settings(VALID)
+    assert (settings.connect_account_profile, settings.connect_collection_fields) == (
+        "express",
+        "eventually_due",
+    )
+    chosen = load_settings(
+        {
+            **VALID,
+            "CONNECT_ACCOUNT_PROFILE": " Custom ",
+            "CONNECT_COLLECTION_FIELDS": "currently_due",
+        }
+    )
+    assert (chosen.connect_account_profile, chosen.connect_collection_fields) == (
+        "custom",
+        "currently_due",
+    )
+
+
+def test_an_unknown_profile_or_collection_choice_is_refused_at_startup() -> None:
+    found = problems(CONNECT_ACCOUNT_PROFILE="standardish", CONNECT_COLLECTION_FIELDS="whatever")
+    assert found == [
+        "CONNECT_ACCOUNT_PROFILE: Input should be 'express' or 'custom'",
+        "CONNECT_COLLECTION_FIELDS: Input should be 'currently_due' or 'eventually_due'",
+    ]

@@ -31,6 +31,7 @@ WORKER_ORGANIZATION = {
     "payout_schedule_delay_days": 7,
     "payout_schedule_weekly_anchor": "friday",
     "payout_schedule_monthly_anchor": None,
+    "stripe_connect_account_profile": "custom",
     "added_by_a_newer_worker": 1,
 }
 

@@ -73,8 +73,8 @@ ACTIVE = {"charges_enabled": True, "payouts_enabled": True, "details_submitted":
 async def connected(svc: Services, worker_stack: WorkerStack) -> str:
     """An account on the fake whose org (acme) holds an active state as of 100 s ago."""
     org_id = worker_stack.acme_org_id
-    account = await svc.stripe.create_express_account(org_id)
-    await svc.worker.create_connect_account(org_id, account.id)
+    account = await svc.stripe.create_account(org_id, profile="express")
+    await svc.worker.create_connect_account(org_id, account.id, profile="express")
     fields = organization_fields({"id": account.id, "requirements": {}, **ACTIVE})
     await svc.worker.update_organization(org_id, fields, synced_at=time.time() - 100)
     return account.id

@@ -421,8 +421,8 @@ async def test_an_older_read_that_lands_last_in_the_same_second_does_not_win(
     )
     org_id = worker_stack.acme_org_id
     try:
-        account = await stripe.create_express_account(org_id)
-        await worker.create_connect_account(org_id, account.id)
+        account = await stripe.create_account(org_id, profile="express")
+        await worker.create_connect_account(org_id, account.id, profile="express")
         await _early_in_a_second()  # both reads start within the same whole second
         older = asyncio.create_task(sync_account(svc, org_id, account.id))
         await asyncio.wait_for(stripe.first_read_done.wait(), 3)
@@ -456,8 +456,8 @@ async def test_a_read_started_just_before_a_deauthorization_does_not_undo_it(
     )
     org_id = worker_stack.acme_org_id
     try:
-        account = await stripe.create_express_account(org_id)
-        await worker.create_connect_account(org_id, account.id)
+        account = await stripe.create_account(org_id, profile="express")
+        await worker.create_connect_account(org_id, account.id, profile="express")
         await stripe_fake.aio.complete_onboarding(account.id)
         await _early_in_a_second()  # the read and the event in the same whole second
         started = time.time()

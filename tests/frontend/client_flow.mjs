@@ -123,6 +123,9 @@ r.payoutAgain = await outcome(
   owner.payout(org, { amount: 5_000, currency: "usd" }, { idempotencyKey: "payout-1" }),
 );
 r.loginLink = await outcome(owner.loginLink(org));
+r.ownerSession = await outcome(owner.accountSession(org));
+r.memberSession = await outcome(member.accountSession(org));
+r.outsiderSession = await outcome(as("outsider").accountSession(org));
 r.memberSchedule = await outcome(member.setPayoutSchedule(org, { interval: "daily" }));
 r.weeklyNoAnchor = await outcome(owner.setPayoutSchedule(org, { interval: "weekly" }));
 r.schedule = await outcome(

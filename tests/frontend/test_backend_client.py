@@ -141,6 +141,17 @@ def test_onboarding_to_transfer_payout_and_dashboard(
     assert _error(r["outsiderHistory"])[0] == 403
     assert r["payoutAgain"]["ok"]["replayed"] is True
     assert r["loginLink"]["ok"]["url"].startswith(backend_stack.stripe.url)
+    # Account Sessions for the embedded components, by role.
+    assert r["ownerSession"]["ok"]["components"] == [
+        "account_management",
+        "account_onboarding",
+        "balances",
+        "notification_banner",
+        "payouts",
+    ]
+    assert r["memberSession"]["ok"]["components"] == ["payouts_list"]
+    assert r["ownerSession"]["ok"]["client_secret"] != r["memberSession"]["ok"]["client_secret"]
+    assert _error(r["outsiderSession"])[0] == 403
     # Earned, not claimed: only the third payment is left to transfer, all of it.
     payments = r["payments"]["ok"]
     assert payments["auto_transfer_payments"] is False

@@ -46,6 +46,9 @@ class Cron:
     advance: float = 0.0
 
 
+OWN_CLAIM = "backend-claim-0123456789"  # a claim id the caller made (a replay is recognised)
+
+
 def post(name: str, route: str, body: Any, **kw: Any) -> Step:
     return Step(name, "POST", f"{API}/{route}", body, **kw)
 
@@ -199,6 +202,20 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             "account of another org",
             "create-connect-account",
             {"organization_id": other_org, "stripe_account_id": "acct_1Diff"},
+        ),
+        post(
+            "create custom account, unicode org",
+            "create-connect-account",
+            {
+                "organization_id": other_org,
+                "stripe_account_id": "acct_1Custom",
+                "account_profile": "custom",
+            },
+        ),
+        post(
+            "create account, unknown profile",
+            "create-connect-account",
+            {"organization_id": org, "stripe_account_id": "acct_1Y", "account_profile": "full"},
         ),
         post(
             "create account, unknown org",
@@ -402,6 +419,21 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
             {"event_id": "evt_1", "stripe_account_id": "acct_1Diff", **claim},
         ),
         post(
+            "claim with the caller's own claim id",
+            "webhook-events/claim",
+            {"event_id": "evt_own", "stripe_account_id": None, "claim_id": OWN_CLAIM, **claim},
+        ),
+        post(
+            "the same claim sent again: answered as granted",
+            "webhook-events/claim",
+            {"event_id": "evt_own", "stripe_account_id": None, "claim_id": OWN_CLAIM, **claim},
+        ),
+        post(
+            "claim with a malformed claim id",
+            "webhook-events/claim",
+            {"event_id": "evt_own2", "stripe_account_id": None, "claim_id": "../x", **claim},
+        ),
+        post(
             "complete, lost claim",
             "webhook-events/complete",
             {"event_id": "evt_1", "claim_id": "not-mine", "outcome": "processed"},
@@ -527,6 +559,17 @@ def sequence(fx: Mapping[str, Any]) -> list[Step | Cron]:
         ),
         post(
             "apply snapshot",
+            "webhook-events/apply-organization",
+            {
+                "event_id": "evt_8",
+                "claim_id": Ref("claim8"),
+                "organization_id": org,
+                "fields": snapshot_fields,
+                "event_created": 1_795_000_000,
+            },
+        ),
+        post(
+            "apply snapshot sent again (its answer lost): answered as completed",
             "webhook-events/apply-organization",
             {
                 "event_id": "evt_8",

@@ -85,7 +85,7 @@ def make_replica(
     """Backend replicas as OS processes (SIGKILL-able), all through `worker_proxy`."""
     started: list[BackendProcess] = []
 
-    def make(**env: str) -> BackendProcess:
+    def make(*, max_open_files: int | None = None, **env: str) -> BackendProcess:
         full = backend_env(
             worker_stack,
             stripe_fake,
@@ -94,7 +94,8 @@ def make_replica(
             **FAST_TIMEOUTS,
             **env,
         )
-        replica = BackendProcess(full, log_path=tmp_path / f"replica-{len(started)}.log")
+        log_path = tmp_path / f"replica-{len(started)}.log"
+        replica = BackendProcess(full, log_path=log_path, max_open_files=max_open_files)
         started.append(replica)
         return replica.start()
 

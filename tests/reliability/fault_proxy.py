@@ -8,7 +8,9 @@ The backend's Worker client is tested against what the network actually does, no
 - `slow` — the request is held `delay` seconds (past the backend's `WORKER_TIMEOUT_SECONDS`),
   then still forwarded: a slow Worker does finish its write after the caller gave up;
 - `error_500` — a 500 with an HTML body, as a platform in front of the Worker answers;
-- `hold` — held until `release()` (to kill a backend replica while its call is in flight).
+- `hold` — held until `release()` (to kill a backend replica while its call is in flight);
+- `answer_lost` — forwarded, the Worker's answer read and dropped, the connection closed: the
+  request ran, and the caller saw the connection close before any byte of an answer.
 
 Faults apply to requests whose path starts with one of `paths` (all requests when `None`), for
 the next `count` matching requests (until cleared when `None`). Every request is logged in
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["FaultProxy", "Seen"]
 
-MODES = ("pass", "refuse", "reset", "slow", "error_500", "hold")
+MODES = ("pass", "refuse", "reset", "slow", "error_500", "hold", "answer_lost")
 _HTML_500 = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 
@@ -303,6 +305,8 @@ class FaultProxy:
                         return
                 upstream, response_head, response_body = await self._forward(upstream, head + body)
                 self.seen.append(Seen(method, path, "forwarded", body, time.time()))
+                if mode == "answer_lost":
+                    return  # the finally below closes the connection without an answer
                 if writer.is_closing():
                     continue  # the caller gave up; the Worker still did the work
                 try:

@@ -7,6 +7,7 @@ does; this one can. Its stderr/stdout go to a file the test can read (and grep f
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -24,7 +25,10 @@ __all__ = ["BackendProcess"]
 
 
 class BackendProcess:
-    def __init__(self, env: Mapping[str, str], *, log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], *, log_path: Path, max_open_files: int | None = None
+    ) -> None:
+        """`max_open_files`: the process's descriptor limit (RLIMIT_NOFILE), to run out of."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.webhook_url = f"{self.url}/api/connect/webhook"
@@ -37,6 +41,17 @@ class BackendProcess:
             "PYTHONUNBUFFERED": "1",
         }
         self._proc: subprocess.Popen[bytes] | None = None
+        self._max_open_files = max_open_files
+
+    def _limit_descriptors(self) -> None:  # in the child, before exec
+        if self._max_open_files is not None:
+            limit = self._max_open_files
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     def start(self, *, timeout: float = 20.0) -> BackendProcess:
         with self.log_path.open("ab") as log:
@@ -46,6 +61,7 @@ class BackendProcess:
                 cwd=REPO,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_descriptors if self._max_open_files else None,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -42,6 +42,8 @@ def _user_routes(org: str) -> list[tuple[str, str, dict[str, Any] | None, dict[s
         ),
         ("POST", "/api/connect/payout", {"organization_id": org, "currency": "usd"}, key, True),
         ("POST", "/api/connect/login-link", {"organization_id": org}, {}, True),
+        # Any member gets a session (their components follow the role: tests/backend).
+        ("POST", "/api/connect/account-session", {"organization_id": org}, {}, False),
         ("GET", f"/api/connect/payments/{org}", None, {}, True),
         ("POST", "/api/connect/auto-transfer", {"organization_id": org, "enabled": True}, {}, True),
         (
@@ -187,7 +189,7 @@ async def test_every_user_route_refuses_the_wrong_caller_and_logs_no_secret(
             assert_json_error(reply, 401)
             responses.append(reply.text)
             checked += 1
-    assert checked == 14 * 8 + 4 * 2 + 4 + 2
+    assert checked == 15 * 8 + 4 * 2 + 4 + 2
     org = w.row(
         'SELECT "platform_fee_percent", "stripe_connect_account_id" FROM "organization" '
         'WHERE "id" = ?',

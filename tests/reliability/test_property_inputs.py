@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,11 +22,13 @@ from backend.models import (
     PlatformFeeRequest,
     TransferRequest,
 )
+from backend.routes import ENDPOINTS
 from bench.soak_events import sign
 from tests.fixtures.backend import BackendStack
 from tests.fixtures.worker import WorkerStack
 
 EXAMPLES = 150
+GET_PATHS = [e.path for e in ENDPOINTS if e.method == "GET" and e.path != "/readyz"]
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -190,6 +193,33 @@ def test_backend_routes_answer_bytes_that_are_not_json_with_400(
     for path, _ in ROUTES_AND_MODELS:
         response = http.post(path, content=raw, headers={**headers, "X-Operator-Key": OPERATOR_KEY})
         _assert_clean(response)
+
+
+QUERY_NAMES = st.sampled_from(["limit", "cursor", "refresh", "Limit", "limit[]", ""]) | st.text(
+    max_size=20
+)
+QUERY_VALUES = (
+    st.integers(min_value=-(10**30), max_value=10**30).map(str)
+    | st.text(alphabet="0123456789", min_size=1, max_size=1100)
+    | st.integers(min_value=4301, max_value=6000).map(lambda n: "9" * n)  # int()'s digit limit
+    | st.text(alphabet=st.characters(categories=["Nd", "No"]), max_size=8)
+    | st.sampled_from(["true", "FALSE", "1", "", "%", "%ff", "+", "\x00"])
+    | NASTY
+    | st.text(max_size=80)
+)
+
+
+@SETTINGS
+@given(pairs=st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), min_size=1, max_size=4))
+def test_any_query_string_on_any_get_route_is_2xx_or_json_4xx(
+    pairs: list[tuple[str, str]], stack: BackendStack, http: httpx.Client
+) -> None:
+    """No query string makes a 5xx (backend/query.py): thousands of digits, digits of other
+    scripts, repeated or unknown names, broken percent-encoding."""
+    query = "&".join(f"{quote(name, safe='%')}={quote(value, safe='%')}" for name, value in pairs)
+    for path in GET_PATHS:
+        url = httpx.URL(path.format(org_id=stack.org_id), query=query.encode())
+        _assert_clean(http.get(url, headers=stack.auth("owner")))
 
 
 # --- the Worker's JSON parsing, over HTTP to the host ------------------------------------------

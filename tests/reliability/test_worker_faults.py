@@ -182,6 +182,27 @@ async def test_webhook_redelivery_succeeds_after_the_worker_failed_mid_event(
     assert 1 <= len(writes) <= len(handled), (writes, handled)
 
 
+async def test_a_claim_whose_answer_was_lost_is_answered_as_granted_when_sent_again(
+    proxied_backend: BackendStack, worker_proxy: FaultProxy, client: httpx.AsyncClient
+) -> None:
+    """The claim ran at the Worker but its kept-alive connection closed before the answer: the
+    backend sends it again (the same claim id), the Worker recognises its own claim, and the
+    event is applied on that delivery — not answered 409 until the lease runs out."""
+    stack = proxied_backend
+    account_id = await onboard(client, stack)  # the pool now holds kept-alive connections
+    worker_proxy.set("answer_lost", paths=[CLAIM], count=1)
+    stack.stripe.complete_onboarding(account_id)
+    event_id = _last_account_updated(stack, account_id)
+    await eventually(lambda: len(deliveries_for(stack, event_id)) >= 1, what="a delivery")
+    first = deliveries_for(stack, event_id)[0]
+    claims = [s for s in worker_proxy.seen if s.path == CLAIM]
+    assert claims[0].outcome == "answer_lost"
+    assert first["ok"], first
+    [row] = [r for r in event_rows(stack) if r["event_id"] == event_id]
+    assert (row["status"], row["attempts"]) == ("processed", 1)
+    assert org_row(stack)["stripe_connect_status"] == "active"
+
+
 async def test_webhook_when_the_whole_worker_is_down_is_retried_until_it_is_back(
     proxied_backend: BackendStack, worker_proxy: FaultProxy, client: httpx.AsyncClient
 ) -> None:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from devstack.demo import DemoTarget, run_story
+from devstack.parts import STRIPE_FAKE_API_KEY
 from devstack.stack_config import DemoState, LocalSecrets
 from tests.stack.procs import Proc, RunningStack, descendants, port_is_free, with_env
 
@@ -192,3 +193,45 @@ def test_a_port_in_use_fails_fast_and_leaves_nothing(
         assert code == 1, stack.output()
         assert "backend exited with status" in stack.output()
     assert with_env("DEVSTACK_DIR", str(stack.state_dir)) == set()
+
+
+async def test_make_dev_in_the_custom_profile_runs_the_demo_story(
+    stacks: list[tuple[RunningStack, set[Proc]]], tmp_path: Path
+) -> None:
+    """`make dev CONNECT_ACCOUNT_PROFILE=custom` + `make demo`: the same story with accounts that
+    have no Stripe dashboard."""
+    stack = RunningStack.start(
+        tmp_path / "devstack", extra_env={"CONNECT_ACCOUNT_PROFILE": "custom"}
+    )
+    tree: set[Proc] = set()
+    stacks.append((stack, tree))
+    state = stack.wait_up()
+    tree.update(descendants(stack.popen.pid))
+    assert "(custom accounts)" in stack.output()
+    secrets = LocalSecrets.load_or_create(tmp_path / "devstack" / "secrets.json")
+    target = DemoTarget(
+        backend_url=state.backend_url,
+        stripe_fake_url=state.stripe_fake_url,
+        token=state.token,
+        organization_id=state.organization_id,
+        platform_key=secrets.platform_api_key,
+    )
+    result = await run_story(target, emit=lambda line: None)
+    assert result.status_after_webhook == "active"
+    assert (result.payout_id[:3], result.payout_amount) == ("po_", 9_000)
+    async with httpx.AsyncClient(base_url=state.stripe_fake_url or "") as fake:
+        account = (
+            await fake.get(
+                f"/v1/accounts/{result.account_id}",
+                headers={"Authorization": f"Bearer {STRIPE_FAKE_API_KEY}"},
+            )
+        ).json()
+    assert account["controller"]["stripe_dashboard"]["type"] == "none"
+    async with httpx.AsyncClient(base_url=state.backend_url) as client:
+        status = await client.get(
+            f"/api/connect/status/{state.organization_id}",
+            headers={"Authorization": f"Bearer {state.token}"},
+        )
+    assert status.json()["stripe_connect_account_profile"] == "custom"
+    assert stack.stop() == 0
+    _assert_all_gone(stack, tree)

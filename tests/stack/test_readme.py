@@ -38,6 +38,7 @@ def test_backend_variables_are_settings_fields() -> None:
             "`make backend`:",
             [
                 "worker/src/connect_worker/config.py",
+                "worker/src/connect_worker/kv_sessions.py",
                 "devstack/worker_host.py",
                 "devstack/migrate.py",
             ],

@@ -7,16 +7,17 @@ from typing import Any
 import stripe
 from stripe.params import AccountCreateParams
 
-from backend.stripe_gateway import EXPRESS_ACCOUNT_PROFILE
+from backend.account_profiles import ACCOUNT_PROFILES
 
-# The profile the backend creates accounts with, so the fake is tested on what it will be sent.
+# The profiles the backend creates accounts with, so the fake is tested on what it will be sent.
 EXPRESS_ACCOUNT: AccountCreateParams = {
-    **EXPRESS_ACCOUNT_PROFILE,
+    **ACCOUNT_PROFILES["express"],
     "country": "US",
     "email": "owner@example.com",
     "business_type": "company",
     "metadata": {"organization_id": "org_1"},
 }
+CUSTOM_ACCOUNT: AccountCreateParams = {**EXPRESS_ACCOUNT, **ACCOUNT_PROFILES["custom"]}
 
 
 async def new_account(client: stripe.StripeClient, **overrides: Any) -> stripe.Account:

@@ -250,3 +250,33 @@ async def test_deauthorized_account_is_a_permission_error(stripe_fake: StripeFak
     assert len(deauth) == 1
     assert deauth[0]["account"] == account.id
     assert deauth[0]["data"]["object"]["object"] == "application"
+
+
+@pytest.mark.parametrize(
+    ("given", "page_says"),
+    [
+        ({}, "currently due"),
+        ({"collection_options": {"fields": "eventually_due"}}, "eventually due"),
+        ({"collection_options": {"fields": "currently_due"}}, "currently due"),
+        ({"collect": "eventually_due"}, "eventually due"),
+    ],
+)
+async def test_account_link_onboarding_collects_what_the_platform_asked(
+    stripe_fake: StripeFake, given: dict[str, Any], page_says: str
+) -> None:
+    async with stripe_fake.client() as client:
+        account = await new_account(client)
+        params: Any = {
+            "account": account.id,
+            "type": "account_onboarding",
+            "return_url": "https://example.com/r",
+            **given,
+        }
+        link = await client.v1.account_links.create_async(params)
+        refused: Any = {**params, "collection_options": {"fields": "everything"}}
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            await client.v1.account_links.create_async(refused)
+    assert caught.value.param == "collection_options[fields]"
+    async with httpx.AsyncClient() as http:
+        page = await http.get(link.url)
+    assert f"<span data-collect>{page_says}</span>" in page.text

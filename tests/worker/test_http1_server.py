@@ -411,3 +411,38 @@ def test_100_continue_behind_a_pipelined_request_waits_for_the_earlier_reply(
             "body": "ok",
             "headers": {},
         }
+
+
+@pytest.mark.parametrize(
+    ("sent", "routed"),
+    [
+        ("/a/./b/../c", "/a/c"),
+        ("/a/%2e/b/%2E%2e/c", "/a/c"),  # %2e is a dot, in either case
+        ("/a/.%2e/b", "/b"),
+        ("/a/%2e./b", "/b"),
+        ("/x/..", "/"),
+        ("/../../etc", "/etc"),  # never above the root
+        ("/a/b/.", "/a/b/"),
+        ("/a\\b", "/a/b"),  # a backslash is a slash in an http URL
+        ("/a//b", "/a//b"),
+        ("/a%2fb/..", "/"),
+        ("/.../b", "/.../b"),
+        ("/a%2Fb", "/a%2Fb"),  # other escapes are kept as sent
+        ("/a{b}", "/a%7Bb%7D"),  # the path percent-encode set is encoded
+    ],
+)
+def test_the_path_is_read_as_the_whatwg_url_parser_reads_it(
+    srv: Running, sent: str, routed: str
+) -> None:
+    with srv.connect() as s:
+        s.sendall(get(sent + "?q=1"))
+        reply = read_response(s.makefile("rb"))
+    assert reply.status == 200
+    assert json.loads(reply.body)["path"] == routed
+
+
+def test_a_header_sent_twice_is_joined_with_a_comma(srv: Running) -> None:
+    with srv.connect() as s:
+        s.sendall(get("/h", "X-Test: one\r\nAuthorization: a\r\nx-test: two\r\n"))
+        reply = read_response(s.makefile("rb"))
+    assert json.loads(reply.body)["headers"] == {"x-test": "one, two", "authorization": "a"}

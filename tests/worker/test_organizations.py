@@ -43,6 +43,7 @@ async def test_get_organization_returns_the_contract_shape(fresh_core: Core) -> 
         "payout_schedule_delay_days": None,
         "payout_schedule_weekly_anchor": None,
         "payout_schedule_monthly_anchor": None,
+        "stripe_connect_account_profile": None,
     }
 
 
@@ -68,6 +69,7 @@ async def test_create_connect_account_is_idempotent_and_conflicts_on_another_id(
     assert created["created"] is True
     assert created["organization"]["stripe_connect_status"] == "pending"
     assert created["organization"]["onboarding_step"] == "details_submission"
+    assert created["organization"]["stripe_connect_account_profile"] == "express"
     status, again = await fresh_core.post("create-connect-account", body)
     assert status == 200
     assert again["created"] is False
@@ -90,6 +92,38 @@ async def test_create_connect_account_is_idempotent_and_conflicts_on_another_id(
         "create-connect-account", {"organization_id": "missing", "stripe_account_id": "acct_C3"}
     )
     assert status == 404
+
+
+async def test_the_account_profile_is_recorded_once_with_the_account(fresh_core: Core) -> None:
+    org_id = make_org(fresh_core)
+    body = {"organization_id": org_id, "stripe_account_id": "acct_P1", "account_profile": "custom"}
+    status, created = await fresh_core.post("create-connect-account", body)
+    assert (status, created["organization"]["stripe_connect_account_profile"]) == (201, "custom")
+    # The same account again under another profile is the same no-op: the first one stands.
+    status, again = await fresh_core.post(
+        "create-connect-account", {**body, "account_profile": "express"}
+    )
+    assert (status, again["organization"]["stripe_connect_account_profile"]) == (200, "custom")
+    # It is a fact of the account's creation, not a field a later update may change.
+    status, refused = await fresh_core.post(
+        "update-organization",
+        {"organization_id": org_id, "fields": {"stripe_connect_account_profile": "express"}},
+    )
+    assert (status, refused["error"]["code"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("profile", ["standard", "", None, 1, "CUSTOM"])
+async def test_an_unknown_account_profile_is_refused_and_nothing_is_stored(
+    fresh_core: Core, profile: Any
+) -> None:
+    org_id = make_org(fresh_core)
+    status, body = await fresh_core.post(
+        "create-connect-account",
+        {"organization_id": org_id, "stripe_account_id": "acct_P2", "account_profile": profile},
+    )
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    status, org = await fresh_core.call("GET", f"/api/internal/organization/{org_id}")
+    assert org["organization"]["stripe_connect_account_id"] is None
 
 
 async def test_update_writes_allow_listed_fields_with_the_newer_guard(fresh_core: Core) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -284,3 +285,31 @@ def test_transfer_lookup_over_http_decodes_each_path_segment(worker_stack: Worke
     unencoded = f"{worker_stack.url}/api/internal/transfers/{org_id}/order/42"
     missing = httpx.get(unencoded, headers=worker_stack.headers)
     assert (missing.status_code, error_code(missing)) == (404, "not_found")
+
+
+def _raw(stack: WorkerStack, head: str) -> tuple[int, bytes]:
+    """One request written byte for byte (no client normalizes it); the status and the body."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode() + b"Host: w\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head_bytes, _, body = data.partition(b"\r\n\r\n")
+    return int(head_bytes.split()[1]), body
+
+
+def test_dot_segments_route_where_cloudflare_routes_them(worker_stack: WorkerStack) -> None:
+    key = f"X-API-Key: {worker_stack.headers['X-API-Key']}\r\n"
+    assert _raw(worker_stack, "GET /api/internal/health/x/%2E%2e HTTP/1.1\r\n" + key)[0] == 200
+    assert _raw(worker_stack, "GET /api/internal/x/../health HTTP/1.1\r\n" + key)[0] == 200
+    org = worker_stack.acme_org_id
+    status, body = _raw(worker_stack, f"GET /api/internal/organization/{org}/.. HTTP/1.1\r\n" + key)
+    assert status == 404, body
+
+
+def test_an_api_key_sent_twice_is_read_joined_and_refused(worker_stack: WorkerStack) -> None:
+    good = worker_stack.headers["X-API-Key"]
+    twice = f"X-API-Key: {'x' * 40}\r\nX-API-Key: {good}\r\n"
+    status, body = _raw(worker_stack, "GET /api/internal/health HTTP/1.1\r\n" + twice)
+    assert status == 401, body

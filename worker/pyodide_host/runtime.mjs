@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { loadPyodide } from "pyodide";
 
 import { D1Database } from "./d1.mjs";
+import { KvNamespace } from "./kv.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const WORKER_DIR = path.resolve(HERE, "..");
@@ -82,12 +83,12 @@ function executionContext() {
   };
 }
 
-export function workerEnv(settings, db) {
-  return { ...settings, DB: db };
+export function workerEnv(settings, db, kv) {
+  return kv ? { ...settings, DB: db, SESSIONS_KV: kv } : { ...settings, DB: db };
 }
 
 export class PyodideWorker {
-  static async start({ dbPath, settings, workerDir = WORKER_DIR, stdout, stderr } = {}) {
+  static async start({ dbPath, kvPath, settings, workerDir = WORKER_DIR, stdout, stderr } = {}) {
     const started = performance.now();
     const pyodide = await loadPyodide({
       stdout: stdout ?? ((line) => process.stdout.write(line + "\n")),
@@ -100,7 +101,8 @@ export class PyodideWorker {
       pyodide.FS.writeFile(target, fs.readFileSync(file.full));
     }
     const db = new D1Database(dbPath);
-    const env = workerEnv(settings, db);
+    const kv = kvPath ? new KvNamespace(kvPath) : null;
+    const env = workerEnv(settings, db, kv);
     const cloudflareWorkers = { env, waitUntil: () => {} };
     pyodide.registerJsModule("_pyodide_entrypoint_helper", {
       doAnImport: async (name) => {
@@ -125,12 +127,13 @@ export class PyodideWorker {
     const importMs = performance.now() - importStarted;
     const { ctx } = executionContext();
     const instance = entry.Default(ctx, env);
-    return new PyodideWorker({ pyodide, db, env, instance, glue, pyodideMs, importMs });
+    return new PyodideWorker({ pyodide, db, kv, env, instance, glue, pyodideMs, importMs });
   }
 
-  constructor({ pyodide, db, env, instance, glue, pyodideMs, importMs }) {
+  constructor({ pyodide, db, kv, env, instance, glue, pyodideMs, importMs }) {
     this.pyodide = pyodide;
     this.db = db;
+    this.kv = kv;
     this.env = env;
     this.instance = instance;
     this.callFetch = glue;
@@ -155,5 +158,6 @@ export class PyodideWorker {
 
   close() {
     this.db.close();
+    this.kv?.close();
   }
 }

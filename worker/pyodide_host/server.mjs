@@ -3,7 +3,8 @@
 //   node worker/pyodide_host/server.mjs [--test-scheduled] [--test-clock]
 //
 // Environment: WORKER_PORT (8787), WORKER_HOST (127.0.0.1), D1_DATABASE_PATH (required: an
-// already migrated file — `python -m devstack.migrate` or `make dev` does that), and the Worker's
+// already migrated file — `python -m devstack.migrate` or `make dev` does that), SESSIONS_KV_PATH
+// (optional: a SQLite file behind the SESSIONS_KV binding stand-in, kv.mjs), and the Worker's
 // settings: every name listed in WORKER_SETTING_NAMES (comma-separated) is copied from the
 // environment into `env`, as `[vars]` and secrets are on Workers.
 //
@@ -12,7 +13,7 @@
 // --test-clock      POST /__clock {"now_ms": n} freezes Date.now() — the clock Python's time.time()
 //                   reads under Pyodide — at n; {"now_ms": null} releases it. Tests only.
 // Always: GET /__pyodide_host/stats → {pyodide_version, python_version, pyodide_ms, import_ms,
-// first_request_ms, d1_round_trips}.
+// first_request_ms, d1_round_trips, kv_reads}.
 import http from "node:http";
 
 import { PyodideWorker } from "./runtime.mjs";
@@ -35,7 +36,8 @@ const realNow = Date.now.bind(Date);
 let frozenNow = null;
 if (args.has("--test-clock")) Date.now = () => frozenNow ?? realNow();
 
-const worker = await PyodideWorker.start({ dbPath, settings });
+const kvPath = process.env.SESSIONS_KV_PATH || undefined;
+const worker = await PyodideWorker.start({ dbPath, kvPath, settings });
 let firstRequestMs = null;
 
 function readBody(req) {
@@ -66,6 +68,7 @@ async function control(req, res, url, body) {
       import_ms: worker.importMs,
       first_request_ms: firstRequestMs,
       d1_round_trips: worker.db.roundTrips,
+      kv_reads: worker.kv ? worker.kv.reads : null,
     });
     return true;
   }

@@ -1,7 +1,8 @@
 """The only module that knows Pyodide's FFI: JsProxy → Python, `None` → `jsnull`, WebCrypto.
 
 It turns the Workers runtime into the plain interfaces the core is written against: a D1-shaped
-database (rows as dicts, D1 failures as `D1Error`), an Ed25519 verifier and a core `Request`.
+database (rows as dicts, D1 failures as `D1Error`), a KV namespace (text or None, failures as
+`KVError`), an Ed25519 verifier and a core `Request`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from connect_worker.config import SETTING_NAMES, WorkerConfig, load_config
+from connect_worker import kv_sessions
+from connect_worker.config import SETTING_NAMES, ConfigError, WorkerConfig, load_config
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.http import Request
+from connect_worker.kv import KVError
 from js import Object, crypto
 from pyodide.ffi import JsProxy, to_js
 
@@ -130,6 +133,33 @@ class WorkersD1:
         return [_result(r) for r in results]
 
 
+class WorkersKV:
+    """A KV namespace binding (`env.SESSIONS_KV`), SDK-wrapped or raw: `get` resolves to a string
+    or JS null, `put` takes `{expirationTtl}`; any failure becomes a `KVError`."""
+
+    def __init__(self, binding: Any) -> None:
+        self._binding = binding
+        self._raw = isinstance(binding, JsProxy)
+
+    async def _call(self, call: Callable[[], Any]) -> Any:
+        try:
+            return await call()
+        except Exception as exc:
+            raise KVError(str(exc).removeprefix("Error: ")) from None
+
+    async def get(self, key: str) -> str | None:
+        value = to_python(await self._call(lambda: self._binding.get(key)))
+        return None if value is None else str(value)
+
+    async def put(self, key: str, value: str, *, expiration_ttl: int | None = None) -> None:
+        options = {} if expiration_ttl is None else {"expirationTtl": expiration_ttl}
+        js_options = _js_options(options) if self._raw else options
+        await self._call(lambda: self._binding.put(key, value, js_options))
+
+    async def delete(self, key: str) -> None:
+        await self._call(lambda: self._binding.delete(key))
+
+
 class WebCryptoEd25519Verifier:
     async def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
         algorithm = _js_options({"name": "Ed25519"})
@@ -156,13 +186,32 @@ def settings(env: Any) -> dict[str, str]:
 _config_cache: tuple[tuple[tuple[str, str], ...], WorkerConfig] | None = None
 
 
+def _sessions_kv(env: Any, config: WorkerConfig) -> WorkersKV | None:
+    """The KV binding when sessions live in secondary storage (a ConfigError if it is missing)."""
+    if config.session_storage != kv_sessions.SECONDARY:
+        return None
+    binding = getattr(env, kv_sessions.BINDING, None)
+    if _is_null(binding):
+        raise ConfigError(
+            f"{kv_sessions.SETTING}={kv_sessions.SECONDARY} needs the {kv_sessions.BINDING} KV "
+            "binding ([[kv_namespaces]] in wrangler.toml)"
+        )
+    return WorkersKV(binding)
+
+
 def deps_from_env(env: Any) -> Deps:
-    """Validated config (cached per set of settings; raises ConfigError) + D1 + WebCrypto."""
+    """Validated config (cached per set of settings; raises ConfigError) + D1 + KV + WebCrypto."""
     global _config_cache
     current = tuple(sorted(settings(env).items()))
     if _config_cache is None or _config_cache[0] != current:
         _config_cache = (current, load_config(dict(current)))
-    return Deps(config=_config_cache[1], db=WorkersD1(env.DB), verifier=WebCryptoEd25519Verifier())
+    config = _config_cache[1]
+    return Deps(
+        config=config,
+        db=WorkersD1(env.DB),
+        verifier=WebCryptoEd25519Verifier(),
+        kv=_sessions_kv(env, config),
+    )
 
 
 async def to_core_request(request: Any) -> Request:

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connect_worker import kv_sessions
+
 MIN_API_KEY_LENGTH = 32
 MIN_AUTH_SECRET_LENGTH = 32
 MIN_RETENTION_DAYS = 4  # Stripe retries an event for 3 days; dedupe must outlive that.
@@ -18,10 +20,12 @@ MAX_RETENTION_DAYS = 36500
 # Every setting `load_config` reads (vars in wrangler.toml, or secrets); adapters copy these names.
 SETTING_NAMES = (
     "INTERNAL_API_KEYS",
+    "INTERNAL_API_KEY",
     "BETTER_AUTH_SECRET",
     "BETTER_AUTH_REQUIRE_SIGNED_TOKENS",
     "BETTER_AUTH_JWT_ISSUER",
     "BETTER_AUTH_JWT_AUDIENCE",
+    kv_sessions.SETTING,
     "WEBHOOK_EVENT_RETENTION_DAYS",
     "LEDGER_RETENTION_DAYS",
     "PLATFORM_FEE_MIN_PERCENT",
@@ -53,16 +57,19 @@ class WorkerConfig:
     ledger_retention_days: int = 400
     platform_fee_min_percent: float = 0.0
     platform_fee_max_percent: float = 50.0
+    # Where the platform's Better Auth keeps sessions: "database" (D1) or "secondary" (KV).
+    session_storage: str = kv_sessions.DATABASE
 
     def __repr__(self) -> str:
         return (
             f"WorkerConfig(api_key_versions={[k.version for k in self.api_keys]!r}, "
             f"require_signed_tokens={self.require_signed_tokens!r}, "
-            f"jwt_issuer={self.jwt_issuer!r}, jwt_audience={self.jwt_audience!r})"
+            f"jwt_issuer={self.jwt_issuer!r}, jwt_audience={self.jwt_audience!r}, "
+            f"session_storage={self.session_storage!r})"
         )
 
 
-def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
+def parse_api_keys(value: str, name: str = "INTERNAL_API_KEYS") -> tuple[ApiKey, ...]:
     """`v2:<key>,v1:<key>`; a key without a version is labelled by its position."""
     keys: list[ApiKey] = []
     for index, entry in enumerate(part.strip() for part in value.split(",")):
@@ -73,17 +80,38 @@ def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
             version, key = f"k{index + 1}", entry
         version, key = version.strip(), key.strip()
         if not version:
-            raise ConfigError(f"INTERNAL_API_KEYS entry {index + 1} has an empty version label")
+            raise ConfigError(f"{name} entry {index + 1} has an empty version label")
         if len(key) < MIN_API_KEY_LENGTH:
             raise ConfigError(
-                f"INTERNAL_API_KEYS key {version!r} is shorter than {MIN_API_KEY_LENGTH} characters"
+                f"{name} key {version!r} is shorter than {MIN_API_KEY_LENGTH} characters"
             )
         if any(k.version == version for k in keys):
-            raise ConfigError(f"INTERNAL_API_KEYS has the version {version!r} twice")
+            raise ConfigError(f"{name} has the version {version!r} twice")
         keys.append(ApiKey(version=version, key=key))
     if not keys:
-        raise ConfigError("INTERNAL_API_KEYS is empty: set at least one key (`make api-key`)")
+        raise ConfigError(f"{name} is empty: set at least one key (`make api-key`)")
     return tuple(keys)
+
+
+def api_keys_from(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
+    """`INTERNAL_API_KEYS` (several, for rotation) or `INTERNAL_API_KEY` (one, as the seed's
+    `wrangler secret put INTERNAL_API_KEY` stores it) — never both: with two sources, removing a
+    key from one would leave it accepted through the other."""
+    several = (env.get("INTERNAL_API_KEYS") or "").strip()
+    one = (env.get("INTERNAL_API_KEY") or "").strip()
+    if several and one:
+        raise ConfigError(
+            "INTERNAL_API_KEY and INTERNAL_API_KEYS are both set: keep one (INTERNAL_API_KEYS "
+            "for rotation) and delete the other (`wrangler secret delete INTERNAL_API_KEY`)"
+        )
+    if not several and not one:
+        raise ConfigError("INTERNAL_API_KEYS (or INTERNAL_API_KEY) is not set (`make api-key`)")
+    if not one:
+        return parse_api_keys(several)
+    keys = parse_api_keys(one, "INTERNAL_API_KEY")
+    if len(keys) > 1:
+        raise ConfigError("INTERNAL_API_KEY holds one key: put several in INTERNAL_API_KEYS")
+    return keys
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -132,8 +160,11 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
     fee_max = _number(env, "PLATFORM_FEE_MAX_PERCENT", 50.0)
     if not 0 <= fee_min <= fee_max <= 100:
         raise ConfigError("need 0 <= PLATFORM_FEE_MIN_PERCENT <= PLATFORM_FEE_MAX_PERCENT <= 100")
+    storage = (env.get(kv_sessions.SETTING) or "").strip().lower() or kv_sessions.DATABASE
+    if storage not in kv_sessions.STORAGES:
+        raise ConfigError(f"{kv_sessions.SETTING} must be one of {', '.join(kv_sessions.STORAGES)}")
     return WorkerConfig(
-        api_keys=parse_api_keys(env.get("INTERNAL_API_KEYS", "")),
+        api_keys=api_keys_from(env),
         better_auth_secret=secret,
         require_signed_tokens=_bool(env, "BETTER_AUTH_REQUIRE_SIGNED_TOKENS", False),
         jwt_issuer=_optional(env, "BETTER_AUTH_JWT_ISSUER"),
@@ -142,4 +173,5 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         ledger_retention_days=ledger_retention,
         platform_fee_min_percent=fee_min,
         platform_fee_max_percent=fee_max,
+        session_storage=storage,
     )

@@ -11,6 +11,7 @@ from connect_worker.clock import Clock
 from connect_worker.config import WorkerConfig
 from connect_worker.d1 import D1Database
 from connect_worker.jwt import Ed25519Verifier
+from connect_worker.kv import KVNamespace
 
 
 def _new_claim_id() -> str:
@@ -24,3 +25,5 @@ class Deps:
     verifier: Ed25519Verifier
     now: Clock = time.time
     new_claim_id: Callable[[], str] = field(default=_new_claim_id)
+    # The SESSIONS_KV binding: Better Auth's secondary storage, when sessions live there.
+    kv: KVNamespace | None = None

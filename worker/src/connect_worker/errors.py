@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from connect_worker.d1 import D1Error
+from connect_worker.kv import KVError
 
 log = logging.getLogger("connect_worker")
 
@@ -32,7 +33,7 @@ _CODES = {
     ),
     413: ("payload_too_large",),
     500: ("internal_error", "misconfigured"),
-    503: ("d1_unavailable",),
+    503: ("d1_unavailable", "session_store_unavailable"),
 }
 STATUS = {code: status for status, codes in _CODES.items() for code in codes}
 
@@ -72,5 +73,8 @@ def as_api_error(exc: Exception, *, where: str) -> ApiError:
     if isinstance(exc, D1Error):
         log.error("D1 failure on %s: %s", where, exc)
         return ApiError("d1_unavailable", "The database is unavailable.")
+    if isinstance(exc, KVError):
+        log.error("session store (KV) failure on %s: %s", where, exc)
+        return ApiError("session_store_unavailable", "The session store is unavailable.")
     log.error("unexpected failure on %s", where, exc_info=exc)
     return ApiError("internal_error", "Internal error.")

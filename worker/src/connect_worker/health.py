@@ -1,4 +1,5 @@
-"""`GET /health`: liveness that proves D1 answers; the one route over no table family."""
+"""`GET /health`: liveness that proves D1 answers (and the session KV, when sessions live there);
+the one route over no table family."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import NamedTuple
 from connect_worker.deps import Deps
 from connect_worker.route import Params, Route
 
+HEALTH_KEY = "connect-worker-health"
+
 
 class Health(NamedTuple):
     ok: bool
@@ -14,6 +17,8 @@ class Health(NamedTuple):
 
 async def health(deps: Deps, params: Params, body: None) -> Health:
     await deps.db.prepare("SELECT 1 AS ok").first()
+    if deps.kv is not None:
+        await deps.kv.get(HEALTH_KEY)  # a KV failure is answered 503 session_store_unavailable
     return Health(ok=True)
 
 

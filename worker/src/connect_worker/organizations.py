@@ -29,6 +29,7 @@ from connect_worker.validation import (
 
 CONNECT_STATUSES = ("pending", "active", "disabled")
 PAYOUT_INTERVALS = ("manual", "daily", "weekly", "monthly")
+ACCOUNT_PROFILES = ("express", "custom")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ONBOARDING_STEPS = (
     "account_creation",
@@ -64,6 +65,7 @@ class Organization(NamedTuple):
     payout_schedule_delay_days: int | None
     payout_schedule_weekly_anchor: str | None
     payout_schedule_monthly_anchor: int | None
+    stripe_connect_account_profile: str | None
 
 
 COLUMNS = Organization._fields
@@ -246,10 +248,17 @@ async def update_organization(deps: Deps, params: Params, body: Body) -> Organiz
     return OrganizationUpdated(*await _write(deps, update, body["organization_id"]))
 
 
-CREATE_ACCOUNT_FIELDS = {"organization_id": required(ID), "stripe_account_id": required(ACCOUNT_ID)}
-# The account id is stored once; the handler tells a no-op from a conflict.
+CREATE_ACCOUNT_FIELDS = {
+    "organization_id": required(ID),
+    "stripe_account_id": required(ACCOUNT_ID),
+    # The profile the account was created with; a caller from before profiles made Express ones.
+    "account_profile": optional(string(choices=ACCOUNT_PROFILES)),
+}
+# The account id and its profile are stored once, together (the profile is not in the update
+# allow-list: it is a fact of the account's creation); the handler tells a no-op from a conflict.
 _SET_ACCOUNT = (
     'UPDATE "organization" SET "stripe_connect_account_id" = ?, '
+    '"stripe_connect_account_profile" = ?, '
     "\"stripe_connect_status\" = 'pending', \"onboarding_step\" = 'details_submission' "
     'WHERE "id" = ? AND "stripe_connect_account_id" IS NULL AND NOT EXISTS '
     '(SELECT 1 FROM "organization" WHERE "stripe_connect_account_id" = ?)'
@@ -258,8 +267,9 @@ _SET_ACCOUNT = (
 
 async def create_connect_account(deps: Deps, params: Params, body: Body) -> OrganizationCreated:
     org_id, account_id = body["organization_id"], body["stripe_account_id"]
+    profile = body.get("account_profile", "express")
     try:
-        update = deps.db.prepare(_SET_ACCOUNT).bind(account_id, org_id, account_id)
+        update = deps.db.prepare(_SET_ACCOUNT).bind(account_id, profile, org_id, account_id)
         created, organization = await _write(deps, update, org_id)
     except D1Error as exc:
         if not exc.is_constraint:

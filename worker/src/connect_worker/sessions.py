@@ -6,9 +6,10 @@ statement and — when asked — the organization by id, answered only when a me
 
 from __future__ import annotations
 
+import asyncio
 from typing import NamedTuple
 
-from connect_worker import organizations
+from connect_worker import kv_sessions, organizations
 from connect_worker.clock import parse_timestamp
 from connect_worker.d1 import D1Result, Row
 from connect_worker.deps import Deps
@@ -100,6 +101,8 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     )
     if parsed is None:
         raise invalid_token()
+    if deps.config.session_storage == kv_sessions.SECONDARY:
+        return await _verify_stored_session(deps, parsed.token, organization_id)
     db, token = deps.db, parsed.token
     statements = [db.prepare(_SESSION).bind(token)]
     if organization_id is not None:
@@ -113,6 +116,30 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
         raise invalid_token()
     session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
     return _context(principal.rows, organization, organization_id, "session", session)
+
+
+async def _verify_stored_session(
+    deps: Deps, token: str, organization_id: str | None
+) -> UserContext:
+    """The session from secondary storage (KV); the user, memberships and organization from D1,
+    read while the revoked-before mark is read from KV."""
+    if deps.kv is None:
+        raise ApiError("misconfigured", "The Worker is misconfigured.")
+    stored = await kv_sessions.find(deps.kv, token, now=deps.now())
+    if stored is None:
+        raise invalid_token()
+    db = deps.db
+    statements = [db.prepare(_USER).bind(stored.user_id)]
+    if organization_id is not None:
+        statements.append(db.prepare(_ORG).bind(organization_id))
+    revoked, (user, *organization) = await asyncio.gather(
+        kv_sessions.revoked(deps.kv, stored), db.batch(statements)
+    )
+    if revoked or not user.rows:
+        raise invalid_token()
+    # Ids are what Better Auth stored (text, or integers with serial ids), as on the D1 path.
+    session = Session(stored.id, stored.expires_at, stored.active_organization_id)  # type: ignore[arg-type]
+    return _context(user.rows, organization, organization_id, "session", session)
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:

@@ -36,7 +36,9 @@ _CLAIM = (
     '"connect_webhook_event"."lease_expires_at" < ?) '
     'RETURNING "claim_id", "attempts"'
 )
-_STATUS = 'SELECT "status", "claim_id" FROM "connect_webhook_event" WHERE "event_id" = ?'
+_STATUS = (
+    'SELECT "status", "claim_id", "attempts" FROM "connect_webhook_event" WHERE "event_id" = ?'
+)
 _COMPLETE = (
     'UPDATE "connect_webhook_event" SET "status" = ?, "last_error" = ?, '
     '"lease_expires_at" = NULL, '
@@ -63,6 +65,9 @@ CLAIM_FIELDS = {
     # An `account.updated` event's own snapshot (as `update-organization` fields): applied under
     # the new claim and the claim completed, in the claim's own batch (see `_apply_statements`).
     "snapshot": optional(nullable(organizations.update_fields_value)),
+    # The caller's own id for this claim: a replay of the same request (the caller could not
+    # tell whether the first ran) finds its claim held under this id and is answered as granted.
+    "claim_id": optional(string(pattern=r"[A-Za-z0-9_-]{16,128}")),
 }
 
 
@@ -105,7 +110,8 @@ async def claim_event(
     deps: Deps, params: Params, body: Body
 ) -> Claimed | ClaimedFor | ClaimedAndApplied | NotClaimed:
     now = deps.now()
-    now_ms, claim_id, event_id = int(now * 1000), deps.new_claim_id(), body["event_id"]
+    now_ms, event_id = int(now * 1000), body["event_id"]
+    claim_id = body.get("claim_id") or deps.new_claim_id()
     insert = deps.db.prepare(_CLAIM).bind(
         event_id,
         body["event_type"],
@@ -136,28 +142,43 @@ async def claim_event(
                 under_new_claim=True,
             )
     results = await deps.db.batch(statements)
-    granted = results[0].rows
+    granted, current = results[0].rows, results[1].first_row
     if granted and granted[0]["claim_id"] == claim_id:
-        attempts = int(granted[0]["attempts"])
-        if snapshot is not None:
-            # The organization as the batch left it; nothing was written unless `completed`.
-            return ClaimedAndApplied(
-                True,
-                claim_id,
-                attempts,
-                results[3].changes > 0,
-                results[4].changes > 0,
-                *_organization_and_watermark(results[5].first_row),
-            )
-        if account_id is not None:
-            return ClaimedFor(
-                True, claim_id, attempts, *_organization_and_watermark(results[2].first_row)
-            )
-        return Claimed(True, claim_id, attempts)
-    current = results[1].first_row
-    # A `failed` row always yields to a new claim, so a refused claim is processing, processed
-    # or rejected (the last two are final).
-    return NotClaimed(False, str(current["status"]) if current else "processing")
+        attempts, completed_before = int(granted[0]["attempts"]), False
+    elif _replayed(body, current, with_snapshot=snapshot is not None):
+        assert current is not None
+        attempts, completed_before = int(current["attempts"]), current["status"] == "processed"
+    else:
+        # A `failed` row always yields to a new claim, so a refused claim is processing,
+        # processed or rejected (the last two are final).
+        return NotClaimed(False, str(current["status"]) if current else "processing")
+    if snapshot is not None:
+        # The organization as the batch left it; nothing was written unless `completed`.
+        return ClaimedAndApplied(
+            True,
+            claim_id,
+            attempts,
+            results[3].changes > 0,
+            completed_before or results[4].changes > 0,
+            *_organization_and_watermark(results[5].first_row),
+        )
+    if account_id is not None:
+        return ClaimedFor(
+            True, claim_id, attempts, *_organization_and_watermark(results[2].first_row)
+        )
+    return Claimed(True, claim_id, attempts)
+
+
+def _replayed(body: Body, current: Row | None, *, with_snapshot: bool) -> bool:
+    """The caller's own claim id already holds the event: this is its request sent again. A
+    snapshot claim may have completed the claim in its own batch; any other is still held."""
+    held = ("processing", "processed") if with_snapshot else ("processing",)
+    return (
+        "claim_id" in body
+        and current is not None
+        and current["claim_id"] == body["claim_id"]
+        and current["status"] in held
+    )
 
 
 # An event and the claim a call acts under: the key of every call after the claim.
@@ -291,7 +312,12 @@ async def apply_organization(deps: Deps, params: Params, body: Body) -> Applied:
     row, event = results[2].first_row, results[3].first_row
     if row is None:
         raise organizations.organization_not_found()
-    completed = results[1].changes > 0
+    # Completed by this call, or by this same call sent before (its answer lost): answered alike.
+    completed = results[1].changes > 0 or (
+        event is not None
+        and event["status"] == "processed"
+        and event["claim_id"] == body["claim_id"]
+    )
     if not completed and (
         event is None or event["status"] != "processing" or event["claim_id"] != body["claim_id"]
     ):
