@@ -5,8 +5,9 @@ Environment (all optional):
   BENCH_CONCURRENCY ("1,10,50")    BENCH_WORKER_CPU (core of the Worker host, 1; "none" = unpinned)
   BENCH_CACHE_TTL (s, 30)          BENCH_WEBHOOK_EVENTS (2000)  BENCH_WEBHOOK_ORGS (50)
   BENCH_WEBHOOK_CONCURRENCY (64)   BENCH_ONLY ("http,webhooks,far,worker,pyodide": a subset)
-  BENCH_FAR_RTT_MS (20)  BENCH_FAR_POOLS ("32,100": WORKER_MAX_CONNECTIONS tried)
-  BENCH_FAR_CONCURRENCY ("50,200")  BENCH_COUNT_EVENTS (1000: the burst whose calls are counted)
+  BENCH_FAR_RTT_MS ("20,50": round trips)  BENCH_FAR_POOLS ("32,100": WORKER_MAX_CONNECTIONS)
+  BENCH_FAR_CONCURRENCY ("50,200")  BENCH_FAR_ONLY ("probe,status,webhooks": a part of "far")
+  BENCH_COUNT_EVENTS (1000: the burst whose calls are counted)
   BENCH_OUTPUT (also write the report to this file)
   BENCH_BACKEND_ARGV (command for the backend instead of `python -m backend`: A/B a variant)
   BENCH_BASELINE_REF (a git ref: its backend/ measured as a "baseline" row in the same run)
@@ -22,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bench import machine
-from bench.distance import CallCounts, count_calls, far_matrix
+from bench.distance import CallCounts, count_calls
+from bench.far import far_sections
 from bench.ingest import IngestResult, run_ingest
 from bench.matrix import Cells, Target, check_target, run_matrix
 from bench.pyodide_worker import PyodideCost, pyodide_cost
@@ -311,51 +313,6 @@ def _met(ok: bool, target: str) -> str:
     return f"{target}: {'met' if ok else '**NOT met**'}"
 
 
-def far_report(by_pool: dict[int, Cells], *, rtt_ms: float, concurrencies: list[int]) -> str:
-    rows: list[list[object]] = []
-    for pool, cells in by_pool.items():
-        ceiling = pool / (rtt_ms / 1000)
-        for conns in concurrencies:
-            for route in ("far", "far+cache"):
-                runs = cells[(route, conns)]
-                cell = summarise([r.result for r in runs])
-                cost = _median_cpu([r.cpu_us_per_request for r in runs])
-                rows.append(
-                    [
-                        pool,
-                        f"{ceiling:,.0f}",
-                        conns,
-                        "on" if route == "far+cache" else "off",
-                        cell.rps,
-                        cell.p50_ms,
-                        cell.p99_ms,
-                        cell.errors,
-                        round(cost.get("server", 0)),
-                    ]
-                )
-    table = markdown_table(
-        [
-            "WORKER_MAX_CONNECTIONS",
-            "pool ÷ RTT (calls/s)",
-            "conns",
-            "cache",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "errors",
-            "server CPU µs/req",
-        ],
-        rows,
-    )
-    return (
-        f"{table}\n\n"
-        f"Every backend → Worker request is held {rtt_ms:g} ms at the proxy (one round trip on a "
-        "kept-alive connection). With the cache off each status request makes one Worker call, "
-        "so a process serves at most min(connections, pool) ÷ RTT requests/s however fast its code "
-        "is; the cache takes the Worker off the path for repeat readers."
-    )
-
-
 def worker_report(costs: list[CallCost], imports: ImportCost) -> str:
     rows: list[list[object]] = [
         [
@@ -480,34 +437,9 @@ def main() -> int:
                         ingest_report(result, counts, payout_counts, transfer_counts) + "\n",
                     ]
                 if "far" in only:
-                    rtt_ms = _env_float("BENCH_FAR_RTT_MS", 20.0)
-                    far_conns = [
-                        int(c)
-                        for c in (os.environ.get("BENCH_FAR_CONCURRENCY") or "50,200").split(",")
-                    ]
-                    pools = [
-                        int(p) for p in (os.environ.get("BENCH_FAR_POOLS") or "32,100").split(",")
-                    ]
-                    by_pool = {}
-                    for pool in pools:
-                        _log(f"== the hop at {rtt_ms:g} ms, pool {pool} ==")
-                        by_pool[pool] = far_matrix(
-                            stack,
-                            wrk,
-                            rtt_s=rtt_ms / 1000,
-                            pool=pool,
-                            cache_ttl_s=_env_float("BENCH_CACHE_TTL", 30.0),
-                            concurrencies=far_conns,
-                            rounds=rounds,
-                            duration_s=duration,
-                            wrk_cpu=LOAD_CPU if pinning else None,
-                            progress=_log,
-                        )
-                    sections += [
-                        f"### The hop at distance: status route with {rtt_ms:g} ms between the "
-                        "backend and the Worker\n",
-                        far_report(by_pool, rtt_ms=rtt_ms, concurrencies=far_conns) + "\n",
-                    ]
+                    sections += far_sections(
+                        stack, wrk, pinning=pinning, duration_s=duration, rounds=rounds, log=_log
+                    )
         if "worker" in only:
             _log("== Worker core in-process ==")
             sections += [

@@ -1,10 +1,10 @@
 """What each webhook costs in calls across the network, and the status route at real distance.
 
-Both run a backend whose Worker (and Stripe) traffic goes through the fault proxy
-(`tests/reliability/fault_proxy.py`, a real HTTP/1.1 proxy): in pass mode it counts the calls a
-burst of events makes; in `slow` mode it holds every Worker request `rtt` seconds — the round trip
-Railway → Cloudflare adds (~20 ms) — so the pool of connections to the Worker, not the code,
-becomes what limits a process (`WORKER_MAX_CONNECTIONS`).
+Calls are counted through the fault proxy (`tests/reliability/fault_proxy.py`, a real HTTP/1.1
+proxy, in pass mode) in front of the Worker and of Stripe. The status route at distance talks to
+a Worker host that itself holds each reply one round trip (`bench.hop`), with no proxy in between,
+so the pool of connections to the Worker (`WORKER_MAX_CONNECTIONS`) or the CPU, not a proxy,
+limits a process.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def far_matrix(
     stack: Stack,
     wrk: str,
     *,
-    rtt_s: float,
+    worker_url: str,
     pool: int,
     cache_ttl_s: float,
     concurrencies: list[int],
@@ -131,41 +131,50 @@ def far_matrix(
     wrk_cpu: int | None,
     progress: Callable[[str], None],
 ) -> Cells:
-    """The status route through a Worker `rtt_s` away, cache off and on, pool of `pool`."""
-    with proxied(stack.worker_url) as proxy:
-        proxy.set("slow", delay=rtt_s)
-        ports = {"far": free_port(), "far+cache": free_port()}
-        extra = {"WORKER_MAX_CONNECTIONS": str(pool), "WORKER_TIMEOUT_SECONDS": "10"}
-        servers = {
-            name: backend_server(
-                f"backend-{name.replace('+', '-')}",
-                port,
-                keys=stack.secrets,
-                worker_url=proxy.url,
-                stripe_url=stack.stripe_url,
-                cache_ttl_s=cache_ttl_s if name == "far+cache" else 0.0,
-                log_dir=stack.log_dir,
-                extra_env=extra,
+    """The status route through a Worker host a round trip away (`bench.hop.distant_worker`),
+    cache off and on, pool of `pool`; and interleaved with them, "near": the stack's own backend
+    (cache off) on the Worker host next door — what the same code serves when the Worker costs
+    no round trip, the CPU bound of this machine at this moment."""
+    ports = {"far": free_port(), "far+cache": free_port()}
+    extra = {"WORKER_MAX_CONNECTIONS": str(pool)}
+    servers = {
+        name: backend_server(
+            f"backend-{name.replace('+', '-')}",
+            port,
+            keys=stack.secrets,
+            worker_url=worker_url,
+            stripe_url=stack.stripe_url,
+            cache_ttl_s=cache_ttl_s if name == "far+cache" else 0.0,
+            log_dir=stack.log_dir,
+            extra_env=extra,
+        )
+        for name, port in ports.items()
+    }
+    org = stack.principal.organization_id
+    with servers["far"], servers["far+cache"]:
+        targets = [
+            Target(
+                name,
+                f"http://127.0.0.1:{port}/api/connect/status/{org}",
+                stack.principal.token,
+                {"server": servers[name].pid},
             )
             for name, port in ports.items()
-        }
-        org = stack.principal.organization_id
-        with servers["far"], servers["far+cache"]:
-            targets = [
-                Target(
-                    name,
-                    f"http://127.0.0.1:{port}/api/connect/status/{org}",
-                    stack.principal.token,
-                    {"server": servers[name].pid},
-                )
-                for name, port in ports.items()
-            ]
-            return run_matrix(
-                wrk,
-                targets,
-                concurrencies=concurrencies,
-                rounds=rounds,
-                duration_s=duration_s,
-                wrk_cpu=wrk_cpu,
-                progress=progress,
+        ]
+        targets.append(
+            Target(
+                "near",
+                f"{stack.backend_url}/api/connect/status/{org}",
+                stack.principal.token,
+                {"server": stack.backend.pid},
             )
+        )
+        return run_matrix(
+            wrk,
+            targets,
+            concurrencies=concurrencies,
+            rounds=rounds,
+            duration_s=duration_s,
+            wrk_cpu=wrk_cpu,
+            progress=progress,
+        )

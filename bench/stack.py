@@ -149,6 +149,7 @@ def worker_host_server(
     cpu: int | None,
     log_dir: Path,
     cwd: Path = REPO,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """`python -m devstack.worker_host` on `d1_path`, with the bench's secrets."""
     return Server(
@@ -159,6 +160,7 @@ def worker_host_server(
             "D1_DATABASE_PATH": str(d1_path),
             "BETTER_AUTH_SECRET": keys.better_auth,
             "INTERNAL_API_KEYS": f"v1:{keys.internal_api_key}",
+            **(extra_env or {}),
         },
         cpu=cpu,
         log_dir=log_dir,

@@ -328,8 +328,12 @@ class Http1Server:
 
     async def start(self, sock: socket.socket) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(lambda: _Connection(self), sock=sock)
+        self._server = await self._loop.create_server(self.protocol, sock=sock)
         self._sweeper = self._loop.call_later(self._sweep_every, self._sweep)
+
+    def protocol(self) -> asyncio.Protocol:
+        """One accepted connection's protocol (a subclass may wrap it)."""
+        return _Connection(self)
 
     @property
     def _sweep_every(self) -> float:

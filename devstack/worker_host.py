@@ -7,6 +7,8 @@ Environment: `WORKER_PORT` (8787), `WORKER_HOST` (127.0.0.1), `D1_DATABASE_PATH`
 binding; needed with `BETTER_AUTH_SESSION_STORAGE=secondary`), and the Worker's own settings
 exactly as in `wrangler.toml` / secrets (`INTERNAL_API_KEYS`, `BETTER_AUTH_SECRET`, …). Missing
 migrations are applied on start.
+`WORKER_REPLY_DELAY_MS` (0) puts the host that many milliseconds of round trip away from its
+clients, as Cloudflare is from the backend (`devstack.distance`; the bench's hop at distance).
 
 No framework on purpose: this sits on the backend's hot path, so each request is one parse (two
 headers decoded), one call into the core and one `write` (`devstack.http1`; under uvicorn the ASGI
@@ -36,6 +38,7 @@ from connect_worker.deps import Deps
 from connect_worker.http import MAX_BODY_BYTES, Request
 from connect_worker.kv import KVNamespace
 
+from devstack.distance import DistantServer
 from devstack.ed25519 import CryptographyEd25519Verifier
 from devstack.http1 import Handler, Http1Server, Reply
 from devstack.http1 import Request as HttpRequest
@@ -84,8 +87,14 @@ def build_handler(deps: Deps) -> Handler:
     return respond
 
 
-def build_server(deps: Deps) -> Http1Server:
-    return Http1Server(build_handler(deps), wanted_headers=_WANTED_HEADERS, max_body=MAX_BODY_BYTES)
+def build_server(deps: Deps, *, reply_delay_s: float = 0.0) -> Http1Server:
+    """`reply_delay_s`: the round trip between the host and its clients (0: none)."""
+    return DistantServer(
+        build_handler(deps),
+        rtt_s=reply_delay_s,
+        wanted_headers=_WANTED_HEADERS,
+        max_body=MAX_BODY_BYTES,
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -131,13 +140,14 @@ def serve_in_thread(
     now: Clock = time.time,
     host: str = "127.0.0.1",
     port: int = 0,
+    reply_delay_s: float = 0.0,
     kv_path: str | Path | None = None,
 ) -> HostedWorker:
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
     apply_migrations(db_path)
     kv = open_kv(config, kv_path, now=now)
     db = SqliteD1(db_path)
-    server = build_server(build_deps(config, db, now=now, kv=kv))
+    server = build_server(build_deps(config, db, now=now, kv=kv), reply_delay_s=reply_delay_s)
     sock = bind(host, port)
     loop = uvloop.new_event_loop()
     started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -203,14 +213,24 @@ def main() -> int:
     host = os.environ.get("WORKER_HOST", "127.0.0.1")
     port = int(os.environ.get("WORKER_PORT", "8787"))
     try:
+        delay_s = float(os.environ.get("WORKER_REPLY_DELAY_MS") or "0") / 1000
+        if not 0 <= delay_s < float("inf"):
+            raise ValueError
+    except ValueError:
+        print("worker host: WORKER_REPLY_DELAY_MS must be a number of ms ≥ 0", file=sys.stderr)
+        return 2
+    try:
         sock = bind(host, port)
     except OSError as exc:
         print(f"worker host: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     db = SqliteD1(db_path)
-    log.info("Worker core on http://%s:%d (D1 = %s)", host, port, db_path)
+    log.info(
+        "Worker core on http://%s:%d (D1 = %s, %g ms away)", host, port, db_path, delay_s * 1e3
+    )
     try:
-        uvloop.run(_serve(build_server(build_deps(config, db, kv=kv)), sock))
+        server = build_server(build_deps(config, db, kv=kv), reply_delay_s=delay_s)
+        uvloop.run(_serve(server, sock))
     finally:
         sock.close()
         db.close()

@@ -231,8 +231,38 @@ class FaultProxy:
             return mode, fault.delay
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.CancelledError):  # stopping the proxy ends it quietly
+        # Stopping the proxy ends it quietly; so does a side that goes away mid-exchange (its
+        # connection is aborted in `_serve`, which is what the other side then sees).
+        with contextlib.suppress(
+            asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError
+        ):
             await self._serve(reader, writer)
+
+    async def _forward(
+        self, upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, request: bytes
+    ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], bytes, bytes]:
+        """`request` to the Worker, its reply back. An upstream connection the Worker closed
+        while it sat idle (its keep-alive ran out) answers nothing: the request is sent again
+        once on a new connection, as a client does when a reused connection turns out stale."""
+        for attempt in (0, 1):
+            reused = upstream is not None
+            if upstream is None:
+                upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+            up_reader, up_writer = upstream
+            try:
+                up_writer.write(request)
+                await up_writer.drain()
+                response_head = await up_reader.readuntil(b"\r\n\r\n")
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                up_writer.transport.abort()
+                upstream = None
+                nothing = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
+                if attempt == 0 and reused and nothing:
+                    continue
+                raise
+            _, _, response_length = _parse_head(response_head, response=True)
+            return upstream, response_head, await up_reader.readexactly(response_length)
+        raise AssertionError("unreachable")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -273,14 +303,7 @@ class FaultProxy:
                         self.seen.append(Seen(method, path, "dropped", body, time.time()))
                         writer.transport.abort()
                         return
-                if upstream is None:
-                    upstream = await asyncio.open_connection(self.upstream_host, self.upstream_port)
-                up_reader, up_writer = upstream
-                up_writer.write(head + body)
-                await up_writer.drain()
-                response_head = await up_reader.readuntil(b"\r\n\r\n")
-                _, _, response_length = _parse_head(response_head, response=True)
-                response_body = await up_reader.readexactly(response_length)
+                upstream, response_head, response_body = await self._forward(upstream, head + body)
                 self.seen.append(Seen(method, path, "forwarded", body, time.time()))
                 if mode == "answer_lost":
                     return  # the finally below closes the connection without an answer
