@@ -8,7 +8,7 @@ bad variable on its own line without ever echoing its value (they are secrets).
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     # organization must always be able to stop automatic payouts.
     payout_schedule_intervals: CommaList = ("manual", "daily", "weekly", "monthly")
     log_level: str = "info"
+    # LOG_FORMAT: `text` for people, `json` (one object per line) for a log pipeline
+    # (backend/log_format.py). ACCESS_LOG: uvicorn's line per request, in the same format
+    # (off by default: ~13% CPU per request, docs/performance.md).
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False
 
     @field_validator("stripe_secret_key")
     @classmethod
