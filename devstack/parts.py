@@ -131,6 +131,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
                 "WORKER_PORT": str(config.worker_port),
                 "WORKER_HOST": HOST,
+                "WORKER_REQUEST_LOG": "1",
             }
         ),
         cwd=REPO_ROOT,

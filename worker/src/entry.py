@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from connect_worker.app import error_response, handle
 from connect_worker.config import ConfigError
 from connect_worker.errors import ApiError
 from connect_worker.http import Response as CoreResponse
+from connect_worker.request_log import JsonFormatter
 from connect_worker.retention import prune_expired
 from runtime_adapter import deps_from_env, to_core_request
 from workers import Response, WorkerEntrypoint
 
 log = logging.getLogger("connect_worker")
+
+
+def _structured_logs() -> None:
+    """Every `connect_worker` line as one JSON object on stdout: Python's stdout is the runtime's
+    `console.log`, which Workers Logs ingests, indexing each JSON field (`[observability]` in
+    wrangler.toml). One line per request comes from `connect_worker.request_log`."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+_structured_logs()
 
 
 def _to_workers(response: CoreResponse) -> Any:

@@ -15,6 +15,7 @@ from connect_worker import (
     payments,
     payouts,
     reconciliation,
+    request_log,
     retention,
     sessions,
     transfers,
@@ -50,15 +51,34 @@ ROUTES: dict[tuple[str, str], Route] = {
 ROUTER: Router[Route] = Router(ROUTES)
 
 
+# The pattern each route was declared under: the request log names the route, never the path.
+_PATTERNS = {id(route): pattern for (_method, pattern), route in ROUTES.items()}
+
+
 async def handle(request: Request, *, deps: Deps) -> Response:
+    """The reply to one request, and its log line (`request_log`) under the caller's trace id."""
+    entry = request_log.begin(request)
+    token = request_log.CURRENT.set(entry)
+    code: str | None = None
     try:
-        return await _dispatch(request, deps)
+        response = await _dispatch(request, deps)
     except Exception as exc:
-        return error_response(as_api_error(exc, where=f"{request.method} {request.path}"))
+        error = as_api_error(exc, where=f"{request.method} {request.path}")
+        code = error.code
+        response = error_response(error)
+    request_log.finish(entry, response.status, code)
+    request_log.CURRENT.reset(token)
+    return response
 
 
 def error_response(exc: ApiError) -> Response:
-    return Response(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+    """`{"error": {"code", "message", "request_id"}}`: the id is the caller's trace id (the
+    backend's request id), when there is a request."""
+    error = {"code": exc.code, "message": exc.message}
+    found = request_log.request_id()
+    if found is not None:
+        error["request_id"] = found
+    return Response(exc.status, {"error": error}, exc.headers)
 
 
 # A value of one of these types is already JSON data (`type`, not `isinstance`: a subclass just
@@ -92,6 +112,9 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         log.debug("internal API call: key_version=%s %s %s", version, request.method, request.path)
     match = ROUTER.match(request.method, request.path)
     route = match.handler
+    entry = request_log.CURRENT.get()
+    if entry is not None:
+        entry.route = _PATTERNS[id(route)]
     body: Any = None
     if request.method.upper() == "POST":
         body = parse_json_body(request.body)
