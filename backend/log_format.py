@@ -20,7 +20,7 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from backend.request_context import CURRENT
 
@@ -123,16 +123,24 @@ def formatter(fmt: LogFormat) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
-def configure_logging(level: str, fmt: LogFormat) -> None:
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, so configuring again replaces it and leaves other handlers be."""
+
+
+def configure_logging(level: str, fmt: LogFormat, *, stream: IO[str] | None = None) -> None:
     """One handler on the root logger, for our loggers and uvicorn's alike (uvicorn is started
-    with `log_config=None`, so its error and access loggers propagate here)."""
-    handler = logging.StreamHandler(sys.stderr)
+    with `log_config=None`, so its error and access loggers propagate here).
+
+    The Stripe SDK logs whole response bodies at DEBUG (a PaymentIntent's `client_secret`
+    included), so its logger stays at INFO or above whatever `LOG_LEVEL` says."""
+    handler = _Handler(stream if stream is not None else sys.stderr)
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.getLogger("stripe").setLevel(max(logging.INFO, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
