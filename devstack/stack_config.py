@@ -88,6 +88,9 @@ class StackConfig:
     stripe_secret_key: str | None
     stripe_api_base: str | None
     frontend_origins: str
+    # `OTEL=1`: a local OTLP/HTTP receiver (devstack/otlp_receiver.py) on this port, and the
+    # backend's telemetry exported to it; None: telemetry off, as in production until configured.
+    otlp_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -130,6 +133,9 @@ class StackConfig:
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
+            otlp_port=_port(environ, "OTLP_RECEIVER_PORT", 4318)
+            if environ.get("OTEL") == "1"
+            else None,
         )
 
     @property
@@ -152,6 +158,10 @@ class StackConfig:
     def frontend_url(self) -> str:
         """The auth app's origin: the browser's address, and the origin Better Auth trusts."""
         return f"http://localhost:{self.frontend_port}"
+
+    @property
+    def otlp_url(self) -> str | None:
+        return None if self.otlp_port is None else f"http://{HOST}:{self.otlp_port}"
 
     @property
     def wrangler_persist_dir(self) -> Path:
