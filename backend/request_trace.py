@@ -105,9 +105,5 @@ class RequestTrace:
             span.end()
             tel.server_duration.record(
                 telemetry.elapsed(started),
-                {
-                    "http.request.method": method,
-                    "http.route": route,
-                    "http.response.status_code": status,
-                },
+                {"http.route": route, "http.response.status_code": status},
             )

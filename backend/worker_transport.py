@@ -116,8 +116,10 @@ class WorkerTransport:
         template = route or path
         started = time.perf_counter()
         outcome = "unavailable"
-        attributes = {"http.request.method": method, "connect.worker.route": template}
-        with tel.client_span(f"worker {method} {template}", attributes) as span:
+        with tel.client_span(
+            f"worker {method} {template}",
+            {"http.request.method": method, "connect.worker.route": template},
+        ) as span:
             _, span_id = telemetry.span_ids(span)
             headers = _trace_headers(ctx, span_id) if ctx is not None else None
             try:
@@ -128,7 +130,8 @@ class WorkerTransport:
             finally:
                 span.set_attribute("connect.outcome", outcome)
                 tel.worker_duration.record(
-                    telemetry.elapsed(started), {**attributes, "connect.outcome": outcome}
+                    telemetry.elapsed(started),
+                    {"connect.worker.route": template, "connect.outcome": outcome},
                 )
 
     async def _attempts(

@@ -423,6 +423,7 @@ async def test_the_story_reaches_an_otlp_http_receiver(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
     monkeypatch.setenv("OTEL_SERVICE_NAME", "connect-backend-test")
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")  # (the default records 1 in 100)
     telemetry = Telemetry.from_env()
     assert isinstance(telemetry, Telemetry)
     try:
@@ -460,3 +461,10 @@ def test_telemetry_is_off_unless_an_otlp_endpoint_is_set() -> None:
     assert not configured(
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
     )
+
+
+def test_without_a_sampler_set_one_trace_in_a_hundred_is_recorded() -> None:
+    from backend.telemetry import default_sampler
+
+    assert "TraceIdRatioBased{0.01}" in default_sampler({}).get_description()
+    assert default_sampler({"OTEL_TRACES_SAMPLER": "always_on"}) is None  # the SDK reads it
