@@ -3,6 +3,7 @@ Worker call and a webhook's event carry."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -89,3 +90,49 @@ def test_an_event_inside_a_request_keeps_its_trace_and_a_replay_gets_its_own() -
         assert outer.event_id is None
     finally:
         CURRENT.reset(token)
+
+
+async def test_a_crash_is_answered_and_logged_under_the_request_id() -> None:
+    """Starlette answers an unexpected exception outside every middleware: the 500 body and the
+    `unhandled` line still name the request."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from backend.errors import EXCEPTION_HANDLERS
+    from backend.log_format import TextFormatter
+    from backend.request_trace import RequestTrace
+
+    async def crash(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app = Starlette(
+        routes=[Route("/crash", crash)],
+        middleware=[Middleware(RequestTrace)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    lines: list[str] = []
+
+    class AtEmit(logging.Handler):  # formats as a StreamHandler does: when the line is written
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(TextFormatter().format(record))
+
+    handler = AtEmit()
+    logging.getLogger("backend.errors").addHandler(handler)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get("/crash", headers={"traceparent": f"00-{TRACE}-{SPAN}-01"})
+    finally:
+        logging.getLogger("backend.errors").removeHandler(handler)
+    assert r.status_code == 500
+    assert r.json()["error"] == {
+        "code": "internal_error",
+        "message": "Internal error.",
+        "request_id": TRACE,
+    }
+    (line,) = [x for x in lines if "unhandled RuntimeError" in x]
+    assert f"request_id={TRACE}" in line
