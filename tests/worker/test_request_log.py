@@ -100,3 +100,21 @@ def test_the_worker_reads_traceparent_as_the_backend_writes_it() -> None:
     assert parse_traceparent(f"00-{TRACE}-00f067aa0ba902b7-01") == (TRACE, "00f067aa0ba902b7")
     assert parse_traceparent(f"00-{'0' * 32}-00f067aa0ba902b7-01") is None
     assert parse_traceparent("garbage") is None
+
+
+async def test_a_misconfigured_worker_names_the_request_too(captured: Captured) -> None:
+    from connect_worker.app import answer_misconfigured
+
+    response = await answer_misconfigured(
+        Request("GET", "/api/internal/health", {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
+    )
+    assert response.status == 500
+    assert json.loads(response.body()) == {
+        "error": {
+            "code": "misconfigured",
+            "message": "The Worker is misconfigured.",
+            "request_id": TRACE,
+        }
+    }
+    (line,) = [x for x in captured.lines if x["logger"] == "connect_worker.request"]
+    assert (line["trace_id"], line["status"], line["code"]) == (TRACE, 500, "misconfigured")

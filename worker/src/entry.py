@@ -6,9 +6,8 @@ import logging
 import sys
 from typing import Any
 
-from connect_worker.app import error_response, handle
+from connect_worker.app import answer_misconfigured, handle
 from connect_worker.config import ConfigError
-from connect_worker.errors import ApiError
 from connect_worker.http import Response as CoreResponse
 from connect_worker.request_log import JsonFormatter
 from connect_worker.retention import prune_expired
@@ -39,14 +38,13 @@ def _to_workers(response: CoreResponse) -> Any:
 
 class Default(WorkerEntrypoint):  # type: ignore[misc]
     async def fetch(self, request: Any) -> Any:
+        core_request = await to_core_request(request)
         try:
             deps = deps_from_env(self.env)
         except ConfigError as exc:
             log.error("worker misconfigured: %s", exc)
-            return _to_workers(
-                error_response(ApiError("misconfigured", "The Worker is misconfigured."))
-            )
-        return _to_workers(await handle(await to_core_request(request), deps=deps))
+            return _to_workers(await answer_misconfigured(core_request))
+        return _to_workers(await handle(core_request, deps=deps))
 
     async def scheduled(self, *_event: Any) -> None:
         """Daily cron: apply the retention rule of every ledger table."""

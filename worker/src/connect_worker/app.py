@@ -6,6 +6,7 @@ joins them, serializes every reply model, and answers every failure through `err
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connect_worker import (
@@ -57,11 +58,25 @@ _PATTERNS = {id(route): pattern for (_method, pattern), route in ROUTES.items()}
 
 async def handle(request: Request, *, deps: Deps) -> Response:
     """The reply to one request, and its log line (`request_log`) under the caller's trace id."""
+    return await _answer(request, lambda: _dispatch(request, deps))
+
+
+async def answer_misconfigured(request: Request) -> Response:
+    """What a Worker whose settings are invalid answers every request (the entry module, when
+    the settings do not load): 500 `misconfigured`, logged and named like any other answer."""
+
+    async def refuse() -> Response:
+        raise ApiError("misconfigured", "The Worker is misconfigured.")
+
+    return await _answer(request, refuse)
+
+
+async def _answer(request: Request, dispatch: Callable[[], Awaitable[Response]]) -> Response:
     entry = request_log.begin(request)
     token = request_log.CURRENT.set(entry)
     code: str | None = None
     try:
-        response = await _dispatch(request, deps)
+        response = await dispatch()
     except Exception as exc:
         error = as_api_error(exc, where=f"{request.method} {request.path}")
         code = error.code
