@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from backend import telemetry
 from backend.errors import ApiError
 from backend.models import ReconcileReply, WebhookReply
-from backend.request_context import event_context
+from backend.request_context import event_context, run_context
 
 
 class _Event(Protocol):
@@ -110,12 +110,14 @@ def observed_money(perform: Callable[..., Awaitable[Done]]) -> Callable[..., Awa
 def observed_reconciliation(
     run: Callable[[R], Awaitable[ReconcileReply]],
 ) -> Callable[[R], Awaitable[ReconcileReply]]:
-    """`Reconciler.run` with its findings counted: rows by kind and outcome (`unknown` and
+    """`Reconciler.run` under one request id (the cron's run has no request) and with its
+    findings counted: rows by kind and outcome (`unknown` and
     `mismatch` are what an operator must settle), replayed events by outcome, and errors."""
 
     @functools.wraps(run)
     async def observed(self: R) -> ReconcileReply:
-        reply = await run(self)
+        with run_context():
+            reply = await run(self)
         tel = telemetry.current()
         if isinstance(tel, telemetry.Telemetry):
             for row in reply.rows:

@@ -114,3 +114,20 @@ def event_context(event_id: str, event_type: str) -> Iterator[RequestContext]:
         yield ctx
     finally:
         CURRENT.reset(token)
+
+
+@contextlib.contextmanager
+def run_context() -> Iterator[RequestContext]:
+    """The context of work no request started (a reconciliation run from the cron): one new
+    trace for all of it, so its log lines and Worker calls share an id. Inside a request, the
+    request's own."""
+    ctx = CURRENT.get()
+    if ctx is not None:
+        yield ctx
+        return
+    ctx = RequestContext(trace_id=new_trace_id(), span_id=new_span_id())
+    token = CURRENT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        CURRENT.reset(token)

@@ -136,3 +136,19 @@ async def test_a_crash_is_answered_and_logged_under_the_request_id() -> None:
     }
     (line,) = [x for x in lines if "unhandled RuntimeError" in x]
     assert f"request_id={TRACE}" in line
+
+
+def test_a_run_no_request_started_gets_one_id_and_a_request_keeps_its_own() -> None:
+    from backend.request_context import run_context
+
+    with run_context() as run:
+        assert request_id() == run.trace_id
+        with event_context("evt_1", "payout.paid") as event:
+            assert event.trace_id == run.trace_id  # the run's events share its id
+    assert CURRENT.get() is None
+    token = CURRENT.set(RequestContext(TRACE, SPAN))
+    try:
+        with run_context() as inside:
+            assert inside.trace_id == TRACE
+    finally:
+        CURRENT.reset(token)
