@@ -349,7 +349,9 @@ async def test_a_whole_storys_logs_hold_no_secret(
     """Every line written during a story at DEBUG — both processes' loggers, the Stripe SDK's
     and uvicorn's access lines included — holds no session token, API key, Stripe key, webhook
     secret or PaymentIntent client secret, and each access line names its request."""
-    logging.getLogger("connect_worker.request").setLevel(logging.INFO)
+    request_log = logging.getLogger("connect_worker.request")
+    level_before = request_log.level
+    request_log.setLevel(logging.INFO)
     env = backend_env(worker_stack, stripe_fake, ACCESS_LOG="true", LOG_LEVEL="debug")
     settings = load_settings(env)
     # As `python -m backend` runs it: access lines on, uvicorn's loggers left to ours.
@@ -383,7 +385,7 @@ async def test_a_whole_storys_logs_hold_no_secret(
             await client.get(f"/api/connect/status/{stack.org_id}?token={stack.tokens['owner']}")
     finally:
         running.stop()
-        logging.getLogger("connect_worker.request").setLevel(logging.WARNING)
+        request_log.setLevel(level_before)
     # The test's own HTTP client (httpx) logs the URLs it was asked for: not our processes'.
     parsed = [
         line

@@ -32,12 +32,15 @@ class Captured(logging.Handler):
 def captured() -> Iterator[Captured]:
     handler = Captured()
     logger = logging.getLogger("connect_worker")
-    before = logger.level
+    request_log = logging.getLogger("connect_worker.request")
+    before = logger.level, request_log.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    request_log.setLevel(logging.INFO)
     yield handler
     logger.removeHandler(handler)
-    logger.setLevel(before)
+    logger.setLevel(before[0])
+    request_log.setLevel(before[1])
 
 
 async def _call(core: Core, method: str, path: str, headers: dict[str, str]) -> dict[str, object]:
