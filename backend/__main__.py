@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import uvicorn
 
 from backend.app import create_app
 from backend.http_guard import protocol_for
+from backend.log_format import configure_logging
 from backend.settings import SettingsError, load_settings
 
 
@@ -23,9 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.backend_host,
@@ -35,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         http=protocol_for(settings),
         lifespan="on",
         log_level=settings.log_level,
+        log_config=None,  # our handler and format (log_format.configure_logging) for its loggers
         # Access lines cost ~13% CPU per request (docs/performance.md); Railway logs requests.
-        access_log=False,
+        access_log=settings.access_log,
         proxy_headers=True,
         server_header=False,
     )

@@ -19,9 +19,11 @@ from starlette.types import Receive, Scope, Send
 from backend.errors import EXCEPTION_HANDLERS
 from backend.middleware import BodySizeLimit
 from backend.openapi import build_openapi
+from backend.request_trace import RequestTrace
 from backend.routes import ENDPOINTS, WEBHOOK_PATH
 from backend.services import open_services
 from backend.settings import Settings, SettingsError, load_settings
+from backend.telemetry import OFF, Off, Telemetry, install
 
 logger = logging.getLogger("backend")
 
@@ -52,17 +54,28 @@ ROUTES = _hot_first(
 )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The app for `settings` (read from the environment when omitted)."""
+def create_app(
+    settings: Settings | None = None, *, telemetry: Telemetry | Off | None = None
+) -> Starlette:
+    """The app for `settings` (read from the environment when omitted); `telemetry` as the
+    `OTEL_*` variables configure it unless given (tests hand one with in-memory exporters)."""
     config = settings if settings is not None else load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_services(config) as app.state.services:
-            app.state.openapi = build_openapi(ENDPOINTS)
-            yield
+        active = telemetry if telemetry is not None else Telemetry.from_env()
+        install(active)
+        try:
+            async with open_services(config) as app.state.services:
+                app.state.openapi = build_openapi(ENDPOINTS)
+                yield
+        finally:
+            install(OFF)
+            active.shutdown()
 
     middleware = [
+        # Outermost: the request id exists before anything else can log or answer an error.
+        Middleware(RequestTrace),
         Middleware(
             CORSMiddleware,
             allow_origins=list(config.frontend_origins),
@@ -73,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "Idempotency-Key",
                 "X-Org-ID",
                 "X-User-ID",
+                "traceparent",
             ],
             expose_headers=["Idempotent-Replayed", "Retry-After"],
             allow_credentials=False,

@@ -1,4 +1,6 @@
-"""One error type, one handler table: every failure leaves as `{"error": {"code", "message"}}`."""
+"""One error type, one handler table: every failure leaves as
+`{"error": {"code", "message", "request_id"}}` — the request id (`request_context`) is what a user
+hands support to find this request's log lines in the backend and the Worker."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+
+from backend.request_context import request_id
 
 logger = logging.getLogger("backend.errors")
 
@@ -64,7 +68,11 @@ class UpstreamError(ApiError):
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+    error = {"code": code, "message": message}
+    found = request_id()
+    if found is not None:
+        error["request_id"] = found
+    return {"error": error}
 
 
 def error_response(

@@ -346,6 +346,8 @@ class HealthReply(Reply):
 class ErrorDetail(Reply):
     code: str
     message: str
+    # The W3C trace id of the request (docs/operations.md): support finds its log lines by it.
+    request_id: str | None = None
 
 
 class ErrorReply(Reply):

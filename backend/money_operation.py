@@ -26,6 +26,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from backend.errors import ApiError, Conflict
+from backend.outcomes import observed_money
 from backend.services import Services
 from backend.stripe_errors import is_definitive
 from backend.worker_client import WorkerError
@@ -129,6 +130,7 @@ class MoneyOperation(Protocol[Body, Row, Sent]):
     async def refuse(self, svc: Services, row: Row, message: str) -> Row: ...
 
 
+@observed_money
 async def perform(
     op: MoneyOperation[Body, Row, Sent],
     svc: Services,

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Mapping
 
+from backend.log_format import configure_logging
 from backend.models import ReconcileReply
 from backend.reconciliation import Reconciler
 from backend.services import open_services
 from backend.settings import Settings, SettingsError, load_settings
+from backend.telemetry import OFF, Telemetry, install
 from backend.webhook_processing import process_event
 
 
@@ -47,8 +48,15 @@ def needs_operator(reply: ReconcileReply) -> bool:
 
 
 async def run(settings: Settings) -> ReconcileReply:
-    async with open_services(settings) as svc:
-        return await Reconciler(svc, process_event).run()
+    """One run; its spans and metrics exported (and flushed) when `OTEL_*` ask for them."""
+    tel = Telemetry.from_env()
+    install(tel)
+    try:
+        async with open_services(settings) as svc:
+            return await Reconciler(svc, process_event).run()
+    finally:
+        install(OFF)
+        tel.shutdown()
 
 
 def main(
@@ -65,9 +73,7 @@ def main(
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     reply = asyncio.run(run(settings))
     if args.json:
         emit(reply.model_dump_json(exclude_none=True))

@@ -32,6 +32,7 @@ from backend.debt_recovery import retry_debts
 from backend.errors import ApiError
 from backend.models import ReconciledRow, ReconcileReply, ReplayCounts, WebhookReply
 from backend.money_operation import LedgerTag, epoch_seconds
+from backend.outcomes import observed_reconciliation
 from backend.services import Services
 from backend.status_mapping import DEAUTHORIZED_REASON
 from backend.stripe_errors import StripeAccountAccessLost
@@ -118,6 +119,7 @@ class Reconciler:
     now: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
+    @observed_reconciliation
     async def run(self) -> ReconcileReply:
         report = _Report()
         try:

@@ -8,7 +8,7 @@ bad variable on its own line without ever echoing its value (they are secrets).
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -197,6 +197,11 @@ class Settings(BaseSettings):
     # will be (fewer interruptions later). Stripe's own default is `currently_due`.
     connect_collection_fields: CollectionFields = "eventually_due"
     log_level: str = "info"
+    # LOG_FORMAT: `text` for people, `json` (one object per line) for a log pipeline
+    # (backend/log_format.py). ACCESS_LOG: uvicorn's line per request, in the same format
+    # (off by default: ~13% CPU per request, docs/performance.md).
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False
 
     @field_validator("stripe_secret_key")
     @classmethod

@@ -48,6 +48,7 @@ def _error_code(exc: stripe.StripeError) -> str | None:
 
 def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     request_id = getattr(exc, "request_id", None)
+    extra = {"stripe_request_id": request_id}  # a field of its own in JSON log lines
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
         message = (exc.user_message or "Stripe rejected the request.")[:300]
         return StripeRejected(message=message)
@@ -56,7 +57,10 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
     if isinstance(exc, stripe.PermissionError):
         if _error_code(exc) == "account_invalid":
             logger.warning(
-                "stripe %s: no access to the account (request %s)", operation, request_id
+                "stripe %s: no access to the account (request %s)",
+                operation,
+                request_id,
+                extra=extra,
             )
             return StripeAccountAccessLost()
         logger.error(
@@ -64,6 +68,7 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
             "(request %s)",
             operation,
             request_id,
+            extra=extra,
         )
         return StripePermissionDenied()
     if isinstance(exc, stripe.AuthenticationError):
@@ -71,7 +76,7 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
         return UpstreamError(code="stripe_misconfigured", message="Payment provider unavailable.")
     if isinstance(exc, stripe.RateLimitError):
         retry_after = str((exc.headers or {}).get("retry-after") or "2")
-        logger.warning("stripe %s: rate limited (request %s)", operation, request_id)
+        logger.warning("stripe %s: rate limited (request %s)", operation, request_id, extra=extra)
         return ServiceUnavailable(
             code="stripe_rate_limited",
             message="Payment provider is busy; retry shortly.",
@@ -86,6 +91,7 @@ def map_stripe_error(exc: stripe.StripeError, *, operation: str) -> ApiError:
         type(exc).__name__,
         exc.http_status,
         request_id,
+        extra=extra,
     )
     return UpstreamError(code="stripe_error", message="Payment provider error.")
 

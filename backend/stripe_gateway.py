@@ -32,6 +32,7 @@ from stripe.params import (
 )
 from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
+from backend import telemetry
 from backend.account_profiles import ACCOUNT_PROFILES
 from backend.errors import UpstreamError
 from backend.models import AccountProfile, CollectionFields, Money, PayoutInterval, Weekday
@@ -47,6 +48,7 @@ from backend.stripe_models import (
     StripeTransfer,
 )
 from backend.stripe_returns import ReversalCalls
+from backend.stripe_telemetry import stripe_call
 
 logger = logging.getLogger("backend.stripe")
 
@@ -129,7 +131,14 @@ class ConnectStripe(ReversalCalls):
 
     async def _guard(self, operation: str, call: Awaitable[T]) -> T:
         """Stripe's own errors, and transport failures the SDK lets through (a body cut short
-        surfaces as a raw aiohttp error), all become our errors."""
+        surfaces as a raw aiohttp error), all become our errors. With telemetry on, the call is
+        a span and a `connect.stripe.call.duration` by operation and outcome."""
+        tel = telemetry.current()
+        if isinstance(tel, telemetry.Telemetry):
+            return await stripe_call(tel, operation, self._mapped(operation, call))
+        return await self._mapped(operation, call)
+
+    async def _mapped(self, operation: str, call: Awaitable[T]) -> T:
         try:
             return await call
         except stripe.StripeError as exc:

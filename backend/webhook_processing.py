@@ -34,6 +34,7 @@ from typing import Any
 
 from backend.errors import ApiError, Conflict, ServiceUnavailable
 from backend.models import WebhookReply
+from backend.outcomes import observed_event
 from backend.services import Services
 from backend.stripe_events import Envelope, EventRejected, Unparsed
 from backend.webhook_disputes import DISPUTE_HANDLERS
@@ -97,6 +98,7 @@ async def _claim(
     raise _busy(svc)
 
 
+@observed_event
 async def process_event(svc: Services, parsed: Envelope | Unparsed) -> WebhookReply:
     """Claim, apply and record one verified event; the reply for Stripe (or raise a 4xx/5xx)."""
     if isinstance(parsed, Unparsed):

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -29,6 +30,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
+from backend import request_context, telemetry
 from backend.errors import ApiError, WorkerUnavailable
 from backend.http_pool import ConnectFailed, Http1Pool, Reply, StaleConnection, TransportError
 
@@ -82,14 +84,67 @@ class WorkerTransport:
     # --- transport -----------------------------------------------------------------------------
 
     async def _send(
-        self, method: str, path: str, body: bytes | None, *, deadline: float, fresh: bool = False
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        *,
+        deadline: float,
+        fresh: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         if self._on_attempt is not None:
             self._on_attempt(method, path)
-        return await self._pool.request(method, path, body, deadline=deadline, fresh=fresh)
+        return await self._pool.request(
+            method, path, body, deadline=deadline, fresh=fresh, headers=headers
+        )
 
     async def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None, *, read: bool
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        read: bool,
+        route: str | None = None,
+    ) -> Reply:
+        """One Worker call, its retries included, carrying the request's trace context
+        (`traceparent`, and `baggage` naming a webhook's event); `route` is the path's template
+        (the metric's attribute), when `path` was filled from one."""
+        ctx = request_context.current()
+        tel = telemetry.current()
+        if not isinstance(tel, telemetry.Telemetry):
+            headers = None if ctx is None else _trace_headers(ctx, ctx.span_id)
+            return await self._attempts(method, path, body, read=read, headers=headers)
+        template = route or path
+        started = time.perf_counter()
+        outcome = "unavailable"
+        with tel.client_span(
+            f"worker {method} {template}",
+            {"http.request.method": method, "connect.worker.route": template},
+        ) as span:
+            _, span_id = telemetry.span_ids(span)
+            headers = _trace_headers(ctx, span_id) if ctx is not None else None
+            try:
+                reply = await self._attempts(method, path, body, read=read, headers=headers)
+                outcome = str(reply.status)
+                span.set_attribute("http.response.status_code", reply.status)
+                return reply
+            finally:
+                span.set_attribute("connect.outcome", outcome)
+                tel.worker_duration.record(
+                    telemetry.elapsed(started),
+                    {"connect.worker.route": template, "connect.outcome": outcome},
+                )
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        *,
+        read: bool,
+        headers: Mapping[str, str] | None,
     ) -> Reply:
         attempts = _READ_ATTEMPTS if read else _WRITE_CONNECT_ATTEMPTS
         data = None if body is None else to_json(body)
@@ -103,10 +158,12 @@ class WorkerTransport:
                 break
             try:
                 try:
-                    reply = await self._send(method, path, data, deadline=deadline)
+                    reply = await self._send(method, path, data, deadline=deadline, headers=headers)
                 except StaleConnection:  # it may have run: every write is safe to send twice
                     logger.info("worker %s %s: pooled connection closed; retrying", method, path)
-                    reply = await self._send(method, path, data, deadline=deadline, fresh=True)
+                    reply = await self._send(
+                        method, path, data, deadline=deadline, fresh=True, headers=headers
+                    )
             except ConnectFailed:
                 last_reason = "connection refused"
                 continue  # nothing was sent: safe for writes too
@@ -130,8 +187,9 @@ class WorkerTransport:
         *,
         read: bool,
         model: type[M],
+        route: str | None = None,
     ) -> M:
-        reply = await self._call(method, path, body, read=read)
+        reply = await self._call(method, path, body, read=read, route=route)
         status = reply.status
         if status >= 500:
             logger.warning("worker %s %s answered %s", method, path, status)
@@ -158,7 +216,8 @@ class WorkerTransport:
     # a caller names reads as docs/internal-api.md writes it.
 
     async def _get(self, path: str, model: type[M], *segments: str) -> M:
-        return await self._request("GET", _fill(path, segments), read=True, model=model)
+        filled = _fill(path, segments)
+        return await self._request("GET", filled, read=True, model=model, route=path)
 
     async def _post(
         self, path: str, model: type[M], body: Mapping[str, Any], *, read: bool = False
@@ -173,11 +232,23 @@ class WorkerTransport:
         try:
             if method == "GET":
                 return await self._get(path, model, *segments)
-            return await self._post(_fill(path, segments), model, body)
+            filled = _fill(path, segments)
+            return await self._request("POST", filled, body, read=False, model=model, route=path)
         except WorkerError as exc:
             if exc.status == 404:
                 return None
             raise
+
+
+def _trace_headers(ctx: request_context.RequestContext, span_id: str) -> dict[str, str]:
+    """W3C trace context for one Worker call: the request's trace, `span_id` as the parent."""
+    headers = {
+        "traceparent": request_context.format_traceparent(ctx.trace_id, span_id, ctx.sampled)
+    }
+    baggage = request_context.baggage(ctx)
+    if baggage is not None:
+        headers["baggage"] = baggage
+    return headers
 
 
 def _fill(path: str, segments: tuple[str, ...]) -> str:

@@ -10,6 +10,9 @@ writing) is the same for both routes and is not in these figures; the difference
 is the route's own work, which is what bounds the status/bare ratio in `make bench`.
 
 `--ref REF` also measures `backend/` as it was at git REF, in the same run, rounds interleaved.
+`--otel` also measures this tree with OpenTelemetry on (the standard `OTEL_*` variables pointing
+at a local `devstack.otlp_receiver` on the load core): spans and metrics made and exported, the
+exporter threads' CPU included.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +139,38 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(costs))
 
 
+@contextlib.contextmanager
+def _otlp_receiver(log_dir: Path) -> Iterator[str]:
+    """`python -m devstack.otlp_receiver` on the load core, its printout to a file."""
+    port = free_port()
+    with (log_dir / "otlp.log").open("w") as out:
+        process = subprocess.Popen(
+            pin([PYTHON, "-m", "devstack.otlp_receiver"], LOAD_CPU),
+            cwd=REPO,
+            env={**os.environ, "OTLP_RECEIVER_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def wait_for_port(port: int, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _run_child(
     cwd: Path, env: dict[str, str], *, token: str, org: str, args: argparse.Namespace
 ) -> dict[str, list[float]]:
@@ -170,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--otel", action="store_true", help="also measure with OpenTelemetry on")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -198,17 +235,26 @@ def main(argv: list[str] | None = None) -> int:
             USER_CONTEXT_CACHE_TTL_SECONDS="0",
         )
         del env["BACKEND_PORT"]
-        variants = {"current": REPO}
+        variants: dict[str, tuple[Path, dict[str, str]]] = {"current": (REPO, {})}
         if args.ref:
-            variants["baseline"] = source_at(args.ref, Path(tmp) / "baseline", "backend")
+            baseline = source_at(args.ref, Path(tmp) / "baseline", "backend")
+            variants["baseline"] = (baseline, {})
         costs: dict[str, dict[str, list[float]]] = {
-            v: {"healthz": [], "status": []} for v in variants
+            v: {"healthz": [], "status": []} for v in [*variants, *(["otel"] if args.otel else [])]
         }
-        with worker:
+        with contextlib.ExitStack() as running:
+            running.enter_context(worker)
+            if args.otel:
+                otlp = running.enter_context(_otlp_receiver(Path(tmp)))
+                variants["otel"] = (REPO, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp})
             for _ in range(args.rounds):
-                for variant, cwd in variants.items():
+                for variant, (cwd, extra) in variants.items():
                     found = _run_child(
-                        cwd, env, token=principal.token, org=principal.organization_id, args=args
+                        cwd,
+                        {**env, **extra},
+                        token=principal.token,
+                        org=principal.organization_id,
+                        args=args,
                     )
                     for route, values in found.items():
                         costs[variant][route].extend(values)

@@ -64,7 +64,8 @@ def part_specs(config: StackConfig, *, d1_path: Path | None = None) -> list[Proc
 
     `d1_path` is the file the auth app opens: the Worker's D1 (default `config.d1_path`).
     """
-    specs = [_worker_spec(config)]
+    specs = [] if config.otlp_url is None else [_otlp_receiver_spec(config, config.otlp_url)]
+    specs.append(_worker_spec(config))
     if config.uses_stripe_fake:
         specs.append(_stripe_fake_spec(config))
     specs.append(_backend_spec(config))
@@ -151,6 +152,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "WORKER_PORT": str(config.worker_port),
                 "WORKER_HOST": HOST,
                 **_session_storage_env(config),
+                "WORKER_REQUEST_LOG": "1",
             },
             without=_WORKER_DROPS,
         ),
@@ -158,6 +160,27 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
         ready=ready,
         ready_timeout=120.0 if pyodide else 60.0,
     )
+
+
+def _otlp_receiver_spec(config: StackConfig, url: str) -> ProcessSpec:
+    return ProcessSpec(
+        name="otlp",
+        argv=[sys.executable, "-m", "devstack.otlp_receiver"],
+        env=_base_env({"OTLP_RECEIVER_HOST": HOST, "OTLP_RECEIVER_PORT": str(config.otlp_port)}),
+        cwd=REPO_ROOT,
+        ready=http_probe(url),
+    )
+
+
+def _telemetry_env(config: StackConfig) -> dict[str, str]:
+    """The standard OTLP variables pointing the backend at the local receiver (`OTEL=1`)."""
+    if config.otlp_url is None:
+        return {}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": config.otlp_url,
+        "OTEL_METRIC_EXPORT_INTERVAL": "10000",
+        "OTEL_BSP_SCHEDULE_DELAY": "1000",
+    }
 
 
 def _stripe_fake_spec(config: StackConfig) -> ProcessSpec:
@@ -217,6 +240,7 @@ def _backend_spec(config: StackConfig) -> ProcessSpec:
                 "RATE_LIMIT_ORGANIZATION_PER_MINUTE": "600",
                 "RATE_LIMIT_ORGANIZATION_BURST": "100",
                 "CONNECT_ACCOUNT_PROFILE": config.connect_account_profile,
+                **_telemetry_env(config),
             },
             without=_BACKEND_DROPS,
         ),

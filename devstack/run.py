@@ -95,6 +95,11 @@ def banner(config: StackConfig, state: DemoState) -> str:
             f"  worker       {config.worker_url}   ({config.worker_runtime} runtime, D1 below)",
             stripe,
             f"  D1           {d1}",
+            *(
+                [f"  otlp         {config.otlp_url}   (spans and metrics print here: OTEL=1)"]
+                if config.otlp_url
+                else []
+            ),
             f"  state        {config.state_dir}   (local secrets, demo token)",
             "",
             f"Demo user {state.user_email} is the owner of organization {state.organization_id}.",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
+from connect_worker.request_log import add_d1_time
 
 from devstack.private_paths import private_file
 
@@ -79,14 +81,24 @@ class SqliteD1:
         return SqliteStatement(self, sql)
 
     def execute(self, statement: SqliteStatement) -> D1Result:
+        started = time.perf_counter()
         with self._lock:
             self.round_trips += 1
             try:
                 return self._execute(statement)
             except sqlite3.Error as exc:
                 raise D1Error(f"D1_ERROR: {exc}") from exc
+            finally:
+                add_d1_time(time.perf_counter() - started)  # the request's log line: D1 time
 
     async def batch(self, statements: Sequence[Any]) -> list[D1Result]:
+        started = time.perf_counter()
+        try:
+            return self._batch(statements)
+        finally:
+            add_d1_time(time.perf_counter() - started)
+
+    def _batch(self, statements: Sequence[Any]) -> list[D1Result]:
         stmts: list[SqliteStatement] = list(statements)
         if len(stmts) == 1:  # one statement is its own transaction: no BEGIN/COMMIT to pay for
             with self._lock:

@@ -95,6 +95,9 @@ class StackConfig:
     # and the publishable key that makes the payouts page show Stripe's embedded components.
     connect_account_profile: str = "express"
     stripe_publishable_key: str | None = None
+    # `OTEL=1`: a local OTLP/HTTP receiver (devstack/otlp_receiver.py) on this port, and the
+    # backend's telemetry exported to it; None: telemetry off, as in production until configured.
+    otlp_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -148,6 +151,9 @@ class StackConfig:
             session_storage=storage,
             connect_account_profile=environ.get("CONNECT_ACCOUNT_PROFILE") or "express",
             stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
+            otlp_port=_port(environ, "OTLP_RECEIVER_PORT", 4318)
+            if environ.get("OTEL") == "1"
+            else None,
         )
 
     @property
@@ -174,6 +180,10 @@ class StackConfig:
     def frontend_url(self) -> str:
         """The auth app's origin: the browser's address, and the origin Better Auth trusts."""
         return f"http://localhost:{self.frontend_port}"
+
+    @property
+    def otlp_url(self) -> str | None:
+        return None if self.otlp_port is None else f"http://{HOST}:{self.otlp_port}"
 
     @property
     def wrangler_persist_dir(self) -> Path:

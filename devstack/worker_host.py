@@ -26,6 +26,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from connect_worker.config import ConfigError, WorkerConfig, load_config
 from connect_worker.deps import Deps
 from connect_worker.http import MAX_BODY_BYTES, Request
 from connect_worker.kv import KVNamespace
+from connect_worker.request_log import JsonFormatter, TextFormatter
 
 from devstack.distance import DistantServer
 from devstack.ed25519 import CryptographyEd25519Verifier
@@ -50,8 +52,9 @@ __all__ = ["HostedWorker", "build_deps", "build_handler", "build_server", "main"
 
 log = logging.getLogger("devstack.worker_host")
 
-# The only request headers the core reads; the server decodes no other.
-_WANTED_HEADERS = frozenset({"x-api-key", "authorization"})
+# The only request headers the core reads (the API key, the W3C trace context); the server
+# decodes no other.
+_WANTED_HEADERS = frozenset({"x-api-key", "authorization", "traceparent", "baggage"})
 _JSON = ("content-type", "application/json")
 _JSON_ONLY = (_JSON,)
 
@@ -198,8 +201,22 @@ async def _serve(server: Http1Server, sock: socket.socket) -> None:
     await server.stop()
 
 
+def configure_logging(environ: Mapping[str, str]) -> None:
+    """`LOG_FORMAT=json`: the Worker's own JSON lines (as on Cloudflare), else text lines with
+    the trace id. The line per request (`connect_worker.request`) only with
+    `WORKER_REQUEST_LOG=1` (`make dev` sets it): the benchmarks measure the host without it."""
+    handler = logging.StreamHandler()
+    json_lines = environ.get("LOG_FORMAT", "text").strip().lower() == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    per_request = environ.get("WORKER_REQUEST_LOG", "") == "1"
+    logging.getLogger("connect_worker.request").setLevel(
+        logging.INFO if per_request else logging.WARNING
+    )
+
+
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(os.environ)
     try:
         config = load_config(os.environ)
         kv = open_kv(config, os.environ.get("SESSIONS_KV_PATH"), now=time.time)

@@ -69,7 +69,7 @@ async def test_onboarding_with_the_org_in_x_org_id_needs_no_body(
         ),
     )
     assert bad.status_code == 400
-    assert set(bad.json()["error"]) == {"code", "message"}
+    assert set(bad.json()["error"]) == {"code", "message", "request_id"}
 
 
 async def test_twenty_concurrent_onboarding_clicks_make_one_account(

@@ -28,8 +28,10 @@ async function outcome(promise) {
     return { ok: await promise };
   } catch (error) {
     if (!(error instanceof BackendError)) throw error;
-    const { status, code, message, retryAfter, idempotencyKey } = error;
-    return { error: { name: error.name, status, code, message, retryAfter, idempotencyKey } };
+    const { status, code, message, retryAfter, idempotencyKey, requestId } = error;
+    return {
+      error: { name: error.name, status, code, message, retryAfter, idempotencyKey, requestId },
+    };
   }
 }
 

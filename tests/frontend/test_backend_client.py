@@ -172,6 +172,9 @@ def test_failures_arrive_as_backend_errors_with_the_backends_codes(flow: dict[st
     assert _error(r["transferKeyReused"]) == (409, "idempotency_key_reused")
     assert r["transferKeyReused"]["error"]["idempotencyKey"] == "order-42"
     assert r["transferKeyReused"]["error"]["message"]
+    # What support needs from the user: the request's id, as the backend logged it.
+    assert re.fullmatch(r"[0-9a-f]{32}", r["transferKeyReused"]["error"]["requestId"])
+    assert "requestId" not in r["unreachable"]["error"]  # no answer, no id
 
     assert _error(r["rateLimited"]) == (503, "stripe_rate_limited")
     assert isinstance(r["rateLimited"]["error"]["retryAfter"], int)

@@ -8,6 +8,8 @@ difference is a bug in one host. At the end both databases must hold the same ro
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -75,8 +77,15 @@ def _resolve(value: Any, refs: dict[str, Any]) -> Any:
     return value
 
 
+def trace_id_of(step: Step) -> str:
+    """The step's own W3C trace id: both hosts get the same `traceparent`, so their error bodies'
+    `request_id` match, and each host's log line for the step can be found by it."""
+    return hashlib.sha256(step.name.encode()).hexdigest()[:32]
+
+
 def _send(client: httpx.Client, url: str, step: Step, refs: dict[str, Any]) -> httpx.Response:
     headers = {"content-type": "application/json"}
+    headers["traceparent"] = f"00-{trace_id_of(step)}-00f067aa0ba902b7-01"
     if step.key == "api":
         headers["x-api-key"] = API_KEY
     elif step.key == "wrong":
@@ -170,8 +179,32 @@ def test_every_route_answers_the_same_under_pyodide_and_cpython(
             )
             if ours != theirs or ours[0] >= 500:
                 differences.append(f"{step.name}:\n  pyodide {ours}\n  cpython {theirs}")
+            elif ours[0] >= 400 and ours[1]["error"].get("request_id") != trace_id_of(step):
+                differences.append(f"{step.name}: error body without the caller's trace id")
     assert not differences, "\n".join(
         [*differences, "Pyodide host log:", *pyodide_host.process.log]
     )
     pyodide_rows = _dump(pyodide_host.db_path)
     assert pyodide_rows == _dump(cpython_host.path)
+    _assert_one_log_line_per_request(pyodide_host.process.log, steps)
+
+
+def _assert_one_log_line_per_request(log: list[str], steps: list[Step | Cron]) -> None:
+    """Under Pyodide, each request wrote one JSON line (the entry module's stdout: what Workers
+    Logs ingests) under the trace id the caller sent, with its route, status and D1 time."""
+    lines: dict[str, dict[str, Any]] = {}
+    for text in log:
+        if text.startswith("{"):
+            line = json.loads(text)
+            if line.get("logger") == "connect_worker.request":
+                lines[line["trace_id"]] = line
+    for step in steps:
+        if not isinstance(step, Step):
+            continue
+        line = lines.get(trace_id_of(step))
+        assert line is not None, f"no request line for {step.name}"
+        assert line["request_id"] == line["trace_id"]
+        assert line["method"] == step.method
+        assert isinstance(line["status"], int)
+        assert isinstance(line["d1_ms"], float | int)
+        assert line["route"] == "unmatched" or line["route"].startswith("/api/internal/")

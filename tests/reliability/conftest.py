@@ -134,7 +134,7 @@ def assert_json_error(response: httpx.Response, *statuses: int) -> dict[str, Any
     assert response.headers["content-type"].startswith("application/json"), response.text
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}, body
+    assert set(body["error"]) == {"code", "message", "request_id"}, body
     assert isinstance(body["error"]["code"], str)
     assert body["error"]["code"]
     for leak in ("Traceback", 'File "', "Exception", "aiohttp", "sqlite", "stripe._"):

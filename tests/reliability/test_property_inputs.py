@@ -95,7 +95,7 @@ def _assert_clean(response: httpx.Response) -> None:
     body = response.json()
     if response.status_code >= 400:
         assert set(body) == {"error"}, body
-        assert set(body["error"]) == {"code", "message"}, body
+        assert set(body["error"]) == {"code", "message", "request_id"}, body
     assert "Traceback" not in response.text
 
 

@@ -87,7 +87,7 @@ def _fuzz(
         body = response.json()
         if response.status_code >= 400:
             assert set(body) == {"error"}, body
-            assert set(body["error"]) == {"code", "message"}, body
+            assert set(body["error"]) == {"code", "message", "request_id"}, body
 
     try:
         check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -149,3 +150,24 @@ def test_bad_settings_are_refused_with_the_variable_named(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path), name: value})
+
+
+def test_otel_1_starts_a_local_otlp_receiver_first_and_points_the_backend_at_it(
+    tmp_path: Path,
+) -> None:
+    plain = StackConfig.from_env({"DEVSTACK_DIR": str(tmp_path)})
+    assert plain.otlp_url is None
+    assert "otlp" not in [spec.name for spec in part_specs(plain)]
+    backend = next(spec for spec in part_specs(plain) if spec.name == "backend")
+    # (only what the caller's own environment says, if anything)
+    endpoint = backend.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert endpoint == os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    config = StackConfig.from_env(
+        {"DEVSTACK_DIR": str(tmp_path), "OTEL": "1", "OTLP_RECEIVER_PORT": "4399"}
+    )
+    specs = part_specs(config)
+    assert specs[0].name == "otlp"
+    assert specs[0].env["OTLP_RECEIVER_PORT"] == "4399"
+    backend = next(spec for spec in specs if spec.name == "backend")
+    assert backend.env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4399"

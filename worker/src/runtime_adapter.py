@@ -7,6 +7,7 @@ database (rows as dicts, D1 failures as `D1Error`), a KV namespace (text or None
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.http import Request
 from connect_worker.kv import KVError
+from connect_worker.request_log import add_d1_time
 from js import Object, crypto
 from pyodide.ffi import JsProxy, to_js
 
@@ -25,7 +27,8 @@ try:  # Pyodide >= 0.27: JS null is its own value; None would bind as `undefined
 except ImportError:  # pragma: no cover - older runtimes convert None to null themselves
     jsnull = None
 
-_HEADERS = ("x-api-key", "authorization")
+# The headers the core reads: the API key, and the W3C trace context (request_log).
+_HEADERS = ("x-api-key", "authorization", "traceparent", "baggage")
 # Pyodide's to_js turns an int of magnitude >= 2**53 - 1 into a BigInt, which D1's bind() refuses;
 # 2**53 - 1 itself is a safe JS number, so it travels as the (exact) float.
 _BIGINT_FROM = 2**53 - 1
@@ -75,11 +78,15 @@ def _d1_error(exc: Exception) -> D1Error:
 
 
 async def _d1_call(call: Callable[[], Any]) -> Any:
-    """Await one D1 call; its failure becomes a `D1Error`."""
+    """Await one D1 call, its time reported to the request's log line; its failure becomes a
+    `D1Error`."""
+    started = time.perf_counter()
     try:
         return await call()
     except Exception as exc:
         raise _d1_error(exc) from None
+    finally:
+        add_d1_time(time.perf_counter() - started)
 
 
 class WorkersD1Statement:

@@ -6,6 +6,7 @@ joins them, serializes every reply model, and answers every failure through `err
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connect_worker import (
@@ -17,6 +18,7 @@ from connect_worker import (
     payments,
     payouts,
     reconciliation,
+    request_log,
     retention,
     returns,
     sessions,
@@ -56,15 +58,48 @@ ROUTES: dict[tuple[str, str], Route] = {
 ROUTER: Router[Route] = Router(ROUTES)
 
 
+# The pattern each route was declared under: the request log names the route, never the path.
+_PATTERNS = {id(route): pattern for (_method, pattern), route in ROUTES.items()}
+
+
 async def handle(request: Request, *, deps: Deps) -> Response:
+    """The reply to one request, and its log line (`request_log`) under the caller's trace id."""
+    return await _answer(request, lambda: _dispatch(request, deps))
+
+
+async def answer_misconfigured(request: Request) -> Response:
+    """What a Worker whose settings are invalid answers every request (the entry module, when
+    the settings do not load): 500 `misconfigured`, logged and named like any other answer."""
+
+    async def refuse() -> Response:
+        raise ApiError("misconfigured", "The Worker is misconfigured.")
+
+    return await _answer(request, refuse)
+
+
+async def _answer(request: Request, dispatch: Callable[[], Awaitable[Response]]) -> Response:
+    entry = request_log.begin(request)
+    token = request_log.CURRENT.set(entry)
+    code: str | None = None
     try:
-        return await _dispatch(request, deps)
+        response = await dispatch()
     except Exception as exc:
-        return error_response(as_api_error(exc, where=f"{request.method} {request.path}"))
+        error = as_api_error(exc, where=f"{request.method} {request.path}")
+        code = error.code
+        response = error_response(error)
+    request_log.finish(entry, response.status, code)
+    request_log.CURRENT.reset(token)
+    return response
 
 
 def error_response(exc: ApiError) -> Response:
-    return Response(exc.status, {"error": {"code": exc.code, "message": exc.message}}, exc.headers)
+    """`{"error": {"code", "message", "request_id"}}`: the id is the caller's trace id (the
+    backend's request id), when there is a request."""
+    error = {"code": exc.code, "message": exc.message}
+    found = request_log.request_id()
+    if found is not None:
+        error["request_id"] = found
+    return Response(exc.status, {"error": error}, exc.headers)
 
 
 # A value of one of these types is already JSON data (`type`, not `isinstance`: a subclass just
@@ -98,6 +133,9 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         log.debug("internal API call: key_version=%s %s %s", version, request.method, request.path)
     match = ROUTER.match(request.method, request.path)
     route = match.handler
+    entry = request_log.CURRENT.get()
+    if entry is not None:
+        entry.route = _PATTERNS[id(route)]
     body: Any = None
     if request.method.upper() == "POST":
         body = parse_json_body(request.body)

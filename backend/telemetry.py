@@ -1,0 +1,223 @@
+"""OpenTelemetry traces and metrics, configured only by the standard `OTEL_*` variables.
+
+Off unless an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, or the `_TRACES_`/`_METRICS_`
+one) and `OTEL_SDK_DISABLED` is not `true`. Off, nothing is imported from the SDK and every hook is
+one attribute test (`current().enabled`), so the hot path pays nothing measurable
+(docs/operations.md has the figures). On, the SDK's own exporters, batch span processor, periodic
+metric reader, sampler and resource read the rest of `OTEL_*` themselves (headers, timeouts,
+`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, export intervals).
+
+Spans: the route (server), each Worker call (client, around its retries), each Stripe operation
+(client), and under it each HTTP attempt the Stripe SDK makes (the maintained aiohttp-client
+instrumentation: the Stripe SDK's transport is aiohttp). The Worker client is our own pool, so its
+span is ours. The metric names and attributes are the alerting contract of docs/operations.md.
+
+One `Telemetry` is active per process (`install`): OpenTelemetry's own providers are process-wide
+too, and the hooks sit in modules that have no request at hand (the Stripe gateway, the ledger).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the SDK is imported only when telemetry is on
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Span
+
+SERVICE_NAME = "connect-backend"
+_ENDPOINTS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+
+# Metric names: docs/operations.md alerts on these (with these attributes).
+# (Each attribute costs ~3 µs per measurement in the SDK: a route's method is not one of them, as
+# every route, ours and the Worker's, takes one method.)
+SERVER_DURATION = "http.server.request.duration"  # http.route, http.response.status_code
+WORKER_DURATION = "connect.worker.call.duration"  # connect.worker.route, connect.outcome
+STRIPE_DURATION = "connect.stripe.call.duration"  # connect.stripe.operation, connect.outcome
+WEBHOOK_EVENTS = "connect.webhook.events"  # stripe.event.type, connect.outcome
+MONEY_OPERATIONS = "connect.money.operations"  # connect.kind (transfer | payout), connect.outcome
+RECONCILIATION_ROWS = "connect.reconciliation.rows"  # connect.kind, connect.outcome
+RECONCILIATION_EVENTS = "connect.reconciliation.events"  # connect.outcome
+RECONCILIATION_ERRORS = "connect.reconciliation.errors"  # (a call that failed during a run)
+
+
+# Without OTEL_TRACES_SAMPLER, 1 trace in 100 is recorded (and every trace a caller sampled):
+# a recorded span costs ~40 µs of CPU with its export, a whole status route ~200 µs, and the
+# budget for telemetry is 10% (docs/operations.md). Metrics count every request regardless.
+DEFAULT_SAMPLE_RATIO = 0.01
+
+
+def default_sampler(environ: Mapping[str, str]) -> Any:
+    """None (the SDK reads OTEL_TRACES_SAMPLER / _ARG itself) when set, else parent-based 1%."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    if environ.get("OTEL_TRACES_SAMPLER"):
+        return None
+    return ParentBased(TraceIdRatioBased(DEFAULT_SAMPLE_RATIO))
+
+
+def configured(environ: Mapping[str, str]) -> bool:
+    """Whether the environment asks for telemetry: an OTLP endpoint, and the SDK not disabled."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(environ.get(name, "").strip() for name in _ENDPOINTS)
+
+
+class Telemetry:
+    """A tracer and the instruments, over providers this object owns (and shuts down)."""
+
+    enabled = True
+
+    def __init__(self, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> None:
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+        from opentelemetry.trace import SpanKind
+
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self.tracer = tracer_provider.get_tracer("backend")
+        self._client_kind = SpanKind.CLIENT
+        self._server_kind = SpanKind.SERVER
+        self._internal_kind = SpanKind.INTERNAL
+        meter = meter_provider.get_meter("backend")
+        self.server_duration = meter.create_histogram(SERVER_DURATION, unit="s")
+        self.worker_duration = meter.create_histogram(WORKER_DURATION, unit="s")
+        self.stripe_duration = meter.create_histogram(STRIPE_DURATION, unit="s")
+        self.webhook_events = meter.create_counter(WEBHOOK_EVENTS, unit="{event}")
+        self.money_operations = meter.create_counter(MONEY_OPERATIONS, unit="{operation}")
+        self.reconciliation_rows = meter.create_counter(RECONCILIATION_ROWS, unit="{row}")
+        self.reconciliation_events = meter.create_counter(RECONCILIATION_EVENTS, unit="{event}")
+        self.reconciliation_errors = meter.create_counter(RECONCILIATION_ERRORS, unit="{error}")
+        self._aiohttp = AioHttpClientInstrumentor()
+        if not self._aiohttp.is_instrumented_by_opentelemetry:
+            self._aiohttp.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    @classmethod
+    def from_env(cls) -> Telemetry | Off:
+        """OTLP/HTTP exporters for traces and metrics, or `OFF` when `os.environ` does not ask
+        for them (the SDK's parts read the rest of `OTEL_*` from there themselves)."""
+        if not configured(os.environ):
+            return OFF
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; ours is the
+        # default name only when neither names the service.
+        named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+            "OTEL_RESOURCE_ATTRIBUTES", ""
+        )
+        resource = Resource.create() if named else Resource.create({"service.name": SERVICE_NAME})
+        tracer_provider = TracerProvider(resource=resource, sampler=default_sampler(os.environ))
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+        return cls(tracer_provider, MeterProvider(resource=resource, metric_readers=[reader]))
+
+    def shutdown(self) -> None:
+        """Flush what is buffered and stop the exporters (the lifespan's end)."""
+        if self._aiohttp.is_instrumented_by_opentelemetry:
+            self._aiohttp.uninstrument()
+        self._tracer_provider.shutdown()
+        self._meter_provider.shutdown()
+
+    def force_flush(self) -> None:
+        self._tracer_provider.force_flush()
+        self._meter_provider.force_flush()
+
+    # --- spans ---------------------------------------------------------------------------------
+
+    def start_server_span(
+        self, name: str, parent: tuple[str, str, bool] | None, attributes: Mapping[str, Any]
+    ) -> Span:
+        """The route's span, a child of the caller's `traceparent` (trace id, parent id, sampled)
+        when it sent a valid one."""
+        from opentelemetry import trace
+
+        context = None
+        if parent is not None:
+            remote = trace.SpanContext(
+                trace_id=int(parent[0], 16),
+                span_id=int(parent[1], 16),
+                is_remote=True,
+                trace_flags=trace.TraceFlags(1 if parent[2] else 0),
+            )
+            context = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        return self.tracer.start_span(
+            name, context=context, kind=self._server_kind, attributes=dict(attributes)
+        )
+
+    @contextlib.contextmanager
+    def client_span(
+        self, name: str, attributes: Mapping[str, Any], *, internal: bool = False
+    ) -> Iterator[Span]:
+        """A client span (`internal`: a step of our own), current while the call runs (the
+        Stripe SDK's HTTP spans nest in it)."""
+        from opentelemetry import trace
+
+        parent = trace.get_current_span()
+        if not parent.is_recording() and parent.get_span_context().is_valid:
+            # Inside a trace not sampled: its children would not be either; skip making them.
+            yield parent
+            return
+        kind = self._internal_kind if internal else self._client_kind
+        with self.tracer.start_as_current_span(
+            name, kind=kind, attributes=dict(attributes)
+        ) as span:
+            yield span
+
+    @contextlib.contextmanager
+    def activated(self, span: Span) -> Iterator[None]:
+        from opentelemetry import context, trace
+
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            yield
+        finally:
+            context.detach(token)
+
+
+class Off:
+    """Telemetry not configured: every hook tests `enabled` and does nothing else."""
+
+    enabled = False
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+OFF = Off()
+_active: Telemetry | Off = OFF
+
+
+def current() -> Telemetry | Off:
+    return _active
+
+
+def install(telemetry: Telemetry | Off) -> None:
+    """Make `telemetry` the process's (the app's lifespan: on start, and `OFF` at its end)."""
+    global _active
+    _active = telemetry
+
+
+def span_ids(span: Span) -> tuple[str, str]:
+    """(trace id, span id) of `span` as the hex strings `traceparent` carries."""
+    ctx = span.get_span_context()
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+
+def elapsed(started: float) -> float:
+    return time.perf_counter() - started
