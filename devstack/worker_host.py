@@ -30,6 +30,7 @@ from connect_worker.app import handle
 from connect_worker.clock import Clock
 from connect_worker.config import ConfigError, WorkerConfig, load_config
 from connect_worker.deps import Deps
+from connect_worker.errors import ApiError
 from connect_worker.http import MAX_BODY_BYTES, Request
 
 from devstack.ed25519 import CryptographyEd25519Verifier
@@ -50,6 +51,15 @@ _JSON_ONLY = (_JSON,)
 
 def build_deps(config: WorkerConfig, db: SqliteD1, *, now: Clock = time.time) -> Deps:
     return Deps(config=config, db=db, verifier=CryptographyEd25519Verifier(), now=now)
+
+
+async def check_schema(deps: Deps) -> None:
+    """The first request's Better Auth schema check, done before serving: a host that starts
+    over a database without those names logs it and answers 503 until D1 has them."""
+    try:
+        await deps.schema_check.ensure(deps.db, deps.config.auth_schema)
+    except ApiError as exc:
+        log.error("worker host: %s", exc.message)
 
 
 def build_handler(deps: Deps) -> Handler:
@@ -113,7 +123,8 @@ def serve_in_thread(
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
     apply_migrations(db_path)
     db = SqliteD1(db_path)
-    server = build_server(build_deps(config, db, now=now))
+    deps = build_deps(config, db, now=now)
+    server = build_server(deps)
     sock = bind(host, port)
     loop = uvloop.new_event_loop()
     started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -121,6 +132,7 @@ def serve_in_thread(
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
+            loop.run_until_complete(check_schema(deps))
             loop.run_until_complete(server.start(sock))
         except BaseException as exc:
             started.set_exception(exc)
@@ -152,8 +164,10 @@ def serve_in_thread(
     )
 
 
-async def _serve(server: Http1Server, sock: socket.socket) -> None:
+async def _serve(deps: Deps, sock: socket.socket) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
+    await check_schema(deps)
+    server = build_server(deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -184,7 +198,7 @@ def main() -> int:
     db = SqliteD1(db_path)
     log.info("Worker core on http://%s:%d (D1 = %s)", host, port, db_path)
     try:
-        uvloop.run(_serve(build_server(build_deps(config, db)), sock))
+        uvloop.run(_serve(build_deps(config, db), sock))
     finally:
         sock.close()
         db.close()

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connect_worker.auth_schema import DEFAULT, AuthSchema, SchemaDescriptionError, parse
+
 MIN_API_KEY_LENGTH = 32
 MIN_AUTH_SECRET_LENGTH = 32
 MIN_RETENTION_DAYS = 4  # Stripe retries an event for 3 days; dedupe must outlive that.
@@ -26,6 +28,7 @@ SETTING_NAMES = (
     "LEDGER_RETENTION_DAYS",
     "PLATFORM_FEE_MIN_PERCENT",
     "PLATFORM_FEE_MAX_PERCENT",
+    "BETTER_AUTH_SCHEMA",
 )
 
 
@@ -53,6 +56,8 @@ class WorkerConfig:
     ledger_retention_days: int = 400
     platform_fee_min_percent: float = 0.0
     platform_fee_max_percent: float = 50.0
+    # The platform's Better Auth names (`make better-auth-schema`); unset: Better Auth's defaults.
+    auth_schema: AuthSchema = DEFAULT
 
     def __repr__(self) -> str:
         return (
@@ -142,4 +147,15 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         ledger_retention_days=ledger_retention,
         platform_fee_min_percent=fee_min,
         platform_fee_max_percent=fee_max,
+        auth_schema=_auth_schema(env),
     )
+
+
+def _auth_schema(env: Mapping[str, str]) -> AuthSchema:
+    raw = _optional(env, "BETTER_AUTH_SCHEMA")
+    if raw is None:
+        return DEFAULT
+    try:
+        return parse(raw)
+    except SchemaDescriptionError as exc:
+        raise ConfigError(f"BETTER_AUTH_SCHEMA: {exc}") from None

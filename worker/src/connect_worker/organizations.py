@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from connect_worker.auth_schema import id_text
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue, quoted
+from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
@@ -94,9 +95,15 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
 UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
-SELECT_BY_ID = f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "id" = ?'
+# Better Auth's own columns qualified (the platform may have renamed them: `auth_schema`), the
+# Connect columns our migrations add as they are.
+_BETTER_AUTH_COLUMNS = ("id", "name", "slug")
+_SELECT_COLUMNS = ", ".join(
+    f'"organization"."{c}" AS "{c}"' if c in _BETTER_AUTH_COLUMNS else f'"{c}"' for c in COLUMNS
+)
+SELECT_BY_ID = f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "id" = ?'
 SELECT_BY_ACCOUNT = (
-    f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "stripe_connect_account_id" = ?'
+    f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "stripe_connect_account_id" = ?'
 )
 
 
@@ -133,6 +140,8 @@ def _as_is(value: Any) -> Any:
 
 
 def _converter(column: str) -> Callable[[Any], Any]:
+    if column == "id":
+        return id_text  # a serial id is answered as text, as every id is
     if column in _BOOL_COLUMNS:
         return bool
     if column in _LIST_COLUMNS:

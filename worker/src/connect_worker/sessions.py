@@ -6,9 +6,11 @@ statement and — when asked — the organization by id, answered only when a me
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from connect_worker import organizations
+from connect_worker.auth_schema import id_text
 from connect_worker.clock import parse_timestamp
 from connect_worker.d1 import D1Result, Row
 from connect_worker.deps import Deps
@@ -19,24 +21,31 @@ from connect_worker.route import ID, Body, Params, Route
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
+# Written with Better Auth's default names, every column qualified: `Deps.db` puts the platform's
+# names in (`auth_schema`), so the same text serves every description.
 _USER_COLUMNS = (
-    'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
-    'u."emailVerified" AS "user_email_verified", u."image" AS "user_image"'
+    '"user"."id" AS "user_id", "user"."name" AS "user_name", "user"."email" AS "user_email", '
+    '"user"."emailVerified" AS "user_email_verified", "user"."image" AS "user_image"'
 )
 # The principal and every membership in one statement: a row per membership (the member columns
 # NULL when there is none; `member.organizationId` is NOT NULL, so NULL only means "no row").
-_MEMBERSHIP_COLUMNS = 'm."organizationId" AS "organization_id", m."role" AS "role"'
-_MEMBERSHIP_ORDER = 'ORDER BY m."createdAt", m."id"'
+_MEMBERSHIP_COLUMNS = '"member"."organizationId" AS "organization_id", "member"."role" AS "role"'
+_MEMBERSHIP_ORDER = 'ORDER BY "member"."createdAt", "member"."id"'
 _SESSION = (
-    f'SELECT s."id" AS "session_id", s."expiresAt" AS "session_expires_at", '
-    f's."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS}, '
-    f'{_MEMBERSHIP_COLUMNS} FROM "session" s JOIN "user" u ON u."id" = s."userId" '
-    f'LEFT JOIN "member" m ON m."userId" = s."userId" WHERE s."token" = ? {_MEMBERSHIP_ORDER}'
+    'SELECT "session"."id" AS "session_id", "session"."expiresAt" AS "session_expires_at", '
+    f'"session"."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS}, '
+    f'{_MEMBERSHIP_COLUMNS} FROM "session" JOIN "user" ON "user"."id" = "session"."userId" '
+    'LEFT JOIN "member" ON "member"."userId" = "session"."userId" '
+    f'WHERE "session"."token" = ? {_MEMBERSHIP_ORDER}'
 )
-_JWKS = 'SELECT "publicKey" AS "public_key", "alg" AS "alg" FROM "jwks" WHERE "id" = ?'
+_JWKS = (
+    'SELECT "jwks"."publicKey" AS "public_key", "jwks"."alg" AS "alg" FROM "jwks" '
+    'WHERE "jwks"."id" = ?'
+)
 _USER = (
-    f'SELECT {_USER_COLUMNS}, {_MEMBERSHIP_COLUMNS} FROM "user" u '
-    f'LEFT JOIN "member" m ON m."userId" = u."id" WHERE u."id" = ? {_MEMBERSHIP_ORDER}'
+    f'SELECT {_USER_COLUMNS}, {_MEMBERSHIP_COLUMNS} FROM "user" '
+    'LEFT JOIN "member" ON "member"."userId" = "user"."id" '
+    f'WHERE "user"."id" = ? {_MEMBERSHIP_ORDER}'
 )
 # The organization by its primary key; whether the principal may see it is decided against the
 # memberships read in the same batch.
@@ -100,19 +109,46 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     )
     if parsed is None:
         raise invalid_token()
-    db, token = deps.db, parsed.token
+    source = SESSION_SOURCES.get(deps.config.auth_schema.session_storage)
+    if source is None:
+        raise ApiError("misconfigured", "This Worker cannot read sessions from where they live.")
+    found = await source(deps, parsed.token, organization_id)
+    if found is None:
+        raise invalid_token()
+    session, principal_rows, organization = found
+    expires_at = parse_timestamp(session.expires_at)
+    if expires_at is None or expires_at <= deps.now():
+        raise invalid_token()
+    return _context(principal_rows, organization, organization_id, "session", session)
+
+
+# Where a session token is looked up: the session, the principal once per membership and, when
+# asked, the organization's result. One source per `session_storage` of the description.
+SessionFound = tuple["Session", list[Row], list[D1Result]]
+SessionSource = Callable[[Deps, str, "str | None"], Awaitable["SessionFound | None"]]
+
+
+async def _from_database(
+    deps: Deps, token: str, organization_id: str | None
+) -> SessionFound | None:
+    """Session, user and memberships from D1 in one statement (one batch with the org)."""
+    db = deps.db
     statements = [db.prepare(_SESSION).bind(token)]
     if organization_id is not None:
         statements.append(db.prepare(_ORG).bind(organization_id))
     principal, *organization = await db.batch(statements)
     row = principal.first_row
     if row is None:
-        raise invalid_token()
-    expires_at = parse_timestamp(row["session_expires_at"])
-    if expires_at is None or expires_at <= deps.now():
-        raise invalid_token()
-    session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
-    return _context(principal.rows, organization, organization_id, "session", session)
+        return None
+    session = Session(
+        id_text(row["session_id"]),
+        row["session_expires_at"],
+        id_text(row["active_organization_id"]),
+    )
+    return session, principal.rows, organization
+
+
+SESSION_SOURCES: dict[str, SessionSource] = {"database": _from_database}
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
@@ -150,7 +186,7 @@ def _context(
     session: Session | None,
 ) -> UserContext:
     memberships = [
-        Membership(r["organization_id"], r["role"])
+        Membership(id_text(r["organization_id"]), r["role"])
         for r in rows
         if r["organization_id"] is not None
     ]
@@ -165,7 +201,7 @@ def _context(
         organization = organizations.to_model(org_row)
     row = rows[0]
     user = User(
-        row["user_id"],
+        id_text(row["user_id"]),
         row["user_name"],
         row["user_email"],
         bool(row["user_email_verified"]),
