@@ -98,7 +98,8 @@ class AuthSchema:
         for model, found in self.tables.items():
             if found is None:
                 continue
-            columns = ", ".join(f'"{c}"' for c in found.columns.values())
+            # Qualified: SQLite reads an unknown bare "name" as a string, not a missing column.
+            columns = ", ".join(f'"{found.name}"."{c}"' for c in found.columns.values())
             probes.append((model, f'SELECT {columns} FROM "{found.name}" LIMIT 0'))
         return probes
 
