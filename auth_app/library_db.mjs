@@ -53,6 +53,22 @@ const bob = await call("POST", "/sign-up/email", {
   body: { email: "bob@example.com", password: `${password}2`, name: "Bob" },
 });
 await auth.api.addMember({ body: { userId: bob.json.user.id, organizationId: org.json.id, role: "member" } });
+// Carol owns another organization, and her session has expired (the library's own adapter
+// moves its expiry into the past).
+const carol = await call("POST", "/sign-up/email", {
+  body: { email: "carol@example.test", password: `${password}3`, name: "Carol ñ" },
+});
+const carolToken = carol.response.headers.get("set-auth-token");
+const otherOrg = await call("POST", "/organization/create", {
+  body: { name: "Глобекс 🌍 Ünïcode", slug: "globex-u" },
+  bearer: carolToken,
+});
+const context = await auth.$context;
+await context.adapter.update({
+  model: "session",
+  where: [{ field: "token", value: carol.json.token }],
+  update: { expiresAt: new Date(Date.now() - 3 * 86_400_000) },
+});
 const session = await call("GET", "/get-session", { cookie });
 const token = await call("GET", "/token", { cookie });
 
@@ -69,6 +85,8 @@ process.stdout.write(
     raw_token: signIn.json.token,
     bob_signed_token: bob.response.headers.get("set-auth-token"),
     jwt: token.json.token,
+    other_org_id: String(otherOrg.json.id),
+    expired_signed_token: carolToken,
     generated_at: new Date().toISOString(),
   })}\n`,
 );

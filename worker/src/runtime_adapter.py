@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from connect_worker.auth_db import SchemaCheck
 from connect_worker.config import SETTING_NAMES, WorkerConfig, load_config
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
@@ -153,16 +154,22 @@ def settings(env: Any) -> dict[str, str]:
     return values
 
 
-_config_cache: tuple[tuple[tuple[str, str], ...], WorkerConfig] | None = None
+_config_cache: tuple[tuple[tuple[str, str], ...], WorkerConfig, SchemaCheck] | None = None
 
 
 def deps_from_env(env: Any) -> Deps:
-    """Validated config (cached per set of settings; raises ConfigError) + D1 + WebCrypto."""
+    """Validated config (cached per set of settings; raises ConfigError) + D1 + WebCrypto. The
+    Better Auth schema check is kept with the config: once per isolate and description."""
     global _config_cache
     current = tuple(sorted(settings(env).items()))
     if _config_cache is None or _config_cache[0] != current:
-        _config_cache = (current, load_config(dict(current)))
-    return Deps(config=_config_cache[1], db=WorkersD1(env.DB), verifier=WebCryptoEd25519Verifier())
+        _config_cache = (current, load_config(dict(current)), SchemaCheck())
+    return Deps(
+        config=_config_cache[1],
+        db=WorkersD1(env.DB),
+        verifier=WebCryptoEd25519Verifier(),
+        schema_check=_config_cache[2],
+    )
 
 
 async def to_core_request(request: Any) -> Request:
