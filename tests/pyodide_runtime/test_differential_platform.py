@@ -1,5 +1,6 @@
 """The whole differential script over a platform's own Better Auth database: plural tables,
-snake_case columns, an `organizations` model (auth_app/configs/plural_snake.mjs). Real Better
+snake_case columns, an `organizations` model (auth_app/configs/plural_snake.mjs); and serial
+(integer) ids (configs/serial.mjs), which reach Pyodide from D1 as JS numbers. Real Better
 Auth made it (its migrator, its writes: users, organizations, members, sessions — one expired —
 and the JWT key); our migrations rendered for its description are applied on top, and both hosts
 are told the description. Same answers, same rows, as with Better Auth's defaults."""
@@ -24,11 +25,13 @@ from tests.pyodide_runtime.test_differential import CPythonHost, _answer, _dump,
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["plural_snake", "serial"])
 def platform(
-    platform_auth: Callable[[str], PlatformAuth], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    platform_auth: Callable[[str], PlatformAuth],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[PlatformAuth, Path, dict[str, Any], dict[str, str]]:
-    made = platform_auth("plural_snake")
+    made = platform_auth(request.param)
     base = made.copy_to(tmp_path_factory.mktemp("platform-base"))
     v = made.values
     values = {
