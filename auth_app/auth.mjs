@@ -1,8 +1,9 @@
 // The platform's Better Auth, configured as the production app is plus the three plugins this
 // project needs: organization() (who may act for which organization), bearer() (the signed
 // session token in `set-auth-token`, which the backend accepts), jwt() (`/api/auth/token`).
-// Our D1 migrations create Better Auth's tables exactly as its migrator would, so the migrator is
-// never run here: one schema, one owner.
+// The local stack starts an empty D1 file with Better Auth's tables exactly as its migrator would
+// make them (devstack/better_auth_tables.sql, via devstack.migrate), so the migrator is never run
+// here: one schema, one owner.
 import { betterAuth } from "better-auth";
 import { bearer, jwt, organization } from "better-auth/plugins";
 
