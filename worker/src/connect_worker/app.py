@@ -105,7 +105,8 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         raise ApiError("unauthorized", "A valid API key is required.")
     if log.isEnabledFor(logging.DEBUG):
         log.debug("internal API call: key_version=%s %s %s", version, request.method, request.path)
-    await deps.schema_check.ensure(deps.db, deps.config.auth_schema)
+    if not deps.schema_check.passed:  # the first request (per isolate or host) only
+        await deps.schema_check.ensure(deps.db, deps.config.auth_schema)
     match = ROUTER.match(request.method, request.path)
     route = match.handler
     body: Any = None

@@ -54,10 +54,11 @@ class AuthSchema:
     id_kind: str = "string"
     session_storage: str = "database"
     _rendered: dict[str, str] = field(default_factory=dict, repr=False)
+    # Better Auth's own names: the Worker's SQL is used as written (asked on every request).
+    is_default: bool = field(init=False)
 
-    @property
-    def is_default(self) -> bool:
-        return all(
+    def __post_init__(self) -> None:
+        self.is_default = all(
             t is None or (t.name == m and all(k == v for k, v in t.columns.items()))
             for m, t in self.tables.items()
         )
