@@ -181,13 +181,3 @@ def canonical_serial_id(value: object) -> bool:
     """Whether a serial id arrived in its one text form: `05` or `5.0` would find row 5 in
     SQLite (numeric affinity) yet name another ledger key, so only `5` is that organization."""
     return isinstance(value, str) and SERIAL_ID.fullmatch(value) is not None
-
-
-def id_text(value: Any) -> Any:
-    """An id as the Worker answers it: text. Serial ids come back from D1 as numbers (a float
-    under Pyodide once past what it converts to int)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

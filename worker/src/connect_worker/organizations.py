@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from connect_worker.auth_schema import id_text
 from connect_worker.config import WorkerConfig
 from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
@@ -98,9 +97,17 @@ UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 # Better Auth's own columns qualified (the platform may have renamed them: `auth_schema`), the
 # Connect columns our migrations add as they are.
 _BETTER_AUTH_COLUMNS = ("id", "name", "slug")
-_SELECT_COLUMNS = ", ".join(
-    f'"organization"."{c}" AS "{c}"' if c in _BETTER_AUTH_COLUMNS else f'"{c}"' for c in COLUMNS
-)
+
+
+def _select_column(column: str) -> str:
+    if column == "id":  # a serial id is read as text, as the contract's ids are
+        return 'CAST("organization"."id" AS TEXT) AS "id"'
+    if column in _BETTER_AUTH_COLUMNS:
+        return f'"organization"."{column}" AS "{column}"'
+    return f'"{column}"'
+
+
+_SELECT_COLUMNS = ", ".join(_select_column(c) for c in COLUMNS)
 SELECT_BY_ID = f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "id" = ?'
 SELECT_BY_ACCOUNT = (
     f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "stripe_connect_account_id" = ?'
@@ -140,8 +147,6 @@ def _as_is(value: Any) -> Any:
 
 
 def _converter(column: str) -> Callable[[Any], Any]:
-    if column == "id":
-        return id_text  # a serial id is answered as text, as every id is
     if column in _BOOL_COLUMNS:
         return bool
     if column in _LIST_COLUMNS:

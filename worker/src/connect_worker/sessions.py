@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from connect_worker import organizations
-from connect_worker.auth_schema import id_text
 from connect_worker.clock import parse_timestamp
 from connect_worker.d1 import D1Result, Row
 from connect_worker.deps import Deps
@@ -22,18 +21,24 @@ from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
 # Written with Better Auth's default names, every column qualified: `Deps.db` puts the platform's
-# names in (`auth_schema`), so the same text serves every description.
+# names in (`auth_schema`), so the same text serves every description. Ids are read as text:
+# serial ids too (the contract's ids are strings; D1 never hands Pyodide a number for one).
 _USER_COLUMNS = (
-    '"user"."id" AS "user_id", "user"."name" AS "user_name", "user"."email" AS "user_email", '
+    'CAST("user"."id" AS TEXT) AS "user_id", "user"."name" AS "user_name", '
+    '"user"."email" AS "user_email", '
     '"user"."emailVerified" AS "user_email_verified", "user"."image" AS "user_image"'
 )
 # The principal and every membership in one statement: a row per membership (the member columns
 # NULL when there is none; `member.organizationId` is NOT NULL, so NULL only means "no row").
-_MEMBERSHIP_COLUMNS = '"member"."organizationId" AS "organization_id", "member"."role" AS "role"'
+_MEMBERSHIP_COLUMNS = (
+    'CAST("member"."organizationId" AS TEXT) AS "organization_id", "member"."role" AS "role"'
+)
 _MEMBERSHIP_ORDER = 'ORDER BY "member"."createdAt", "member"."id"'
 _SESSION = (
-    'SELECT "session"."id" AS "session_id", "session"."expiresAt" AS "session_expires_at", '
-    f'"session"."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS}, '
+    'SELECT CAST("session"."id" AS TEXT) AS "session_id", '
+    '"session"."expiresAt" AS "session_expires_at", '
+    f'CAST("session"."activeOrganizationId" AS TEXT) AS "active_organization_id", '
+    f"{_USER_COLUMNS}, "
     f'{_MEMBERSHIP_COLUMNS} FROM "session" JOIN "user" ON "user"."id" = "session"."userId" '
     'LEFT JOIN "member" ON "member"."userId" = "session"."userId" '
     f'WHERE "session"."token" = ? {_MEMBERSHIP_ORDER}'
@@ -140,11 +145,7 @@ async def _from_database(
     row = principal.first_row
     if row is None:
         return None
-    session = Session(
-        id_text(row["session_id"]),
-        row["session_expires_at"],
-        id_text(row["active_organization_id"]),
-    )
+    session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
     return session, principal.rows, organization
 
 
@@ -186,7 +187,7 @@ def _context(
     session: Session | None,
 ) -> UserContext:
     memberships = [
-        Membership(id_text(r["organization_id"]), r["role"])
+        Membership(r["organization_id"], r["role"])
         for r in rows
         if r["organization_id"] is not None
     ]
@@ -201,7 +202,7 @@ def _context(
         organization = organizations.to_model(org_row)
     row = rows[0]
     user = User(
-        id_text(row["user_id"]),
+        row["user_id"],
         row["user_name"],
         row["user_email"],
         bool(row["user_email_verified"]),
