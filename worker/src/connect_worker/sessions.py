@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from connect_worker import organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Result, Row
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
@@ -149,6 +149,17 @@ async def _from_database(
     return session, principal.rows, organization
 
 
+def principal_statements(
+    db: D1Database, user_id: str, organization_id: str | None
+) -> list[D1Statement]:
+    """The user with every membership and, when asked, the organization: what a JWT (and a
+    session held outside D1) needs from D1 once it names its user. One batch's worth."""
+    statements = [db.prepare(_USER).bind(user_id)]
+    if organization_id is not None:
+        statements.append(db.prepare(_ORG).bind(organization_id))
+    return statements
+
+
 SESSION_SOURCES: dict[str, SessionSource] = {"database": _from_database}
 
 
@@ -164,10 +175,9 @@ async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Us
     ):
         raise invalid_token()
     # Key and principal in one batch: the signature is verified before either is trusted.
-    db, user_id = deps.db, parsed.subject
-    statements = [db.prepare(_JWKS).bind(parsed.kid), db.prepare(_USER).bind(user_id)]
-    if organization_id is not None:
-        statements.append(db.prepare(_ORG).bind(organization_id))
+    db = deps.db
+    statements = [db.prepare(_JWKS).bind(parsed.kid)]
+    statements += principal_statements(db, parsed.subject, organization_id)
     key, user, *organization = await db.batch(statements)
     jwk = key.first_row
     if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
