@@ -20,13 +20,22 @@ import argparse
 import json
 import re
 import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from connect_worker.auth_schema import AuthSchema, SchemaDescriptionError, parse
+from connect_worker.auth_schema import DEFAULT, AuthSchema, SchemaDescriptionError, parse
 
-from devstack.migrate import MIGRATIONS_DIR, migration_files
+from devstack.migrate import MIGRATIONS_DIR, apply_migrations, migration_files
 
-__all__ = ["guard_migration", "render_migrations", "set_wrangler_var", "write_migrations"]
+__all__ = [
+    "apply_for",
+    "guard_migration",
+    "render_migrations",
+    "schema_of",
+    "set_wrangler_var",
+    "write_migrations",
+]
 
 WRANGLER_TOML = MIGRATIONS_DIR.parent / "wrangler.toml"
 GUARD_NAME = "0001_better_auth.sql"
@@ -91,6 +100,22 @@ def write_migrations(schema: AuthSchema, out: Path) -> list[Path]:
         (out / name).write_text(text, encoding="utf-8")
         written.append(out / name)
     return written
+
+
+def apply_for(path: str | Path, schema: AuthSchema) -> list[str]:
+    """`devstack.migrate.apply_migrations` with the migrations rendered for `schema` (the local
+    hosts over a platform's own Better Auth database; the committed ones for the defaults)."""
+    if schema.is_default:
+        return apply_migrations(path)
+    with tempfile.TemporaryDirectory(prefix="connect-migrations-") as rendered:
+        write_migrations(schema, Path(rendered))
+        return apply_migrations(path, migrations_dir=Path(rendered))
+
+
+def schema_of(settings: Mapping[str, str]) -> AuthSchema:
+    """The description in `BETTER_AUTH_SCHEMA` (Better Auth's defaults when unset)."""
+    raw = (settings.get("BETTER_AUTH_SCHEMA") or "").strip()
+    return parse(raw) if raw else DEFAULT
 
 
 def set_wrangler_var(toml: str, schema: AuthSchema) -> str:

@@ -33,10 +33,11 @@ from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.http import MAX_BODY_BYTES, Request
 
+from devstack.better_auth_schema import apply_for
 from devstack.ed25519 import CryptographyEd25519Verifier
 from devstack.http1 import Handler, Http1Server, Reply
 from devstack.http1 import Request as HttpRequest
-from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
+from devstack.migrate import DEFAULT_DB_PATH
 from devstack.sqlite_d1 import SqliteD1
 
 __all__ = ["HostedWorker", "build_deps", "build_handler", "build_server", "main", "serve_in_thread"]
@@ -121,7 +122,7 @@ def serve_in_thread(
     port: int = 0,
 ) -> HostedWorker:
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
-    apply_migrations(db_path)
+    apply_for(db_path, config.auth_schema)
     db = SqliteD1(db_path)
     deps = build_deps(config, db, now=now)
     server = build_server(deps)
@@ -185,7 +186,7 @@ def main() -> int:
         print(f"worker host: configuration error: {exc}", file=sys.stderr)
         return 2
     db_path = Path(os.environ.get("D1_DATABASE_PATH", str(DEFAULT_DB_PATH)))
-    applied = apply_migrations(db_path)
+    applied = apply_for(db_path, config.auth_schema)
     if applied:
         log.info("applied migrations to %s: %s", db_path, ", ".join(applied))
     host = os.environ.get("WORKER_HOST", "127.0.0.1")

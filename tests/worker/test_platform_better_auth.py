@@ -14,7 +14,7 @@ import httpx
 import pytest
 from connect_worker.config import load_config
 
-from devstack.migrate import apply_migrations
+from devstack.migrate import MIGRATIONS_DIR, apply_migrations
 from devstack.worker_host import serve_in_thread
 from tests.fixtures.platform_auth import CONFIGS, PlatformAuth
 
@@ -155,3 +155,18 @@ def test_serial_ids_are_text_and_only_their_one_form_names_an_organization(
         again = client.get(f"/api/internal/payouts/{org_id}/k-1")
         assert again.status_code == 200
         assert client.get(f"/api/internal/payouts/0{org_id}/k-1").status_code == 404
+
+
+def test_the_local_host_renders_and_applies_the_migrations_for_its_description(
+    platform_auth: Factory, tmp_path: Path
+) -> None:
+    platform = platform_auth("plural_snake")
+    db = platform.copy_to(tmp_path, migrate=False)  # as Better Auth left it
+    with worker(db, platform) as client:
+        found = client.get(f"/api/internal/organization/{platform.values['org_id']}")
+        assert found.status_code == 200, found.text
+        assert found.json()["organization"]["platform_fee_percent"] == 10.0
+    with closing(sqlite3.connect(db)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
+    assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+    assert "organization" not in tables(db)
