@@ -12,15 +12,17 @@ import { bearer, jwt, organization } from "better-auth/plugins";
  * @param {import("better-sqlite3").Database} options.database The local D1 file.
  * @param {string} options.secret The same BETTER_AUTH_SECRET the Worker verifies signatures with.
  * @param {string} options.baseURL This app's public origin, e.g. `http://localhost:3000`.
+ * @param {object} [options.platform] Better Auth options of a platform config (AUTH_CONFIG).
  */
-export function createAuth({ database, secret, baseURL }) {
+export function createAuth({ database, secret, baseURL, platform = {} }) {
   return betterAuth({
+    emailAndPassword: { enabled: true },
+    plugins: [organization(), bearer(), jwt()],
+    ...platform, // a platform's own config (make dev AUTH_CONFIG=…): its names, ids, plugins
     database,
     secret,
     baseURL,
     basePath: "/api/auth",
     trustedOrigins: [baseURL],
-    emailAndPassword: { enabled: true },
-    plugins: [organization(), bearer(), jwt()],
   });
 }

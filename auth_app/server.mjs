@@ -7,10 +7,11 @@
 //   BACKEND_URL         the Connect backend the browser calls (required)
 //   FRONTEND_PORT       default 3000;  FRONTEND_HOST default 127.0.0.1
 //   BETTER_AUTH_URL     default http://localhost:$FRONTEND_PORT (must be in the backend's FRONTEND_ORIGINS)
+//   AUTH_CONFIG         optional: a platform's Better Auth config module (make dev AUTH_CONFIG=…)
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 import Database from "better-sqlite3";
 import { toNodeHandler } from "better-auth/node";
@@ -66,7 +67,12 @@ const database = new Database(dbPath);
 database.pragma("busy_timeout = 5000");
 database.pragma("foreign_keys = ON");
 
-const auth = createAuth({ database, secret, baseURL });
+// AUTH_CONFIG (optional): a platform's Better Auth config module (e.g. configs/plural_snake.mjs);
+// its options replace the defaults above, its database aside.
+const platform = process.env.AUTH_CONFIG
+  ? (await import(pathToFileURL(path.resolve(process.env.AUTH_CONFIG)).href)).default
+  : {};
+const auth = createAuth({ database, secret, baseURL, platform });
 const authHandler = toNodeHandler(auth);
 
 const escapeAttr = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from devstack.migrate import BETTER_AUTH_TABLES, apply_migrations
+from devstack.platform_auth import described, prepare_platform_database
 from devstack.processes import ProcessSpec, StackError, http_probe
 from devstack.seed_demo import DemoIdentity, seed_demo
 from devstack.stack_config import HOST, REPO_ROOT, StackConfig
@@ -38,6 +39,10 @@ STRIPE_FAKE_API_KEY = "sk_test_devstack_local_fake"
 
 def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> DemoIdentity:
     """Apply missing migrations to the local D1 and seed (or find) the demo user and org."""
+    if config.auth_config is not None:
+        identity = prepare_platform_database(config, say=say)
+        say(f"demo identity {'created' if identity.created else 'reused'}: {identity.user_email}")
+        return identity
     if config.worker_runtime == "wrangler":
         path = _wrangler_local_d1(config, say=say)
     else:
@@ -131,6 +136,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "INTERNAL_API_KEYS": f"dev:{config.internal_api_key}",
                 "WORKER_PORT": str(config.worker_port),
                 "WORKER_HOST": HOST,
+                **({"BETTER_AUTH_SCHEMA": described(config)} if config.auth_config else {}),
             }
         ),
         cwd=REPO_ROOT,
@@ -213,6 +219,7 @@ def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
                 "BACKEND_URL": config.backend_url,
                 "FRONTEND_HOST": HOST,
                 "FRONTEND_PORT": str(config.frontend_port),
+                **({"AUTH_CONFIG": str(config.auth_config)} if config.auth_config else {}),
             }
         ),
         cwd=AUTH_APP_DIR,

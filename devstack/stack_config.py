@@ -88,6 +88,9 @@ class StackConfig:
     stripe_secret_key: str | None
     stripe_api_base: str | None
     frontend_origins: str
+    # A platform's Better Auth config module (`make dev AUTH_CONFIG=…`); None: Better Auth's
+    # defaults (devstack/platform_auth.py).
+    auth_config: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -130,6 +133,9 @@ class StackConfig:
             stripe_secret_key=stripe_key,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             frontend_origins=environ.get("FRONTEND_ORIGINS") or f"http://localhost:{frontend_port}",
+            auth_config=Path(environ["AUTH_CONFIG"]).resolve()
+            if environ.get("AUTH_CONFIG")
+            else None,
         )
 
     @property
