@@ -87,8 +87,8 @@ _ORGANIZATION_PARAMS = ("organization_id", "id")
 def _serial_organization_ids(params: Mapping[str, str], body: Any) -> None:
     """With serial ids, an organization is named by its id's one text form, or not found."""
     values = [params[p] for p in _ORGANIZATION_PARAMS if p in params]
-    if isinstance(body, dict) and body.get("organization_id") is not None:
-        values.append(body["organization_id"])
+    if isinstance(body, dict) and isinstance(body.get("organization_id"), str):
+        values.append(body["organization_id"])  # another type is the route's 400 to give
     if not all(canonical_serial_id(v) for v in values):
         raise ApiError("organization_not_found", "Organization not found.")
 
