@@ -21,13 +21,14 @@ VENDOR_STAMP  := worker/python_modules/workers_runtime_sdk-1.9.5.dist-info/RECOR
 AUTH_STAMP := auth_app/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help chromium dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo reconcile bench soak api-key clean
+.PHONY: help better-auth-schema chromium dev test lint typecheck pytest worker-build worker worker-pyodide pyodide-host backend stripe-fake demo reconcile bench soak api-key clean
 
 help:
 	@echo "make dev          run the app (Better Auth + frontend), Worker host, backend and Stripe fake"
 	@echo "                  locally (Ctrl-C stops all)"
 	@echo "                  (WORKER_RUNTIME=pyodide: the Worker in Pyodide in Node, as Cloudflare runs it;"
-	@echo "                   WORKER_RUNTIME=wrangler: under wrangler dev, needs internet)"
+	@echo "                   WORKER_RUNTIME=wrangler: under wrangler dev, needs internet;"
+	@echo "                   AUTH_CONFIG=auth_app/configs/plural_snake.mjs: a platform's own Better Auth config)"
 	@echo "make test         lint, types, every test, the Worker's wrangler dry-run build"
 	@echo "make worker | worker-pyodide | backend | stripe-fake   run one part in the foreground"
 	@echo "make reconcile    settle unknown ledger rows and replay missed events (running stack)"
@@ -35,6 +36,9 @@ help:
 	@echo "make bench        benchmarks (prints a table)"
 	@echo "make soak         bounded load run with a D1 audit"
 	@echo "make api-key      print a new internal API key"
+	@echo "make better-auth-schema AUTH_CONFIG=path/to/auth.mjs [MIGRATIONS_OUT=dir]"
+	@echo "                  describe your Better Auth schema into worker/wrangler.toml"
+	@echo "                  (BETTER_AUTH_SCHEMA) and render the D1 migrations for it"
 
 $(STAMP): requirements-dev.txt backend/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -105,6 +109,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
 		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
+
+# The platform's Better Auth schema, asked of Better Auth itself (README: "Bring your own Better
+# Auth"). Run it where the platform's auth config can import its own dependencies.
+MIGRATIONS_OUT ?= worker/migrations-platform
+better-auth-schema: $(STAMP) $(AUTH_STAMP)
+	@test -n "$(AUTH_CONFIG)" || { echo "usage: make better-auth-schema AUTH_CONFIG=path/to/auth.mjs"; exit 2; }
+	node auth_app/describe_schema.mjs "$(AUTH_CONFIG)" \
+		| $(PY) -m devstack.better_auth_schema --wrangler worker/wrangler.toml --migrations-out "$(MIGRATIONS_OUT)"
 
 # Both toolchains: the pinned wrangler on the system Node (20+), and the current one on its own Node 22.
 worker-build: $(NPM_STAMP) $(CURRENT_WRANGLER_STAMP)

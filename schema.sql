@@ -1,7 +1,9 @@
--- The complete D1 schema: Better Auth's tables exactly as better-auth 1.7 creates them
--- (organization, bearer and jwt plugins), plus the Stripe Connect columns and ledgers.
--- worker/migrations/ produces exactly this (tests/worker/test_schema.py proves it); edit both
--- together. Apply to an empty database with: sqlite3 db.sqlite3 < schema.sql
+-- The complete D1 schema: Better Auth's tables exactly as better-auth 1.7 creates them with its
+-- default names (organization, bearer and jwt plugins), plus the Stripe Connect columns and
+-- ledgers. devstack/better_auth_tables.sql followed by worker/migrations/ produces exactly this
+-- (tests/worker/test_schema.py proves it); edit them together. It is the rendering for Better
+-- Auth's defaults (`make better-auth-schema` renders the migrations for other names).
+-- Apply to an empty database with: sqlite3 db.sqlite3 < schema.sql
 
 CREATE TABLE "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null);
 CREATE TABLE "session" ("id" text not null primary key, "expiresAt" date not null, "token" text not null unique, "createdAt" date not null, "updatedAt" date not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade, "activeOrganizationId" text);

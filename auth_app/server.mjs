@@ -11,11 +11,12 @@
 //                       (the Worker's SESSIONS_KV stand-in) instead of the D1 `session` table
 //   STRIPE_PUBLISHABLE_KEY  optional (pk_test_… / pk_live_…): the payouts page then shows Stripe's
 //                       embedded Connect components, and the page's CSP lets in Stripe's origins
+//   AUTH_CONFIG         optional: a platform's Better Auth config module (make dev AUTH_CONFIG=…)
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 import Database from "better-sqlite3";
 import { toNodeHandler } from "better-auth/node";
@@ -74,7 +75,12 @@ database.pragma("foreign_keys = ON");
 
 const kvPath = process.env.SESSIONS_KV_PATH;
 const secondaryStorage = kvPath ? sqliteSecondaryStorage(kvPath) : undefined;
-const auth = createAuth({ database, secret, baseURL, secondaryStorage });
+// AUTH_CONFIG (optional): a platform's Better Auth config module (e.g. configs/plural_snake.mjs);
+// its options replace the defaults above, its database aside.
+const platform = process.env.AUTH_CONFIG
+  ? (await import(pathToFileURL(path.resolve(process.env.AUTH_CONFIG)).href)).default
+  : {};
+const auth = createAuth({ database, secret, baseURL, secondaryStorage, platform });
 const authHandler = toNodeHandler(auth);
 
 const publishableKey = process.env.STRIPE_PUBLISHABLE_KEY || "";

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import http
 import json
 import logging
@@ -219,8 +220,11 @@ class _Connection(asyncio.Protocol):
                 self._write(_reply_400(), pending)
                 continue
             coro = self._server.handler(pending.request)
+            # One context for every step, as one task has: a ContextVar the handler sets in its
+            # first step is the one it resets in its last.
+            context = contextvars.copy_context()
             try:
-                waiting = coro.send(None)
+                waiting = context.run(coro.send, None)
             except StopIteration as done:
                 self._write(done.value, pending)
                 continue
@@ -228,7 +232,7 @@ class _Connection(asyncio.Protocol):
                 self._write(_failed(pending.request), pending)
                 continue
             self._busy = True
-            task = self._server.loop.create_task(self._finish(coro, waiting, pending))
+            task = self._server.loop.create_task(self._finish(coro, waiting, pending, context))
             self._server.tasks.add(task)
             task.add_done_callback(self._server.tasks.discard)
             return
@@ -239,7 +243,11 @@ class _Connection(asyncio.Protocol):
         self._send_continue()
 
     async def _finish(
-        self, coro: Coroutine[Any, Any, Reply], waiting: Any, pending: _Pending
+        self,
+        coro: Coroutine[Any, Any, Reply],
+        waiting: Any,
+        pending: _Pending,
+        context: contextvars.Context,
     ) -> None:
         """Drive a handler that waited on its first step to the end, as a task would have."""
         assert pending.request is not None
@@ -250,7 +258,7 @@ class _Connection(asyncio.Protocol):
                 else:  # an asyncio future: wait for it; the coroutine reads its outcome itself
                     await asyncio.wait([waiting])
                 try:
-                    waiting = coro.send(None)
+                    waiting = context.run(coro.send, None)
                 except StopIteration as done:
                     reply: Reply = done.value
                     break

@@ -4,6 +4,11 @@ Progress is recorded in wrangler's own `d1_migrations` table (id, name = file na
 a database migrated here can later be handed to wrangler and vice versa. Idempotent: only missing
 migrations run, each in its own transaction.
 
+Better Auth's tables are not ours to create: `worker/migrations/0001` only checks that they are
+there. An EMPTY database (the local stack's, a test's) is first given Better Auth's tables with
+their default names (`better_auth_tables.sql`), as Better Auth's migrator would make them; a
+database with any table in it never is.
+
 A database with no migrations recorded may already hold their result — made from `schema.sql`
 (`wrangler d1 execute DB --file schema.sql`). Re-running the `ALTER TABLE`s would fail with
 "duplicate column name", so the longest run of migrations whose tables, columns and indexes the
@@ -24,6 +29,7 @@ from devstack.sqlite_d1 import connect
 __all__ = ["MIGRATIONS_DIR", "apply_migrations", "migration_files", "split_statements"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "worker" / "migrations"
+BETTER_AUTH_TABLES = Path(__file__).resolve().parent / "better_auth_tables.sql"
 DEFAULT_DB_PATH = Path(".devstack") / "d1.sqlite3"
 
 # Verbatim from wrangler's D1 migrations code, so both tools share the table.
@@ -93,7 +99,7 @@ def _shape_after(files: list[Path]) -> Shape | None:
     """The shape `files` produce on an empty database; None if they do not apply cleanly."""
     scratch = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        for path in files:
+        for path in [BETTER_AUTH_TABLES, *files]:
             for statement in split_statements(path.read_text(encoding="utf-8")):
                 scratch.execute(statement)
         return schema_shape(scratch)
@@ -133,9 +139,24 @@ def _adopt_existing_schema(conn: sqlite3.Connection, files: list[Path]) -> list[
     return [path.name for path in present]
 
 
+def _create_better_auth_tables_if_empty(conn: sqlite3.Connection) -> None:
+    """Better Auth's default tables in a database with no table at all (a fresh local one)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone():
+            for statement in split_statements(BETTER_AUTH_TABLES.read_text(encoding="utf-8")):
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _apply(conn: sqlite3.Connection, migrations_dir: Path) -> list[str]:
     if conn.isolation_level is not None:
         raise ValueError("apply_migrations needs an autocommit connection (isolation_level=None)")
+    _create_better_auth_tables_if_empty(conn)
     conn.execute(_MIGRATIONS_TABLE)
     # Recorded without running: their result is already there (counted as applied now).
     applied: list[str] = _adopt_existing_schema(conn, migration_files(migrations_dir))

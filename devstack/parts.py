@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from devstack.kv_seed import mirror_session
-from devstack.migrate import apply_migrations
+from devstack.migrate import BETTER_AUTH_TABLES, apply_migrations
+from devstack.platform_auth import described, prepare_platform_database
 from devstack.processes import ProcessSpec, StackError, http_probe
 from devstack.seed_demo import DemoIdentity, seed_demo
 from devstack.stack_config import HOST, REPO_ROOT, StackConfig
@@ -39,6 +40,10 @@ STRIPE_FAKE_API_KEY = "sk_test_devstack_local_fake"
 
 def prepare_database(config: StackConfig, *, say: Callable[[str], None]) -> DemoIdentity:
     """Apply missing migrations to the local D1 and seed (or find) the demo user and org."""
+    if config.auth_config is not None:
+        identity = prepare_platform_database(config, say=say)
+        say(f"demo identity {'created' if identity.created else 'reused'}: {identity.user_email}")
+        return identity
     if config.worker_runtime == "wrangler":
         path = _wrangler_local_d1(config, say=say)
     else:
@@ -153,6 +158,7 @@ def _worker_spec(config: StackConfig) -> ProcessSpec:
                 "WORKER_HOST": HOST,
                 **_session_storage_env(config),
                 "WORKER_REQUEST_LOG": "1",
+                **({"BETTER_AUTH_SCHEMA": described(config)} if config.auth_config else {}),
             },
             without=_WORKER_DROPS,
         ),
@@ -271,6 +277,7 @@ def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
                 "FRONTEND_PORT": str(config.frontend_port),
                 **_session_storage_env(config, worker=False),
                 "STRIPE_PUBLISHABLE_KEY": config.stripe_publishable_key or "",
+                **({"AUTH_CONFIG": str(config.auth_config)} if config.auth_config else {}),
             },
             without=("SESSIONS_KV_PATH",),
         ),
@@ -282,32 +289,35 @@ def _auth_app_spec(config: StackConfig, *, d1_path: Path) -> ProcessSpec:
 def _wrangler_local_d1(config: StackConfig, *, say: Callable[[str], None]) -> Path:
     """Apply migrations with wrangler itself and return the SQLite file miniflare keeps D1 in."""
     persist = config.wrangler_persist_dir
+    if not _wrangler_d1_files(persist):
+        # A new local D1 gets Better Auth's tables first, as devstack.migrate gives an empty file:
+        # the migrations only check that they are there.
+        say("creating Better Auth's tables in the new local D1 (wrangler) …")
+        _wrangler(["d1", "execute", D1_BINDING, "--file", str(BETTER_AUTH_TABLES)], persist)
     say("applying D1 migrations with wrangler (local) …")
+    _wrangler(["d1", "migrations", "apply", D1_BINDING], persist)
+    return _find_wrangler_d1(persist)
+
+
+def _wrangler(args: list[str], persist: Path) -> None:
     result = subprocess.run(
-        [
-            "npx",
-            "wrangler",
-            "d1",
-            "migrations",
-            "apply",
-            D1_BINDING,
-            "--local",
-            "--persist-to",
-            str(persist),
-        ],
+        ["npx", "wrangler", *args, "--local", "--persist-to", str(persist)],
         cwd=WORKER_DIR,
         env=_base_env({"CI": "1"}),
         stdin=subprocess.DEVNULL,
         check=False,
     )
     if result.returncode != 0:
-        raise StackError(f"wrangler d1 migrations apply failed with status {result.returncode}")
-    return _find_wrangler_d1(persist)
+        raise StackError(f"wrangler {' '.join(args[:3])} failed with status {result.returncode}")
+
+
+def _wrangler_d1_files(persist: Path) -> list[Path]:
+    return [p for p in sorted(persist.glob("v3/d1/*/*.sqlite")) if p.name != "metadata.sqlite"]
 
 
 def _find_wrangler_d1(persist: Path) -> Path:
     # miniflare keeps one `<hash>.sqlite` per database beside its own `metadata.sqlite`.
-    found = [p for p in sorted(persist.glob("v3/d1/*/*.sqlite")) if p.name != "metadata.sqlite"]
+    found = _wrangler_d1_files(persist)
     if len(found) != 1:
         raise StackError(f"expected one local D1 file under {persist}, found {len(found)}")
     return found[0]

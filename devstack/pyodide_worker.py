@@ -24,7 +24,8 @@ from pathlib import Path
 
 from connect_worker.config import SETTING_NAMES
 
-from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
+from devstack.better_auth_schema import apply_for, schema_of
+from devstack.migrate import DEFAULT_DB_PATH
 
 __all__ = ["HOST_DIR", "PyodideWorkerProcess", "main", "server_argv", "start_pyodide_worker"]
 
@@ -100,7 +101,7 @@ def start_pyodide_worker(
 ) -> PyodideWorkerProcess:
     """Migrate `db_path`, start the host on a free (or given) port and wait until it listens.
     `kv_path`: the SQLite file behind the SESSIONS_KV binding stand-in (none: no binding)."""
-    apply_migrations(db_path)
+    apply_for(db_path, schema_of(settings))
     popen = subprocess.Popen(
         server_argv(test_controls=test_controls),
         env=server_env(
@@ -141,10 +142,10 @@ def start_pyodide_worker(
 
 def main(argv: Sequence[str] | None = None) -> int:
     db_path = Path(os.environ.get("D1_DATABASE_PATH", str(DEFAULT_DB_PATH)))
-    applied = apply_migrations(db_path)
+    settings = {name: os.environ[name] for name in SETTING_NAMES if name in os.environ}
+    applied = apply_for(db_path, schema_of(settings))
     if applied:
         print(f"applied migrations to {db_path}: {', '.join(applied)}", flush=True)
-    settings = {name: os.environ[name] for name in SETTING_NAMES if name in os.environ}
     env = server_env(
         settings,
         db_path,

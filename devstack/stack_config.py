@@ -98,6 +98,9 @@ class StackConfig:
     # `OTEL=1`: a local OTLP/HTTP receiver (devstack/otlp_receiver.py) on this port, and the
     # backend's telemetry exported to it; None: telemetry off, as in production until configured.
     otlp_port: int | None = None
+    # A platform's Better Auth config module (`make dev AUTH_CONFIG=…`); None: Better Auth's
+    # defaults (devstack/platform_auth.py).
+    auth_config: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackConfig:
@@ -153,6 +156,9 @@ class StackConfig:
             stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
             otlp_port=_port(environ, "OTLP_RECEIVER_PORT", 4318)
             if environ.get("OTEL") == "1"
+            else None,
+            auth_config=Path(environ["AUTH_CONFIG"]).resolve()
+            if environ.get("AUTH_CONFIG")
             else None,
         )
 

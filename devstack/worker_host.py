@@ -36,15 +36,17 @@ from connect_worker.app import handle
 from connect_worker.clock import Clock
 from connect_worker.config import ConfigError, WorkerConfig, load_config
 from connect_worker.deps import Deps
+from connect_worker.errors import ApiError
 from connect_worker.http import MAX_BODY_BYTES, Request
 from connect_worker.kv import KVNamespace
 from connect_worker.request_log import JsonFormatter, TextFormatter
 
+from devstack.better_auth_schema import apply_for
 from devstack.distance import DistantServer
 from devstack.ed25519 import CryptographyEd25519Verifier
 from devstack.http1 import Handler, Http1Server, Reply
 from devstack.http1 import Request as HttpRequest
-from devstack.migrate import DEFAULT_DB_PATH, apply_migrations
+from devstack.migrate import DEFAULT_DB_PATH
 from devstack.sqlite_d1 import SqliteD1
 from devstack.sqlite_kv import SqliteKV
 
@@ -75,6 +77,15 @@ def open_kv(config: WorkerConfig, kv_path: str | Path | None, *, now: Clock) -> 
             f"file standing in for the {kv_sessions.BINDING} binding)"
         )
     return SqliteKV(kv_path, now=now)
+
+
+async def check_schema(deps: Deps) -> None:
+    """The first request's Better Auth schema check, done before serving: a host that starts
+    over a database without those names logs it and answers 503 until D1 has them."""
+    try:
+        await deps.schema_check.ensure(deps.db, deps.config.auth_schema)
+    except ApiError as exc:
+        log.error("worker host: %s", exc.message)
 
 
 def build_handler(deps: Deps) -> Handler:
@@ -147,10 +158,11 @@ def serve_in_thread(
     kv_path: str | Path | None = None,
 ) -> HostedWorker:
     """Migrate `db_path`, then serve the core on a free (or given) port until `stop()`."""
-    apply_migrations(db_path)
+    apply_for(db_path, config.auth_schema)
     kv = open_kv(config, kv_path, now=now)
     db = SqliteD1(db_path)
-    server = build_server(build_deps(config, db, now=now, kv=kv), reply_delay_s=reply_delay_s)
+    deps = build_deps(config, db, now=now, kv=kv)
+    server = build_server(deps, reply_delay_s=reply_delay_s)
     sock = bind(host, port)
     loop = uvloop.new_event_loop()
     started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -158,6 +170,7 @@ def serve_in_thread(
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
+            loop.run_until_complete(check_schema(deps))
             loop.run_until_complete(server.start(sock))
         except BaseException as exc:
             started.set_exception(exc)
@@ -190,8 +203,10 @@ def serve_in_thread(
     )
 
 
-async def _serve(server: Http1Server, sock: socket.socket) -> None:
+async def _serve(deps: Deps, sock: socket.socket, *, reply_delay_s: float = 0.0) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
+    await check_schema(deps)
+    server = build_server(deps, reply_delay_s=reply_delay_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -224,7 +239,7 @@ def main() -> int:
         print(f"worker host: configuration error: {exc}", file=sys.stderr)
         return 2
     db_path = Path(os.environ.get("D1_DATABASE_PATH", str(DEFAULT_DB_PATH)))
-    applied = apply_migrations(db_path)
+    applied = apply_for(db_path, config.auth_schema)
     if applied:
         log.info("applied migrations to %s: %s", db_path, ", ".join(applied))
     host = os.environ.get("WORKER_HOST", "127.0.0.1")
@@ -246,8 +261,7 @@ def main() -> int:
         "Worker core on http://%s:%d (D1 = %s, %g ms away)", host, port, db_path, delay_s * 1e3
     )
     try:
-        server = build_server(build_deps(config, db, kv=kv), reply_delay_s=delay_s)
-        uvloop.run(_serve(server, sock))
+        uvloop.run(_serve(build_deps(config, db, kv=kv), sock, reply_delay_s=delay_s))
     finally:
         sock.close()
         db.close()

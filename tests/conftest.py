@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.stripe",
     "tests.fixtures.backend",
+    "tests.fixtures.platform_auth",
 ]

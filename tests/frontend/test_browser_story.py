@@ -20,10 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from connect_worker.auth_schema import DEFAULT, AuthSchema, parse
+from connect_worker.clock import iso_ms
 from playwright.sync_api import BrowserContext, FloatRect, Locator, Page, expect
 
 from devstack.ports import free_ports
-from devstack.seed import add_member
+from devstack.seed import new_id
 from devstack.stack_config import DemoState, LocalSecrets
 from tests.frontend.browser import RequestLog, launch_chromium
 from tests.stack.procs import RunningStack
@@ -37,11 +39,22 @@ pytestmark = pytest.mark.slow
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, DemoState]]:
-    running = RunningStack.start(tmp_path / "state")
+# Better Auth's defaults, and a platform's own config (`make dev AUTH_CONFIG=…`): plural tables,
+# snake_case columns — the same story must hold on both.
+@pytest.fixture(params=[None, "plural_snake"], ids=["defaults", "plural_snake"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[RunningStack, DemoState]]:
+    config = request.param
+    extra = {"AUTH_CONFIG": str(ROOT / "auth_app" / "configs" / f"{config}.mjs")} if config else {}
+    running = RunningStack.start(tmp_path / "state", extra_env=extra)
     try:
         state = running.wait_up(timeout=90.0)
+        with sqlite3.connect(running.state_dir / "d1.sqlite3") as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        # The platform's own tables, and no default-named look-alikes beside them.
+        assert ("organizations" in tables) == bool(config)
+        assert ("organization" in tables) != bool(config)
         yield running, state
     finally:
         running.stop()
@@ -114,11 +127,19 @@ def _tab_through(page: Page, presses: int = 20) -> list[str]:
     return reached
 
 
+def _schema(db: Path) -> AuthSchema:
+    """The stack's Better Auth names: what `make dev AUTH_CONFIG=…` described, else defaults."""
+    described = db.parent / "better_auth_schema.json"
+    return parse(described.read_text()) if described.exists() else DEFAULT
+
+
 def _org_row(db: Path, name: str) -> tuple[str, str | None]:
+    sql = (
+        'SELECT "organization"."id", "stripe_connect_account_id" FROM "organization" '
+        'WHERE "organization"."name" = ?'
+    )
     with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            'SELECT "id", "stripe_connect_account_id" FROM "organization" WHERE "name" = ?', (name,)
-        ).fetchone()
+        row = conn.execute(_schema(db).render(sql), (name,)).fetchone()
     assert row is not None
     return str(row[0]), row[1]
 
@@ -160,7 +181,10 @@ def _wait_for_column(db: Path, org_id: str, column: str, wanted: object) -> None
     while time.monotonic() < until:
         with sqlite3.connect(db) as conn:
             row = conn.execute(
-                f'SELECT "{column}" FROM "organization" WHERE "id" = ?', (org_id,)
+                _schema(db).render(
+                    f'SELECT "{column}" FROM "organization" WHERE "organization"."id" = ?'
+                ),
+                (org_id,),
             ).fetchone()
         if row is not None and row[0] == wanted:
             return
@@ -197,9 +221,24 @@ def _wait_for_payment(db: Path, intent_id: str, *, transferred: int) -> None:
     raise AssertionError(f"payment {intent_id} never showed {transferred} transferred")
 
 
+def _add_member(db: Path, *, organization_id: str, user_id: str) -> None:
+    """One member row, under the stack's Better Auth names."""
+    schema = _schema(db)
+    columns = ", ".join(
+        f'"{schema.column("member", field)}"'
+        for field in ("id", "organizationId", "userId", "role", "createdAt")
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema.table("member")}" ({columns}) VALUES (?, ?, ?, ?, ?)',
+            (new_id(), organization_id, user_id, "member", iso_ms(time.time())),
+        )
+
+
 def _user_id(db: Path, email: str) -> str:
     with sqlite3.connect(db) as conn:
-        row = conn.execute('SELECT "id" FROM "user" WHERE "email" = ?', (email,)).fetchone()
+        sql = 'SELECT "user"."id" FROM "user" WHERE "user"."email" = ?'
+        row = conn.execute(_schema(db).render(sql), (email,)).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -425,8 +464,7 @@ def test_sign_up_onboard_fund_pay_out_members_and_sign_out_in_chromium(
         _create_org(member, "Bob's Bakery")
         # Added as Better Auth's addMember does it (one `member` row); then he switches to it.
         bob = _user_id(db, "bob@example.com")
-        with sqlite3.connect(db) as conn:
-            add_member(conn, organization_id=org_id, user_id=bob, role="member")
+        _add_member(db, organization_id=org_id, user_id=bob)
         member.reload()
         member.get_by_label("Active organization").select_option(label="Acme Studio")
         expect(member.get_by_role("heading", name="Payouts for Acme Studio")).to_be_visible()

@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.migrate import MIGRATIONS_DIR, apply_migrations, split_statements
+from devstack.migrate import (
+    BETTER_AUTH_TABLES,
+    MIGRATIONS_DIR,
+    apply_migrations,
+    split_statements,
+)
 from tests.fixtures.migrations import MIGRATIONS
 from tests.worker.conftest import BETTER_AUTH, REPO
 
@@ -69,17 +75,35 @@ def test_migrations_on_an_empty_database_produce_exactly_schema_sql(tmp_path: Pa
     assert "organization_stripe_connect_account_id_uidx" in str(expected)
 
 
-def test_baseline_holds_better_auths_tables_exactly(tmp_path: Path) -> None:
-    baseline = tmp_path / "baseline"
-    baseline.mkdir()
-    shutil.copy(MIGRATIONS_DIR / "0001_better_auth.sql", baseline)
+def test_the_local_stacks_better_auth_tables_are_better_auths_exactly(tmp_path: Path) -> None:
     ours = tmp_path / "ours.sqlite3"
-    apply_migrations(ours, migrations_dir=baseline)
+    conn = sqlite3.connect(ours)
+    conn.executescript(BETTER_AUTH_TABLES.read_text())
+    conn.close()
     theirs = tmp_path / "theirs.sqlite3"
     conn = sqlite3.connect(theirs)
     conn.executescript((BETTER_AUTH / "schema.sql").read_text())
     conn.close()
     assert describe(ours) == describe(theirs)
+
+
+def test_no_migration_creates_a_better_auth_table(tmp_path: Path) -> None:
+    """Only the empty local database gets Better Auth's tables (from BETTER_AUTH_TABLES); on a
+    database that has any table, the migrations stop at 0001 rather than make look-alikes."""
+    path = tmp_path / "d1.sqlite3"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE platform_thing (x INTEGER)")
+        conn.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="no Better Auth table user here"):
+        apply_migrations(path)
+    with closing(sqlite3.connect(path)) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == {"platform_thing", "d1_migrations", "sqlite_sequence"}
+    for path_ in MIGRATIONS_DIR.glob("*.sql"):
+        text = path_.read_text()
+        for table in ("user", "session", "account", "organization", "member", "jwks"):
+            assert f'CREATE TABLE "{table}"' not in text, path_.name
+            assert f'CREATE TABLE IF NOT EXISTS "{table}"' not in text, path_.name
 
 
 def test_migrations_apply_on_top_of_the_real_better_auth_database(tmp_path: Path) -> None:

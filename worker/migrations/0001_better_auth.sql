@@ -1,17 +1,13 @@
--- Better Auth baseline: the tables exactly as better-auth 1.7 (organization, bearer, jwt plugins)
--- creates them. IF NOT EXISTS so that a production D1 where Better Auth already made them is safe.
-CREATE TABLE IF NOT EXISTS "user" ("id" text not null primary key, "name" text not null, "email" text not null unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, "updatedAt" date not null);
-CREATE TABLE IF NOT EXISTS "session" ("id" text not null primary key, "expiresAt" date not null, "token" text not null unique, "createdAt" date not null, "updatedAt" date not null, "ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") on delete cascade, "activeOrganizationId" text);
-CREATE TABLE IF NOT EXISTS "account" ("id" text not null primary key, "accountId" text not null, "providerId" text not null, "userId" text not null references "user" ("id") on delete cascade, "accessToken" text, "refreshToken" text, "idToken" text, "accessTokenExpiresAt" date, "refreshTokenExpiresAt" date, "scope" text, "password" text, "createdAt" date not null, "updatedAt" date not null);
-CREATE TABLE IF NOT EXISTS "verification" ("id" text not null primary key, "identifier" text not null, "value" text not null, "expiresAt" date not null, "createdAt" date not null, "updatedAt" date not null);
-CREATE TABLE IF NOT EXISTS "organization" ("id" text not null primary key, "name" text not null, "slug" text not null unique, "logo" text, "createdAt" date not null, "metadata" text);
-CREATE TABLE IF NOT EXISTS "member" ("id" text not null primary key, "organizationId" text not null references "organization" ("id") on delete cascade, "userId" text not null references "user" ("id") on delete cascade, "role" text not null, "createdAt" date not null);
-CREATE TABLE IF NOT EXISTS "invitation" ("id" text not null primary key, "organizationId" text not null references "organization" ("id") on delete cascade, "email" text not null, "role" text, "status" text not null, "expiresAt" date not null, "createdAt" date not null, "inviterId" text not null references "user" ("id") on delete cascade);
-CREATE TABLE IF NOT EXISTS "jwks" ("id" text not null primary key, "publicKey" text not null, "privateKey" text not null, "createdAt" date not null, "expiresAt" date, "alg" text, "crv" text);
-CREATE INDEX IF NOT EXISTS "session_userId_idx" on "session" ("userId");
-CREATE INDEX IF NOT EXISTS "account_userId_idx" on "account" ("userId");
-CREATE INDEX IF NOT EXISTS "verification_identifier_idx" on "verification" ("identifier");
-CREATE INDEX IF NOT EXISTS "member_organizationId_idx" on "member" ("organizationId");
-CREATE INDEX IF NOT EXISTS "member_userId_idx" on "member" ("userId");
-CREATE INDEX IF NOT EXISTS "invitation_organizationId_idx" on "invitation" ("organizationId");
-CREATE INDEX IF NOT EXISTS "invitation_email_idx" on "invitation" ("email");
+-- Better Auth's tables belong to the platform: its own migrator made them, under its names. These
+-- migrations never create them. This one stops here — and nothing after it runs — unless the
+-- database holds them under the names below (rendered by `make better-auth-schema` from the
+-- platform's Better Auth config). A failure names what is missing: "CHECK constraint failed:
+-- no Better Auth table <name> here ..." or "no such column: <name>".
+CREATE TABLE "connect_better_auth_check" ("user" INTEGER, "session" INTEGER, "organization" INTEGER, "member" INTEGER, "jwks" INTEGER, CONSTRAINT "no Better Auth table user here: render these migrations for this database's Better Auth config (make better-auth-schema AUTH_CONFIG=...)" CHECK ("user" = 1), CONSTRAINT "no Better Auth table session here: render these migrations for this database's Better Auth config (make better-auth-schema AUTH_CONFIG=...)" CHECK ("session" = 1), CONSTRAINT "no Better Auth table organization here: render these migrations for this database's Better Auth config (make better-auth-schema AUTH_CONFIG=...)" CHECK ("organization" = 1), CONSTRAINT "no Better Auth table member here: render these migrations for this database's Better Auth config (make better-auth-schema AUTH_CONFIG=...)" CHECK ("member" = 1), CONSTRAINT "no Better Auth table jwks here: render these migrations for this database's Better Auth config (make better-auth-schema AUTH_CONFIG=...)" CHECK ("jwks" = 1));
+INSERT INTO "connect_better_auth_check" SELECT (SELECT count(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'user'), (SELECT count(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'session'), (SELECT count(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'organization'), (SELECT count(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'member'), (SELECT count(*) FROM "sqlite_master" WHERE "type" = 'table' AND "name" = 'jwks');
+DROP TABLE "connect_better_auth_check";
+SELECT "user"."id", "user"."name", "user"."email", "user"."emailVerified", "user"."image" FROM "user" LIMIT 0;
+SELECT "session"."id", "session"."token", "session"."userId", "session"."expiresAt", "session"."activeOrganizationId" FROM "session" LIMIT 0;
+SELECT "organization"."id", "organization"."name", "organization"."slug" FROM "organization" LIMIT 0;
+SELECT "member"."id", "member"."organizationId", "member"."userId", "member"."role", "member"."createdAt" FROM "member" LIMIT 0;
+SELECT "jwks"."id", "jwks"."publicKey", "jwks"."alg" FROM "jwks" LIMIT 0;

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connect_worker import kv_sessions
+from connect_worker.auth_db import SchemaCheck
 from connect_worker.config import SETTING_NAMES, ConfigError, WorkerConfig, load_config
 from connect_worker.d1 import D1Error, D1Result, Row, SqlValue
 from connect_worker.deps import Deps
@@ -190,7 +191,7 @@ def settings(env: Any) -> dict[str, str]:
     return values
 
 
-_config_cache: tuple[tuple[tuple[str, str], ...], WorkerConfig] | None = None
+_config_cache: tuple[tuple[tuple[str, str], ...], WorkerConfig, SchemaCheck] | None = None
 
 
 def _sessions_kv(env: Any, config: WorkerConfig) -> WorkersKV | None:
@@ -207,17 +208,19 @@ def _sessions_kv(env: Any, config: WorkerConfig) -> WorkersKV | None:
 
 
 def deps_from_env(env: Any) -> Deps:
-    """Validated config (cached per set of settings; raises ConfigError) + D1 + KV + WebCrypto."""
+    """Validated config (cached per set of settings; raises ConfigError) + D1 + KV + WebCrypto.
+    The Better Auth schema check is kept with the config: once per isolate and description."""
     global _config_cache
     current = tuple(sorted(settings(env).items()))
     if _config_cache is None or _config_cache[0] != current:
-        _config_cache = (current, load_config(dict(current)))
+        _config_cache = (current, load_config(dict(current)), SchemaCheck())
     config = _config_cache[1]
     return Deps(
         config=config,
         db=WorkersD1(env.DB),
         verifier=WebCryptoEd25519Verifier(),
         kv=_sessions_kv(env, config),
+        schema_check=_config_cache[2],
     )
 
 

@@ -6,7 +6,7 @@ joins them, serializes every reply model, and answers every failure through `err
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from connect_worker import (
@@ -26,6 +26,7 @@ from connect_worker import (
     webhook_events,
 )
 from connect_worker.api_keys import match_key, presented_key
+from connect_worker.auth_schema import canonical_serial_id
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError, as_api_error
 from connect_worker.http import Request, Response
@@ -119,6 +120,19 @@ def to_json(value: Any) -> Any:
     return value
 
 
+# Where a request names an organization: its path parameter or its body's field.
+_ORGANIZATION_PARAMS = ("organization_id", "id")
+
+
+def _serial_organization_ids(params: Mapping[str, str], body: Any) -> None:
+    """With serial ids, an organization is named by its id's one text form, or not found."""
+    values = [params[p] for p in _ORGANIZATION_PARAMS if p in params]
+    if isinstance(body, dict) and isinstance(body.get("organization_id"), str):
+        values.append(body["organization_id"])  # another type is the route's 400 to give
+    if not all(canonical_serial_id(v) for v in values):
+        raise ApiError("organization_not_found", "Organization not found.")
+
+
 async def _dispatch(request: Request, deps: Deps) -> Response:
     version = match_key(presented_key(request.headers), deps.config.api_keys)
     if version is None:
@@ -131,6 +145,8 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         raise ApiError("unauthorized", "A valid API key is required.")
     if log.isEnabledFor(logging.DEBUG):
         log.debug("internal API call: key_version=%s %s %s", version, request.method, request.path)
+    if not deps.schema_check.passed:  # the first request (per isolate or host) only
+        await deps.schema_check.ensure(deps.db, deps.config.auth_schema)
     match = ROUTER.match(request.method, request.path)
     route = match.handler
     entry = request_log.CURRENT.get()
@@ -141,6 +157,8 @@ async def _dispatch(request: Request, deps: Deps) -> Response:
         body = parse_json_body(request.body)
         if route.fields is not None:
             body = validate_object(body, route.fields)
+    if deps.config.auth_schema.serial_ids:
+        _serial_organization_ids(match.params, body)
     reply = await route.handler(deps, match.params, body)
     if route.reply is not None:  # under a key, `created` is the model's own (a Payment's time)
         return Response(200, {route.reply: to_json(reply)})

@@ -7,6 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connect_worker import kv_sessions
+from connect_worker.auth_schema import (
+    DEFAULT,
+    AuthSchema,
+    SchemaDescriptionError,
+    parse,
+    sessions_in_kv,
+)
 
 MIN_API_KEY_LENGTH = 32
 MIN_AUTH_SECRET_LENGTH = 32
@@ -30,6 +37,7 @@ SETTING_NAMES = (
     "LEDGER_RETENTION_DAYS",
     "PLATFORM_FEE_MIN_PERCENT",
     "PLATFORM_FEE_MAX_PERCENT",
+    "BETTER_AUTH_SCHEMA",
 )
 
 
@@ -59,6 +67,8 @@ class WorkerConfig:
     platform_fee_max_percent: float = 50.0
     # Where the platform's Better Auth keeps sessions: "database" (D1) or "secondary" (KV).
     session_storage: str = kv_sessions.DATABASE
+    # The platform's Better Auth names (`make better-auth-schema`); unset: Better Auth's defaults.
+    auth_schema: AuthSchema = DEFAULT
 
     def __repr__(self) -> str:
         return (
@@ -160,9 +170,19 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
     fee_max = _number(env, "PLATFORM_FEE_MAX_PERCENT", 50.0)
     if not 0 <= fee_min <= fee_max <= 100:
         raise ConfigError("need 0 <= PLATFORM_FEE_MIN_PERCENT <= PLATFORM_FEE_MAX_PERCENT <= 100")
-    storage = (env.get(kv_sessions.SETTING) or "").strip().lower() or kv_sessions.DATABASE
+    schema = _auth_schema(env)
+    # Where sessions live: the description says it (`make better-auth-schema`); the explicit
+    # setting may repeat it, never contradict it (one source of truth).
+    storage = (env.get(kv_sessions.SETTING) or "").strip().lower() or schema.session_storage
     if storage not in kv_sessions.STORAGES:
         raise ConfigError(f"{kv_sessions.SETTING} must be one of {', '.join(kv_sessions.STORAGES)}")
+    if storage != schema.session_storage and "BETTER_AUTH_SCHEMA" not in env:
+        schema = sessions_in_kv(schema)  # Better Auth's default names, sessions in KV
+    if storage != schema.session_storage:
+        raise ConfigError(
+            f"{kv_sessions.SETTING}={storage} but BETTER_AUTH_SCHEMA says sessions live in "
+            f"{schema.session_storage!r}: set one (make better-auth-schema writes the description)"
+        )
     return WorkerConfig(
         api_keys=api_keys_from(env),
         better_auth_secret=secret,
@@ -174,4 +194,15 @@ def load_config(env: Mapping[str, str]) -> WorkerConfig:
         platform_fee_min_percent=fee_min,
         platform_fee_max_percent=fee_max,
         session_storage=storage,
+        auth_schema=schema,
     )
+
+
+def _auth_schema(env: Mapping[str, str]) -> AuthSchema:
+    raw = _optional(env, "BETTER_AUTH_SCHEMA")
+    if raw is None:
+        return DEFAULT
+    try:
+        return parse(raw)
+    except SchemaDescriptionError as exc:
+        raise ConfigError(f"BETTER_AUTH_SCHEMA: {exc}") from None

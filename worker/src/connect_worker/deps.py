@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from connect_worker.auth_db import SchemaCheck, mapped
 from connect_worker.clock import Clock
 from connect_worker.config import WorkerConfig
 from connect_worker.d1 import D1Database
@@ -27,3 +28,10 @@ class Deps:
     new_claim_id: Callable[[], str] = field(default=_new_claim_id)
     # The SESSIONS_KV binding: Better Auth's secondary storage, when sessions live there.
     kv: KVNamespace | None = None
+    # Shared by every Deps over the same database (the runtime adapter keeps one per isolate).
+    schema_check: SchemaCheck = field(default_factory=SchemaCheck)
+
+    def __post_init__(self) -> None:
+        # Handlers write SQL with Better Auth's default names; the platform's replace them here,
+        # for every handler at once (`auth_db.MappedD1`).
+        object.__setattr__(self, "db", mapped(self.db, self.config.auth_schema))

@@ -43,7 +43,7 @@ _CODES = {
     ),
     413: ("payload_too_large",),
     500: ("internal_error", "misconfigured"),
-    503: ("d1_unavailable", "session_store_unavailable"),
+    503: ("better_auth_schema_mismatch", "d1_unavailable", "session_store_unavailable"),
 }
 STATUS = {code: status for status, codes in _CODES.items() for code in codes}
 

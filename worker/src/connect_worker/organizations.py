@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from connect_worker.config import WorkerConfig
-from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue, quoted
+from connect_worker.d1 import Condition, D1Database, D1Error, D1Statement, Row, SqlValue
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.route import ACCOUNT_ID, ID, Body, Params, Route, path_param
@@ -96,9 +96,23 @@ UPDATE_FIELD_SPECS: dict[str, Field] = {
 UPDATABLE_COLUMNS = tuple(UPDATE_FIELD_SPECS)
 
 
-SELECT_BY_ID = f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "id" = ?'
+# Better Auth's own columns qualified (the platform may have renamed them: `auth_schema`), the
+# Connect columns our migrations add as they are.
+_BETTER_AUTH_COLUMNS = ("id", "name", "slug")
+
+
+def _select_column(column: str) -> str:
+    if column == "id":  # a serial id is read as text, as the contract's ids are
+        return 'CAST("organization"."id" AS TEXT) AS "id"'
+    if column in _BETTER_AUTH_COLUMNS:
+        return f'"organization"."{column}" AS "{column}"'
+    return f'"{column}"'
+
+
+_SELECT_COLUMNS = ", ".join(_select_column(c) for c in COLUMNS)
+SELECT_BY_ID = f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "id" = ?'
 SELECT_BY_ACCOUNT = (
-    f'SELECT {quoted(COLUMNS)} FROM "organization" WHERE "stripe_connect_account_id" = ?'
+    f'SELECT {_SELECT_COLUMNS} FROM "organization" WHERE "stripe_connect_account_id" = ?'
 )
 
 

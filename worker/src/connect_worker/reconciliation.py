@@ -30,7 +30,8 @@ _RESERVED_PAYOUTS = (
     f'ORDER BY "updated_at", "id" LIMIT {UNSETTLED_LIMIT}'
 )
 _ACCOUNTS = (
-    'SELECT "id" AS "organization_id", "stripe_connect_account_id" AS "stripe_account_id", '
+    'SELECT CAST("id" AS TEXT) AS "organization_id", '
+    '"stripe_connect_account_id" AS "stripe_account_id", '
     '"stripe_connect_status", "onboarding_rejection_reason" '
     'FROM "organization" WHERE "stripe_connect_account_id" IS NOT NULL '
     'ORDER BY "stripe_connect_account_id"'

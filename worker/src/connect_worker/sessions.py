@@ -7,11 +7,12 @@ statement and — when asked — the organization by id, answered only when a me
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from connect_worker import kv_sessions, organizations
 from connect_worker.clock import parse_timestamp
-from connect_worker.d1 import D1Result, Row
+from connect_worker.d1 import D1Database, D1Result, D1Statement, Row
 from connect_worker.deps import Deps
 from connect_worker.errors import ApiError
 from connect_worker.jwt import claims_acceptable, looks_like_jwt, parse_jwt, verify_signature
@@ -20,24 +21,37 @@ from connect_worker.route import ID, Body, Params, Route
 from connect_worker.session_tokens import parse_session_token
 from connect_worker.validation import MAX_TOKEN, nullable, optional, required, string
 
+# Written with Better Auth's default names, every column qualified: `Deps.db` puts the platform's
+# names in (`auth_schema`), so the same text serves every description. Ids are read as text:
+# serial ids too (the contract's ids are strings; D1 never hands Pyodide a number for one).
 _USER_COLUMNS = (
-    'u."id" AS "user_id", u."name" AS "user_name", u."email" AS "user_email", '
-    'u."emailVerified" AS "user_email_verified", u."image" AS "user_image"'
+    'CAST("user"."id" AS TEXT) AS "user_id", "user"."name" AS "user_name", '
+    '"user"."email" AS "user_email", '
+    '"user"."emailVerified" AS "user_email_verified", "user"."image" AS "user_image"'
 )
 # The principal and every membership in one statement: a row per membership (the member columns
 # NULL when there is none; `member.organizationId` is NOT NULL, so NULL only means "no row").
-_MEMBERSHIP_COLUMNS = 'm."organizationId" AS "organization_id", m."role" AS "role"'
-_MEMBERSHIP_ORDER = 'ORDER BY m."createdAt", m."id"'
-_SESSION = (
-    f'SELECT s."id" AS "session_id", s."expiresAt" AS "session_expires_at", '
-    f's."activeOrganizationId" AS "active_organization_id", {_USER_COLUMNS}, '
-    f'{_MEMBERSHIP_COLUMNS} FROM "session" s JOIN "user" u ON u."id" = s."userId" '
-    f'LEFT JOIN "member" m ON m."userId" = s."userId" WHERE s."token" = ? {_MEMBERSHIP_ORDER}'
+_MEMBERSHIP_COLUMNS = (
+    'CAST("member"."organizationId" AS TEXT) AS "organization_id", "member"."role" AS "role"'
 )
-_JWKS = 'SELECT "publicKey" AS "public_key", "alg" AS "alg" FROM "jwks" WHERE "id" = ?'
+_MEMBERSHIP_ORDER = 'ORDER BY "member"."createdAt", "member"."id"'
+_SESSION = (
+    'SELECT CAST("session"."id" AS TEXT) AS "session_id", '
+    '"session"."expiresAt" AS "session_expires_at", '
+    f'CAST("session"."activeOrganizationId" AS TEXT) AS "active_organization_id", '
+    f"{_USER_COLUMNS}, "
+    f'{_MEMBERSHIP_COLUMNS} FROM "session" JOIN "user" ON "user"."id" = "session"."userId" '
+    'LEFT JOIN "member" ON "member"."userId" = "session"."userId" '
+    f'WHERE "session"."token" = ? {_MEMBERSHIP_ORDER}'
+)
+_JWKS = (
+    'SELECT "jwks"."publicKey" AS "public_key", "jwks"."alg" AS "alg" FROM "jwks" '
+    'WHERE "jwks"."id" = ?'
+)
 _USER = (
-    f'SELECT {_USER_COLUMNS}, {_MEMBERSHIP_COLUMNS} FROM "user" u '
-    f'LEFT JOIN "member" m ON m."userId" = u."id" WHERE u."id" = ? {_MEMBERSHIP_ORDER}'
+    f'SELECT {_USER_COLUMNS}, {_MEMBERSHIP_COLUMNS} FROM "user" '
+    'LEFT JOIN "member" ON "member"."userId" = "user"."id" '
+    f'WHERE "user"."id" = ? {_MEMBERSHIP_ORDER}'
 )
 # The organization by its primary key; whether the principal may see it is decided against the
 # memberships read in the same batch.
@@ -101,45 +115,72 @@ async def verify_user_context(deps: Deps, params: Params, body: Body) -> UserCon
     )
     if parsed is None:
         raise invalid_token()
-    if deps.config.session_storage == kv_sessions.SECONDARY:
-        return await _verify_stored_session(deps, parsed.token, organization_id)
-    db, token = deps.db, parsed.token
+    source = SESSION_SOURCES.get(deps.config.session_storage)
+    if source is None:
+        raise ApiError("misconfigured", "This Worker cannot read sessions from where they live.")
+    found = await source(deps, parsed.token, organization_id)
+    if found is None:
+        raise invalid_token()
+    session, principal_rows, organization = found
+    expires_at = parse_timestamp(session.expires_at)
+    if expires_at is None or expires_at <= deps.now():
+        raise invalid_token()
+    return _context(principal_rows, organization, organization_id, "session", session)
+
+
+# Where a session token is looked up: the session, the principal once per membership and, when
+# asked, the organization's result. One source per `session_storage` of the description.
+SessionFound = tuple["Session", list[Row], list[D1Result]]
+SessionSource = Callable[[Deps, str, "str | None"], Awaitable["SessionFound | None"]]
+
+
+async def _from_database(
+    deps: Deps, token: str, organization_id: str | None
+) -> SessionFound | None:
+    """Session, user and memberships from D1 in one statement (one batch with the org)."""
+    db = deps.db
     statements = [db.prepare(_SESSION).bind(token)]
     if organization_id is not None:
         statements.append(db.prepare(_ORG).bind(organization_id))
     principal, *organization = await db.batch(statements)
     row = principal.first_row
     if row is None:
-        raise invalid_token()
-    expires_at = parse_timestamp(row["session_expires_at"])
-    if expires_at is None or expires_at <= deps.now():
-        raise invalid_token()
+        return None
     session = Session(row["session_id"], row["session_expires_at"], row["active_organization_id"])
-    return _context(principal.rows, organization, organization_id, "session", session)
+    return session, principal.rows, organization
 
 
-async def _verify_stored_session(
+def principal_statements(
+    db: D1Database, user_id: str, organization_id: str | None
+) -> list[D1Statement]:
+    """The user with every membership and, when asked, the organization: what a JWT (and a
+    session held outside D1) needs from D1 once it names its user. One batch's worth."""
+    statements = [db.prepare(_USER).bind(user_id)]
+    if organization_id is not None:
+        statements.append(db.prepare(_ORG).bind(organization_id))
+    return statements
+
+
+async def _from_secondary(
     deps: Deps, token: str, organization_id: str | None
-) -> UserContext:
-    """The session from secondary storage (KV); the user, memberships and organization from D1,
-    read while the revoked-before mark is read from KV."""
+) -> SessionFound | None:
+    """The session from Better Auth's secondary storage (KV); the user, memberships and
+    organization from D1, read while the revoked-before mark is read from KV."""
     if deps.kv is None:
         raise ApiError("misconfigured", "The Worker is misconfigured.")
     stored = await kv_sessions.find(deps.kv, token, now=deps.now())
     if stored is None:
-        raise invalid_token()
-    db = deps.db
-    statements = [db.prepare(_USER).bind(stored.user_id)]
-    if organization_id is not None:
-        statements.append(db.prepare(_ORG).bind(organization_id))
+        return None
+    statements = principal_statements(deps.db, str(stored.user_id), organization_id)
     revoked, (user, *organization) = await asyncio.gather(
-        kv_sessions.revoked(deps.kv, stored), db.batch(statements)
+        kv_sessions.revoked(deps.kv, stored), deps.db.batch(statements)
     )
     if revoked or not user.rows:
-        raise invalid_token()
-    # Ids are what Better Auth stored (text, or integers with serial ids), as on the D1 path.
-    session = Session(stored.id, stored.expires_at, stored.active_organization_id)  # type: ignore[arg-type]
-    return _context(user.rows, organization, organization_id, "session", session)
+        return None
+    # Ids as text, as the D1 path reads them (serial ids are numbers in Better Auth's JSON).
+    active = stored.active_organization_id
+    session = Session(str(stored.id), stored.expires_at, None if active is None else str(active))
+    return session, user.rows, organization
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
@@ -154,10 +195,9 @@ async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> Us
     ):
         raise invalid_token()
     # Key and principal in one batch: the signature is verified before either is trusted.
-    db, user_id = deps.db, parsed.subject
-    statements = [db.prepare(_JWKS).bind(parsed.kid), db.prepare(_USER).bind(user_id)]
-    if organization_id is not None:
-        statements.append(db.prepare(_ORG).bind(organization_id))
+    db = deps.db
+    statements = [db.prepare(_JWKS).bind(parsed.kid)]
+    statements += principal_statements(db, parsed.subject, organization_id)
     key, user, *organization = await db.batch(statements)
     jwk = key.first_row
     if jwk is None or jwk.get("alg") not in (None, "EdDSA"):
@@ -203,3 +243,9 @@ def _context(
 
 
 ROUTES = {("POST", "/verify-user-context"): Route(verify_user_context, VERIFY_FIELDS)}
+
+
+SESSION_SOURCES: dict[str, SessionSource] = {
+    kv_sessions.DATABASE: _from_database,
+    kv_sessions.SECONDARY: _from_secondary,
+}
