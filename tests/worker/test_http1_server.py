@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import socket
@@ -31,8 +32,16 @@ class Seen:
     slow_started: threading.Event = field(default_factory=threading.Event)
 
 
+_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("current", default=None)
+
+
 async def _handler(seen: Seen, request: Request) -> Reply:
     seen.bodies.append(request.body)
+    if request.path == "/context":
+        # Set before a real wait, reset after it: as the Worker's request log does.
+        token = _CURRENT.set(request.path)
+        await asyncio.sleep(0.01)
+        _CURRENT.reset(token)
     if request.path == "/boom":
         raise RuntimeError("handler exploded")
     if request.path == "/slow":
@@ -161,6 +170,14 @@ def post(path: str, body: bytes, extra: str = "") -> bytes:
         f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
         + body
     )
+
+
+def test_a_handler_that_waits_keeps_one_context_from_its_first_step_to_its_last(
+    srv: Running,
+) -> None:
+    with srv.connect() as sock:
+        sock.sendall(get("/context"))
+        assert read_response(sock.makefile("rb")).status == 200
 
 
 def test_keep_alive_answers_several_requests_on_one_connection(srv: Running) -> None:
