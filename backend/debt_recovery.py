@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from backend import telemetry
 from backend.errors import ApiError
 from backend.return_flow import send
 from backend.services import Services
@@ -45,6 +46,7 @@ async def recover_from_transfer(
         # Stripe's answer recorded; an unknown one raises, leaving the attempt for reconciliation.
         [paid] = await send(svc, [row], None)
         if paid.status == "done" or paid.amount_recovered > row.amount_recovered:
+            telemetry.count_money("recovered", take, currency)
             taken += take
             logger.info(
                 "debt %s: %d taken from transfer %s", row.idempotency_key, take, transfer_id
@@ -74,4 +76,5 @@ async def retry_debts(svc: Services) -> Recovered:
                 owed += 1
             else:
                 paid += row.amount_reversed
+                telemetry.count_money("recovered", row.amount_reversed, row.currency)
     return Recovered(paid=paid, owed=owed)

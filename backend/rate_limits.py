@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from backend import telemetry
 from backend.errors import ApiError
 from backend.settings import Settings
 from backend.token_bucket import Buckets, Rate
@@ -37,7 +38,10 @@ class RateLimited(ApiError):
     status, code, message = 429, "rate_limited", "Too many requests; retry later."
 
 
-def _refusal(code: str, message: str, wait: float) -> RateLimited:
+def _refusal(limit: str, code: str, message: str, wait: float) -> RateLimited:
+    tel = telemetry.current()
+    if isinstance(tel, telemetry.Telemetry):
+        tel.rate_limit_refusals.add(1, {"connect.limit": limit, "error.code": code})
     seconds = max(1, math.ceil(wait))
     return RateLimited(
         code=code,
@@ -103,20 +107,27 @@ class RateLimits:
     def spend_stripe(self, *, user_id: str, organization_id: str) -> None:
         """One user-initiated Stripe call, or 429 with the wait of the tightest bucket."""
         checks = (
-            (self.user, user_id, "rate_limited", "Too many Stripe actions by this user."),
+            ("user", self.user, user_id, "rate_limited", "Too many Stripe actions by this user."),
             (
+                "organization",
                 self.organization,
                 organization_id,
                 "rate_limited",
                 "Too many Stripe actions for this organization.",
             ),
-            (self.stripe, "", "platform_busy", "The platform is busy with Stripe right now."),
+            (
+                "platform",
+                self.stripe,
+                "",
+                "platform_busy",
+                "The platform is busy with Stripe right now.",
+            ),
         )
-        waits = [(buckets.wait(key), code, message) for buckets, key, code, message in checks]
-        wait, code, message = max(waits, key=lambda found: found[0])
+        waits = [(b.wait(key), limit, code, message) for limit, b, key, code, message in checks]
+        wait, limit, code, message = max(waits, key=lambda found: found[0])
         if wait > 0:
-            raise _refusal(code, message, wait)
-        for buckets, key, _, _ in checks:
+            raise _refusal(limit, code, message, wait)
+        for _, buckets, key, _, _ in checks:
             buckets.take(key)
 
     def from_address(self, request: Request) -> None:
@@ -124,5 +135,5 @@ class RateLimits:
         address = client_address(request)
         wait = self.address.wait(address)
         if wait > 0:
-            raise _refusal("rate_limited", "Too many requests from this address.", wait)
+            raise _refusal("address", "rate_limited", "Too many requests from this address.", wait)
         self.address.take(address)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from backend import telemetry
 from backend.errors import ApiError, ServiceUnavailable
 from backend.money_back import Part, Plan, Returned, Transferred, plan
 from backend.return_models import ReturnRow, ReturnsState
@@ -209,6 +210,8 @@ async def settle_payment(svc: Services, charge_id: str, *, cause: Cause, cause_i
                 continue  # another run reserved first: plan again from its state
             raise
         sent = await send(svc, reserved.returns, destination)
+        for row in sent:
+            telemetry.count_money("owed", row.amount_owed, row.currency)
         logger.info(
             "payment %s: %s %s, %d part(s) sent, %d owed",
             charge_id,

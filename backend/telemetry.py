@@ -47,6 +47,11 @@ MONEY_OPERATIONS = "connect.money.operations"  # connect.kind (transfer | payout
 RECONCILIATION_ROWS = "connect.reconciliation.rows"  # connect.kind, connect.outcome
 RECONCILIATION_EVENTS = "connect.reconciliation.events"  # connect.outcome
 RECONCILIATION_ERRORS = "connect.reconciliation.errors"  # (a call that failed during a run)
+RATE_LIMIT_REFUSALS = "connect.rate_limit.refusals"  # connect.limit, error.code
+# Money the organizations owe the platform (reversals Stripe refused), in minor units: what became
+# owed and what was recovered from later transfers; the difference over time is what is owed.
+MONEY_OWED = "connect.money.owed"  # connect.currency
+MONEY_RECOVERED = "connect.money.recovered"  # connect.currency
 
 
 # Without OTEL_TRACES_SAMPLER, 1 trace in 100 is recorded (and every trace a caller sampled):
@@ -95,6 +100,9 @@ class Telemetry:
         self.reconciliation_rows = meter.create_counter(RECONCILIATION_ROWS, unit="{row}")
         self.reconciliation_events = meter.create_counter(RECONCILIATION_EVENTS, unit="{event}")
         self.reconciliation_errors = meter.create_counter(RECONCILIATION_ERRORS, unit="{error}")
+        self.rate_limit_refusals = meter.create_counter(RATE_LIMIT_REFUSALS, unit="{request}")
+        self.money_owed = meter.create_counter(MONEY_OWED, unit="{minor_unit}")
+        self.money_recovered = meter.create_counter(MONEY_RECOVERED, unit="{minor_unit}")
         self._aiohttp = AioHttpClientInstrumentor()
         if not self._aiohttp.is_instrumented_by_opentelemetry:
             self._aiohttp.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
@@ -205,6 +213,14 @@ _active: Telemetry | Off = OFF
 
 def current() -> Telemetry | Off:
     return _active
+
+
+def count_money(kind: str, amount: int, currency: str) -> None:
+    """`kind` "owed" or "recovered": minor units that became owed to the platform, or came back."""
+    tel = _active
+    if amount > 0 and isinstance(tel, Telemetry):
+        counter = tel.money_owed if kind == "owed" else tel.money_recovered
+        counter.add(amount, {"connect.currency": currency})
 
 
 def install(telemetry: Telemetry | Off) -> None:

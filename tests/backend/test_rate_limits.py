@@ -305,3 +305,37 @@ async def test_openapi_documents_429_with_retry_after_on_every_limited_route(
     for path, operations in paths.items():  # every route refuses a query it does not declare
         for method, operation in operations.items():
             assert "400" in operation["responses"], (method, path)
+
+
+def test_a_refusal_is_counted_by_the_limit_that_refused_it() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from backend import telemetry
+
+    reader = InMemoryMetricReader()
+    tel = telemetry.Telemetry(TracerProvider(), MeterProvider(metric_readers=[reader]))
+    telemetry.install(tel)
+    try:
+        limits = _limits(
+            ShiftableClock(0.0), RATE_LIMIT_USER_BURST="1", RATE_LIMIT_USER_PER_MINUTE=SLOW
+        )
+        limits.spend_stripe(user_id="u1", organization_id="o1")
+        for _ in range(2):
+            with pytest.raises(RateLimited):
+                limits.spend_stripe(user_id="u1", organization_id="o1")
+        data = reader.get_metrics_data()
+    finally:
+        telemetry.install(telemetry.OFF)
+        tel.shutdown()
+    assert data is not None
+    points = [
+        (dict(point.attributes or {}), getattr(point, "value", None))
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == telemetry.RATE_LIMIT_REFUSALS
+        for point in metric.data.data_points
+    ]
+    assert points == [({"connect.limit": "user", "error.code": "rate_limited"}, 2)]
