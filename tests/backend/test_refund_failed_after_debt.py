@@ -27,11 +27,15 @@ def backend_stack(make_backend: Callable[..., BackendStack]) -> BackendStack:
     return make_backend(env={"PLATFORM_API_KEY": PLATFORM_KEY, "OPERATOR_API_KEY": OPERATOR_KEY})
 
 
-async def _debt_of_a_payout(client: httpx.AsyncClient, stack: BackendStack, account: str) -> str:
-    """100.00 paid, transferred (90.00 net), paid out, refunded in full: 90.00 owed. Returns the
-    refund's id."""
+async def _debt_of_a_payout(
+    client: httpx.AsyncClient, stack: BackendStack, account: str, *, pending: bool = False
+) -> str:
+    """100.00 paid, transferred (90.00 net), paid out, refunded in full (a refund left `pending`
+    when asked): 90.00 owed. Returns the refund's id."""
     charge = await stack.stripe.paid(stack.org_id, 10_000)
     assert (await _transfer(client, stack, "t-1", charge)).status_code == 201
+    if pending:
+        await stack.stripe.aio.pending_refunds(charge)
     async with stack.stripe.client() as sdk:
         await sdk.v1.payouts.create_async(
             {"amount": 9_000, "currency": "usd"}, {"stripe_account": account}
@@ -55,10 +59,16 @@ async def _next_sale(client: httpx.AsyncClient, stack: BackendStack, amount: int
     await settle_webhooks(stack)
 
 
-async def _fail(stack: BackendStack, refund_id: str, *, redeliver: int = 2) -> None:
-    """The refund fails at the card network; its events are delivered `redeliver` more times."""
+async def _fail(
+    stack: BackendStack, refund_id: str, *, cancel: bool = False, redeliver: int = 2
+) -> None:
+    """The refund fails at the card network (or, pending, is canceled); its events are
+    delivered `redeliver` more times."""
     before = len((await stack.stripe.aio.events())["events"])
-    await stack.stripe.aio.fail_refund(refund_id)
+    if cancel:
+        await stack.stripe.aio.cancel_refund(refund_id)
+    else:
+        await stack.stripe.aio.fail_refund(refund_id)
     await settle_webhooks(stack)
     events = (await stack.stripe.aio.events())["events"][before:]
     for _ in range(redeliver):
@@ -73,16 +83,17 @@ async def _transfers_to(stack: BackendStack, account: str) -> list[Any]:
     return list(found.data)
 
 
+@pytest.mark.parametrize("cancel", [False, True], ids=["failed", "canceled"])
 async def test_a_failed_refund_gives_back_a_debt_paid_from_a_later_transfer_from_the_balance(
-    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated
+    client: httpx.AsyncClient, backend_stack: BackendStack, activated: Activated, cancel: bool
 ) -> None:
     account = await activated()
-    refund_id = await _debt_of_a_payout(client, backend_stack, account)
+    refund_id = await _debt_of_a_payout(client, backend_stack, account, pending=cancel)
     await _next_sale(client, backend_stack, 10_000)  # 90.00 net, all of it pays the debt
     assert (await _debts(client, backend_stack))["owed"] == []
     platform_before, theirs_before = await _balances(backend_stack, account)
 
-    await _fail(backend_stack, refund_id)
+    await _fail(backend_stack, refund_id, cancel=cancel)
     await eventually(lambda: _settled(client, backend_stack, 2), what="the reinstatement")
 
     rows = await _returns(client, backend_stack)
