@@ -43,6 +43,8 @@ class Returned:
     amount_forgiven: int
     amount_owed: int
     stripe_object_id: str | None = None  # a reinstatement's transfer: reversible in its turn
+    amount_recovered: int = 0  # a debt's part paid out of a later transfer (of another payment)
+    from_balance: bool = False  # a reinstatement funded by the platform's balance, not the charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class Part:
     stripe_transfer_id: str
     amount: int
     status: Literal["pending", "owed"] = "pending"
+    from_balance: bool = False  # a reinstatement the charge cannot fund (see `_held`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +127,9 @@ def plan(
         return Plan(owed_back, returned, parts=_reversals(delta, transfers, returns))
     if delta < 0:
         forgive, rest = _forgiven(-delta, returns)
-        parts: tuple[Part, ...] = ()
-        if rest > 0 and transfers:
-            parts = (Part("reinstatement", transfers[0].stripe_transfer_id, rest),)
-        return Plan(owed_back, returned, parts=parts, forgive=forgive)
+        return Plan(
+            owed_back, returned, parts=_reinstatements(rest, transfers, returns), forgive=forgive
+        )
     return Plan(owed_back, returned)
 
 
@@ -164,3 +166,38 @@ def _forgiven(excess: int, returns: Sequence[Returned]) -> tuple[tuple[Forgive, 
             forgive.append(Forgive(row.id, take))
             excess -= take
     return tuple(forgive), excess
+
+
+def _held(returns: Sequence[Returned]) -> int:
+    """What of the payment's returns the platform holds in its own balance rather than as room on
+    the payment's charge: debts paid out of later transfers (another payment's transfer was
+    reversed; this charge's transfer never was) and reversals of reinstatements that balance
+    funded, less the reinstatements it funded already."""
+    from_balance = {r.stripe_object_id for r in returns if r.from_balance and r.stripe_object_id}
+    came = sum(
+        r.amount_recovered + (r.amount_reversed if r.stripe_transfer_id in from_balance else 0)
+        for r in returns
+        if r.kind == "reversal"
+    )
+    went = sum(
+        r.amount
+        for r in returns
+        if r.kind == "reinstatement" and r.from_balance and r.status != "failed"
+    )
+    return max(came - went, 0)
+
+
+def _reinstatements(
+    rest: int, transfers: Sequence[Transferred], returns: Sequence[Returned]
+) -> tuple[Part, ...]:
+    """`rest` transferred to the organization again: what the platform holds from debts paid out
+    of later transfers from its balance (Stripe refuses it from the charge: nothing of the
+    charge's transfers came back), the rest funded by the charge, whose transfers gave it back."""
+    if rest <= 0 or not transfers:
+        return ()
+    first = transfers[0].stripe_transfer_id
+    held = min(rest, _held(returns))
+    parts = [Part("reinstatement", first, held, from_balance=True)] if held > 0 else []
+    if rest > held:
+        parts.append(Part("reinstatement", first, rest - held))
+    return tuple(parts)

@@ -12,8 +12,11 @@ reinstated funds, and reconciliation's retries.
    later; anything not definitive stays `pending` and the caller's retry finishes it.
 
 Stripe keys: `reversal:<cause id>:<transfer>`, `debt:<cause id>:<charge>`,
-`reinstatement:<cause id>:<charge>`, and `<key>:<n>` for the n-th attempt of a debt; every
-Stripe object made carries metadata naming the organization, the charge, the cause and the row.
+`reinstatement:<cause id>:<charge>` (funded by the charge), `reinstatement-held:<cause
+id>:<charge>` (funded by the platform's balance: what debts paid out of later transfers brought
+back, which the charge cannot fund — its own transfers were never reversed), and `<key>:<n>` for
+the n-th attempt of a debt; every Stripe object made carries metadata naming the organization,
+the charge, the cause and the row (and, for a reinstatement, what funds it: `return_funding`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from backend.worker_client import WorkerError
 logger = logging.getLogger("backend.returns")
 
 Cause = Literal["refund", "dispute"]
+HELD = "reinstatement-held"  # the key of a reinstatement funded by the platform's balance
 MAX_PLANS = 3  # a plan refused because another was reserved first is made again, this often
 
 
@@ -69,6 +73,8 @@ def _returned(rows: Sequence[ReturnRow]) -> list[Returned]:
             r.amount_forgiven,
             r.amount_owed,
             r.stripe_object_id if r.kind == "reinstatement" else None,
+            r.amount_recovered,
+            from_balance(r),
         )
         for r in rows
     ]
@@ -85,9 +91,15 @@ def plan_of(state: ReturnsState) -> Plan:
     )
 
 
+def from_balance(row: ReturnRow) -> bool:
+    """A reinstatement funded by the platform's balance: its key says so (the row's one record of
+    how it was planned, so every attempt sends Stripe the same request)."""
+    return row.kind == "reinstatement" and row.idempotency_key.startswith(f"{HELD}:")
+
+
 def _key(part: Part, cause_id: str, charge: str) -> str:
     if part.kind == "reinstatement":
-        return idempotency_key("reinstatement", cause_id, charge)
+        return idempotency_key(HELD if part.from_balance else "reinstatement", cause_id, charge)
     if part.status == "owed":
         return idempotency_key("debt", cause_id, charge)
     return idempotency_key("reversal", cause_id, part.stripe_transfer_id)
@@ -99,6 +111,7 @@ def stripe_key(row: ReturnRow) -> str:
 
 
 def _metadata(row: ReturnRow) -> dict[str, str]:
+    funding = {"return_funding": "platform_balance" if from_balance(row) else "charge"}
     return {
         "organization_id": row.organization_id,
         "source_transaction": row.source_transaction,
@@ -106,6 +119,7 @@ def _metadata(row: ReturnRow) -> dict[str, str]:
         "return_cause_id": row.cause_id,
         "return_key": row.idempotency_key,
         "reversed_transfer": row.stripe_transfer_id,
+        **(funding if row.kind == "reinstatement" else {}),
     }
 
 
@@ -138,7 +152,7 @@ async def _send_one(
                 transfer_group=None,
                 description="Transferred again: the money came back to the platform",
                 metadata=_metadata(row),
-                source_transaction=row.source_transaction,
+                source_transaction=None if from_balance(row) else row.source_transaction,
             )
             result = {"status": "done", "stripe_object_id": transfer.id}
     except ApiError as exc:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from backend.return_flow import HELD
 from backend.webhook_handlers import HANDLERS
 from bench.soak_events import sign
 from bench.soak_returns_audit import Payment, audit_events, audit_returns
@@ -273,6 +274,12 @@ def coverage(stories: list[Story], d1_path: Path) -> str:
             'SELECT "kind", "status", COUNT(*) FROM "connect_return" GROUP BY "kind", "status"'
         ):
             seen[f"{kind} rows {status}"] += int(count)
+        [held] = conn.execute(
+            'SELECT COUNT(*) FROM "connect_return" WHERE "kind" = \'reinstatement\' '
+            'AND "idempotency_key" LIKE ?',
+            (f"{HELD}:%",),
+        ).fetchone()
+        seen["reinstatements from the platform's balance"] += int(held)
         debts, recovered = conn.execute(
             'SELECT COUNT(*), SUM("amount_recovered" > 0) FROM "connect_return" '
             'WHERE "attempts" > 1 OR "status" = \'owed\''

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backend.return_flow import HELD
 from bench.stack import FAKE_API_KEY, http_json
 
 
@@ -42,6 +43,11 @@ def _rows(d1_path: Path, sql: str, *args: object) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sql, args)]
     finally:
         conn.close()
+
+
+def _from_balance(row: dict[str, Any]) -> bool:
+    """A reinstatement funded by the platform's balance (its key says so)."""
+    return str(row["idempotency_key"]).startswith(f"{HELD}:")
 
 
 def expected_kept(amount: int, refunded: int, lost: int, transfers: list[dict[str, Any]]) -> int:
@@ -153,7 +159,13 @@ def audit_returns(
         object_id = r["stripe_object_id"]
         if r["kind"] == "reinstatement":
             found = stripe_transfers.get(str(object_id))
-            if r["status"] == "done" and (found is None or found["amount"] != r["amount"]):
+            # Funded as its key says: by the platform's balance (no charge), or by its charge.
+            source = None if _from_balance(r) else r["source_transaction"]
+            if r["status"] == "done" and (
+                found is None
+                or found["amount"] != r["amount"]
+                or found.get("source_transaction") != source
+            ):
                 mismatched.append(f"reinstatement {r['id']}: {object_id} does not match")
             continue
         ids = named[int(r["id"])] | ({str(object_id)} if object_id else set())
@@ -182,10 +194,11 @@ def audit_returns(
 
     # Nothing happened twice.
     twice = [object_id for object_id, rows in referenced.items() if len(rows) > 1]
-    reinstated: defaultdict[str, int] = defaultdict(int)
+    # A cause may give back in two parts, one per funding (`backend/money_back.py`): never more.
+    reinstated: defaultdict[tuple[str, bool], int] = defaultdict(int)
     for r in returns:
         if r["kind"] == "reinstatement" and r["status"] == "done":
-            reinstated[str(r["cause_id"])] += 1
+            reinstated[(str(r["cause_id"]), _from_balance(r))] += 1
     again = [cause for cause, n in reinstated.items() if n > 1]
     lines.append(
         (

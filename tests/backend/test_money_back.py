@@ -179,9 +179,49 @@ from hypothesis import strategies as st  # noqa: E402
 from backend.money_back import Plan  # noqa: E402
 
 
-def _apply(plan_: Plan, rows: list[Returned], *, refuse: bool) -> list[Returned]:
+def _charge_room(
+    amount: int, refunded: int, transfers: list[Transferred], rows: list[Returned]
+) -> int:
+    """What Stripe lets the charge still fund (`source_transaction`): its amount less refunds
+    and what the transfers it funded still hold (the payment's own, reinstatements it funded)."""
+
+    def reversed_on(tid: str | None) -> int:
+        return sum(
+            r.amount_reversed for r in rows if r.kind == "reversal" and r.stripe_transfer_id == tid
+        )
+
+    held = sum(t.net - reversed_on(t.stripe_transfer_id) for t in transfers)
+    held += sum(
+        r.amount - reversed_on(r.stripe_object_id)
+        for r in rows
+        if r.kind == "reinstatement" and not r.from_balance
+    )
+    return amount - refunded - held
+
+
+def _recover(rows: list[Returned], size: int) -> list[Returned]:
+    """A later transfer of another payment pays up to `size` of the newest debt."""
+    out = list(rows)
+    for i in reversed(range(len(out))):
+        r = out[i]
+        if r.status == "owed" and r.amount_owed > 0:
+            take = min(size, r.amount_owed)
+            owed = r.amount_owed - take
+            out[i] = Returned(
+                r.id, r.stripe_transfer_id, r.kind, "owed" if owed else "done", r.amount,
+                r.amount_reversed, r.amount_forgiven, owed,
+                amount_recovered=r.amount_recovered + take,
+            )  # fmt: skip
+            break
+    return out
+
+
+def _apply(
+    plan_: Plan, rows: list[Returned], *, refuse: bool, room: int | None = None
+) -> list[Returned]:
     """The plan as Stripe answers it: every reversal made (or refused: a debt), every
-    reinstatement made, every forgiveness recorded."""
+    reinstatement made, every forgiveness recorded. With `room` (what the charge can still
+    fund), a reinstatement funded by the charge must fit in it, as Stripe requires."""
     out = list(rows)
     for f in plan_.forgive:
         i = next(n for n, r in enumerate(out) if r.id == f.return_id)
@@ -190,16 +230,21 @@ def _apply(plan_: Plan, rows: list[Returned], *, refuse: bool) -> list[Returned]
         out[i] = Returned(
             r.id, r.stripe_transfer_id, r.kind, "owed" if owed else "done", r.amount,
             r.amount_reversed, r.amount_forgiven + f.amount, owed,
+            amount_recovered=r.amount_recovered,
         )  # fmt: skip
     for p in plan_.parts:
         rid = len(out) + 1
         if p.kind == "reinstatement":
             again = f"tr_again_{rid}"
+            if room is not None and not p.from_balance:
+                assert p.amount <= room, "Stripe refuses a charge-funded transfer beyond the charge"
+                room -= p.amount
             out.append(
                 Returned(
-                    rid, p.stripe_transfer_id, "reinstatement", "done", p.amount, 0, 0, 0, again
+                    rid, p.stripe_transfer_id, "reinstatement", "done", p.amount, 0, 0, 0, again,
+                    from_balance=p.from_balance,
                 )
-            )
+            )  # fmt: skip
         elif refuse or p.status == "owed":
             out.append(
                 Returned(rid, p.stripe_transfer_id, "reversal", "owed", p.amount, 0, 0, p.amount)
@@ -213,7 +258,9 @@ def _apply(plan_: Plan, rows: list[Returned], *, refuse: bool) -> list[Returned]
 
 events = st.lists(
     st.tuples(
-        st.sampled_from(["refund", "refund_fails", "dispute", "dispute_won", "dispute_lost"]),
+        st.sampled_from(
+            ["refund", "refund_fails", "dispute", "dispute_won", "dispute_lost", "recover"]
+        ),
         st.integers(min_value=1, max_value=10_000),
         st.booleans(),  # Stripe refuses the reversals (the money was paid out)
     ),
@@ -226,9 +273,10 @@ events = st.lists(
     grosses=st.lists(st.integers(min_value=1, max_value=5_000), min_size=1, max_size=3),
     percent=st.sampled_from([0, 2.9, 10, 33.33]),
     events=events,
+    whole=st.booleans(),  # the payment transferred in full: its charge funds nothing more
 )
 def test_after_any_events_the_organization_keeps_exactly_its_share_and_nothing_twice(
-    grosses: list[int], percent: float, events: list[tuple[str, int, bool]]
+    grosses: list[int], percent: float, events: list[tuple[str, int, bool]], whole: bool
 ) -> None:
     from backend.fees import compute_fee
 
@@ -239,6 +287,8 @@ def test_after_any_events_the_organization_keeps_exactly_its_share_and_nothing_t
             break
         net = compute_fee(gross, percent=percent, currency="usd").net_amount
         transfers.append(tr(f"tr_{n}", gross, net))
+    if whole:
+        amount = sum(t.gross for t in transfers)
     refunded = disputed = 0
     dispute_open = dispute_closed = False
     rows: list[Returned] = []
@@ -253,10 +303,13 @@ def test_after_any_events_the_organization_keeps_exactly_its_share_and_nothing_t
             disputed, dispute_open, dispute_closed = 0, False, True
         elif kind == "dispute_lost" and dispute_open:
             dispute_open, dispute_closed = False, True
+        elif kind == "recover":
+            rows = _recover(rows, size)
         planned = plan(
             amount=amount, refunded=refunded, disputed=disputed, transfers=transfers, returns=rows
         )
-        rows = _apply(planned, rows, refuse=refuse)
+        room = _charge_room(amount, refunded, transfers, rows)
+        rows = _apply(planned, rows, refuse=refuse, room=room)
         again = plan(
             amount=amount, refunded=refunded, disputed=disputed, transfers=transfers, returns=rows
         )
@@ -292,3 +345,35 @@ def test_money_transferred_again_is_what_a_later_refund_reverses_first() -> None
     ]
     result = plan(amount=10_000, refunded=10_000, disputed=0, transfers=transfers, returns=rows)
     assert result.parts == (Part("reversal", "tr_again", 9_000),)  # not a debt
+
+
+def test_a_debt_paid_from_a_later_transfer_comes_back_from_the_platforms_balance() -> None:
+    """The refund failed after the debt was paid out of another payment's transfer: this charge's
+    transfer was never reversed, so it cannot fund the transfer back; the platform's balance
+    holds what the other transfer paid."""
+    transfers = [tr("tr_a", 10_000, 9_000)]
+    paid = [Returned(1, "tr_a", "reversal", "done", 9_000, 0, 0, 0, amount_recovered=9_000)]
+    result = plan(amount=10_000, refunded=0, disputed=0, transfers=transfers, returns=paid)
+    assert (result.parts, result.forgive) == (
+        (Part("reinstatement", "tr_a", 9_000, from_balance=True),),
+        (),
+    )
+    done = [
+        *paid,
+        Returned(2, "tr_a", "reinstatement", "done", 9_000, 0, 0, 0, "tr_b", from_balance=True),
+    ]
+    assert plan(amount=10_000, refunded=0, disputed=0, transfers=transfers, returns=done).empty
+
+
+def test_a_partly_paid_debt_is_forgiven_for_the_rest_and_each_part_funded_where_it_is() -> None:
+    transfers = [tr("tr_a", 10_000, 9_000)]
+    rows = [
+        rev(1, "tr_a", 3_000),  # reversed from its own transfer: the charge can fund it again
+        Returned(2, "tr_a", "reversal", "owed", 6_000, 0, 0, 2_000, amount_recovered=4_000),
+    ]
+    result = plan(amount=10_000, refunded=0, disputed=0, transfers=transfers, returns=rows)
+    assert result.forgive == (Forgive(2, 2_000),)
+    assert result.parts == (
+        Part("reinstatement", "tr_a", 4_000, from_balance=True),
+        Part("reinstatement", "tr_a", 3_000),
+    )

@@ -137,3 +137,39 @@ async def test_the_audit_fails_a_reversal_the_ledger_does_not_name_or_names_twic
         d1, fresh_stripe_fake.url, [payment]
     ))  # fmt: skip
     assert lines["ledger = Stripe"] is False
+
+
+def _reinstatement(d1: Path, key: str, cause_id: str) -> None:
+    """A done reinstatement row of the payment naming its transfer at Stripe (9000, funded by
+    the charge): enough for the audit's checks of what funds it and how often a cause gives."""
+    with sqlite3.connect(d1) as conn:
+        conn.execute(
+            'INSERT INTO "connect_return" ("organization_id", "source_transaction", '
+            '"stripe_transfer_id", "kind", "cause", "cause_id", "idempotency_key", "amount", '
+            '"currency", "status", "stripe_object_id", "created_at", "updated_at") '
+            'SELECT "organization_id", "source_transaction", "stripe_transfer_id", '
+            "'reinstatement', 'refund', ?, ?, 9000, 'usd', 'done', \"stripe_transfer_id\", ?, ? "
+            'FROM "connect_transfer"',
+            (cause_id, key, _now(), _now()),
+        )
+
+
+def _audited(d1: Path, url: str, payment: Payment) -> dict[str, bool]:
+    return {text.split(":")[0]: ok for ok, text in audit_returns(d1, url, [payment])}
+
+
+@pytest.mark.parametrize("fresh_stripe_fake", [BENCH_KEY], indirect=True)
+async def test_the_audit_holds_a_reinstatement_to_its_funding_and_one_per_cause_and_funding(
+    fresh_stripe_fake: StripeFake, d1: Path
+) -> None:
+    payment = await _refunded_after_transfer(fresh_stripe_fake, d1, reverse=True)
+    charge = payment.charge
+    _reinstatement(d1, f"reinstatement:evt_9:{charge}", "evt_9")
+    assert _audited(d1, fresh_stripe_fake.url, payment)["ledger = Stripe"] is True
+    # A row whose key says the platform's balance funds it, naming a transfer the charge funded.
+    _reinstatement(d1, f"reinstatement-held:evt_9:{charge}", "evt_9")
+    lines = _audited(d1, fresh_stripe_fake.url, payment)
+    assert lines["ledger = Stripe"] is False
+    assert lines["nothing twice"] is True  # one part per funding is not twice
+    _reinstatement(d1, f"reinstatement:evt_9:{charge}:again", "evt_9")
+    assert _audited(d1, fresh_stripe_fake.url, payment)["nothing twice"] is False
