@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from tests.backend.conftest import answer
 from tests.fixtures.backend import BackendStack
 
 Activated = Callable[[], Awaitable[str]]
@@ -78,7 +79,7 @@ async def test_other_organizations_and_anonymous_callers_get_nothing(
     assert anonymous.status_code == 401
     for refused in (outsider, other_org, anonymous):
         assert set(refused.json()) == {"error"}
-        assert set(refused.json()["error"]) == {"code", "message"}
+        assert set(answer(refused)["error"]) == {"code", "message"}
         assert "client_secret" not in refused.text
 
 
@@ -101,7 +102,7 @@ async def test_a_bad_body_is_a_clear_400(
         headers=backend_stack.auth("member", Content_Type="application/json"),
     )
     assert r.status_code == 400, r.text
-    assert set(r.json()["error"]) == {"code", "message"}
+    assert set(answer(r)["error"]) == {"code", "message"}
 
 
 async def test_a_revoked_account_is_refused_as_stripe_refuses_it(

@@ -6,6 +6,7 @@ Stripe fake — as `make demo` walks it over Better Auth's defaults."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -40,6 +41,16 @@ def platform_worker(
     }
     config = load_config(env)
     db_path = platform.copy_to(tmp_path)
+    # Alice has verified her email (onboarding asks for it), under the platform's own names: the
+    # Worker reads `emailVerified` through the description like every other column.
+    user = config.auth_schema
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            f'UPDATE "{user.table("user")}" SET "{user.column("user", "emailVerified")}" = 1 '
+            f'WHERE "{user.column("user", "id")}" = ?',
+            (v["user_id"],),
+        )
+    conn.close()
     hosted = serve_in_thread(config, db_path)
     session = seed.SeededSession(
         session_id=v["session_id"],

@@ -62,6 +62,15 @@ def _database(path: Path) -> None:
             "'c', 'm', 1, 1, ?)",
             (AT,),
         )
+        conn.execute(
+            'INSERT INTO "connect_return" ("organization_id", "source_transaction", '
+            '"stripe_transfer_id", "kind", "cause", "cause_id", "idempotency_key", "amount", '
+            '"currency", "status", "stripe_object_id", "amount_reversed", "reversing_transfer", '
+            '"reversing_amount", "failure_message", "created_at", "updated_at") '
+            "VALUES ('o', 'ch_1', 'tr_1', 'reversal', 'refund', 're_1', 'reversal:re_1:tr_1', 9, "
+            "'usd', 'owed', 'trr_1', 4, 'tr_2', 5, 'm', ?, ?)",
+            (AT, AT),
+        )
     finally:
         conn.close()
 

@@ -25,6 +25,7 @@ from devstack.sqlite_kv import write_entries
 from devstack.worker_host import HostedWorker, serve_in_thread
 from tests.fixtures.kv_sessions import KvWorld, fixture_time, make_kv_world
 from tests.pyodide_runtime.conftest import API_KEY, FrozenClock, worker_settings
+from tests.worker.conftest import TRACEPARENT, without_request_id
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +74,11 @@ class Pair:
         answers = []
         for side in (self.pyodide, self.cpython):
             response = self.client.post(
-                side.url + VERIFY, json=body, headers={"x-api-key": API_KEY}
+                side.url + VERIFY,
+                json=body,
+                headers={"x-api-key": API_KEY, "traceparent": TRACEPARENT},
             )
-            answers.append((response.status_code, response.json()))
+            answers.append((response.status_code, without_request_id(response.json())))
         assert answers[0] == answers[1], f"{body}\n  pyodide {answers[0]}\n  cpython {answers[1]}"
         return answers[0]
 
