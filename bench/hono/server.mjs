@@ -75,6 +75,7 @@ app.get("/api/connect/status/:orgId", async (c) => {
     payout_schedule_delay_days: org.payout_schedule_delay_days,
     payout_schedule_weekly_anchor: org.payout_schedule_weekly_anchor,
     payout_schedule_monthly_anchor: org.payout_schedule_monthly_anchor,
+    stripe_connect_account_profile: org.stripe_connect_account_profile,
   });
 });
 
