@@ -1,7 +1,7 @@
 // Money that comes back, in words: a payment's fee and net, a dispute on it, what refunds and
 // disputes took back from the organization's transfers, and what it owes the platform.
-// Pure functions, as payout-words.mjs (whose money and day formats they use).
-import { formatDay, formatMoney } from "./payout-words.mjs";
+// Pure functions, as payout-words.mjs (money and days formatted by money-format.mjs).
+import { formatDay, formatMoney } from "./money-format.mjs";
 
 /** Dispute statuses that no longer hold the payment back (Stripe's `won`, a closed inquiry). */
 const SETTLED_DISPUTES = new Set(["won", "warning_closed"]);
