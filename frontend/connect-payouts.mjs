@@ -12,9 +12,9 @@
 // `connect-payouts:signed-out` when the backend no longer accepts the user's token even after
 // re-reading it.
 import { BackendError, createBackendClient, newIdempotencyKey } from "./backend-client.mjs";
-import { EmbeddedRegion } from "./embedded-region.mjs";
-import { h } from "./dom.mjs";
-import { MONEY_BACK_STYLES, historyEntry, renderDebt, renderPaymentSplit, renderReturns } from "./money-back.mjs";
+import { EmbeddedRegion } from "./payouts/embedded-region.mjs";
+import { h } from "./payouts/dom.mjs";
+import { MONEY_BACK_STYLES, historyEntry, renderDebt, renderPaymentSplit, renderReturns } from "./payouts/money-back.mjs";
 import { asHeldByDispute } from "./return-words.mjs";
 import {
   canManagePayouts,
@@ -229,7 +229,7 @@ export class ConnectPayouts extends HTMLElement {
   /** @type {HTMLElement} */
   #body;
   #title = h("h2", { id: "cp-title" }, "Payouts");
-  /** Stripe's embedded components, given a `publishable-key` (see embedded-region.mjs). */
+  /** Stripe's embedded components, given a `publishable-key` (see payouts/embedded-region.mjs). */
   #embedded = new EmbeddedRegion((text) => this.#announce(text));
 
   constructor() {

@@ -3,7 +3,7 @@
 // refunds and disputes that took money back from its transfers. DOM only; the words are
 // return-words.mjs's.
 import { h } from "./dom.mjs";
-import { describeDebt, describePaymentSplit, describeReturnEntry } from "./return-words.mjs";
+import { describeDebt, describePaymentSplit, describeReturnEntry } from "../return-words.mjs";
 
 export const MONEY_BACK_STYLES = `
 .split { font-size: .9rem; }
@@ -37,7 +37,7 @@ export function historyEntry(words, testId) {
  * For a payment of the Earnings list: a "Disputed" badge beside its amount (null when it is not
  * disputed) and, under it, the fee and net its transfer would have or why it cannot be
  * transferred — so the person knows before clicking.
- * @param {import("./backend-client.mjs").Payment} payment
+ * @param {import("../backend-types.mjs").Payment} payment
  * @returns {{badge: Node | null, line: Node[], disputed: boolean}}
  */
 export function renderPaymentSplit(payment) {
@@ -51,7 +51,7 @@ export function renderPaymentSplit(payment) {
 
 /**
  * What the organization owes the platform, as a note above its history (null when nothing).
- * @param {import("./backend-client.mjs").Money[]} owed
+ * @param {import("../backend-types.mjs").Money[]} owed
  */
 export function renderDebt(owed) {
   const text = describeDebt(owed);
@@ -61,7 +61,7 @@ export function renderDebt(owed) {
 /**
  * The history of refunds and disputes (reversals, debts, reinstatements), newest first, with
  * "Show older refunds and disputes" while there is more.
- * @param {import("./backend-client.mjs").ReturnEntry[]} returns
+ * @param {import("../backend-types.mjs").ReturnEntry[]} returns
  * @param {string | null} cursor
  * @param {() => void} onMore
  */

@@ -37,8 +37,8 @@ export class EmbeddedRegion {
    * Mounts the components once per key and account; resolves when done or fallen back.
    * @param {object} options
    * @param {string | null} options.publishableKey
-   * @param {import("./backend-client.mjs").StatusReply} options.status
-   * @param {() => Promise<import("./backend-client.mjs").AccountSessionReply>} options.createSession
+   * @param {import("../backend-types.mjs").StatusReply} options.status
+   * @param {() => Promise<import("../backend-types.mjs").AccountSessionReply>} options.createSession
    */
   async show({ publishableKey, status, createSession }) {
     const account = status.stripe_connect_account_id;

@@ -60,8 +60,8 @@ export function loadConnectScript(timeoutMs = SCRIPT_TIMEOUT_MS) {
  * @param {object} options
  * @param {HTMLElement} options.container
  * @param {string} options.publishableKey
- * @param {() => Promise<import("./backend-client.mjs").AccountSessionReply>} options.createSession
- * @param {import("./backend-client.mjs").StatusReply} options.status what to show of onboarding
+ * @param {() => Promise<import("../backend-types.mjs").AccountSessionReply>} options.createSession
+ * @param {import("../backend-types.mjs").StatusReply} options.status what to show of onboarding
  * @returns {Promise<string[]>} the components mounted
  */
 export async function mountEmbeddedComponents({ container, publishableKey, createSession, status }) {
