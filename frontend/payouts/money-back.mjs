@@ -1,15 +1,9 @@
 // The parts of <connect-payouts> about money that comes back: a payment's fee and net (or its
 // dispute) in the Earnings list, what the organization owes the platform, and the history of
 // refunds and disputes that took money back from its transfers. DOM only; the words are
-// return-words.mjs's.
+// return-words.mjs's, the styles styles.mjs's.
 import { h } from "./dom.mjs";
 import { describeDebt, describePaymentSplit, describeReturnEntry } from "../return-words.mjs";
-
-export const MONEY_BACK_STYLES = `
-.split { font-size: .9rem; }
-.badge[data-state="disputed"] { background: #fde2e1; color: #7f1d1d; margin-left: .4rem; font-size: .8rem; }
-.debt { background: #fff4d6; color: #713f12; font-weight: 600; }
-`;
 
 /**
  * One entry of a history list: the amount, its state as a badge, and a line of detail (a
