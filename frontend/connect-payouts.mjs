@@ -117,7 +117,7 @@ export class ConnectPayouts extends HTMLElement {
       parts.push(
         ...statusPanel(status, {
           canManage: manage,
-          onSetUp: () => void state.followNewLink("Preparing Stripe onboarding…"),
+          onSetUp: () => void state.onboarding.follow("Preparing Stripe onboarding…"),
           onDashboard: () => void state.openDashboard(),
         }),
       );

@@ -1,12 +1,14 @@
 // The state of one <connect-payouts> and what changes it, apart from how it is drawn (as a Lit
 // reactive controller: it holds one feature's state and behaviour and asks its host to draw
 // again). It reads the organization from the host's attributes, talks to the backend through
-// backendClient, handles Stripe's return and refresh landings, and turns every failure into words
-// with a way on. The money actions (pay out, transfer a payment) are money-controller.mjs's.
+// backendClient, and turns every failure into words with a way on. Stripe-hosted onboarding and
+// its landings are onboarding-controller.mjs's; the money actions (pay out, transfer a payment)
+// money-controller.mjs's.
 import { createBackendClient } from "../backend-client.mjs";
 import { explainError } from "../error-words.mjs";
-import { canManagePayouts, describeSchedule, describeState } from "../payout-words.mjs";
+import { canManagePayouts, describeSchedule } from "../payout-words.mjs";
 import { MoneyController } from "./money-controller.mjs";
+import { OnboardingController } from "./onboarding-controller.mjs";
 
 const HISTORY_PAGE = 10;
 
@@ -48,10 +50,10 @@ export class PayoutsController {
   signedOut = false;
   notice = "";
   money = new MoneyController(this);
+  onboarding = new OnboardingController(this);
 
   /** @type {ReturnType<typeof createBackendClient> | null} */
   #client = null;
-  #landingHandled = false;
   #generation = 0;
   #host;
   #view;
@@ -62,17 +64,27 @@ export class PayoutsController {
     this.#view = view;
   }
 
+  /** One of the host element's attributes (`organization-id`, `return-url`, …). */
+  attribute(/** @type {string} */ name) {
+    return this.#host.getAttribute(name);
+  }
+
   get orgId() {
-    return this.#host.getAttribute("organization-id") ?? "";
+    return this.attribute("organization-id") ?? "";
+  }
+
+  /** Whether a load started as `generation` is still the latest (an older one's answer is dropped). */
+  isCurrent(/** @type {number} */ generation) {
+    return generation === this.#generation;
   }
 
   get canManage() {
-    return canManagePayouts(this.#host.getAttribute("role"));
+    return canManagePayouts(this.attribute("role"));
   }
 
   get api() {
     if (this.#client === null) {
-      const baseUrl = this.#host.getAttribute("backend-url");
+      const baseUrl = this.attribute("backend-url");
       const getToken = this.#view.getToken();
       if (!baseUrl || !getToken) return null;
       this.#client = createBackendClient({ baseUrl, getToken: (options) => getToken(options) });
@@ -115,12 +127,9 @@ export class PayoutsController {
     const api = this.api;
     if (!api || !this.orgId) return;
     const generation = ++this.#generation;
-    const landing = this.#landingHandled ? null : new URL(location.href).searchParams.get("connect");
+    const landing = this.onboarding.pending();
     if (landing === "refresh") {
-      this.#landingHandled = true;
-      // Out of the history first, so Back from Stripe's page does not bounce there again.
-      this.#dropLandingParam();
-      await this.followNewLink("That setup link has expired or was already used. Opening a new one…");
+      await this.onboarding.refresh();
       return;
     }
     this.busy = true;
@@ -129,102 +138,34 @@ export class PayoutsController {
     this.render();
     try {
       const status = await api.status(this.orgId, { refresh: landing === "return" });
-      if (generation !== this.#generation) return;
+      if (!this.isCurrent(generation)) return;
       this.status = status;
       // Members never ask for the earnings: the backend lists them to owners and admins only.
       const [balance, payments] = await Promise.all([
         status.stripe_connect_account_id ? api.balance(this.orgId) : null,
         this.canManage ? api.payments(this.orgId) : null,
       ]);
-      if (generation !== this.#generation) return;
+      if (!this.isCurrent(generation)) return;
       this.balance = balance;
       this.payments = payments;
       this.history = status.stripe_connect_account_id ? await this.firstHistoryPages(api) : null;
-      if (generation !== this.#generation) return;
-      const publishableKey = this.#host.getAttribute("publishable-key");
+      if (!this.isCurrent(generation)) return;
+      const publishableKey = this.attribute("publishable-key");
       const createSession = () => api.accountSession(this.orgId);
       void this.#view.embedded.show({ publishableKey, status, createSession }).then(() => this.render());
       if (landing === "return") {
-        this.#landingHandled = true;
-        this.#dropLandingParam();
-        const state = describeState(status);
-        this.announce(
-          state.key === "active" ? "Setup is complete. Payouts are active." : `Back from Stripe. Status: ${state.label}.`,
-        );
-        if (state.key === "in_review" || state.key === "details_needed") this.#watchForWebhook(generation);
+        this.onboarding.returned(status, generation);
       } else if (this.notice.startsWith("Checking")) {
         this.announce("");
       }
     } catch (error) {
-      if (generation !== this.#generation) return;
+      if (!this.isCurrent(generation)) return;
       this.fail(error, () => void this.reload());
     } finally {
-      if (generation === this.#generation) {
+      if (this.isCurrent(generation)) {
         this.busy = false;
         this.render();
       }
-    }
-  }
-
-  /** After the return landing the webhook may land a little later: look again a few times. */
-  #watchForWebhook(/** @type {number} */ generation) {
-    let tries = 0;
-    const tick = async () => {
-      if (generation !== this.#generation || tries++ >= 10 || !this.api) return;
-      try {
-        const status = await this.api.status(this.orgId);
-        if (generation !== this.#generation) return;
-        if (describeState(status).key !== describeState(this.status ?? status).key) {
-          this.status = status;
-          this.announce(`Status changed: ${describeState(status).label}.`);
-          this.render();
-        }
-        if (describeState(status).key === "in_review" || describeState(status).key === "details_needed") {
-          setTimeout(tick, 2000);
-        }
-      } catch {
-        // A failed background look is not worth an error message; the next reload will show it.
-      }
-    };
-    setTimeout(tick, 2000);
-  }
-
-  #dropLandingParam() {
-    const url = new URL(location.href);
-    if (!url.searchParams.has("connect")) return;
-    url.searchParams.delete("connect");
-    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
-  }
-
-  #landingUrl(/** @type {"return" | "refresh"} */ kind) {
-    const configured = this.#host.getAttribute(`${kind}-url`);
-    if (configured) return configured;
-    const url = new URL(location.href);
-    url.hash = "";
-    url.search = `?connect=${kind}`;
-    return url.toString();
-  }
-
-  /** Creates a fresh Account Link and sends the browser to Stripe-hosted onboarding (the
-   * controls stay disabled while the browser leaves). */
-  async followNewLink(/** @type {string} */ message) {
-    const api = this.api;
-    if (!api) return;
-    this.busy = true;
-    this.error = null;
-    this.announce(message);
-    this.render();
-    try {
-      const { url } = await api.onboard(this.orgId, {
-        returnUrl: this.#landingUrl("return"),
-        refreshUrl: this.#landingUrl("refresh"),
-      });
-      this.announce("Opening Stripe…");
-      location.assign(url);
-    } catch (error) {
-      this.busy = false;
-      this.fail(error, () => void this.followNewLink(message));
-      this.render();
     }
   }
 
