@@ -34,7 +34,7 @@ export function describeFeeRule(percent, fixed, currency) {
 /**
  * An earned payment in words: what is left to transfer (the headline) and one line of detail —
  * when it was paid and, when part of it is gone, how much it was and where the rest went.
- * @param {import("./backend-client.mjs").Payment} payment
+ * @param {import("./backend-types.mjs").Payment} payment
  * @param {string} [timeZone]
  * @returns {{left: string, detail: string}}
  */

@@ -7,7 +7,7 @@ const ORDINAL_SUFFIX = (/** @type {number} */ n) =>
 
 /**
  * The payout schedule in one sentence: who pays out, and when.
- * @param {Pick<import("./backend-client.mjs").StatusReply, "payout_schedule_interval" | "payout_schedule_delay_days" | "payout_schedule_weekly_anchor" | "payout_schedule_monthly_anchor">} status
+ * @param {Pick<import("./backend-types.mjs").StatusReply, "payout_schedule_interval" | "payout_schedule_delay_days" | "payout_schedule_weekly_anchor" | "payout_schedule_monthly_anchor">} status
  * @returns {string}
  */
 export function describeSchedule(status) {
@@ -35,7 +35,7 @@ export function describeSchedule(status) {
 
 /**
  * A payout of the history in words: its amount and what happened to it.
- * @param {import("./backend-client.mjs").PayoutEntry} payout
+ * @param {import("./backend-types.mjs").PayoutEntry} payout
  * @param {string} [timeZone]
  * @returns {{amount: string, state: string, failed: boolean, detail: string}}
  */
@@ -69,7 +69,7 @@ export function describePayoutEntry(payout, timeZone) {
 
 /**
  * A transfer of the history in words: what reached the Stripe balance, and from what.
- * @param {import("./backend-client.mjs").TransferEntry} transfer
+ * @param {import("./backend-types.mjs").TransferEntry} transfer
  * @param {string} [timeZone]
  * @returns {{amount: string, state: string, failed: boolean, detail: string}}
  */

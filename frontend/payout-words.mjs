@@ -38,7 +38,7 @@ const RESTRICTION_REASONS = {
 };
 
 /**
- * @param {import("./backend-client.mjs").StatusReply} status
+ * @param {import("./backend-types.mjs").StatusReply} status
  * @returns {StateInWords}
  */
 export function describeState(status) {
@@ -129,7 +129,7 @@ function humanize(/** @type {string} */ field) {
 /**
  * What Stripe still needs, readable, without repeats (several fields make one item), past-due
  * items first and marked.
- * @param {import("./backend-client.mjs").StatusReply} status
+ * @param {import("./backend-types.mjs").StatusReply} status
  * @returns {{text: string, pastDue: boolean}[]}
  */
 export function describeRequirements(status) {

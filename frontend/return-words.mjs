@@ -8,7 +8,7 @@ const SETTLED_DISPUTES = new Set(["won", "warning_closed"]);
 
 /**
  * Whether a payment is under a dispute that is not won: its money cannot be transferred.
- * @param {Pick<import("./backend-client.mjs").Payment, "dispute_status">} payment
+ * @param {Pick<import("./backend-types.mjs").Payment, "dispute_status">} payment
  */
 export function isDisputed(payment) {
   const status = payment.dispute_status;
@@ -23,8 +23,8 @@ function minus(/** @type {number} */ amount, /** @type {string} */ currency) {
 /**
  * A disputed payment as the list shows it: what the dispute holds back (what is left of it but for
  * the dispute), so its headline is that amount rather than the 0 left to transfer.
- * @param {import("./backend-client.mjs").Payment} payment
- * @returns {import("./backend-client.mjs").Payment}
+ * @param {import("./backend-types.mjs").Payment} payment
+ * @returns {import("./backend-types.mjs").Payment}
  */
 export function asHeldByDispute(payment) {
   if (!isDisputed(payment)) return payment;
@@ -35,7 +35,7 @@ export function asHeldByDispute(payment) {
 /**
  * What transferring what is left of a payment would give: the platform's fee and the net, as
  * the backend previews them (`fee_amount`, `net_amount`); or why it cannot be transferred.
- * @param {import("./backend-client.mjs").Payment} payment
+ * @param {import("./backend-types.mjs").Payment} payment
  * @returns {{disputed: boolean, text: string}}
  */
 export function describePaymentSplit(payment) {
@@ -60,7 +60,7 @@ export function describePaymentSplit(payment) {
 
 /**
  * What the organization owes the platform, in one sentence (null when nothing is owed).
- * @param {import("./backend-client.mjs").Money[]} owed Per currency.
+ * @param {import("./backend-types.mjs").Money[]} owed Per currency.
  */
 export function describeDebt(owed) {
   const due = owed.filter((m) => m.amount > 0);
@@ -74,7 +74,7 @@ export function describeDebt(owed) {
  * A return of the organization's history in words, as the other history entries are:
  * a reversal (money a refund or dispute took back from a transfer, or still owes), or a
  * reinstatement (a dispute won or a refund that failed: the money sent back to the account).
- * @param {import("./backend-client.mjs").ReturnEntry} entry
+ * @param {import("./backend-types.mjs").ReturnEntry} entry
  * @param {string} [timeZone]
  * @returns {{amount: string, state: string, failed: boolean, detail: string}}
  */

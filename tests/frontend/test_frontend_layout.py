@@ -1,5 +1,7 @@
 """The layout of `frontend/`: small modules (none over 400 lines), every relative import naming a
-file that exists (a moved module breaks here, not in a browser at run time), and no import circle.
+file that exists (a moved module breaks here, not in a browser at run time), no import circle,
+and the element's layers kept apart: panels draw (no backend, no controllers), controllers act
+(no panels), words are pure (no DOM, no transport).
 
 The modules are read as text: their imports are plain ES `import … from "…"`, `export … from "…"`
 and `import("…")` with literal specifiers, which is all the frontend uses (no bundler)."""
@@ -77,3 +79,36 @@ def test_the_element_reaches_its_parts_and_no_module_imports_itself_back() -> No
         if c is not None
     }
     assert circles == set()
+
+
+# Which modules a group may not import at run time (JSDoc types are not imports).
+LAYERS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "panels draw from the state they are given": (
+        re.compile(r"payouts/(.*-panel|money-back|dom)\.mjs"),
+        re.compile(r"backend-.*|payouts/.*controller\.mjs|connect-payouts\.mjs"),
+    ),
+    "controllers never draw": (
+        re.compile(r"payouts/.*controller\.mjs"),
+        re.compile(r"payouts/(.*-panel|money-back|dom|styles)\.mjs|connect-payouts\.mjs"),
+    ),
+    "words are pure": (
+        re.compile(r"[a-z-]*-words\.mjs|money-format\.mjs"),
+        re.compile(r"payouts/.*|backend-(client|transport)\.mjs|connect-payouts\.mjs"),
+    ),
+}
+
+
+def test_panels_controllers_and_words_keep_to_their_layer() -> None:
+    broken = [
+        f"{rule}: {name} imports {target}"
+        for module in _modules()
+        for rule, (group, forbidden) in LAYERS.items()
+        if group.fullmatch(name := str(module.relative_to(FRONTEND)))
+        for target in (str(t.relative_to(FRONTEND)) for t in _imports(module))
+        if forbidden.fullmatch(target)
+    ]
+    assert broken == []
+    assert all(
+        any(g.fullmatch(str(m.relative_to(FRONTEND))) for m in _modules())
+        for g, _ in LAYERS.values()
+    )
