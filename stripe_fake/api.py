@@ -48,10 +48,14 @@ from stripe.params import (
     TransferUpdateParams,
 )
 
-from stripe_fake import account_sessions, refunds
+from stripe_fake import account_sessions
 from stripe_fake import api_accounts as acc
 from stripe_fake import api_disputes as disputes
 from stripe_fake import api_money as money
+from stripe_fake import api_payments as payments
+from stripe_fake import api_payouts as payouts
+from stripe_fake import api_refunds as refunds
+from stripe_fake import api_transfers as transfers
 from stripe_fake.core import Ctx, Fake
 from stripe_fake.errors import StripeFakeError, account_invalid, invalid_request, redact_key
 from stripe_fake.events import API_VERSION
@@ -97,52 +101,54 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _endpoint("GET", "/v1/events", acc.list_events, EventListParams),
     _endpoint("GET", "/v1/events/{event}", acc.retrieve_event, EventRetrieveParams),
     _endpoint("GET", "/v1/balance", money.retrieve_balance, BalanceRetrieveParams),
-    _endpoint("POST", "/v1/transfers", money.create_transfer, TransferCreateParams),
-    _endpoint("GET", "/v1/transfers", money.list_transfers, TransferListParams),
-    _endpoint("GET", "/v1/transfers/{transfer}", money.retrieve_transfer, TransferRetrieveParams),
-    _endpoint("POST", "/v1/transfers/{transfer}", money.update_transfer, TransferUpdateParams),
+    _endpoint("POST", "/v1/transfers", transfers.create_transfer, TransferCreateParams),
+    _endpoint("GET", "/v1/transfers", transfers.list_transfers, TransferListParams),
+    _endpoint(
+        "GET", "/v1/transfers/{transfer}", transfers.retrieve_transfer, TransferRetrieveParams
+    ),
+    _endpoint("POST", "/v1/transfers/{transfer}", transfers.update_transfer, TransferUpdateParams),
     _endpoint(
         "POST",
         "/v1/transfers/{transfer}/reversals",
-        money.create_reversal,
+        transfers.create_reversal,
         TransferReversalCreateParams,
     ),
     _endpoint(
         "GET",
         "/v1/transfers/{transfer}/reversals",
-        money.list_reversals,
+        transfers.list_reversals,
         TransferReversalListParams,
     ),
-    _endpoint("POST", "/v1/payouts", money.create_payout, PayoutCreateParams),
-    _endpoint("GET", "/v1/payouts", money.list_payouts, PayoutListParams),
-    _endpoint("GET", "/v1/payouts/{payout}", money.retrieve_payout, PayoutRetrieveParams),
+    _endpoint("POST", "/v1/payouts", payouts.create_payout, PayoutCreateParams),
+    _endpoint("GET", "/v1/payouts", payouts.list_payouts, PayoutListParams),
+    _endpoint("GET", "/v1/payouts/{payout}", payouts.retrieve_payout, PayoutRetrieveParams),
     _endpoint(
-        "POST", "/v1/payment_intents", money.create_payment_intent, PaymentIntentCreateParams
+        "POST", "/v1/payment_intents", payments.create_payment_intent, PaymentIntentCreateParams
     ),
-    _endpoint("GET", "/v1/payment_intents", money.list_payment_intents, PaymentIntentListParams),
+    _endpoint("GET", "/v1/payment_intents", payments.list_payment_intents, PaymentIntentListParams),
     _endpoint(
         "GET",
         "/v1/payment_intents/{intent}",
-        money.retrieve_payment_intent,
+        payments.retrieve_payment_intent,
         PaymentIntentRetrieveParams,
     ),
     _endpoint(
         "POST",
         "/v1/payment_intents/{intent}/confirm",
-        money.confirm_payment_intent,
+        payments.confirm_payment_intent,
         PaymentIntentConfirmParams,
     ),
-    _endpoint("GET", "/v1/charges/{charge}", money.retrieve_charge, ChargeRetrieveParams),
-    _endpoint("POST", "/v1/refunds", money.create_refund, RefundCreateParams),
+    _endpoint("GET", "/v1/charges/{charge}", payments.retrieve_charge, ChargeRetrieveParams),
+    _endpoint("POST", "/v1/refunds", refunds.create_refund, RefundCreateParams),
     _endpoint("GET", "/v1/refunds", refunds.list_refunds, RefundListParams),
-    _endpoint("GET", "/v1/refunds/{refund}", money.retrieve_refund, RefundRetrieveParams),
+    _endpoint("GET", "/v1/refunds/{refund}", refunds.retrieve_refund, RefundRetrieveParams),
     _endpoint("GET", "/v1/disputes", disputes.list_disputes, DisputeListParams),
     _endpoint("GET", "/v1/disputes/{dispute}", disputes.retrieve_dispute, DisputeRetrieveParams),
     _endpoint("POST", "/v1/disputes/{dispute}", disputes.update_dispute, DisputeUpdateParams),
     _endpoint("POST", "/v1/disputes/{dispute}/close", disputes.close_dispute, DisputeCloseParams),
 )
 
-EXTRA_REQUIRED: dict[Handler, tuple[str, ...]] = {money.create_transfer: ("amount",)}
+EXTRA_REQUIRED: dict[Handler, tuple[str, ...]] = {transfers.create_transfer: ("amount",)}
 
 NO_KEY_MESSAGE = (
     "You did not provide an API key. You need to provide your API key in the Authorization "

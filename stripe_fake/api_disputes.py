@@ -4,45 +4,33 @@ Stripe they are opened by the cardholder's bank."""
 
 from __future__ import annotations
 
-import copy
-
 from stripe_fake import disputes
 from stripe_fake.accounts import metadata, parse_bool
-from stripe_fake.core import Ctx, in_range, paginate
-from stripe_fake.errors import resource_missing
+from stripe_fake.core import Ctx
+from stripe_fake.resources import Resource
 from stripe_fake.store import JSON
 
-
-def _owned(ctx: Ctx) -> JSON:
-    dispute_id = ctx.path["dispute"]
-    dispute = ctx.state.disputes.get(dispute_id)
-    if dispute is None:
-        raise resource_missing("dispute", dispute_id)
-    charge = ctx.state.charges[dispute["charge"]]
-    if disputes.charge_owner(ctx.fake, charge) != ctx.owner:
-        raise resource_missing("dispute", dispute_id)
-    return dispute
+# A dispute is its charge's owner's.
+DISPUTES = Resource(
+    "dispute",
+    "/v1/disputes",
+    lambda state: state.disputes,
+    owner=lambda ctx, dispute: disputes.charge_owner(
+        ctx.fake, ctx.state.charges[dispute["charge"]]
+    ),
+)
 
 
 def retrieve_dispute(ctx: Ctx) -> JSON:
-    return copy.deepcopy(_owned(ctx))
+    return DISPUTES.retrieve(ctx, "dispute")
 
 
 def list_disputes(ctx: Ctx) -> JSON:
-    items = [
-        d
-        for d in ctx.state.disputes.values()
-        if disputes.charge_owner(ctx.fake, ctx.state.charges[d["charge"]]) == ctx.owner
-    ]
-    for key in ("charge", "payment_intent"):
-        if key in ctx.params:
-            items = [d for d in items if d[key] == ctx.params[key]]
-    items = in_range(items, ctx.params, "created")
-    return paginate(items, ctx.params, url="/v1/disputes")
+    return DISPUTES.listed(ctx, equal=("charge", "payment_intent"), ranges=("created",))
 
 
 def update_dispute(ctx: Ctx) -> JSON:
-    dispute = _owned(ctx)
+    dispute = DISPUTES.find(ctx, ctx.path["dispute"])
     evidence = ctx.params.get("evidence") or {}
     meta = metadata(ctx.params, dispute["metadata"]) if "metadata" in ctx.params else None
     submit = parse_bool(ctx.params.get("submit", "true"), "submit")
@@ -53,4 +41,4 @@ def update_dispute(ctx: Ctx) -> JSON:
 
 def close_dispute(ctx: Ctx) -> JSON:
     """Closing is accepting the dispute as lost (irreversible)."""
-    return disputes.close_dispute(ctx.fake, _owned(ctx), won=False)
+    return disputes.close_dispute(ctx.fake, DISPUTES.find(ctx, ctx.path["dispute"]), won=False)

@@ -14,7 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stripe_fake import api, control, control_money
+from stripe_fake import (
+    api,
+    control,
+    control_accounts,
+    control_balances,
+    control_money,
+    control_webhooks,
+)
 from stripe_fake.config import FakeConfig
 from stripe_fake.core import Fake
 from stripe_fake.ids import new_id
@@ -143,7 +150,10 @@ def build_app(config: FakeConfig) -> ASGIApp:
     app = Starlette(
         routes=[
             *control.routes(fake),
+            *control_accounts.routes(fake),
+            *control_balances.routes(fake),
             *control_money.routes(fake),
+            *control_webhooks.routes(fake),
             Route("/v1/{rest:path}", v1, methods=["GET", "POST", "DELETE"]),
         ],
         lifespan=lifespan,

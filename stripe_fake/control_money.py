@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from stripe_fake import disputes, refunds
-from stripe_fake.control import ControlError, Handler, _body, _route
+from stripe_fake.control import ControlError, Handler, control_route, json_body
 from stripe_fake.core import Fake
 from stripe_fake.errors import StripeFakeError
 from stripe_fake.store import JSON
@@ -47,7 +47,7 @@ def _in_state(fake: Fake, change: Any) -> JSONResponse:
 
 
 async def open_dispute(fake: Fake, request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     charge = _charge(fake, request.path_params["id"])
     reason = body.get("reason", "fraudulent")
     if reason not in disputes.REASONS:
@@ -61,7 +61,7 @@ async def open_dispute(fake: Fake, request: Request) -> Response:
 
 
 async def close_dispute(fake: Fake, request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     dispute = fake.state.disputes.get(request.path_params["id"])
     if dispute is None:
         raise ControlError(404, "not_found", f"No such dispute: {request.path_params['id']}")
@@ -73,7 +73,7 @@ async def close_dispute(fake: Fake, request: Request) -> Response:
 
 async def pending_refunds(fake: Fake, request: Request) -> Response:
     """Refunds of this charge start `pending` from now on (test card 4000000000007726)."""
-    body = await _body(request)
+    body = await json_body(request)
     charge = _charge(fake, request.path_params["id"])
     pending = body.get("pending", True)
     if not isinstance(pending, bool):
@@ -89,7 +89,7 @@ async def pending_refunds(fake: Fake, request: Request) -> Response:
 
 def _refund_outcome(status: str) -> Handler:
     async def handler(fake: Fake, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         refund = fake.state.refunds.get(request.path_params["id"])
         if refund is None:
             raise ControlError(404, "not_found", f"No such refund: {request.path_params['id']}")
@@ -116,4 +116,4 @@ def routes(fake: Fake) -> list[Route]:
         ("/_fake/refunds/{id}/fail", _refund_outcome("failed")),
         ("/_fake/refunds/{id}/cancel", _refund_outcome("canceled")),
     ]
-    return [_route(path, handler, fake, ["POST"]) for path, handler in table]
+    return [control_route(path, handler, fake, ["POST"]) for path, handler in table]

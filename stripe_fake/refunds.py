@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from stripe_fake.core import Ctx, Fake, in_range, paginate
+from stripe_fake.core import Fake
 from stripe_fake.disputes import charge_owner
 from stripe_fake.errors import invalid_request
 from stripe_fake.events import previous_attributes
@@ -64,15 +64,3 @@ def settle(fake: Fake, refund: JSON, status: str, *, failure_reason: str = "unkn
     if status == "failed":
         fake.events.emit("refund.failed", refund, account=account)
     return copy.deepcopy(refund)
-
-
-def list_refunds(ctx: Ctx) -> JSON:
-    """`GET /v1/refunds`: the platform's refunds, filtered by `charge` / `payment_intent`."""
-    if ctx.stripe_account is not None:
-        return paginate([], ctx.params, url="/v1/refunds")
-    items = list(ctx.state.refunds.values())
-    for key in ("charge", "payment_intent"):
-        if key in ctx.params:
-            items = [r for r in items if r[key] == ctx.params[key]]
-    items = in_range(items, ctx.params, "created")
-    return paginate(items, ctx.params, url="/v1/refunds")

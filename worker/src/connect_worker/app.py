@@ -10,11 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from connect_worker import (
+    account_events,
     debts,
     disputes,
     health,
     history,
+    ledger_events,
     organizations,
+    payment_events,
     payments,
     payouts,
     reconciliation,
@@ -44,6 +47,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         sessions,
         organizations,
         webhook_events,
+        account_events,
+        ledger_events,
+        payment_events,
         transfers,
         payments,
         payouts,

@@ -14,16 +14,16 @@ from typing import NamedTuple
 from connect_worker import payments
 from connect_worker.clock import iso_ms
 from connect_worker.deps import Deps
+from connect_worker.event_claims import (
+    CLAIM_KEY_FIELDS,
+    COMPLETE_HELD,
+    HELD_STATUSES,
+    STATUS,
+    claim_lost,
+)
 from connect_worker.returns import payment_not_found
 from connect_worker.route import Body, Params, Route
 from connect_worker.validation import boolean, integer, required, string
-from connect_worker.webhook_events import (
-    _COMPLETE_HELD,
-    _HELD_STATUSES,
-    _STATUS,
-    CLAIM_KEY_FIELDS,
-    claim_lost,
-)
 
 FINAL_STATUSES = ("won", "lost", "warning_closed", "prevented")
 DISPUTE_STATUSES = (
@@ -44,14 +44,14 @@ _RECORD = (
     '"amount_disputed" = MIN(?3, "amount"), "updated_at" = ?4 '
     'WHERE "charge_id" = ?5 AND NOT ("dispute_id" IS ?1 AND "dispute_status" IN '
     f'({_FINAL})) AND EXISTS (SELECT 1 FROM "connect_webhook_event" WHERE "event_id" = ?6 '
-    f'AND "claim_id" = ?7 AND "status" IN ({", ".join(repr(s) for s in _HELD_STATUSES)}))'
+    f'AND "claim_id" = ?7 AND "status" IN ({", ".join(repr(s) for s in HELD_STATUSES)}))'
 )
 _HAS_MONEY_OUT = (
     'EXISTS (SELECT 1 FROM "connect_transfer" WHERE "source_transaction" = ? '
     'AND "status" != \'failed\') OR EXISTS (SELECT 1 FROM "connect_return" '
     'WHERE "source_transaction" = ?)'
 )
-_COMPLETE_UNLESS_HELD = f"{_COMPLETE_HELD} AND NOT (? = 1 AND ({_HAS_MONEY_OUT}))"
+_COMPLETE_UNLESS_HELD = f"{COMPLETE_HELD} AND NOT (? = 1 AND ({_HAS_MONEY_OUT}))"
 
 APPLY_DISPUTE_FIELDS = {
     **CLAIM_KEY_FIELDS,
@@ -81,12 +81,12 @@ async def apply_dispute(deps: Deps, params: Params, body: Body) -> DisputeApplie
             db.prepare(_COMPLETE_UNLESS_HELD).bind(
                 now_iso, event_id, claim_id, hold, charge, charge
             ),
-            db.prepare(_STATUS).bind(event_id),
+            db.prepare(STATUS).bind(event_id),
             db.prepare(payments.BY_CHARGE).bind(charge),
         ]
     )
     row = event.first_row
-    if row is None or row["claim_id"] != claim_id or row["status"] not in _HELD_STATUSES:
+    if row is None or row["claim_id"] != claim_id or row["status"] not in HELD_STATUSES:
         raise claim_lost()
     if stored.first_row is None:
         raise payment_not_found()

@@ -150,7 +150,7 @@ def upsert_statements(
 ) -> list[D1Statement]:
     """Stripe's state of a payout, as a batch (with `idempotency_key`, onto the reservation it
     answers); the last statement reads the row as stored. A caller may append statements that
-    must commit with it (`webhook_events.apply_payout` completes the event's claim)."""
+    must commit with it (`ledger_events.apply_payout` completes the event's claim)."""
     params = (
         values["stripe_payout_id"],
         values["organization_id"],

@@ -296,7 +296,7 @@ def sync_statements(
 ) -> list[D1Statement]:
     """Stripe's reversal state of a transfer, as a batch (with metadata naming a ledger row, that
     row first takes the transfer if it may); `synced` reads the answer. A caller may append
-    statements that must commit with it (`webhook_events.apply_transfer` completes the claim)."""
+    statements that must commit with it (`ledger_events.apply_transfer` completes the claim)."""
     origin = _stripe_origin(values)
     stripe_id = values["stripe_transfer_id"]
     extra, extra_values = (f" AND {only_if[0]}", tuple(only_if[1])) if only_if else ("", ())
