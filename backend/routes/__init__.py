@@ -3,10 +3,10 @@ server's routes and `/openapi.json` are both built from it."""
 
 from __future__ import annotations
 
-from backend import models, return_models
-from backend.endpoints import Endpoint
-from backend.openapi import IDEMPOTENCY, header
-from backend.query import CURSOR, LIMIT, REFRESH
+from backend.core import models
+from backend.edge.endpoints import Endpoint
+from backend.edge.openapi import IDEMPOTENCY, header
+from backend.edge.query import CURSOR, LIMIT, REFRESH
 from backend.routes import (
     connect,
     health,
@@ -17,6 +17,7 @@ from backend.routes import (
     schedule,
     webhooks,
 )
+from backend.worker_side import return_models
 
 WEBHOOK_PATH = "/api/connect/webhook"
 

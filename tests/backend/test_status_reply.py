@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from backend.models import ConnectState, StatusReply
-from backend.worker_models import Organization
+from backend.core.models import ConnectState, StatusReply
+from backend.worker_side.worker_models import Organization
 
 WORKER_ORGANIZATION = {
     "id": "org_1",

@@ -15,7 +15,10 @@ from connect_worker.app import ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "internal-api.md"
-CLIENTS = (REPO / "backend" / "worker_client.py", REPO / "backend" / "worker_returns.py")
+CLIENTS = (
+    REPO / "backend" / "worker_side" / "worker_client.py",
+    REPO / "backend" / "worker_side" / "worker_returns.py",
+)
 
 _PARAM = re.compile(r"\{[^/]*\}")
 _HELD = re.compile(
