@@ -1,5 +1,5 @@
-"""Every body a browser sends and gets, as pydantic models, and the field groups they share with
-the Worker's records (`backend/worker_side/worker_models.py`).
+"""Every body a browser sends and gets, as pydantic models; the field groups the replies share
+with the Worker's records are in `backend/core/records.py`.
 
 Requests from browsers are strict (`extra="forbid"`, no coercion: an amount is a JSON integer,
 never "100" or 100.0). Replies from the Worker are read leniently (`extra="ignore"`), so the Worker
@@ -8,15 +8,26 @@ can add fields without breaking running replicas.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from backend.money.fees import MAX_AMOUNT
+from backend.core.records import (
+    ConnectState,
+    LedgerKey,
+    PaymentFields,
+    PayoutFields,
+    PayoutInterval,
+    TransferFields,
+    TransferMoney,
+    TransferStatus,
+    Weekday,
+)
 
-if TYPE_CHECKING:
-    from backend.worker_side.worker_models import Organization
+# The largest amount one request may move, in minor units: Stripe's own limit for a charge or
+# transfer (eight digits), the bound of every amount field here and in the Worker's replies.
+MAX_AMOUNT = 99_999_999
 
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -30,14 +41,6 @@ Reason = Annotated[
 ]
 TransferGroup = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=500)]
-ConnectStatus = Literal["pending", "active", "disabled"]
-OnboardingStep = Literal[
-    "account_creation", "details_submission", "verification", "complete", "rejected"
-]
-PayoutInterval = Literal["manual", "daily", "weekly", "monthly"]
-Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-TransferStatus = Literal["pending", "succeeded", "failed", "reversed"]
-AccountProfile = Literal["express", "custom"]
 CollectionFields = Literal["currently_due", "eventually_due"]  # what Account Links ask for
 
 
@@ -72,94 +75,6 @@ class OrgReply(Reply):
     organization_id: str
 
 
-class WorkerModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-# --- Field groups: a stored record and the replies that show it --------------------------------
-# A class lists its groups before its base, so the base's fields (`organization_id`) come first.
-
-
-class ConnectState(BaseModel):
-    """An organization's Connect account and settings, as the Worker keeps them."""
-
-    stripe_connect_account_id: str | None = None
-    stripe_connect_status: ConnectStatus | None = None
-    onboarding_step: OnboardingStep | None = None
-    onboarding_rejection_reason: str | None = None
-    charges_enabled: bool = False
-    payouts_enabled: bool = False
-    details_submitted: bool = False
-    requirements_currently_due: list[str] = Field(default_factory=list)
-    requirements_past_due: list[str] = Field(default_factory=list)
-    requirements_disabled_reason: str | None = None
-    requirements_current_deadline: int | None = None
-    platform_fee_percent: float = 10.0
-    platform_fee_fixed: int = 0
-    stripe_synced_at: int | None = None
-    auto_transfer_payments: bool = False
-    payout_schedule_interval: PayoutInterval = "manual"
-    payout_schedule_delay_days: int | None = None
-    payout_schedule_weekly_anchor: Weekday | None = None
-    payout_schedule_monthly_anchor: int | None = None
-    stripe_connect_account_profile: AccountProfile | None = None
-
-
-class LedgerKey(BaseModel):
-    organization_id: str
-    idempotency_key: str
-
-
-class TransferMoney(BaseModel):
-    gross_amount: int
-    fee_amount: int
-    net_amount: int
-    currency: str
-
-
-class TransferFields(TransferMoney):
-    """A transfer ledger row past its key: what the history shows of it."""
-
-    stripe_transfer_id: str | None = None
-    status: TransferStatus
-    amount_reversed: int = 0
-    failure_message: str | None = None
-    source_transaction: str | None = None
-    reason: str | None = None
-    initiated_by: str | None = None
-    created_at: str | None = None
-
-
-class PayoutFields(BaseModel):
-    """A payout ledger row: `reserved` / `refused` are ours (no Stripe payout); the rest, Stripe's
-    statuses."""
-
-    stripe_payout_id: str | None = None
-    amount: int
-    currency: str
-    status: str
-    failure_code: str | None = None
-    failure_message: str | None = None
-    arrival_date: int | None = None
-    updated_at: str | None = None
-
-
-class PaymentFields(BaseModel):
-    """A payment the platform collected for an organization, and what its transfers took."""
-
-    payment_intent_id: str
-    charge_id: str | None = None
-    amount: int
-    amount_refunded: int = 0
-    amount_transferred: int = 0
-    amount_remaining: int = 0
-    # Funds a dispute withdrew and that were not reinstated; the dispute's status at Stripe.
-    amount_disputed: int = 0
-    dispute_status: str | None = None
-    currency: str
-    created: int
-
-
 # --- Browser requests and replies --------------------------------------------------------------
 
 
@@ -187,11 +102,20 @@ class OnboardReply(Reply):
     account_id: str
 
 
+class NamedConnectState(Protocol):
+    """An organization's Connect state under the name replies give its id: the Worker's
+    `Organization` (`backend/worker_side/worker_models.py`) is one. A protocol, so the browser's
+    models need not import the Worker's; both build on `records`."""
+
+    @property
+    def organization_id(self) -> str: ...
+
+
 class StatusReply(ConnectState, OrgReply):
     sent_whole = True
 
     @classmethod
-    def of(cls, org: Organization) -> StatusReply:
+    def of(cls, org: NamedConnectState) -> StatusReply:
         # Read from the attributes, not via model_dump + keyword arguments: half the cost, on
         # the status route's every request; the fields (and so the JSON) are the same.
         return cls.model_validate(org, from_attributes=True)

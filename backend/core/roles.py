@@ -16,6 +16,9 @@ JS_TRIM_CHARACTERS = (
     "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 
+# The roles that manage an organization's money and Connect settings (Better Auth's defaults).
+MANAGER_ROLES = ("owner", "admin")
+
 
 def role_names(role: str) -> list[str]:
     """The role names a `member.role` value holds, as Better Auth's `parseRoleList` gives them."""

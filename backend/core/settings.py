@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from backend.core.models import AccountProfile, CollectionFields
+from backend.core.models import CollectionFields
+from backend.core.records import AccountProfile
 
 MIN_INTERNAL_API_KEY_LENGTH = 32
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from backend.core.errors import Forbidden, InvalidRequest, Unauthorized
-from backend.core.roles import holds_any
+from backend.core.roles import MANAGER_ROLES, holds_any
 from backend.worker_side.worker_client import WorkerClient
 from backend.worker_side.worker_models import Organization, UserContext
 
-MANAGER_ROLES = ("owner", "admin")
 MAX_TOKEN_LENGTH = 4096
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from backend.core.errors import ApiError, InvalidRequest
+from backend.core.json_depth import json_depth_within
 
 MAX_DEPTH = 32
 JSON_MEDIA_TYPE = "application/json"
@@ -45,31 +46,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey()
         found[key] = value
     return found
-
-
-def json_depth_within(raw: bytes, limit: int) -> bool:
-    """Bracket depth outside strings, counted before any parser recurses into it."""
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return True  # the usual small body: no scan
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
 
 
 def check_json_structure(raw: bytes, *, max_depth: int = MAX_DEPTH) -> None:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-MAX_AMOUNT = 99_999_999
+from backend.core.models import MAX_AMOUNT
 
 # Stripe's zero-decimal currencies: the amount is already in whole units (¥100 is 100).
 ZERO_DECIMAL_CURRENCIES = frozenset(

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from backend.core.errors import Conflict
-from backend.money.fees import MAX_AMOUNT, THREE_DECIMAL_CURRENCIES, minor_unit_exponent
+from backend.core.models import MAX_AMOUNT
+from backend.money.fees import THREE_DECIMAL_CURRENCIES, minor_unit_exponent
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -32,17 +32,15 @@ from backend.core.errors import ApiError
 from backend.core.models import ReconciledRow, ReconcileReply, ReplayCounts, WebhookReply
 from backend.core.outcomes import observed_reconciliation
 from backend.ledger.debt_recovery import retry_debts
-from backend.ledger.money_operation import LedgerTag, epoch_seconds
+from backend.ledger.money_operation import epoch_seconds
+from backend.reconciliation.ledger_kinds import PAYOUTS, TRANSFERS, LedgerKind, Lister, by_tag
 from backend.services import Services
 from backend.stripe_side.stripe_errors import StripeAccountAccessLost
 from backend.stripe_side.stripe_events import (
     Envelope,
-    PayoutObject,
-    TransferObject,
     Unparsed,
     parse_envelope,
 )
-from backend.stripe_side.stripe_gateway import Page
 from backend.webhooks.status_mapping import DEAUTHORIZED_REASON
 from backend.webhooks.sync import mark_deauthorized
 from backend.worker_side.worker_client import WorkerError
@@ -50,7 +48,6 @@ from backend.worker_side.worker_models import (
     ConnectedAccount,
     LedgerPayout,
     LedgerTransfer,
-    TransferOrigin,
 )
 
 logger = logging.getLogger("backend.reconcile")
@@ -87,35 +84,7 @@ class _Report:
         )
 
 
-class _Lister(Protocol):
-    """One page of a Stripe list, after the object `starting_after` (None: the first page)."""
-
-    def __call__(self, *, starting_after: str | None) -> Awaitable[Page]: ...
-
-
 R = TypeVar("R", LedgerTransfer, LedgerPayout)
-Row = TypeVar("Row", LedgerTransfer, LedgerPayout, contravariant=True)
-
-
-class _Ledger(Protocol[Row]):
-    """One kind of ledger row, as reconciliation settles it; `Reconciler._settle` owns the order
-    (the two instances: `_TRANSFERS`, `_PAYOUTS`)."""
-
-    kind: Literal["transfer", "payout"]
-    where: str  # names an account's list in the report's errors
-    not_taken: str  # the mismatch's detail
-
-    def key(self, row: Row) -> str: ...
-
-    def lister(self, svc: Services, account: str, since: int) -> _Lister: ...
-
-    async def refuse(self, svc: Services, row: Row, message: str) -> bool:
-        """Refuse the row; False when it had finished meanwhile."""
-        ...
-
-    async def take(self, svc: Services, row: Row, found: dict[str, Any]) -> tuple[str, bool]:
-        """Settle the row with the object Stripe made for it: its id, whether the row took it."""
-        ...
 
 
 # The webhook's exactly-once path (`backend.webhooks.webhook_processing.process_event`), passed in
@@ -138,8 +107,8 @@ class Reconciler:
         except ApiError as exc:
             report.errors.append(f"ledger: {exc.code}")
         else:
-            await self._settle(_TRANSFERS, unsettled.transfers, report)
-            await self._settle(_PAYOUTS, unsettled.payouts, report)
+            await self._settle(TRANSFERS, unsettled.transfers, report)
+            await self._settle(PAYOUTS, unsettled.payouts, report)
         await self._replay_events(report)
         try:
             recovered = await retry_debts(self.svc)
@@ -165,7 +134,7 @@ class Reconciler:
                 await self.sleep(min(wait * 2**attempt, 60.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _all(self, page: _Lister) -> list[dict[str, Any]]:
+    async def _all(self, page: Lister) -> list[dict[str, Any]]:
         """Every object of a Stripe list, following `starting_after` (newest first)."""
         found: list[dict[str, Any]] = []
         cursor: str | None = None
@@ -184,7 +153,7 @@ class Reconciler:
 
     # --- ledger rows --------------------------------------------------------------------------
 
-    async def _settle(self, ledger: _Ledger[R], rows: list[R], report: _Report) -> None:
+    async def _settle(self, ledger: LedgerKind[R], rows: list[R], report: _Report) -> None:
         """Each account's rows against what Stripe made for it since the oldest of them."""
         by_account: dict[str, list[R]] = {}
         for row in rows:
@@ -198,12 +167,12 @@ class Reconciler:
             except ApiError as exc:
                 report.errors.append(f"{ledger.where} {account}: {exc.code}")
                 continue
-            tagged = _by_tag(made)
+            tagged = by_tag(made)
             for row in group:
                 report.rows.append(await self._settle_row(ledger, row, tagged))
 
     async def _settle_row(
-        self, ledger: _Ledger[R], row: R, tagged: dict[tuple[str, str], dict[str, Any]]
+        self, ledger: LedgerKind[R], row: R, tagged: dict[tuple[str, str], dict[str, Any]]
     ) -> ReconciledRow:
         key, org_id = ledger.key(row), row.organization_id
         result = partial(
@@ -318,86 +287,3 @@ def _deauthorized(account: ConnectedAccount) -> bool:
         account.stripe_connect_status == "disabled"
         and account.onboarding_rejection_reason == DEAUTHORIZED_REASON
     )
-
-
-def _by_tag(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Stripe objects by the ledger row their metadata names (objects made elsewhere dropped)."""
-    tagged: dict[tuple[str, str], dict[str, Any]] = {}
-    for obj in objects:
-        metadata = obj.get("metadata")
-        tag = LedgerTag.read(metadata) if isinstance(metadata, dict) else None
-        if tag is not None:
-            tagged.setdefault((tag.organization_id, tag.idempotency_key), obj)
-    return tagged
-
-
-class _Transfers:
-    kind: Literal["transfer", "payout"] = "transfer"
-    where = "transfers to"
-    not_taken = "the row did not take the transfer"
-
-    def key(self, row: LedgerTransfer) -> str:
-        return row.idempotency_key
-
-    def lister(self, svc: Services, account: str, since: int) -> _Lister:
-        return partial(svc.stripe.list_transfers, destination=account, created_gte=since)
-
-    async def refuse(self, svc: Services, row: LedgerTransfer, message: str) -> bool:
-        done = await svc.worker.complete_transfer(
-            row.organization_id, row.idempotency_key, status="failed", failure_message=message
-        )
-        return done.status == "failed"
-
-    async def take(
-        self, svc: Services, row: LedgerTransfer, found: dict[str, Any]
-    ) -> tuple[str, bool]:
-        transfer = TransferObject.model_validate(found)
-        origin = TransferOrigin(
-            organization_id=row.organization_id,
-            idempotency_key=row.idempotency_key,
-            amount=transfer.amount,
-            currency=transfer.currency,
-            destination=transfer.destination or "",
-        )
-        synced = await svc.worker.sync_transfer(
-            transfer.id,
-            amount_reversed=transfer.amount_reversed,
-            reversed=transfer.reversed,
-            origin=origin,
-        )
-        return transfer.id, synced is not None and synced.stripe_transfer_id == transfer.id
-
-
-class _Payouts:
-    kind: Literal["transfer", "payout"] = "payout"
-    where = "payouts of"
-    not_taken = "the reservation did not take the payout"
-
-    def key(self, row: LedgerPayout) -> str:
-        return row.idempotency_key or ""
-
-    def lister(self, svc: Services, account: str, since: int) -> _Lister:
-        return partial(svc.stripe.list_payouts, account, created_gte=since)
-
-    async def refuse(self, svc: Services, row: LedgerPayout, message: str) -> bool:
-        done = await svc.worker.refuse_payout(
-            row.organization_id, self.key(row), failure_code=None, failure_message=message
-        )
-        return done.status == "refused"
-
-    async def take(
-        self, svc: Services, row: LedgerPayout, found: dict[str, Any]
-    ) -> tuple[str, bool]:
-        payout = PayoutObject.model_validate(found)
-        stored = await svc.worker.upsert_payout(
-            payout,
-            organization_id=row.organization_id,
-            stripe_account_id=row.stripe_account_id or "",
-            event_created=int(found["created"]),
-            idempotency_key=self.key(row),
-        )
-        return payout.id, stored.stripe_payout_id == payout.id
-
-
-_TRANSFERS = _Transfers()
-_PAYOUTS = _Payouts()

@@ -1,5 +1,9 @@
 """The route table: every endpoint the server answers, with what it takes and answers — the
-server's routes and `/openapi.json` are both built from it."""
+server's routes and `/openapi.json` are both built from it.
+
+May import: `backend.core`, `backend.money`, `backend.stripe_side`, `backend.worker_side` (not its
+pool or transport), `backend.edge`, `backend.ledger`, `backend.webhooks`, `backend.reconciliation`,
+`backend.services`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from starlette.requests import Request
 
 from backend.core.errors import ApiError, Conflict, Forbidden, InvalidRequest
 from backend.core.models import (
-    AccountProfile,
     AccountSessionReply,
     AccountSessionRequest,
     BalanceReply,
@@ -28,6 +27,7 @@ from backend.core.models import (
     TransferReply,
     TransferRequest,
 )
+from backend.core.records import AccountProfile
 from backend.edge.auth import OrgAccess, bearer_token, require_same_organization
 from backend.edge.endpoints import Answer
 from backend.edge.idempotency import require_idempotency_key

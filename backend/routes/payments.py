@@ -9,14 +9,15 @@ from starlette.requests import Request
 from backend.core.errors import InvalidRequest
 from backend.core.models import (
     AutoTransferRequest,
-    PaymentFields,
     PaymentIntentReply,
     PaymentIntentRequest,
     PaymentReply,
     PaymentsReply,
     StatusReply,
 )
-from backend.edge.auth import MANAGER_ROLES, bearer_token
+from backend.core.records import PaymentFields
+from backend.core.roles import MANAGER_ROLES
+from backend.edge.auth import bearer_token
 from backend.edge.idempotency import require_idempotency_key
 from backend.edge.service_keys import require_platform_key
 from backend.money.fees import FeeError, compute_fee, normalise_currency, validate_amount

@@ -18,7 +18,7 @@ from typing import Any
 
 from stripe.params import AccountCreateParams
 
-from backend.core.models import AccountProfile
+from backend.core.records import AccountProfile
 
 _SHARED: AccountCreateParams = {
     "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},

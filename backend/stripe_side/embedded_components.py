@@ -24,8 +24,7 @@ from stripe.params import (
     AccountSessionCreateParamsComponentsPayoutsFeatures,
 )
 
-from backend.core.roles import holds_any
-from backend.edge.auth import MANAGER_ROLES
+from backend.core.roles import MANAGER_ROLES, holds_any
 
 _NO_MONEY_MOVEMENT: AccountSessionCreateParamsComponentsPayoutsFeatures = {
     "standard_payouts": False,

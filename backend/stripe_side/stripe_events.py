@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from backend.edge.json_body import json_depth_within
+from backend.core.json_depth import json_depth_within
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

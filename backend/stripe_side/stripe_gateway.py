@@ -23,21 +23,20 @@ from stripe.params import (
     AccountSessionCreateParams,
     AccountSessionCreateParamsComponents,
     AccountUpdateParams,
-    EventListParams,
     PaymentIntentCreateParams,
     PayoutCreateParams,
-    PayoutListParams,
     TransferCreateParams,
-    TransferListParams,
 )
 from stripe.params._account_update_params import AccountUpdateParamsSettingsPayoutsSchedule
 
 from backend.core import telemetry
 from backend.core.errors import UpstreamError
-from backend.core.models import AccountProfile, CollectionFields, Money, PayoutInterval, Weekday
+from backend.core.models import CollectionFields, Money
+from backend.core.records import AccountProfile, PayoutInterval, Weekday
 from backend.money.payout_amount import Funds
 from backend.stripe_side.account_profiles import ACCOUNT_PROFILES
 from backend.stripe_side.stripe_errors import map_stripe_error
+from backend.stripe_side.stripe_listing import ListingCalls
 from backend.stripe_side.stripe_models import (
     AccountLink,
     StripeAccount,
@@ -52,13 +51,9 @@ from backend.stripe_side.stripe_telemetry import stripe_call
 
 logger = logging.getLogger("backend.stripe")
 
-# One page of a Stripe list, each object as plain JSON, and whether more follow.
-Page = tuple[list[dict[str, Any]], bool]
-PAGE_SIZE = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-ListParams = TypeVar("ListParams", TransferListParams, PayoutListParams, EventListParams)
 
 
 def idempotency_key(*parts: str) -> str:
@@ -67,14 +62,6 @@ def idempotency_key(*parts: str) -> str:
     if len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         return key
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
-def _paged(params: ListParams, starting_after: str | None) -> ListParams:
-    """A list call's page size and, after the first page, where the previous one ended."""
-    params["limit"] = PAGE_SIZE
-    if starting_after:
-        params["starting_after"] = starting_after
-    return params
 
 
 def _funds(entries: Any) -> list[Funds]:
@@ -105,7 +92,7 @@ def _account(obj: stripe.Account) -> StripeAccount:
     )
 
 
-class ConnectStripe(ReversalCalls):
+class ConnectStripe(ListingCalls, ReversalCalls):
     """One configured `StripeClient` (async, aiohttp) and the Connect operations we use."""
 
     def __init__(
@@ -371,39 +358,3 @@ class ConnectStripe(ReversalCalls):
             if exc.code == "resource_missing":
                 return None
             raise
-
-    # --- reading back what happened (reconciliation) -----------------------------------------
-
-    async def list_transfers(
-        self, *, destination: str, created_gte: int, starting_after: str | None = None
-    ) -> Page:
-        """The platform's transfers to `destination` made since `created_gte`, newest first."""
-        params: TransferListParams = {"destination": destination, "created": {"gte": created_gte}}
-        transfers = self._client.v1.transfers.list_async(_paged(params, starting_after))
-        return await self._page("list transfers", transfers)
-
-    async def list_payouts(
-        self, account_id: str, *, created_gte: int, starting_after: str | None = None
-    ) -> Page:
-        """The connected account's payouts made since `created_gte`, newest first."""
-        params: PayoutListParams = {"created": {"gte": created_gte}}
-        payouts = self._client.v1.payouts.list_async(
-            _paged(params, starting_after), {"stripe_account": account_id}
-        )
-        return await self._page("list payouts", payouts)
-
-    async def list_undelivered_events(
-        self, account_id: str | None, *, created_gte: int, starting_after: str | None = None
-    ) -> Page:
-        """Events whose webhook did not reach us (`delivery_success=false`) since `created_gte`,
-        newest first: the platform's own (`account_id` None) or one connected account's."""
-        params: EventListParams = {"delivery_success": False, "created": {"gte": created_gte}}
-        options: stripe.RequestOptions = {}
-        if account_id is not None:
-            options["stripe_account"] = account_id
-        events = self._client.v1.events.list_async(_paged(params, starting_after), options)
-        return await self._page("list events", events)
-
-    async def _page(self, operation: str, call: Awaitable[Any]) -> Page:
-        page = await self._guard(operation, call)
-        return [item.to_dict(recursive=True) for item in page.data], bool(page.has_more)

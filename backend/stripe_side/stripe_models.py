@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from backend.core.models import WorkerModel
+from backend.core.records import WorkerModel
 from backend.stripe_side.stripe_events import PayoutObject, TransferObject, UnixTime
 
 # A transfer the gateway created is checked as an event's transfer is.

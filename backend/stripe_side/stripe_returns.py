@@ -11,7 +11,7 @@ import stripe
 from pydantic import BaseModel
 from stripe.params import TransferReversalCreateParams
 
-from backend.core.models import WorkerModel
+from backend.core.records import WorkerModel
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from backend.core.models import ConnectStatus, OnboardingStep, PayoutInterval, Weekday
+from backend.core.records import ConnectStatus, OnboardingStep, PayoutInterval, Weekday
 
 UNDER_REVIEW_REASONS = frozenset({"requirements.pending_verification", "under_review", "listed"})
 DEAUTHORIZED_REASON = "deauthorized"

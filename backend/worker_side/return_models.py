@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from backend.core.models import Money, OrgReply, Reply, WorkerModel
+from backend.core.models import Money, OrgReply, Reply
+from backend.core.records import WorkerModel
 from backend.worker_side.worker_models import LedgerTransfer, Payment
 
 ReturnKind = Literal["reversal", "reinstatement"]

@@ -7,16 +7,15 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from backend.core.models import (
+from backend.core.models import MAX_AMOUNT, Request
+from backend.core.records import (
     ConnectState,
     LedgerKey,
     PaymentFields,
     PayoutFields,
-    Request,
     TransferFields,
     WorkerModel,
 )
-from backend.money.fees import MAX_AMOUNT
 
 # A dispute in these statuses no longer stands between the payment and its transfer.
 SETTLED_DISPUTES = frozenset(["won", "warning_closed", "prevented"])

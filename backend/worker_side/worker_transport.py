@@ -246,6 +246,16 @@ class WorkerTransport:
             raise
 
 
+def present(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value: an absent optional field is left out, never sent as null."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def clip(message: str | None) -> str | None:
+    """A failure message as the Worker stores it: at most 500 characters."""
+    return None if message is None else message[:500]
+
+
 def _trace_headers(ctx: request_context.RequestContext, span_id: str) -> dict[str, str]:
     """W3C trace context for one Worker call: the request's trace, `span_id` as the parent."""
     headers = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from backend.core.models import ConnectState, StatusReply
+from backend.core.models import StatusReply
+from backend.core.records import ConnectState
 from backend.worker_side.worker_models import Organization
 
 WORKER_ORGANIZATION = {

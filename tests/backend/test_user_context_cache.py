@@ -9,7 +9,8 @@ import pytest
 from starlette.requests import Request
 
 from backend.core.errors import Forbidden, Unauthorized
-from backend.edge.auth import MANAGER_ROLES, Authenticator, UserContextCache
+from backend.core.roles import MANAGER_ROLES
+from backend.edge.auth import Authenticator, UserContextCache
 from backend.worker_side.worker_client import WorkerClient
 from backend.worker_side.worker_models import Organization, User, UserContext
 from tests.fixtures.backend import BackendStack
