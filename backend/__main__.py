@@ -8,9 +8,9 @@ import sys
 import uvicorn
 
 from backend.app import create_app
-from backend.http_guard import protocol_for
-from backend.log_format import configure_logging
-from backend.settings import SettingsError, load_settings
+from backend.core.log_format import configure_logging
+from backend.core.settings import SettingsError, load_settings
+from backend.edge.http_guard import protocol_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host or settings.backend_host,
         port=args.port or settings.backend_port,
         loop="uvloop",
-        # uvicorn's httptools protocol plus header/body deadlines (backend/http_guard.py).
+        # uvicorn's httptools protocol plus header/body deadlines (backend/edge/http_guard.py).
         http=protocol_for(settings),
         lifespan="on",
         log_level=settings.log_level,

@@ -16,14 +16,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from backend.errors import EXCEPTION_HANDLERS
-from backend.middleware import BodySizeLimit
-from backend.openapi import build_openapi
-from backend.request_trace import RequestTrace
+from backend.core.errors import EXCEPTION_HANDLERS
+from backend.core.settings import Settings, SettingsError, load_settings
+from backend.core.telemetry import OFF, Off, Telemetry, install
+from backend.edge.middleware import BodySizeLimit
+from backend.edge.openapi import build_openapi
+from backend.edge.request_trace import RequestTrace
 from backend.routes import ENDPOINTS, WEBHOOK_PATH
 from backend.services import open_services
-from backend.settings import Settings, SettingsError, load_settings
-from backend.telemetry import OFF, Off, Telemetry, install
 
 logger = logging.getLogger("backend")
 

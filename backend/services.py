@@ -1,5 +1,5 @@
 """What a request handler needs, built once per process in the app's lifespan (and once per run by
-`python -m backend.reconcile`), both through `open_services`."""
+`python -m backend.reconciliation.reconcile`), both through `open_services`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from backend.auth import Authenticator, UserContextCache
-from backend.cursors import CursorCodec, derive_cursor_secret
-from backend.json_body import check_json_structure, require_json_content_type
-from backend.rate_limits import RateLimits
-from backend.settings import Settings
-from backend.stripe_gateway import ConnectStripe
-from backend.worker_client import WorkerClient
+from backend.core.settings import Settings
+from backend.edge.auth import Authenticator, UserContextCache
+from backend.edge.cursors import CursorCodec, derive_cursor_secret
+from backend.edge.json_body import check_json_structure, require_json_content_type
+from backend.edge.rate_limits import RateLimits
+from backend.stripe_side.stripe_gateway import ConnectStripe
+from backend.worker_side.worker_client import WorkerClient
 
 M = TypeVar("M", bound=BaseModel)
 

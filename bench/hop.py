@@ -23,7 +23,7 @@ from pathlib import Path
 
 import uvloop
 
-from backend.http_pool import Http1Pool
+from backend.worker_side.http_pool import Http1Pool
 from bench.ingest import IngestResult, burst, connect_accounts, run_ingest, synced_earlier
 from bench.matrix import Cells
 from bench.procs import Server

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from backend.return_flow import HELD
-from backend.webhook_handlers import HANDLERS
+from backend.ledger.return_flow import HELD
+from backend.webhooks.webhook_handlers import HANDLERS
 from bench.soak_events import sign
 from bench.soak_returns_audit import Payment, audit_events, audit_returns
 from bench.stack import FAKE_API_KEY, Secrets, create_paid_payment, http_json

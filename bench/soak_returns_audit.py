@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.return_flow import HELD
+from backend.ledger.return_flow import HELD
 from bench.stack import FAKE_API_KEY, http_json
 
 
@@ -194,7 +194,8 @@ def audit_returns(
 
     # Nothing happened twice.
     twice = [object_id for object_id, rows in referenced.items() if len(rows) > 1]
-    # A cause may give back in two parts, one per funding (`backend/money_back.py`): never more.
+    # A cause may give back in two parts, one per funding (`backend/money/money_back.py`): never
+    # more.
     reinstated: defaultdict[tuple[str, bool], int] = defaultdict(int)
     for r in returns:
         if r["kind"] == "reinstatement" and r["status"] == "done":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from backend.http_pool import Http1Pool, TransportError
+from backend.worker_side.http_pool import Http1Pool, TransportError
 from bench.soak_events import payout_event, transfer_event
 
 
@@ -133,8 +133,8 @@ async def fire(url: str, bodies: Sequence[bytes], *, secret: str, concurrency: i
     """POST each body once, signed just before sending, `concurrency` at a time over keep-alive.
 
     The sender shares a core with the Worker host, so it uses the backend's own lean HTTP/1.1
-    pool (`backend.http_pool`) rather than aiohttp, whose ~4× CPU per request made the sender
-    and not the backend the limit of the burst."""
+    pool (`backend.worker_side.http_pool`) rather than aiohttp, whose ~4× CPU per request made the
+    sender and not the backend the limit of the burst."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)

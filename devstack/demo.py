@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from backend.fees import ZERO_DECIMAL_CURRENCIES
+from backend.money.fees import ZERO_DECIMAL_CURRENCIES
 from devstack.stack_config import REPO_ROOT, LocalSecrets, read_demo_state
 
 __all__ = ["DemoError", "DemoTarget", "StoryResult", "TransferSummary", "main", "run_story"]

@@ -1,5 +1,6 @@
-"""`make reconcile`: one reconciliation run (`python -m backend.reconcile`) against the stack of
-`make dev`, configured as that stack's backend is (ports and `.devstack/secrets.json`)."""
+"""`make reconcile`: one reconciliation run (`python -m backend.reconciliation.reconcile`) against
+the stack of `make dev`, configured as that stack's backend is (ports and
+`.devstack/secrets.json`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from backend.reconcile import main as reconcile
+from backend.reconciliation.reconcile import main as reconcile
 from devstack.parts import backend_env
 from devstack.stack_config import StackConfig
 

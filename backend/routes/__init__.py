@@ -1,12 +1,16 @@
 """The route table: every endpoint the server answers, with what it takes and answers — the
-server's routes and `/openapi.json` are both built from it."""
+server's routes and `/openapi.json` are both built from it.
+
+May import: `backend.core`, `backend.money`, `backend.stripe_side`, `backend.worker_side` (not its
+pool or transport), `backend.edge`, `backend.ledger`, `backend.webhooks`, `backend.reconciliation`,
+`backend.services`."""
 
 from __future__ import annotations
 
-from backend import models, return_models
-from backend.endpoints import Endpoint
-from backend.openapi import IDEMPOTENCY, header
-from backend.query import CURSOR, LIMIT, REFRESH
+from backend.core import models
+from backend.edge.endpoints import Endpoint
+from backend.edge.openapi import IDEMPOTENCY, header
+from backend.edge.query import CURSOR, LIMIT, REFRESH
 from backend.routes import (
     connect,
     health,
@@ -17,6 +21,7 @@ from backend.routes import (
     schedule,
     webhooks,
 )
+from backend.worker_side import return_models
 
 WEBHOOK_PATH = "/api/connect/webhook"
 

@@ -1,7 +1,7 @@
 """The frontend-facing Connect routes: onboarding, status, transfer, balance, payout, login link,
 account session.
 
-Each parses, authorizes, calls and returns its reply model (`backend/endpoints.py` answers it).
+Each parses, authorizes, calls and returns its reply model (`backend/edge/endpoints.py` answers it).
 """
 
 from __future__ import annotations
@@ -11,14 +11,8 @@ import uuid
 
 from starlette.requests import Request
 
-from backend.account_profiles import has_stripe_dashboard, profile_of
-from backend.auth import OrgAccess, bearer_token, require_same_organization
-from backend.embedded_components import components_for
-from backend.endpoints import Answer
-from backend.errors import ApiError, Conflict, Forbidden, InvalidRequest
-from backend.idempotency import require_idempotency_key
-from backend.models import (
-    AccountProfile,
+from backend.core.errors import ApiError, Conflict, Forbidden, InvalidRequest
+from backend.core.models import (
     AccountSessionReply,
     AccountSessionRequest,
     BalanceReply,
@@ -33,15 +27,21 @@ from backend.models import (
     TransferReply,
     TransferRequest,
 )
-from backend.payout_flow import payout as run_payout
-from backend.query import query_values
-from backend.redirects import resolve_redirect
-from backend.service_keys import caller_of
+from backend.core.records import AccountProfile
+from backend.edge.auth import OrgAccess, bearer_token, require_same_organization
+from backend.edge.endpoints import Answer
+from backend.edge.idempotency import require_idempotency_key
+from backend.edge.query import query_values
+from backend.edge.redirects import resolve_redirect
+from backend.edge.service_keys import caller_of
+from backend.ledger.payout_flow import payout as run_payout
+from backend.ledger.transfer_flow import transfer as run_transfer
 from backend.services import Services, read_model, services
-from backend.sync import sync_account
-from backend.transfer_flow import transfer as run_transfer
-from backend.worker_client import WorkerError
-from backend.worker_models import Organization
+from backend.stripe_side.account_profiles import has_stripe_dashboard, profile_of
+from backend.stripe_side.embedded_components import components_for
+from backend.webhooks.sync import sync_account
+from backend.worker_side.worker_client import WorkerError
+from backend.worker_side.worker_models import Organization
 
 logger = logging.getLogger("backend.connect")
 
@@ -62,7 +62,7 @@ def _org_from(request: Request, body_org: str | None) -> str:
 
 def spend_stripe(svc: Services, access: OrgAccess) -> None:
     """A member's action is about to call Stripe: the user's, the organization's and the
-    platform's user budget each give a token, or it is a 429 (`backend/rate_limits.py`)."""
+    platform's user budget each give a token, or it is a 429 (`backend/edge/rate_limits.py`)."""
     svc.limits.spend_stripe(user_id=access.user_id, organization_id=access.organization.id)
 
 
@@ -278,9 +278,9 @@ NOT_CACHED = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 async def account_session(request: Request) -> Answer:
     """A fresh Account Session for Stripe's embedded components, with the components the caller's
-    role may use (`backend/embedded_components.py`). The role is read fresh, never from the cache:
-    it decides what the client secret grants. The secret is single use and short-lived; it is
-    never stored, logged or cached."""
+    role may use (`backend/stripe_side/embedded_components.py`). The role is read fresh, never from
+    the cache: it decides what the client secret grants. The secret is single use and short-lived;
+    it is never stored, logged or cached."""
     svc = services(request)
     bearer_token(request)  # 401 before any 400 about the body
     body = await read_model(request, AccountSessionRequest)

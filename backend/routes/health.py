@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from backend.errors import ServiceUnavailable
-from backend.models import HealthReply
+from backend.core.errors import ServiceUnavailable
+from backend.core.models import HealthReply
 from backend.services import services
 
 

@@ -1,6 +1,6 @@
 """An organization's money history for any of its members: transfers and payouts, newest first.
 
-The cursor is opaque and sealed (`backend/cursors.py`): it names a position in this
+The cursor is opaque and sealed (`backend/edge/cursors.py`): it names a position in this
 organization's history of this kind only, and reveals nothing of the ledger behind it.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from backend.models import PayoutEntry, PayoutHistoryReply, TransferEntry, TransferHistoryReply
-from backend.payout_failures import advice
-from backend.query import CURSOR, LIMIT, query_values
+from backend.core.models import PayoutEntry, PayoutHistoryReply, TransferEntry, TransferHistoryReply
+from backend.edge.query import CURSOR, LIMIT, query_values
+from backend.money.payout_failures import advice
 from backend.services import Services, services
 
 DEFAULT_PAGE = 20

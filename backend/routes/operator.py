@@ -6,11 +6,11 @@ import hmac
 
 from starlette.requests import Request
 
-from backend.errors import ApiError
-from backend.models import PlatformFeeRequest, ReconcileReply, StatusReply
-from backend.reconciliation import Reconciler
+from backend.core.errors import ApiError
+from backend.core.models import PlatformFeeRequest, ReconcileReply, StatusReply
+from backend.reconciliation.reconciler import Reconciler
 from backend.services import Services, read_model, services
-from backend.webhook_processing import process_event
+from backend.webhooks.webhook_processing import process_event
 
 
 def _operator(request: Request) -> Services:

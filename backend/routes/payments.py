@@ -6,23 +6,24 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from backend.auth import MANAGER_ROLES, bearer_token
-from backend.errors import InvalidRequest
-from backend.fees import FeeError, compute_fee, normalise_currency, validate_amount
-from backend.idempotency import require_idempotency_key
-from backend.models import (
+from backend.core.errors import InvalidRequest
+from backend.core.models import (
     AutoTransferRequest,
-    PaymentFields,
     PaymentIntentReply,
     PaymentIntentRequest,
     PaymentReply,
     PaymentsReply,
     StatusReply,
 )
-from backend.service_keys import require_platform_key
+from backend.core.records import PaymentFields
+from backend.core.roles import MANAGER_ROLES
+from backend.edge.auth import bearer_token
+from backend.edge.idempotency import require_idempotency_key
+from backend.edge.service_keys import require_platform_key
+from backend.money.fees import FeeError, compute_fee, normalise_currency, validate_amount
 from backend.services import read_model, services
-from backend.stripe_gateway import idempotency_key
-from backend.worker_models import Organization, Payment
+from backend.stripe_side.stripe_gateway import idempotency_key
+from backend.worker_side.worker_models import Organization, Payment
 
 
 async def create_payment_intent(request: Request) -> PaymentIntentReply:

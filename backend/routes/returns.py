@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from backend.models import Money
-from backend.return_models import (
+from backend.core.models import Money
+from backend.routes.history import _page
+from backend.routes.operator import _operator
+from backend.services import services
+from backend.worker_side.return_models import (
     DebtLineEntry,
     DebtsReply,
     OperatorDebt,
@@ -17,9 +20,6 @@ from backend.return_models import (
     ReturnHistoryReply,
     ReturnRow,
 )
-from backend.routes.history import _page
-from backend.routes.operator import _operator
-from backend.services import services
 
 
 def _entry(row: ReturnRow) -> ReturnEntry:

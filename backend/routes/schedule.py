@@ -7,12 +7,12 @@ import uuid
 
 from starlette.requests import Request
 
-from backend.auth import bearer_token
-from backend.errors import Forbidden, InvalidRequest
-from backend.models import PayoutScheduleRequest, StatusReply
+from backend.core.errors import Forbidden, InvalidRequest
+from backend.core.models import PayoutScheduleRequest, StatusReply
+from backend.edge.auth import bearer_token
 from backend.routes.connect import require_account, spend_stripe
 from backend.services import read_model, services
-from backend.sync import sync_account
+from backend.webhooks.sync import sync_account
 
 
 def check_schedule(body: PayoutScheduleRequest) -> None:

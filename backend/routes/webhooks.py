@@ -3,7 +3,7 @@
 
 Nothing of an unverified delivery is parsed: the header is checked before the body is read, and a
 refusal's log line carries the reason, the header's timestamp and what `peek_event`'s bounded scan
-finds (`backend/unverified_peek.py`)."""
+finds (`backend/edge/unverified_peek.py`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import logging
 
 from starlette.requests import Request
 
-from backend.errors import InvalidRequest
-from backend.models import WebhookReply
+from backend.core.errors import InvalidRequest
+from backend.core.models import WebhookReply
+from backend.edge.unverified_peek import peek_event
 from backend.services import services
-from backend.stripe_events import parse_envelope
-from backend.unverified_peek import peek_event
-from backend.webhook_processing import process_event
-from backend.webhook_verification import SignatureError, check_body, check_header
+from backend.stripe_side.stripe_events import parse_envelope
+from backend.stripe_side.webhook_verification import SignatureError, check_body, check_header
+from backend.webhooks.webhook_processing import process_event
 
 logger = logging.getLogger("backend.webhooks")
 

@@ -44,7 +44,7 @@ app.get("/api/connect/status/:orgId", async (c) => {
   if (upstream.status === 403) return error(c, 403, "forbidden", "Not a member of this organization");
   if (upstream.status !== 200) return error(c, 502, "worker_error", "The Worker failed");
 
-  // The same checks our backend makes (backend/auth.py): X-User-ID never trusted, and the org
+  // The same checks our backend makes (backend/edge/auth.py): X-User-ID never trusted, and the org
   // must come back with the caller's role in it.
   const xUser = c.req.header("x-user-id");
   if (xUser !== undefined && xUser !== body.user?.id) {

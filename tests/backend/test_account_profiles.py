@@ -10,7 +10,7 @@ import httpx
 import pytest
 import stripe
 
-from backend.account_profiles import ACCOUNT_PROFILES
+from backend.stripe_side.account_profiles import ACCOUNT_PROFILES
 from tests.backend.conftest import activate, eventually, onboard, settle_webhooks
 from tests.fixtures.backend import BackendStack
 from tests.stripe_fake.shapes import problems

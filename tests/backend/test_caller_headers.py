@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from backend.auth import CallerHeaders, caller_headers
+from backend.edge.auth import CallerHeaders, caller_headers
 
 
 def test_it_reads_the_three_headers_as_starlette_does() -> None:

@@ -6,8 +6,12 @@ from typing import Any
 
 import pytest
 
-from backend.account_profiles import ACCOUNT_PROFILES, has_stripe_dashboard, profile_of
-from backend.embedded_components import MANAGER_COMPONENTS, MEMBER_COMPONENTS, components_for
+from backend.stripe_side.account_profiles import ACCOUNT_PROFILES, has_stripe_dashboard, profile_of
+from backend.stripe_side.embedded_components import (
+    MANAGER_COMPONENTS,
+    MEMBER_COMPONENTS,
+    components_for,
+)
 
 
 @pytest.mark.parametrize(

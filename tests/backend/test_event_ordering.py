@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from backend.auth import Authenticator, UserContextCache
-from backend.errors import Conflict
-from backend.event_ordering import Order, order
-from backend.models import WebhookReply
+from backend.core.errors import Conflict
+from backend.core.models import WebhookReply
+from backend.core.settings import load_settings
+from backend.edge.auth import Authenticator, UserContextCache
 from backend.services import Services
-from backend.settings import load_settings
-from backend.status_mapping import organization_fields
-from backend.stripe_events import parse_envelope
-from backend.stripe_gateway import ConnectStripe
-from backend.stripe_models import StripeAccount
-from backend.webhook_processing import process_event
-from backend.worker_client import WorkerClient
+from backend.stripe_side.stripe_events import parse_envelope
+from backend.stripe_side.stripe_gateway import ConnectStripe
+from backend.stripe_side.stripe_models import StripeAccount
+from backend.webhooks.event_ordering import Order, order
+from backend.webhooks.status_mapping import organization_fields
+from backend.webhooks.webhook_processing import process_event
+from backend.worker_side.worker_client import WorkerClient
 from tests.fixtures.backend import backend_env
 from tests.fixtures.stripe import StripeFake
 from tests.fixtures.worker import WorkerStack

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.fees import FeeError, compute_fee, minor_unit_exponent
+from backend.money.fees import FeeError, compute_fee, minor_unit_exponent
 
 
 @pytest.mark.parametrize(

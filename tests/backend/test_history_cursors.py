@@ -1,4 +1,4 @@
-"""History cursors are sealed (backend/cursors.py): they name a position in one organization's
+"""History cursors are sealed (backend/edge/cursors.py): they name a position in one organization's
 history of one kind, reveal nothing of the ledger's row ids, and work on every replica that
 shares the secret — but nowhere else."""
 
@@ -11,8 +11,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from backend.cursors import CursorCodec, derive_cursor_secret
-from backend.errors import InvalidRequest
+from backend.core.errors import InvalidRequest
+from backend.edge.cursors import CursorCodec, derive_cursor_secret
 from tests.fixtures.backend import BackendStack
 
 SECRET = derive_cursor_secret(b"x" * 40)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from backend.http_pool import (
+from backend.worker_side.http_pool import (
     MAX_REPLY_BYTES,
     MAX_REPLY_HEAD_BYTES,
     ConnectFailed,

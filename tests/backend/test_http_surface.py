@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from backend.app import ROUTES
-from backend.endpoints import Endpoint
-from backend.errors import EXCEPTION_HANDLERS
-from backend.models import HealthReply, StatusReply
+from backend.core.errors import EXCEPTION_HANDLERS
+from backend.core.models import HealthReply, StatusReply
+from backend.edge.endpoints import Endpoint
 from backend.routes import ENDPOINTS
 from tests.fixtures.backend import FRONTEND_ORIGIN, BackendStack
 

@@ -1,4 +1,4 @@
-"""The target of a payment's returns (`backend/money_back.py`): the worked numbers of DESIGN
+"""The target of a payment's returns (`backend/money/money_back.py`): the worked numbers of DESIGN
 decision 6, rounding in the platform's favour, and nothing asked back twice or beyond a transfer."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from backend.money_back import Forgive, Part, Returned, Transferred, kept_net, plan
+from backend.money.money_back import Forgive, Part, Returned, Transferred, kept_net, plan
 
 
 def tr(tid: str, gross: int, net: int, reversed_at_stripe: int = 0) -> Transferred:
@@ -176,7 +176,7 @@ def test_the_platform_is_never_short_and_nothing_exceeds_the_net(refunded: int, 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from backend.money_back import Plan  # noqa: E402
+from backend.money.money_back import Plan  # noqa: E402
 
 
 def _charge_room(
@@ -278,7 +278,7 @@ events = st.lists(
 def test_after_any_events_the_organization_keeps_exactly_its_share_and_nothing_twice(
     grosses: list[int], percent: float, events: list[tuple[str, int, bool]], whole: bool
 ) -> None:
-    from backend.fees import compute_fee
+    from backend.money.fees import compute_fee
 
     amount = 10_000
     transfers: list[Transferred] = []

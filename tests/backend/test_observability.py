@@ -25,11 +25,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from backend.app import create_app
-from backend.http_guard import protocol_for
-from backend.log_format import JsonFormatter, configure_logging
-from backend.settings import load_settings
-from backend.telemetry import Telemetry
-from backend.webhook_verification import sign_header
+from backend.core.log_format import JsonFormatter, configure_logging
+from backend.core.settings import load_settings
+from backend.core.telemetry import Telemetry
+from backend.edge.http_guard import protocol_for
+from backend.stripe_side.webhook_verification import sign_header
 from devstack.otlp_receiver import start_receiver
 from devstack.serving import serve_in_thread
 from tests.backend.conftest import eventually, onboard, status_of
@@ -454,7 +454,7 @@ async def test_the_story_reaches_an_otlp_http_receiver(
 
 
 def test_telemetry_is_off_unless_an_otlp_endpoint_is_set() -> None:
-    from backend.telemetry import configured
+    from backend.core.telemetry import configured
 
     assert not configured({})
     assert not configured({"OTEL_SERVICE_NAME": "x"})
@@ -466,7 +466,7 @@ def test_telemetry_is_off_unless_an_otlp_endpoint_is_set() -> None:
 
 
 def test_without_a_sampler_set_one_trace_in_a_hundred_is_recorded() -> None:
-    from backend.telemetry import default_sampler
+    from backend.core.telemetry import default_sampler
 
     assert "TraceIdRatioBased{0.01}" in default_sampler({}).get_description()
     assert default_sampler({"OTEL_TRACES_SAMPLER": "always_on"}) is None  # the SDK reads it

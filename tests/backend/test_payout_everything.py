@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from backend.errors import Conflict
-from backend.payout_amount import Funds, format_money, full_available_balance
+from backend.core.errors import Conflict
+from backend.money.payout_amount import Funds, format_money, full_available_balance
 from tests.fixtures.backend import BackendStack
 
 Activated = Callable[[], Awaitable[str]]

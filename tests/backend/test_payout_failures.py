@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.payout_failures import DEFAULT_ADVICE, UPDATE_BANK, advice
+from backend.money.payout_failures import DEFAULT_ADVICE, UPDATE_BANK, advice
 
 
 @pytest.mark.parametrize("status", ["reserved", "refused", "pending", "in_transit", "paid"])

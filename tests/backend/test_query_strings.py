@@ -1,14 +1,14 @@
-"""Every query string is read strictly against the route's declared parameters (backend/query.py):
-ASCII digits of bounded length, nothing undeclared or repeated, a 400 naming the problem — never
-a 500, whatever the bytes."""
+"""Every query string is read strictly against the route's declared parameters
+(backend/edge/query.py): ASCII digits of bounded length, nothing undeclared or repeated, a 400
+naming the problem — never a 500, whatever the bytes."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from backend.errors import InvalidRequest
-from backend.query import CURSOR, LIMIT, REFRESH, parse_query
+from backend.core.errors import InvalidRequest
+from backend.edge.query import CURSOR, LIMIT, REFRESH, parse_query
 from tests.backend.raw_socket import exchange, request
 from tests.fixtures.backend import BackendStack
 

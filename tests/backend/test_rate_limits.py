@@ -1,6 +1,6 @@
-"""Rate limits (backend/rate_limits.py over backend/token_bucket.py): per user, per organization
-and a platform-wide user share of the Stripe budget on the routes that spend Stripe requests;
-per address on unauthenticated routes; 429 with `Retry-After`. Webhook processing and the
+"""Rate limits (backend/edge/rate_limits.py over backend/edge/token_bucket.py): per user, per
+organization and a platform-wide user share of the Stripe budget on the routes that spend Stripe
+requests; per address on unauthenticated routes; 429 with `Retry-After`. Webhook processing and the
 platform's own calls never wait on user traffic."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from backend.rate_limits import RateLimited, RateLimits, client_address
-from backend.settings import load_settings
-from backend.token_bucket import Buckets, Rate
+from backend.core.settings import load_settings
+from backend.edge.rate_limits import RateLimited, RateLimits, client_address
+from backend.edge.token_bucket import Buckets, Rate
 from bench.soak_events import sign
 from tests.backend.conftest import eventually
 from tests.fixtures.backend import BackendStack
@@ -312,7 +312,7 @@ def test_a_refusal_is_counted_by_the_limit_that_refused_it() -> None:
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
 
-    from backend import telemetry
+    from backend.core import telemetry
 
     reader = InMemoryMetricReader()
     tel = telemetry.Telemetry(TracerProvider(), MeterProvider(metric_readers=[reader]))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.errors import ApiError
-from backend.redirects import resolve_redirect
+from backend.core.errors import ApiError
+from backend.edge.redirects import resolve_redirect
 
 ORIGINS = ("http://localhost:5173", "https://app.example.test")
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from backend.request_context import (
+from backend.core.request_context import (
     CURRENT,
     RequestContext,
     baggage,
@@ -102,9 +102,9 @@ async def test_a_crash_is_answered_and_logged_under_the_request_id() -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from backend.errors import EXCEPTION_HANDLERS
-    from backend.log_format import TextFormatter
-    from backend.request_trace import RequestTrace
+    from backend.core.errors import EXCEPTION_HANDLERS
+    from backend.core.log_format import TextFormatter
+    from backend.edge.request_trace import RequestTrace
 
     async def crash(request: Request) -> Response:
         raise RuntimeError("boom")
@@ -139,7 +139,7 @@ async def test_a_crash_is_answered_and_logged_under_the_request_id() -> None:
 
 
 def test_a_run_no_request_started_gets_one_id_and_a_request_keeps_its_own() -> None:
-    from backend.request_context import run_context
+    from backend.core.request_context import run_context
 
     with run_context() as run:
         assert request_id() == run.trace_id

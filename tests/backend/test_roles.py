@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.auth import MANAGER_ROLES
-from backend.roles import holds_any, role_names
+from backend.core.roles import MANAGER_ROLES, holds_any, role_names
 from tests.fixtures.backend import BackendStack
 
 ROLES = json.loads(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import SettingsError, load_settings
+from backend.core.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k" * 40

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from backend.settings import SettingsError, load_settings
+from backend.core.settings import SettingsError, load_settings
 from tests.backend.test_settings import KEY, ROOT, VALID
 
 NEW, OLD = "n" * 40, "o" * 40

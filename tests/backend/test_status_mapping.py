@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from backend.status_mapping import (
+from backend.webhooks.status_mapping import (
     AccountStatus,
     deauthorized_fields,
     map_account_status,

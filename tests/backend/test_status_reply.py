@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from backend.models import ConnectState, StatusReply
-from backend.worker_models import Organization
+from backend.core.models import StatusReply
+from backend.core.records import ConnectState
+from backend.worker_side.worker_models import Organization
 
 WORKER_ORGANIZATION = {
     "id": "org_1",

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from backend.webhook_verification import sign_header
+from backend.stripe_side.webhook_verification import sign_header
 from tests.backend.conftest import eventually, settle_webhooks, status_of
 from tests.fixtures.backend import BackendStack
 

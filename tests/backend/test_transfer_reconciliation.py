@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.stripe_events import EventRejected, TransferObject, parse_as
-from backend.stripe_gateway import idempotency_key
-from backend.webhook_handlers import _transfer_origin
-from backend.webhook_verification import sign_header
-from backend.worker_models import TransferOrigin
+from backend.stripe_side.stripe_events import EventRejected, TransferObject, parse_as
+from backend.stripe_side.stripe_gateway import idempotency_key
+from backend.stripe_side.webhook_verification import sign_header
+from backend.webhooks.webhook_handlers import _transfer_origin
+from backend.worker_side.worker_models import TransferOrigin
 from tests.backend.conftest import eventually
 from tests.fixtures.backend import BackendStack
 

@@ -1,6 +1,6 @@
 """A webhook delivery whose signature fails is anyone's bytes: nothing of it is parsed, the header
 is judged before the body is read, and the log line says only what a bounded scan of the first
-4 KB finds (backend/unverified_peek.py)."""
+4 KB finds (backend/edge/unverified_peek.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from backend.unverified_peek import PEEK_WINDOW, peek_event
+from backend.edge.unverified_peek import PEEK_WINDOW, peek_event
 from tests.backend.raw_socket import exchange, request
 from tests.fixtures.backend import BackendStack
 

@@ -8,10 +8,11 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from backend.auth import MANAGER_ROLES, Authenticator, UserContextCache
-from backend.errors import Forbidden, Unauthorized
-from backend.worker_client import WorkerClient
-from backend.worker_models import Organization, User, UserContext
+from backend.core.errors import Forbidden, Unauthorized
+from backend.core.roles import MANAGER_ROLES
+from backend.edge.auth import Authenticator, UserContextCache
+from backend.worker_side.worker_client import WorkerClient
+from backend.worker_side.worker_models import Organization, User, UserContext
 from tests.fixtures.backend import BackendStack
 from tests.fixtures.worker import WorkerStack
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.webhook_verification import sign_header
+from backend.stripe_side.webhook_verification import sign_header
 from tests.fixtures.backend import BackendStack
 
 ACME_ACCOUNT = "acct_1AcmeRejections"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from backend.webhook_verification import SignatureError, sign_header, verify_signature
+from backend.stripe_side.webhook_verification import SignatureError, sign_header, verify_signature
 
 BODY = b'{"id":"evt_1","type":"account.updated"}'
 SECRETS = ("whsec_platform", "whsec_connect", "whsec_old")

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from backend.auth import Authenticator, UserContextCache
-from backend.models import WebhookReply
+from backend.core.models import WebhookReply
+from backend.core.settings import load_settings
+from backend.edge.auth import Authenticator, UserContextCache
 from backend.services import Services
-from backend.settings import load_settings
-from backend.status_mapping import organization_fields
-from backend.stripe_events import parse_envelope
-from backend.stripe_gateway import ConnectStripe
-from backend.webhook_processing import process_event
-from backend.worker_client import WorkerClient
+from backend.stripe_side.stripe_events import parse_envelope
+from backend.stripe_side.stripe_gateway import ConnectStripe
+from backend.webhooks.status_mapping import organization_fields
+from backend.webhooks.webhook_processing import process_event
+from backend.worker_side.worker_client import WorkerClient
 from bench.soak_events import event, payout_event, transfer_event
 from tests.fixtures.backend import backend_env
 from tests.fixtures.stripe import StripeFake
@@ -335,8 +335,8 @@ async def test_a_refund_of_a_transferred_payment_adds_the_calls_its_reversal_nee
     """The common path stays two calls; a refund that reverses a transfer holds its claim and
     adds: the payment's state, the reservation, Stripe's answer (one Stripe reversal between
     them), and the claim's completion."""
-    from backend.models import TransferRequest
-    from backend.transfer_flow import transfer
+    from backend.core.models import TransferRequest
+    from backend.ledger.transfer_flow import transfer
 
     account = await connected(svc, worker_stack)
     await stripe_fake.aio.complete_onboarding(account)

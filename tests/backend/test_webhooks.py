@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.auth import Authenticator, UserContextCache
+from backend.core.settings import load_settings
+from backend.edge.auth import Authenticator, UserContextCache
 from backend.services import Services
-from backend.settings import load_settings
-from backend.status_mapping import organization_fields
-from backend.stripe_gateway import ConnectStripe
-from backend.stripe_models import StripeAccount
-from backend.sync import sync_account
-from backend.webhook_handlers import HANDLERS, Event
-from backend.webhook_verification import sign_header
-from backend.worker_client import WorkerClient
+from backend.stripe_side.stripe_gateway import ConnectStripe
+from backend.stripe_side.stripe_models import StripeAccount
+from backend.stripe_side.webhook_verification import sign_header
+from backend.webhooks.status_mapping import organization_fields
+from backend.webhooks.sync import sync_account
+from backend.webhooks.webhook_handlers import HANDLERS, Event
+from backend.worker_side.worker_client import WorkerClient
 from devstack.ports import free_port
 from tests.backend.conftest import eventually, onboard, settle_webhooks, status_of
 from tests.fixtures.backend import BackendStack, backend_env

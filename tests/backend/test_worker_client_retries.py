@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from backend.errors import WorkerUnavailable
-from backend.worker_client import WorkerClient
+from backend.core.errors import WorkerUnavailable
+from backend.worker_side.worker_client import WorkerClient
 from devstack.ports import free_port
 
 API_KEY = "k" * 40

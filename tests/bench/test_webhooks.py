@@ -6,7 +6,7 @@ from pathlib import Path
 
 import stripe
 
-from backend.stripe_events import Envelope, TransferObject, parse_as, parse_envelope
+from backend.stripe_side.stripe_events import Envelope, TransferObject, parse_as, parse_envelope
 from bench.webhooks import (
     account_updated_event,
     audit_events,

@@ -15,7 +15,8 @@ from connect_worker.app import ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "internal-api.md"
-CLIENTS = (REPO / "backend" / "worker_client.py", REPO / "backend" / "worker_returns.py")
+# The Worker client and its parts: every module of the Worker side that calls a route.
+CLIENTS = tuple(sorted((REPO / "backend" / "worker_side").glob("worker_*.py")))
 
 _PARAM = re.compile(r"\{[^/]*\}")
 _HELD = re.compile(

@@ -1,4 +1,4 @@
-"""Every way a client can hold a backend connection is bounded (backend/http_guard.py): a head
+"""Every way a client can hold a backend connection is bounded (backend/edge/http_guard.py): a head
 larger than the bound is a 431, a body that never comes counts under the same cap as headers that
 never end, blank lines between requests start the header clock, and a client that never reads its
 answers is cut at the write deadline — none of it with a traceback.

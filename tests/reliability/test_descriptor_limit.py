@@ -1,6 +1,7 @@
 """The backend as a real process with its descriptor limit lowered to 256: each way of holding a
 connection, ten times over the cap and twice over the limit, leaves real requests answered within
-a second and the process's descriptors bounded (backend/http_guard.py) — the issue's own check."""
+a second and the process's descriptors bounded (backend/edge/http_guard.py) — the issue's own
+check."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from connect_worker.app import ROUTES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.models import (
+from backend.core.models import (
     LoginLinkRequest,
     OnboardRequest,
     PayoutRequest,
@@ -214,7 +214,7 @@ QUERY_VALUES = (
 def test_any_query_string_on_any_get_route_is_2xx_or_json_4xx(
     pairs: list[tuple[str, str]], stack: BackendStack, http: httpx.Client
 ) -> None:
-    """No query string makes a 5xx (backend/query.py): thousands of digits, digits of other
+    """No query string makes a 5xx (backend/edge/query.py): thousands of digits, digits of other
     scripts, repeated or unknown names, broken percent-encoding."""
     query = "&".join(f"{quote(name, safe='%')}={quote(value, safe='%')}" for name, value in pairs)
     for path in GET_PATHS:

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.models import ReconcileReply
-from backend.reconcile import main as reconcile_main
-from backend.reconciliation import Reconciler
+from backend.core.models import ReconcileReply
+from backend.reconciliation.reconcile import main as reconcile_main
+from backend.reconciliation.reconciler import Reconciler
 from backend.services import Services, open_services
-from backend.webhook_processing import process_event
+from backend.webhooks.webhook_processing import process_event
 from tests.fixtures.backend import BackendStack
 from tests.reliability.conftest import FAST_TIMEOUTS, SLOW, eventually, onboard, org_row
 

@@ -1,4 +1,4 @@
-"""Slow and half-open clients (backend/http_guard.py): a connection that never finishes its
+"""Slow and half-open clients (backend/edge/http_guard.py): a connection that never finishes its
 headers or its body is closed within a bounded time, and thousands of them neither make the
 backend refuse real requests nor pile up file descriptors.
 

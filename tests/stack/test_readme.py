@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -7,7 +7,7 @@ from typing import Any
 import stripe
 from stripe.params import AccountCreateParams
 
-from backend.account_profiles import ACCOUNT_PROFILES
+from backend.stripe_side.account_profiles import ACCOUNT_PROFILES
 
 # The profiles the backend creates accounts with, so the fake is tested on what it will be sent.
 EXPRESS_ACCOUNT: AccountCreateParams = {

@@ -9,7 +9,7 @@ import pytest
 import stripe
 from stripe._account_session import AccountSession
 
-from backend.embedded_components import MANAGER_COMPONENTS, MEMBER_COMPONENTS
+from backend.stripe_side.embedded_components import MANAGER_COMPONENTS, MEMBER_COMPONENTS
 from tests.fixtures.stripe import StripeFake
 from tests.stripe_fake.conftest import CUSTOM_ACCOUNT, new_account
 from tests.stripe_fake.shapes import problems

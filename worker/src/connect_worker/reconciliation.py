@@ -1,6 +1,6 @@
-"""What reconciliation (`python -m backend.reconcile`) reads and records in D1: the ledger rows
-whose outcome at Stripe is not known yet, the connected accounts whose events it replays, and
-`connect_reconciliation_checkpoint`, how far that replay got per scope.
+"""What reconciliation (`python -m backend.reconciliation.reconcile`) reads and records in D1: the
+ledger rows whose outcome at Stripe is not known yet, the connected accounts whose events it
+replays, and `connect_reconciliation_checkpoint`, how far that replay got per scope.
 
 Settling a row goes through the ledgers' own routes (`transfers/sync`, `transfers/complete`,
 `payouts/upsert`, `payouts/refuse`), and replaying an event through the webhook claim: this

@@ -2,7 +2,7 @@
 transfers, reinstatements after a dispute won), the organization's debts when Stripe refuses a
 reversal, and the routes that reserve, settle and show them.
 
-The backend plans a payment's returns from `returns/{charge_id}` (`backend/money_back.py`) and
+The backend plans a payment's returns from `returns/{charge_id}` (`backend/money/money_back.py`) and
 reserves the plan under the payment's `returns_version`: every statement of the reservation's
 batch is guarded by that version and the last one bumps it, so two plans made from one state (two
 refund events racing) cannot both move the money — the second is a 409 and plans again.
