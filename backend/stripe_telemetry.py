@@ -17,6 +17,7 @@ T = TypeVar("T")
 async def stripe_call(tel: Telemetry, operation: str, call: Awaitable[T]) -> T:
     started = time.perf_counter()
     outcome = "error"
+    ended: dict[str, str] = {}
     with tel.client_span(f"stripe {operation}", {"connect.stripe.operation": operation}) as span:
         try:
             result = await call
@@ -24,13 +25,14 @@ async def stripe_call(tel: Telemetry, operation: str, call: Awaitable[T]) -> T:
             response = getattr(result, "last_response", None)
             request_id = getattr(response, "request_id", None)
             if isinstance(request_id, str):
-                span.set_attribute("stripe.request_id", request_id)
+                ended["stripe.request_id"] = request_id
             return result
         except ApiError as exc:
             outcome = exc.code
             raise
         finally:
-            span.set_attribute("connect.outcome", outcome)
+            ended["connect.outcome"] = outcome
+            span.set_attributes(ended)
             tel.stripe_duration.record(
                 elapsed(started),
                 {"connect.stripe.operation": operation, "connect.outcome": outcome},
