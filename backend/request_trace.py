@@ -90,6 +90,7 @@ class RequestTrace:
 
         token = CURRENT.set(ctx)
         span_token = tel.attach(span)
+        tel.active_requests += 1
         try:
             await self.app(scope, receive, send_status)
             CURRENT.reset(token)  # (on an exception: as above)
@@ -97,6 +98,7 @@ class RequestTrace:
             span.record_exception(exc)
             raise
         finally:
+            tel.active_requests -= 1
             tel.detach(span_token)
             route = route_of(scope)
             span.update_name(f"{method} {route}")

@@ -28,9 +28,13 @@ if TYPE_CHECKING:  # the SDK is imported only when telemetry is on
     from contextvars import Token
 
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
+
+    from backend.telemetry_durations import Durations
 
 SERVICE_NAME = "connect-backend"
 _ENDPOINTS = (
@@ -58,6 +62,8 @@ MONEY_RECOVERED = "connect.money.recovered"  # connect.currency
 # The three durations' buckets, in seconds (the semantic conventions' advice for
 # `http.server.request.duration`). Without them the SDK's default boundaries (0, 5, 10, 25 … 10000)
 # are milliseconds' and would put every call in the first bucket: no latency percentile at all.
+# Requests the backend is serving at the moment a collection reads it.
+ACTIVE_REQUESTS = "connect.server.active_requests"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
@@ -88,7 +94,11 @@ class Telemetry:
 
     enabled = True
 
-    def __init__(self, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> None:
+    def __init__(
+        self, tracer_provider: TracerProvider, meter_provider: MeterProvider, durations: Durations
+    ) -> None:
+        """`durations` (`new_durations`) are in `meter_provider`'s reader
+        (`telemetry_durations.PeriodicReader` or `InMemoryReader`)."""
         from opentelemetry import context, trace
         from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
         from opentelemetry.trace import SpanKind
@@ -105,14 +115,11 @@ class Telemetry:
         self._server_kind = SpanKind.SERVER
         self._internal_kind = SpanKind.INTERNAL
         meter = meter_provider.get_meter("backend")
-        self.server_duration = meter.create_histogram(
-            SERVER_DURATION, unit="s", explicit_bucket_boundaries_advisory=DURATION_BUCKETS
-        )
-        self.worker_duration = meter.create_histogram(
-            WORKER_DURATION, unit="s", explicit_bucket_boundaries_advisory=DURATION_BUCKETS
-        )
-        self.stripe_duration = meter.create_histogram(
-            STRIPE_DURATION, unit="s", explicit_bucket_boundaries_advisory=DURATION_BUCKETS
+        self.server_duration, self.worker_duration, self.stripe_duration = durations.histograms
+        # Requests in flight, read at each collection (the middleware counts them: an int).
+        self.active_requests = 0
+        meter.create_observable_up_down_counter(
+            ACTIVE_REQUESTS, callbacks=[self._observe_active], unit="{request}"
         )
         self.webhook_events = meter.create_counter(WEBHOOK_EVENTS, unit="{event}")
         self.money_operations = meter.create_counter(MONEY_OPERATIONS, unit="{operation}")
@@ -135,10 +142,11 @@ class Telemetry:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from backend.telemetry_durations import PeriodicReader
 
         # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; ours is the
         # default name only when neither names the service.
@@ -148,8 +156,15 @@ class Telemetry:
         resource = Resource.create() if named else Resource.create({"service.name": SERVICE_NAME})
         tracer_provider = TracerProvider(resource=resource, sampler=default_sampler(os.environ))
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-        return cls(tracer_provider, MeterProvider(resource=resource, metric_readers=[reader]))
+        durations = new_durations(resource)
+        reader = PeriodicReader(OTLPMetricExporter(), durations)
+        meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        return cls(tracer_provider, meter_provider, durations)
+
+    def _observe_active(self, options: CallbackOptions) -> Iterator[Observation]:
+        from opentelemetry.metrics import Observation
+
+        yield Observation(self.active_requests)
 
     def shutdown(self) -> None:
         """Flush what is buffered and stop the exporters (the lifespan's end)."""
@@ -247,6 +262,17 @@ def install(telemetry: Telemetry | Off) -> None:
     """Make `telemetry` the process's (the app's lifespan: on start, and `OFF` at its end)."""
     global _active
     _active = telemetry
+
+
+def new_durations(resource: Resource) -> Durations:
+    """The three duration histograms (`telemetry_durations`: the SDK's `record` costs too much
+    for a per-request measurement), for a reader over `resource`."""
+    from backend.telemetry_durations import DurationHistogram, Durations
+
+    names = (SERVER_DURATION, WORKER_DURATION, STRIPE_DURATION)
+    return Durations(
+        "backend", resource, [DurationHistogram(name, "s", DURATION_BUCKETS) for name in names]
+    )
 
 
 def failed(span: Span, exc: BaseException) -> None:

@@ -12,7 +12,8 @@ is the route's own work, which is what bounds the status/bare ratio in `make ben
 `--ref REF` also measures `backend/` as it was at git REF, in the same run, rounds interleaved.
 `--otel` also measures this tree with OpenTelemetry on (the standard `OTEL_*` variables pointing
 at a local `devstack.otlp_receiver` on the load core): spans and metrics made and exported, the
-exporter threads' CPU included.
+exporter threads' CPU included. `--otel-samplers always_on,…` measures it once more per
+`OTEL_TRACES_SAMPLER` value (`parentbased_traceidratio:0.01` sets `OTEL_TRACES_SAMPLER_ARG` too).
 """
 
 from __future__ import annotations
@@ -200,6 +201,16 @@ def _run_child(
     return result
 
 
+def _otel_variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """Variant name → the `OTEL_*` it adds to the endpoint's."""
+    found: dict[str, dict[str, str]] = {"otel": {}} if args.otel else {}
+    for sampler in filter(None, args.otel_samplers.split(",")):
+        name, _, arg = sampler.partition(":")
+        extra = {"OTEL_TRACES_SAMPLER": name, **({"OTEL_TRACES_SAMPLER_ARG": arg} if arg else {})}
+        found[f"otel {sampler}"] = extra
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.route_cost", description=__doc__)
     parser.add_argument("--ref", help="also measure backend/ at this git ref (the baseline)")
@@ -207,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--otel", action="store_true", help="also measure with OpenTelemetry on")
+    parser.add_argument(
+        "--otel-samplers",
+        default="",
+        help="also measure with OpenTelemetry on under each of these OTEL_TRACES_SAMPLER values",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -240,13 +256,14 @@ def main(argv: list[str] | None = None) -> int:
             baseline = source_at(args.ref, Path(tmp) / "baseline", "backend")
             variants["baseline"] = (baseline, {})
         costs: dict[str, dict[str, list[float]]] = {
-            v: {"healthz": [], "status": []} for v in [*variants, *(["otel"] if args.otel else [])]
+            v: {"healthz": [], "status": []} for v in [*variants, *_otel_variants(args)]
         }
         with contextlib.ExitStack() as running:
             running.enter_context(worker)
             if args.otel:
                 otlp = running.enter_context(_otlp_receiver(Path(tmp)))
-                variants["otel"] = (REPO, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp})
+                for name, extra in _otel_variants(args).items():
+                    variants[name] = (REPO, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, **extra})
             for _ in range(args.rounds):
                 for variant, (cwd, extra) in variants.items():
                     found = _run_child(
@@ -263,13 +280,18 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {args.concurrency} (status: Worker host on loopback, cache off); the least "
         "is the steadier figure for an A/B (what others running adds only ever raises a round)"
     )
+    width = max(map(len, costs))
+    least = {
+        v: {route: min(values) for route, values in routes.items()} for v, routes in costs.items()
+    }
     for variant, routes in costs.items():
-        low = {route: min(values) for route, values in routes.items()}
+        low = least[variant]
         mid = {route: statistics.median(values) for route, values in routes.items()}
         print(
-            f"  {variant:9} least: healthz {low['healthz']:6.1f}  status {low['status']:6.1f}"
+            f"  {variant:{width}} least: healthz {low['healthz']:6.1f}  status {low['status']:6.1f}"
             f"  status − healthz {low['status'] - low['healthz']:6.1f}"
             f"   |  median: healthz {mid['healthz']:6.1f}  status {mid['status']:6.1f}"
+            f"   |  status least ÷ current's {low['status'] / least['current']['status']:5.3f}"
         )
     return 0
 

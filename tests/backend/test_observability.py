@@ -18,8 +18,6 @@ from typing import Any
 import httpx
 import pytest
 from connect_worker.request_log import JsonFormatter as WorkerJsonFormatter
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -35,6 +33,7 @@ from devstack.serving import serve_in_thread
 from tests.backend.conftest import eventually, onboard, status_of
 from tests.fixtures.backend import BackendStack, backend_env, serve_app_in_thread
 from tests.fixtures.stripe import StripeFake
+from tests.fixtures.telemetry import in_memory
 from tests.fixtures.worker import WorkerStack
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -101,8 +100,7 @@ def observed(worker_stack: WorkerStack, stripe_fake: StripeFake) -> Iterator[Obs
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[reader]))
+    telemetry, reader = in_memory(tracer_provider)
     yield from _serve(worker_stack, stripe_fake, telemetry, lambda s: Observed(s, exporter, reader))
 
 
