@@ -138,11 +138,12 @@ class WorkerTransport:
             raise
         finally:
             if span is not None:
-                span.set_attributes(
-                    {"connect.outcome": outcome}
-                    if outcome == "unavailable"
-                    else {"connect.outcome": outcome, "http.response.status_code": int(outcome)}
-                )
+                # One attribute: the status, or (no answer) the outcome; each costs ~8 µs of CPU
+                # on a recorded span with its export (bench.otel_floor).
+                if outcome == "unavailable":
+                    span.set_attribute("connect.outcome", outcome)
+                else:
+                    span.set_attribute("http.response.status_code", int(outcome))
                 span.end()
             tel.worker_duration.record(
                 telemetry.elapsed(started),
