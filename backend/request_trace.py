@@ -101,13 +101,14 @@ class RequestTrace:
             tel.active_requests -= 1
             tel.detach(span_token)
             route = route_of(scope)
-            span.update_name(f"{method} {route}")
             attributes: dict[str, str | int] = {
                 "http.route": route,
                 "http.response.status_code": status,
             }
-            span.set_attributes(attributes)
-            if status >= 500:
-                span.set_status(tel.error_status)
-            span.end()
+            if span.is_recording():  # (a span the sampler dropped takes nothing more)
+                span.update_name(f"{method} {route}")
+                span.set_attributes(attributes)
+                if status >= 500:
+                    span.set_status(tel.error_status)
+                span.end()
             tel.server_duration.record(telemetry.elapsed(started), attributes)
