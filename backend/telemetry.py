@@ -2,10 +2,12 @@
 
 Off unless an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, or the `_TRACES_`/`_METRICS_`
 one) and `OTEL_SDK_DISABLED` is not `true`. Off, nothing is imported from the SDK and every hook is
-one attribute test (`current().enabled`), so the hot path pays nothing measurable
-(docs/operations.md has the figures). On, the SDK's own exporters, batch span processor, periodic
-metric reader, sampler and resource read the rest of `OTEL_*` themselves (headers, timeouts,
-`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, export intervals).
+one type test (`isinstance(current(), Telemetry)`, 0.1 µs; two per status request), so the hot
+path pays nothing measurable (docs/operations.md has the figures). On, the SDK's own exporters,
+batch span processor, periodic metric reader, sampler and resource read the rest of `OTEL_*`
+themselves (headers, timeouts, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+`OTEL_TRACES_SAMPLER`, export intervals); the three per-call duration histograms are aggregated
+by `telemetry_durations` and handed to that reader (the SDK's `record` is too dear per request).
 
 Spans: the route (server), each Worker call (client, around its retries), each Stripe operation
 (client), and under it each HTTP attempt the Stripe SDK makes (the maintained aiohttp-client
@@ -68,8 +70,9 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 
 
 
 # Without OTEL_TRACES_SAMPLER, 1 trace in 100 is recorded (and every trace a caller sampled):
-# a recorded span costs ~40 µs of CPU with its export, a whole status route ~200 µs, and the
-# budget for telemetry is 10% (docs/operations.md). Metrics count every request regardless.
+# a recorded span costs ~50 µs of CPU with its export and ~8 µs more per attribute
+# (`python -m bench.otel_floor`), a whole status route ~170 µs, and the budget for telemetry is
+# 10% (docs/operations.md). Metrics count every request regardless.
 DEFAULT_SAMPLE_RATIO = 0.01
 
 

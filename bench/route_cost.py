@@ -12,8 +12,10 @@ is the route's own work, which is what bounds the status/bare ratio in `make ben
 `--ref REF` also measures `backend/` as it was at git REF, in the same run, rounds interleaved.
 `--otel` also measures this tree with OpenTelemetry on (the standard `OTEL_*` variables pointing
 at a local `devstack.otlp_receiver` on the load core): spans and metrics made and exported, the
-exporter threads' CPU included. `--otel-samplers always_on,…` measures it once more per
-`OTEL_TRACES_SAMPLER` value (`parentbased_traceidratio:0.01` sets `OTEL_TRACES_SAMPLER_ARG` too).
+exporter threads' CPU included — once as the backend runs with only the endpoint set (its default
+sampler records 1 trace in 100), and once per `--otel-samplers` value of `OTEL_TRACES_SAMPLER`
+(default `parentbased_always_on`, the SDK's own default: every trace recorded;
+`parentbased_traceidratio:0.1` sets `OTEL_TRACES_SAMPLER_ARG` too).
 """
 
 from __future__ import annotations
@@ -203,7 +205,9 @@ def _run_child(
 
 def _otel_variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     """Variant name → the `OTEL_*` it adds to the endpoint's."""
-    found: dict[str, dict[str, str]] = {"otel": {}} if args.otel else {}
+    if not args.otel:
+        return {}
+    found: dict[str, dict[str, str]] = {"otel": {}}
     for sampler in filter(None, args.otel_samplers.split(",")):
         name, _, arg = sampler.partition(":")
         extra = {"OTEL_TRACES_SAMPLER": name, **({"OTEL_TRACES_SAMPLER_ARG": arg} if arg else {})}
@@ -214,14 +218,17 @@ def _otel_variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.route_cost", description=__doc__)
     parser.add_argument("--ref", help="also measure backend/ at this git ref (the baseline)")
+    parser.add_argument(
+        "--ref-otel", action="store_true", help="with --ref and --otel: the baseline's OTel too"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--otel", action="store_true", help="also measure with OpenTelemetry on")
     parser.add_argument(
         "--otel-samplers",
-        default="",
-        help="also measure with OpenTelemetry on under each of these OTEL_TRACES_SAMPLER values",
+        default="parentbased_always_on",
+        help="with --otel, also measure under each of these OTEL_TRACES_SAMPLER values",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
@@ -252,18 +259,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         del env["BACKEND_PORT"]
         variants: dict[str, tuple[Path, dict[str, str]]] = {"current": (REPO, {})}
+        if args.ref_otel and not (args.ref and args.otel):
+            parser.error("--ref-otel needs --ref and --otel")
         if args.ref:
             baseline = source_at(args.ref, Path(tmp) / "baseline", "backend")
             variants["baseline"] = (baseline, {})
+        otel = _otel_variants(args)
+        trees = {"": REPO, **({"baseline ": variants["baseline"][0]} if args.ref_otel else {})}
         costs: dict[str, dict[str, list[float]]] = {
-            v: {"healthz": [], "status": []} for v in [*variants, *_otel_variants(args)]
+            v: {"healthz": [], "status": []}
+            for v in [*variants, *(f"{tree}{name}" for tree in trees for name in otel)]
         }
         with contextlib.ExitStack() as running:
             running.enter_context(worker)
-            if args.otel:
+            if otel:
                 otlp = running.enter_context(_otlp_receiver(Path(tmp)))
-                for name, extra in _otel_variants(args).items():
-                    variants[name] = (REPO, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, **extra})
+                for tree, cwd in trees.items():
+                    for name, extra in otel.items():
+                        endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, **extra}
+                        variants[f"{tree}{name}"] = (cwd, endpoint)
             for _ in range(args.rounds):
                 for variant, (cwd, extra) in variants.items():
                     found = _run_child(
