@@ -21,6 +21,7 @@ from connect_worker.request_log import JsonFormatter as WorkerJsonFormatter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from backend.app import create_app
 from backend.http_guard import protocol_for
@@ -237,6 +238,45 @@ async def test_a_story_is_traced_route_to_worker_to_stripe_with_its_metrics(
     # Route templates only: no metric attribute holds an organization's id.
     org = observed.stack.org_id
     assert not [p for p in points if any(org in str(v) for v in p[1].values())]
+
+
+async def test_a_stripe_429_is_visible_on_the_operations_span_its_attempt_and_its_duration(
+    observed: Observed,
+) -> None:
+    stack = observed.stack
+    await stack.stripe.aio.set_faults("rate_limit", count=1, path="/v1/accounts")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+        refused = await client.post(
+            "/api/connect/onboard",
+            json={"organization_id": stack.org_id},
+            headers=stack.auth("owner"),
+        )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "stripe_rate_limited")
+    spans = observed.spans()
+    operation = next(s for s in spans if s.name == "stripe create account")
+    assert (operation.attributes or {})["connect.outcome"] == "stripe_rate_limited"
+    assert operation.status.status_code is StatusCode.ERROR
+    attempts = [s for s in spans if s.parent and s.parent.span_id == operation.context.span_id]
+    assert [(a.attributes or {}).get("http.status_code") for a in attempts] == [429]
+    route = next(s for s in spans if s.name == "POST /api/connect/onboard")
+    assert (route.attributes or {})["http.response.status_code"] == 503
+    assert route.status.status_code is StatusCode.ERROR
+    assert operation.parent is not None
+    assert operation.parent.span_id == route.context.span_id
+    durations = [
+        (attributes, value)
+        for name, attributes, value in observed.points()
+        if name == "connect.stripe.call.duration"
+    ]
+    assert durations == [
+        (
+            {
+                "connect.stripe.operation": "create account",
+                "connect.outcome": "stripe_rate_limited",
+            },
+            1.0,
+        )
+    ]
 
 
 async def test_the_callers_traceparent_is_continued_and_names_the_error_body(
