@@ -6,13 +6,13 @@ one type test (`isinstance(current(), Telemetry)`, 0.1 µs; two per status reque
 path pays nothing measurable (docs/operations.md has the figures). On, the SDK's own exporters,
 batch span processor, periodic metric reader, sampler and resource read the rest of `OTEL_*`
 themselves (headers, timeouts, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
-`OTEL_TRACES_SAMPLER`, export intervals); the three per-call duration histograms are aggregated
+`OTEL_TRACES_SAMPLER`, export intervals); the four duration histograms are aggregated
 by `telemetry_durations` and handed to that reader (the SDK's `record` is too dear per request).
 
 Spans: the route (server), each Worker call (client, around its retries), each Stripe operation
-(client), and under it each HTTP attempt the Stripe SDK makes (the maintained aiohttp-client
-instrumentation: the Stripe SDK's transport is aiohttp). The Worker client is our own pool, so its
-span is ours. The metric names and attributes are the alerting contract of docs/operations.md.
+(client; each HTTP attempt the Stripe SDK makes within it is an event on it and a measurement,
+`stripe_telemetry.ObservedHttpClient`). The Worker client is our own pool, so its span is ours.
+The metric names and attributes are the alerting contract of docs/operations.md.
 
 One `Telemetry` is active per process (`install`): OpenTelemetry's own providers are process-wide
 too, and the hooks sit in modules that have no request at hand (the Stripe gateway, the ledger).
@@ -51,6 +51,8 @@ _ENDPOINTS = (
 SERVER_DURATION = "http.server.request.duration"  # http.route, http.response.status_code
 WORKER_DURATION = "connect.worker.call.duration"  # connect.worker.route, connect.outcome
 STRIPE_DURATION = "connect.stripe.call.duration"  # connect.stripe.operation, connect.outcome
+# Each HTTP attempt to Stripe: http.request.method, http.response.status_code (or error.type)
+STRIPE_ATTEMPT_DURATION = "http.client.request.duration"
 WEBHOOK_EVENTS = "connect.webhook.events"  # stripe.event.type, connect.outcome
 MONEY_OPERATIONS = "connect.money.operations"  # connect.kind (transfer | payout), connect.outcome
 RECONCILIATION_ROWS = "connect.reconciliation.rows"  # connect.kind, connect.outcome
@@ -61,7 +63,7 @@ RATE_LIMIT_REFUSALS = "connect.rate_limit.refusals"  # connect.limit, error.code
 # owed and what was recovered from later transfers; the difference over time is what is owed.
 MONEY_OWED = "connect.money.owed"  # connect.currency
 MONEY_RECOVERED = "connect.money.recovered"  # connect.currency
-# The three durations' buckets, in seconds (the semantic conventions' advice for
+# The four durations' buckets, in seconds (the semantic conventions' advice for
 # `http.server.request.duration`). Without them the SDK's default boundaries (0, 5, 10, 25 … 10000)
 # are milliseconds' and would put every call in the first bucket: no latency percentile at all.
 # Requests the backend is serving at the moment a collection reads it.
@@ -103,7 +105,6 @@ class Telemetry:
         """`durations` (`new_durations`) are in `meter_provider`'s reader
         (`telemetry_durations.PeriodicReader` or `InMemoryReader`)."""
         from opentelemetry import context, trace
-        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
         from opentelemetry.trace import SpanKind
 
         self._tracer_provider = tracer_provider
@@ -118,7 +119,12 @@ class Telemetry:
         self._server_kind = SpanKind.SERVER
         self._internal_kind = SpanKind.INTERNAL
         meter = meter_provider.get_meter("backend")
-        self.server_duration, self.worker_duration, self.stripe_duration = durations.histograms
+        (
+            self.server_duration,
+            self.worker_duration,
+            self.stripe_duration,
+            self.stripe_attempt_duration,
+        ) = durations.histograms
         # Requests in flight, read at each collection (the middleware counts them: an int).
         self.active_requests = 0
         meter.create_observable_up_down_counter(
@@ -132,9 +138,6 @@ class Telemetry:
         self.rate_limit_refusals = meter.create_counter(RATE_LIMIT_REFUSALS, unit="{request}")
         self.money_owed = meter.create_counter(MONEY_OWED, unit="{minor_unit}")
         self.money_recovered = meter.create_counter(MONEY_RECOVERED, unit="{minor_unit}")
-        self._aiohttp = AioHttpClientInstrumentor()
-        if not self._aiohttp.is_instrumented_by_opentelemetry:
-            self._aiohttp.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
 
     @classmethod
     def from_env(cls) -> Telemetry | Off:
@@ -171,8 +174,6 @@ class Telemetry:
 
     def shutdown(self) -> None:
         """Flush what is buffered and stop the exporters (the lifespan's end)."""
-        if self._aiohttp.is_instrumented_by_opentelemetry:
-            self._aiohttp.uninstrument()
         self._tracer_provider.shutdown()
         self._meter_provider.shutdown()
 
@@ -225,6 +226,9 @@ class Telemetry:
             self._detach(token)
             span.end()
 
+    def current_span(self) -> Span:
+        return self._current_span()
+
     def attach(self, span: Span) -> Token[Context]:
         """Make `span` current (the token is for `detach`)."""
         return self._attach(self._in_context(span))
@@ -268,11 +272,11 @@ def install(telemetry: Telemetry | Off) -> None:
 
 
 def new_durations(resource: Resource) -> Durations:
-    """The three duration histograms (`telemetry_durations`: the SDK's `record` costs too much
+    """The four duration histograms (`telemetry_durations`: the SDK's `record` costs too much
     for a per-request measurement), for a reader over `resource`."""
     from backend.telemetry_durations import DurationHistogram, Durations
 
-    names = (SERVER_DURATION, WORKER_DURATION, STRIPE_DURATION)
+    names = (SERVER_DURATION, WORKER_DURATION, STRIPE_DURATION, STRIPE_ATTEMPT_DURATION)
     return Durations(
         "backend", resource, [DurationHistogram(name, "s", DURATION_BUCKETS) for name in names]
     )

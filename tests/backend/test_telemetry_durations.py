@@ -59,6 +59,10 @@ def _shape(point: HistogramDataPoint) -> tuple[Any, ...]:
     )
 
 
+def _by_attributes(shape: tuple[Any, ...]) -> list[tuple[str, Any]]:
+    return sorted(shape[0].items())
+
+
 def _in_memory(
     temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
 ) -> tuple[telemetry.Telemetry, InMemoryReader]:
@@ -84,9 +88,11 @@ def test_the_durations_export_what_the_sdks_own_histogram_would() -> None:
             for attributes in (STATUS, REFUSED):
                 sdk.record(seconds, attributes)
                 tel.server_duration.record(seconds, attributes)
-        ours = sorted(map(_shape, _points(reader.get_metrics_data(), SERVER_DURATION)), key=str)
+        ours = sorted(
+            map(_shape, _points(reader.get_metrics_data(), SERVER_DURATION)), key=_by_attributes
+        )
         theirs = sorted(
-            map(_shape, _points(sdk_reader.get_metrics_data(), SERVER_DURATION)), key=str
+            map(_shape, _points(sdk_reader.get_metrics_data(), SERVER_DURATION)), key=_by_attributes
         )
     finally:
         tel.shutdown()
