@@ -286,6 +286,26 @@ async def test_a_stripe_429_is_visible_on_the_operations_span_its_attempt_and_th
     ) in observed.points()
 
 
+async def test_a_stripe_attempt_without_an_answer_is_measured_by_its_error_type(
+    observed: Observed,
+) -> None:
+    stack = observed.stack
+    await stack.stripe.aio.set_faults("down", count=1, path="/v1/accounts")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+        refused = await client.post(
+            "/api/connect/onboard",
+            json={"organization_id": stack.org_id},
+            headers=stack.auth("owner"),
+        )
+    assert refused.json()["error"]["code"] == "stripe_unavailable"
+    operation = next(s for s in observed.spans() if s.name == "stripe create account")
+    attempt = {"http.request.method": "POST", "error.type": "APIConnectionError"}
+    assert [dict(e.attributes or {}) for e in operation.events if e.name == "stripe attempt"] == [
+        attempt
+    ]
+    assert ("http.client.request.duration", attempt, 1.0) in observed.points()
+
+
 async def test_the_callers_traceparent_is_continued_and_names_the_error_body(
     observed: Observed,
 ) -> None:
