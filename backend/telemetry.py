@@ -103,7 +103,7 @@ class Telemetry:
         self, tracer_provider: TracerProvider, meter_provider: MeterProvider, durations: Durations
     ) -> None:
         """`durations` (`new_durations`) are in `meter_provider`'s reader
-        (`telemetry_durations.PeriodicReader` or `InMemoryReader`)."""
+        (`telemetry_durations.PeriodicReader`; in tests, `tests.fixtures.telemetry`)."""
         from opentelemetry import context, trace
         from opentelemetry.trace import SpanKind
 

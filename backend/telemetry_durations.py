@@ -28,7 +28,6 @@ from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Histogram,
     HistogramDataPoint,
-    InMemoryMetricReader,
     Metric,
     MetricExporter,
     MetricsData,
@@ -149,7 +148,7 @@ class Durations:
         return MetricsData([ResourceMetrics(first.resource, scopes, first.schema_url), *rest])
 
 
-def _histogram_temporality(
+def histogram_temporality(
     preferred: Mapping[type, AggregationTemporality] | None,
 ) -> AggregationTemporality:
     return (preferred or {}).get(HistogramInstrument, AggregationTemporality.CUMULATIVE)
@@ -162,26 +161,7 @@ class PeriodicReader(PeriodicExportingMetricReader):
         super().__init__(exporter, **options)
         self._durations = durations
         # The histograms' temporality: what the SDK's reader takes from its exporter, as it does.
-        self._temporality = _histogram_temporality(exporter._preferred_temporality)
-
-    def _receive_metrics(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-    ) -> None:
-        merged = self._durations.merged(metrics_data, self._temporality)
-        super()._receive_metrics(merged, timeout_millis=timeout_millis, **kwargs)
-
-
-class InMemoryReader(InMemoryMetricReader):
-    """The SDK's in-memory reader (tests), each collection with the durations in it."""
-
-    def __init__(
-        self,
-        durations: Durations,
-        preferred_temporality: dict[type, AggregationTemporality] | None = None,
-    ) -> None:
-        super().__init__(preferred_temporality=preferred_temporality)
-        self._durations = durations
-        self._temporality = _histogram_temporality(preferred_temporality)
+        self._temporality = histogram_temporality(exporter._preferred_temporality)
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any

@@ -81,6 +81,16 @@ class Observed:
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
 
+    async def span(self, name: str) -> ReadableSpan:
+        """The finished span named `name`: a route's span ends just after its reply is sent, so
+        the client may read the reply first."""
+
+        async def ended() -> bool:
+            return any(s.name == name for s in self.spans())
+
+        await eventually(ended, within=3, what=f"the span {name!r}")
+        return next(s for s in self.spans() if s.name == name)
+
     def points(self) -> list[tuple[str, dict[str, Any], float]]:
         """(metric name, attributes, count or value) of every data point collected so far."""
         found = []
@@ -259,7 +269,7 @@ async def test_a_stripe_429_is_visible_on_the_operations_span_its_attempt_and_th
     assert operation.status.status_code is StatusCode.ERROR
     attempts = [dict(e.attributes or {}) for e in operation.events if e.name == "stripe attempt"]
     assert [a.get("http.response.status_code") for a in attempts] == [429]
-    route = next(s for s in spans if s.name == "POST /api/connect/onboard")
+    route = await observed.span("POST /api/connect/onboard")
     assert (route.attributes or {})["http.response.status_code"] == 503
     assert route.status.status_code is StatusCode.ERROR
     assert operation.parent is not None
@@ -317,7 +327,7 @@ async def test_the_callers_traceparent_is_continued_and_names_the_error_body(
         )
     assert refused.status_code == 403
     assert refused.json()["error"]["request_id"] == TRACE_ID
-    server = next(s for s in observed.spans() if s.name == "GET /api/connect/status/{org_id}")
+    server = await observed.span("GET /api/connect/status/{org_id}")
     assert _hex(server.context.trace_id, 32) == TRACE_ID
     assert server.parent is not None
     assert _hex(server.parent.span_id, 16) == PARENT_ID

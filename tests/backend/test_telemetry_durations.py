@@ -19,8 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from backend import telemetry, telemetry_durations
 from backend.telemetry import DURATION_BUCKETS, SERVER_DURATION, WORKER_DURATION, new_durations
-from backend.telemetry_durations import InMemoryReader
-from tests.fixtures.telemetry import in_memory
+from tests.fixtures.telemetry import InMemoryReader, in_memory
 
 STATUS: dict[str, str | int] = {
     "http.route": "/api/connect/status/{org_id}",

@@ -16,10 +16,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from backend import telemetry
-from backend.telemetry_durations import InMemoryReader
 from backend.worker_client import WorkerClient
 from devstack.ports import free_port
-from tests.fixtures.telemetry import in_memory
+from tests.fixtures.telemetry import InMemoryReader, in_memory
 from tests.fixtures.worker import WorkerStack
 
 HEALTH = "worker GET /api/internal/health"
