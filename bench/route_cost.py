@@ -12,7 +12,10 @@ is the route's own work, which is what bounds the status/bare ratio in `make ben
 `--ref REF` also measures `backend/` as it was at git REF, in the same run, rounds interleaved.
 `--otel` also measures this tree with OpenTelemetry on (the standard `OTEL_*` variables pointing
 at a local `devstack.otlp_receiver` on the load core): spans and metrics made and exported, the
-exporter threads' CPU included.
+exporter threads' CPU included — once as the backend runs with only the endpoint set (its default
+sampler records 1 trace in 100), and once per `--otel-samplers` value of `OTEL_TRACES_SAMPLER`
+(default `parentbased_always_on`, the SDK's own default: every trace recorded;
+`parentbased_traceidratio:0.1` sets `OTEL_TRACES_SAMPLER_ARG` too).
 """
 
 from __future__ import annotations
@@ -200,13 +203,33 @@ def _run_child(
     return result
 
 
+def _otel_variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """Variant name → the `OTEL_*` it adds to the endpoint's."""
+    if not args.otel:
+        return {}
+    found: dict[str, dict[str, str]] = {"otel": {}}
+    for sampler in filter(None, args.otel_samplers.split(",")):
+        name, _, arg = sampler.partition(":")
+        extra = {"OTEL_TRACES_SAMPLER": name, **({"OTEL_TRACES_SAMPLER_ARG": arg} if arg else {})}
+        found[f"otel {sampler}"] = extra
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.route_cost", description=__doc__)
     parser.add_argument("--ref", help="also measure backend/ at this git ref (the baseline)")
+    parser.add_argument(
+        "--ref-otel", action="store_true", help="with --ref and --otel: the baseline's OTel too"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--otel", action="store_true", help="also measure with OpenTelemetry on")
+    parser.add_argument(
+        "--otel-samplers",
+        default="parentbased_always_on",
+        help="with --otel, also measure under each of these OTEL_TRACES_SAMPLER values",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -236,17 +259,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         del env["BACKEND_PORT"]
         variants: dict[str, tuple[Path, dict[str, str]]] = {"current": (REPO, {})}
+        if args.ref_otel and not (args.ref and args.otel):
+            parser.error("--ref-otel needs --ref and --otel")
         if args.ref:
             baseline = source_at(args.ref, Path(tmp) / "baseline", "backend")
             variants["baseline"] = (baseline, {})
+        otel = _otel_variants(args)
+        trees = {"": REPO, **({"baseline ": variants["baseline"][0]} if args.ref_otel else {})}
         costs: dict[str, dict[str, list[float]]] = {
-            v: {"healthz": [], "status": []} for v in [*variants, *(["otel"] if args.otel else [])]
+            v: {"healthz": [], "status": []}
+            for v in [*variants, *(f"{tree}{name}" for tree in trees for name in otel)]
         }
         with contextlib.ExitStack() as running:
             running.enter_context(worker)
-            if args.otel:
+            if otel:
                 otlp = running.enter_context(_otlp_receiver(Path(tmp)))
-                variants["otel"] = (REPO, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp})
+                for tree, cwd in trees.items():
+                    for name, extra in otel.items():
+                        endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, **extra}
+                        variants[f"{tree}{name}"] = (cwd, endpoint)
             for _ in range(args.rounds):
                 for variant, (cwd, extra) in variants.items():
                     found = _run_child(
@@ -263,13 +294,18 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {args.concurrency} (status: Worker host on loopback, cache off); the least "
         "is the steadier figure for an A/B (what others running adds only ever raises a round)"
     )
+    width = max(map(len, costs))
+    least = {
+        v: {route: min(values) for route, values in routes.items()} for v, routes in costs.items()
+    }
     for variant, routes in costs.items():
-        low = {route: min(values) for route, values in routes.items()}
+        low = least[variant]
         mid = {route: statistics.median(values) for route, values in routes.items()}
         print(
-            f"  {variant:9} least: healthz {low['healthz']:6.1f}  status {low['status']:6.1f}"
+            f"  {variant:{width}} least: healthz {low['healthz']:6.1f}  status {low['status']:6.1f}"
             f"  status − healthz {low['status'] - low['healthz']:6.1f}"
             f"   |  median: healthz {mid['healthz']:6.1f}  status {mid['status']:6.1f}"
+            f"   |  status least ÷ current's {low['status'] / least['current']['status']:5.3f}"
         )
     return 0
 

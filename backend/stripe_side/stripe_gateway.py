@@ -47,7 +47,7 @@ from backend.stripe_side.stripe_models import (
     StripeTransfer,
 )
 from backend.stripe_side.stripe_returns import ReversalCalls
-from backend.stripe_side.stripe_telemetry import stripe_call
+from backend.stripe_side.stripe_telemetry import ObservedHttpClient, stripe_call
 
 logger = logging.getLogger("backend.stripe")
 
@@ -105,7 +105,7 @@ class ConnectStripe(ListingCalls, ReversalCalls):
         collect: CollectionFields = "eventually_due",
     ) -> None:
         self._collect: CollectionFields = collect  # what Account Links ask for
-        self._http = stripe.AIOHTTPClient(timeout=timeout_seconds)
+        self._http = ObservedHttpClient(timeout=timeout_seconds)
         base_addresses: BaseAddresses = {}
         if api_base:
             base_addresses = {"api": api_base, "connect": api_base, "files": api_base}

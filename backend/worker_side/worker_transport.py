@@ -125,23 +125,36 @@ class WorkerTransport:
         template = route or path
         started = time.perf_counter()
         outcome = "unavailable"
-        with tel.client_span(
+        span = tel.start_child_span(
             f"worker {method} {template}",
             {"http.request.method": method, "connect.worker.route": template},
-        ) as span:
-            _, span_id = telemetry.span_ids(span)
-            headers = _trace_headers(ctx, span_id) if ctx is not None else None
-            try:
-                reply = await self._attempts(method, path, body, read=read, headers=headers)
-                outcome = str(reply.status)
-                span.set_attribute("http.response.status_code", reply.status)
-                return reply
-            finally:
-                span.set_attribute("connect.outcome", outcome)
-                tel.worker_duration.record(
-                    telemetry.elapsed(started),
-                    {"connect.worker.route": template, "connect.outcome": outcome},
-                )
+        )
+        headers = None
+        if ctx is not None:
+            headers = _trace_headers(
+                ctx, ctx.span_id if span is None else telemetry.span_id_of(span)
+            )
+        try:
+            reply = await self._attempts(method, path, body, read=read, headers=headers)
+            outcome = str(reply.status)
+            return reply
+        except Exception as exc:
+            if span is not None:
+                telemetry.failed(span, exc)
+            raise
+        finally:
+            if span is not None:
+                # One attribute: the status, or (no answer) the outcome; each costs ~8 µs of CPU
+                # on a recorded span with its export (bench.otel_floor).
+                if outcome == "unavailable":
+                    span.set_attribute("connect.outcome", outcome)
+                else:
+                    span.set_attribute("http.response.status_code", int(outcome))
+                span.end()
+            tel.worker_duration.record(
+                telemetry.elapsed(started),
+                {"connect.worker.route": template, "connect.outcome": outcome},
+            )
 
     async def _attempts(
         self,

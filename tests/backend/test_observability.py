@@ -18,11 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from connect_worker.request_log import JsonFormatter as WorkerJsonFormatter
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from backend.app import create_app
 from backend.core.log_format import JsonFormatter, configure_logging
@@ -35,6 +34,7 @@ from devstack.serving import serve_in_thread
 from tests.backend.conftest import eventually, onboard, status_of
 from tests.fixtures.backend import BackendStack, backend_env, serve_app_in_thread
 from tests.fixtures.stripe import StripeFake
+from tests.fixtures.telemetry import in_memory
 from tests.fixtures.worker import WorkerStack
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -81,6 +81,16 @@ class Observed:
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
 
+    async def span(self, name: str) -> ReadableSpan:
+        """The finished span named `name`: a route's span ends just after its reply is sent, so
+        the client may read the reply first."""
+
+        async def ended() -> bool:
+            return any(s.name == name for s in self.spans())
+
+        await eventually(ended, within=3, what=f"the span {name!r}")
+        return next(s for s in self.spans() if s.name == name)
+
     def points(self) -> list[tuple[str, dict[str, Any], float]]:
         """(metric name, attributes, count or value) of every data point collected so far."""
         found = []
@@ -101,8 +111,7 @@ def observed(worker_stack: WorkerStack, stripe_fake: StripeFake) -> Iterator[Obs
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[reader]))
+    telemetry, reader = in_memory(tracer_provider)
     yield from _serve(worker_stack, stripe_fake, telemetry, lambda s: Observed(s, exporter, reader))
 
 
@@ -183,11 +192,12 @@ async def test_a_story_is_traced_route_to_worker_to_stripe_with_its_metrics(
     for span in worker_calls + stripe_calls:
         assert span.parent is not None
         assert span.parent.span_id == onboard_span.context.span_id
-    # The Stripe SDK's HTTP attempts (the aiohttp-client instrumentation) nest in our span.
+    # The Stripe SDK's HTTP attempts are events on our span (ObservedHttpClient), no spans.
     create = next(s for s in stripe_calls if s.name == "stripe create account")
-    attempts = [s for s in spans if s.parent and s.parent.span_id == create.context.span_id]
-    assert attempts
-    assert all(a.attributes for a in attempts)
+    assert [(e.name, dict(e.attributes or {})) for e in create.events] == [
+        ("stripe attempt", {"http.request.method": "POST", "http.response.status_code": 200})
+    ]
+    assert not [s for s in spans if s.parent and s.parent.span_id == create.context.span_id]
     # A webhook's processing is a span of its own, with the event named.
     event_spans = [s for s in spans if s.name == "webhook event"]
     assert any(
@@ -241,6 +251,71 @@ async def test_a_story_is_traced_route_to_worker_to_stripe_with_its_metrics(
     assert not [p for p in points if any(org in str(v) for v in p[1].values())]
 
 
+async def test_a_stripe_429_is_visible_on_the_operations_span_its_attempt_and_the_durations(
+    observed: Observed,
+) -> None:
+    stack = observed.stack
+    await stack.stripe.aio.set_faults("rate_limit", count=1, path="/v1/accounts")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+        refused = await client.post(
+            "/api/connect/onboard",
+            json={"organization_id": stack.org_id},
+            headers=stack.auth("owner"),
+        )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "stripe_rate_limited")
+    spans = observed.spans()
+    operation = next(s for s in spans if s.name == "stripe create account")
+    assert (operation.attributes or {})["connect.outcome"] == "stripe_rate_limited"
+    assert operation.status.status_code is StatusCode.ERROR
+    attempts = [dict(e.attributes or {}) for e in operation.events if e.name == "stripe attempt"]
+    assert [a.get("http.response.status_code") for a in attempts] == [429]
+    route = await observed.span("POST /api/connect/onboard")
+    assert (route.attributes or {})["http.response.status_code"] == 503
+    assert route.status.status_code is StatusCode.ERROR
+    assert operation.parent is not None
+    assert operation.parent.span_id == route.context.span_id
+    durations = [
+        (attributes, value)
+        for name, attributes, value in observed.points()
+        if name == "connect.stripe.call.duration"
+    ]
+    assert durations == [
+        (
+            {
+                "connect.stripe.operation": "create account",
+                "connect.outcome": "stripe_rate_limited",
+            },
+            1.0,
+        )
+    ]
+    # Each attempt is measured by its status: a 429 the SDK retried would show here too.
+    assert (
+        "http.client.request.duration",
+        {"http.request.method": "POST", "http.response.status_code": 429},
+        1.0,
+    ) in observed.points()
+
+
+async def test_a_stripe_attempt_without_an_answer_is_measured_by_its_error_type(
+    observed: Observed,
+) -> None:
+    stack = observed.stack
+    await stack.stripe.aio.set_faults("down", count=1, path="/v1/accounts")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=20) as client:
+        refused = await client.post(
+            "/api/connect/onboard",
+            json={"organization_id": stack.org_id},
+            headers=stack.auth("owner"),
+        )
+    assert refused.json()["error"]["code"] == "stripe_unavailable"
+    operation = next(s for s in observed.spans() if s.name == "stripe create account")
+    attempt = {"http.request.method": "POST", "error.type": "APIConnectionError"}
+    assert [dict(e.attributes or {}) for e in operation.events if e.name == "stripe attempt"] == [
+        attempt
+    ]
+    assert ("http.client.request.duration", attempt, 1.0) in observed.points()
+
+
 async def test_the_callers_traceparent_is_continued_and_names_the_error_body(
     observed: Observed,
 ) -> None:
@@ -252,7 +327,7 @@ async def test_the_callers_traceparent_is_continued_and_names_the_error_body(
         )
     assert refused.status_code == 403
     assert refused.json()["error"]["request_id"] == TRACE_ID
-    server = next(s for s in observed.spans() if s.name == "GET /api/connect/status/{org_id}")
+    server = await observed.span("GET /api/connect/status/{org_id}")
     assert _hex(server.context.trace_id, 32) == TRACE_ID
     assert server.parent is not None
     assert _hex(server.parent.span_id, 16) == PARENT_ID
@@ -446,6 +521,7 @@ async def test_the_story_reaches_an_otlp_http_receiver(
             "http.server.request.duration",
             "connect.worker.call.duration",
             "connect.stripe.call.duration",
+            "http.client.request.duration",
             "connect.webhook.events",
             "connect.money.operations",
         } <= metrics

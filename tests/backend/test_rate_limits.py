@@ -308,14 +308,12 @@ async def test_openapi_documents_429_with_retry_after_on_every_limited_route(
 
 
 def test_a_refusal_is_counted_by_the_limit_that_refused_it() -> None:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
 
     from backend.core import telemetry
+    from tests.fixtures.telemetry import in_memory
 
-    reader = InMemoryMetricReader()
-    tel = telemetry.Telemetry(TracerProvider(), MeterProvider(metric_readers=[reader]))
+    tel, reader = in_memory(TracerProvider())
     telemetry.install(tel)
     try:
         limits = _limits(
