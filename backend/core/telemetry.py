@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from backend.core import request_context
+
 if TYPE_CHECKING:  # the SDK is imported only when telemetry is on
     from contextvars import Token
 
@@ -114,6 +116,13 @@ class Telemetry:
         self._attach, self._detach = context.attach, context.detach
         self._in_context, self._current_span = trace.set_span_in_context, trace.get_current_span
         self._remote_parent = _remote_parent_factory()
+        from backend.core.trace_ids import ChosenTraceIds
+
+        # The sampler is asked before a request's span is made only when the span can then take
+        # the trace id it decided on (`trace_ids`): the provider's ids are ours.
+        ids = getattr(tracer_provider, "id_generator", None)
+        self._chosen_ids = ids if isinstance(ids, ChosenTraceIds) else None
+        self._sampler = tracer_provider.sampler
         self.error_status = trace.Status(trace.StatusCode.ERROR)
         self._client_kind = SpanKind.CLIENT
         self._server_kind = SpanKind.SERVER
@@ -160,7 +169,14 @@ class Telemetry:
             "OTEL_RESOURCE_ATTRIBUTES", ""
         )
         resource = Resource.create() if named else Resource.create({"service.name": SERVICE_NAME})
-        tracer_provider = TracerProvider(resource=resource, sampler=default_sampler(os.environ))
+        from backend.core.trace_ids import ChosenTraceIds
+
+        tracer_provider = TracerProvider(
+            resource=resource,
+            sampler=default_sampler(os.environ),
+            # None: the SDK reads OTEL_PYTHON_ID_GENERATOR, the platform's own choice.
+            id_generator=None if os.environ.get("OTEL_PYTHON_ID_GENERATOR") else ChosenTraceIds(),
+        )
         tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         durations = new_durations(resource)
         reader = PeriodicReader(OTLPMetricExporter(), durations)
@@ -185,18 +201,31 @@ class Telemetry:
 
     def start_server_span(
         self, name: str, parent: tuple[str, str, bool] | None, attributes: Mapping[str, Any]
-    ) -> Span:
-        """The route's span, a child of the caller's `traceparent` (trace id, parent id, sampled)
-        when it sent a valid one."""
+    ) -> tuple[int, Span | None]:
+        """The request's trace id and its span, a child of the caller's `traceparent` (trace id,
+        parent id, sampled) when it sent a valid one — or no span when the sampler drops the
+        trace: it is asked first (`trace_ids` says why and when)."""
         context = None if parent is None else self._remote_parent(parent)
-        return self.tracer.start_span(
+        ids = self._chosen_ids
+        if ids is not None:
+            trace_id = ids.draw() if parent is None else int(parent[0], 16)
+            kind = self._server_kind
+            result = self._sampler.should_sample(context, trace_id, name, kind, attributes)
+            if not result.decision.is_recording():  # type: ignore[no-untyped-call]
+                return trace_id, None
+            if parent is None:
+                ids.choose(trace_id)
+        span = self.tracer.start_span(
             name, context=context, kind=self._server_kind, attributes=attributes
         )
+        return span.get_span_context().trace_id, span
 
     def start_child_span(self, name: str, attributes: Mapping[str, Any]) -> Span | None:
         """A client span under the current one, not made current (nothing nests in a Worker
         call: its client is our own pool), or None inside a trace not sampled (its children
         would not be either; the SDK's sampler would still cost a span's making)."""
+        if _in_unsampled_request():
+            return None
         parent = self._current_span()
         if not parent.is_recording() and parent.get_span_context().is_valid:
             return None
@@ -210,7 +239,9 @@ class Telemetry:
         Stripe SDK's HTTP spans nest in it); an exception is recorded on it and marks it an
         error, as the SDK's `start_as_current_span` does."""
         parent = self._current_span()
-        if not parent.is_recording() and parent.get_span_context().is_valid:
+        if _in_unsampled_request() or (
+            not parent.is_recording() and parent.get_span_context().is_valid
+        ):
             # Inside a trace not sampled: its children would not be either; skip making them.
             yield parent
             return
@@ -280,6 +311,13 @@ def new_durations(resource: Resource) -> Durations:
     return Durations(
         "backend", resource, [DurationHistogram(name, "s", DURATION_BUCKETS) for name in names]
     )
+
+
+def _in_unsampled_request() -> bool:
+    """Whether this runs for a request whose trace the sampler dropped (`RequestTrace` does not
+    make such a request's span current, so the current span cannot say it)."""
+    ctx = request_context.CURRENT.get()
+    return ctx is not None and not ctx.sampled
 
 
 def failed(span: Span, exc: BaseException) -> None:

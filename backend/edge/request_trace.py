@@ -73,13 +73,21 @@ class RequestTrace:
         the route's attributes once known, end, one measurement), each costing µs of CPU."""
         method = scope["method"]
         started = time.perf_counter()
-        span = tel.start_server_span(
+        trace_id, span = tel.start_server_span(
             method, parent, {"http.request.method": method, "url.path": scope["path"]}
         )
-        ids = span.get_span_context()
-        ctx = RequestContext(
-            f"{ids.trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled, scope=scope
-        )
+        # A span the sampler dropped (or was never made) is not made current: the request's
+        # context says its trace is not sampled, which is all its children ask
+        # (`Telemetry.start_child_span`), and the attach/detach pair costs more than it tells.
+        if span is not None and not span.is_recording():
+            span = None
+        if span is not None:
+            ids = span.get_span_context()
+            ctx = RequestContext(
+                f"{trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled, scope=scope
+            )
+        else:
+            ctx = RequestContext(f"{trace_id:032x}", new_span_id(), False, scope=scope)
         status = 500
 
         async def send_status(message: Message) -> None:
@@ -89,23 +97,25 @@ class RequestTrace:
             await send(message)
 
         token = CURRENT.set(ctx)
-        span_token = tel.attach(span)
+        span_token = None if span is None else tel.attach(span)
         tel.active_requests += 1
         try:
             await self.app(scope, receive, send_status)
             CURRENT.reset(token)  # (on an exception: as above)
         except BaseException as exc:
-            span.record_exception(exc)
+            if span is not None:
+                span.record_exception(exc)
             raise
         finally:
             tel.active_requests -= 1
-            tel.detach(span_token)
+            if span_token is not None:
+                tel.detach(span_token)
             route = route_of(scope)
             attributes: dict[str, str | int] = {
                 "http.route": route,
                 "http.response.status_code": status,
             }
-            if span.is_recording():  # (a span the sampler dropped takes nothing more)
+            if span is not None:
                 span.update_name(f"{method} {route}")
                 span.set_attributes(attributes)
                 if status >= 500:
