@@ -23,6 +23,9 @@ export const NEEDED = {
   member: ["id", "organizationId", "userId", "role", "createdAt"],
   jwks: ["id", "publicKey", "alg"],
 };
+// Present only with the `jwt()` plugin (Better Auth makes the `jwks` model only then): without it
+// the description has no `jwks` and the Worker accepts session tokens only.
+export const OPTIONAL = new Set(["jwks"]);
 export const DESCRIPTION_VERSION = 1;
 
 function isInstance(value) {
@@ -56,9 +59,10 @@ export function describe(options, { usePlural = false } = {}) {
         tables[model] = null; // Better Auth keeps no session table: sessions are in KV
         continue;
       }
+      if (OPTIONAL.has(model)) continue; // no jwt() plugin: no JWTs to verify
       throw new Error(
         `Better Auth has no "${model}" model in this configuration: the Worker needs the ` +
-          "organization() and jwt() plugins",
+          "organization() plugin",
       );
     }
     const columns = {};

@@ -1,5 +1,6 @@
 // A SQLite database made entirely by real Better Auth under a given config: its own migrator
-// creates the tables, the library writes the users, organization, members, sessions and JWT key.
+// creates the tables, the library writes the users, organization, members, sessions and (with the
+// jwt() plugin) the JWT key.
 // Tests apply our migrations on top and ask the Worker about the tokens printed here.
 //
 //   AUTH_DB=out.sqlite3 node library_db.mjs configs/plural_snake.mjs  → JSON on stdout
@@ -9,6 +10,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 import { betterAuth } from "better-auth";
+import { getAuthTables } from "better-auth/db";
 import { getMigrations } from "better-auth/db/migration";
 
 const file = process.argv[2];
@@ -70,7 +72,8 @@ await context.adapter.update({
   update: { expiresAt: new Date(Date.now() - 3 * 86_400_000) },
 });
 const session = await call("GET", "/get-session", { cookie });
-const token = await call("GET", "/token", { cookie });
+// A JWT only where the config has the jwt() plugin (Better Auth's `jwks` model says so).
+const token = getAuthTables(options).jwks ? await call("GET", "/token", { cookie }) : null;
 
 process.stdout.write(
   `${JSON.stringify({
@@ -84,7 +87,7 @@ process.stdout.write(
     signed_token: signedToken,
     raw_token: signIn.json.token,
     bob_signed_token: bob.response.headers.get("set-auth-token"),
-    jwt: token.json.token,
+    jwt: token ? token.json.token : null,
     other_org_id: String(otherOrg.json.id),
     expired_signed_token: carolToken,
     generated_at: new Date().toISOString(),

@@ -105,7 +105,7 @@ def write_migrations(schema: AuthSchema, out: Path) -> list[Path]:
 def apply_for(path: str | Path, schema: AuthSchema) -> list[str]:
     """`devstack.migrate.apply_migrations` with the migrations rendered for `schema` (the local
     hosts over a platform's own Better Auth database; the committed ones for the defaults)."""
-    if schema.is_default and schema.tables.get("session") is not None:
+    if schema.is_default and schema.complete:
         return apply_migrations(path)
     with tempfile.TemporaryDirectory(prefix="connect-migrations-") as rendered:
         write_migrations(schema, Path(rendered))

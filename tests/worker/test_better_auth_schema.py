@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connect_worker.auth_schema import DEFAULT, parse
+from connect_worker.auth_schema import DEFAULT, SchemaDescriptionError, parse
 from connect_worker.config import ConfigError, load_config
 
 from devstack.better_auth_schema import render_migrations
@@ -202,3 +202,53 @@ async def test_once_d1_has_the_names_the_worker_answers_without_a_restart(tmp_pa
         assert await core.call("GET", "/api/internal/health") == (200, {"ok": True})
     finally:
         core.db.close()
+
+
+def test_without_the_jwt_plugin_better_auth_describes_no_jwks_and_the_guard_never_names_it() -> (
+    None
+):
+    described = json.loads(describe(AUTH_APP / "configs" / "no_jwt.mjs"))
+    assert sorted(described["tables"]) == ["member", "organization", "session", "user"]
+    schema = parse(json.dumps(described))
+    assert not schema.has_jwt_keys
+    assert schema.is_default
+    assert not schema.complete
+    assert [model for model, _ in schema.probes()] == ["user", "session", "organization", "member"]
+    assert schema.describe() == described
+    rendered = render_migrations(schema)
+    assert "jwks" not in "".join(rendered.values())
+    committed = {p.name: p.read_text() for p in sorted(MIGRATIONS_DIR.glob("*.sql"))}
+    assert {n: t for n, t in rendered.items() if n != "0001_better_auth.sql"} == {
+        n: t for n, t in committed.items() if n != "0001_better_auth.sql"
+    }
+
+
+@pytest.mark.parametrize("absent", ["missing", "null"])
+def test_a_description_without_jwks_is_accepted_and_keeps_the_other_four_required(
+    absent: str,
+) -> None:
+    description = DEFAULT.describe()
+    if absent == "missing":
+        del description["tables"]["jwks"]
+    else:
+        description["tables"]["jwks"] = None
+    schema = parse(json.dumps(description))
+    assert not schema.has_jwt_keys
+    assert "jwks" not in schema.tables
+    assert DEFAULT.has_jwt_keys
+    assert DEFAULT.complete
+    for model in ("user", "session", "organization", "member"):
+        lacking = json.loads(json.dumps(description))
+        del lacking["tables"][model]
+        with pytest.raises(SchemaDescriptionError, match=f"tables.{model}"):
+            parse(json.dumps(lacking))
+
+
+def test_a_statement_naming_jwks_cannot_be_rendered_without_it() -> None:
+    description = _described(user=("users", None, None))
+    without = json.loads(description)
+    del without["tables"]["jwks"]
+    schema = parse(json.dumps(without))
+    assert schema.render('SELECT "user"."id" FROM "user"') == 'SELECT "users"."id" FROM "users"'
+    with pytest.raises(SchemaDescriptionError, match="no table for 'jwks'"):
+        schema.render('SELECT "jwks"."id" FROM "jwks"')

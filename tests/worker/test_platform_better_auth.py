@@ -170,3 +170,44 @@ def test_the_local_host_renders_and_applies_the_migrations_for_its_description(
         names = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
     assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
     assert "organization" not in tables(db)
+
+
+def test_without_the_jwt_plugin_session_tokens_work_and_every_jwt_is_an_invalid_token(
+    platform_auth: Factory, tmp_path: Path
+) -> None:
+    platform = platform_auth("no_jwt")  # organization() + bearer(): Better Auth made no jwks
+    values = platform.values
+    assert values["jwt"] is None
+    assert platform.schema.has_jwt_keys is False
+    db = platform.copy_to(tmp_path)  # the migrations rendered for it applied: no jwks needed
+    assert not any("jwk" in name for name in tables(db))
+    # A real JWT, signed by a real Better Auth with jwt() (another platform's key).
+    real_jwt = platform_auth("default").values["jwt"]
+    forged = real_jwt.rsplit(".", 1)[0] + "." + "A" * 86
+    with worker(db, platform) as client:
+        assert client.get("/api/internal/health").json() == {"ok": True}
+        for token in (values["signed_token"], values["raw_token"]):
+            reply = client.post(
+                "/api/internal/verify-user-context",
+                json={"token": token, "organization_id": values["org_id"]},
+            )
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["token_type"] == "session"
+            assert reply.json()["user"]["id"] == values["user_id"]
+            assert reply.json()["role"] == "owner"
+        unknown = client.post("/api/internal/verify-user-context", json={"token": "u" * 32})
+        assert unknown.status_code == 401
+        assert unknown.json()["error"]["code"] == "invalid_token"
+        expected = unknown.json()
+        assert expected["error"].pop("request_id")  # each reply's own
+        for token in (real_jwt, forged):
+            # Any statement naming jwks would fail here (no such table): the refusal is the
+            # invalid-token one, not a 5xx.
+            refused = client.post(
+                "/api/internal/verify-user-context",
+                json={"token": token, "organization_id": values["org_id"]},
+            )
+            error = refused.json()["error"]
+            assert error.pop("request_id")
+            assert (refused.status_code, {"error": error}) == (401, expected)
+        assert client.get("/api/internal/health").json() == {"ok": True}

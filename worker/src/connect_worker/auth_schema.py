@@ -27,6 +27,9 @@ NEEDED: dict[str, tuple[str, ...]] = {
     "member": ("id", "organizationId", "userId", "role", "createdAt"),
     "jwks": ("id", "publicKey", "alg"),
 }
+# Present only when the platform's config has the `jwt()` plugin (Better Auth makes the `jwks`
+# model only then); without it the Worker accepts session tokens and refuses every JWT.
+OPTIONAL = frozenset({"jwks"})
 ID_KINDS = ("string", "serial")
 SESSION_STORAGES = ("database", "secondary")
 # A table or column name the Worker will quote: letters, digits, `_`; nothing to escape.
@@ -66,6 +69,17 @@ class AuthSchema:
     @property
     def serial_ids(self) -> bool:
         return self.id_kind == "serial"
+
+    @property
+    def has_jwt_keys(self) -> bool:
+        """Whether the platform has Better Auth's `jwt()` plugin: only then is a JWT verifiable
+        (and only then does any statement name `jwks`)."""
+        return self.tables.get("jwks") is not None
+
+    @property
+    def complete(self) -> bool:
+        """Every model the Worker can read is described (Better Auth's defaults describe all)."""
+        return all(self.tables.get(m) is not None for m in NEEDED)
 
     def table(self, model: str) -> str:
         found = self.tables.get(model)
@@ -165,6 +179,8 @@ def parse(text: str) -> AuthSchema:
         if tables.get(model) is None and model == "session" and storage == "secondary":
             parsed[model] = None
             continue
+        if tables.get(model) is None and model in OPTIONAL:
+            continue  # no `jwt()` plugin: no `jwks` table to read, check or name
         parsed[model] = _table(model, tables.get(model))
     return AuthSchema(parsed, id_kind=str(id_kind), session_storage=str(storage))
 

@@ -1,4 +1,5 @@
-"""Better Auth's `session`, `user`, `member` and `jwks` tables: who a token belongs to.
+"""Better Auth's `session`, `user`, `member` and `jwks` tables: who a token belongs to (`jwks`
+only when the platform has the `jwt()` plugin: without it every JWT is an invalid token).
 
 Each lookup is ONE batch (one D1 round trip): the principal with every membership in one
 statement and — when asked — the organization by id, answered only when a membership names it.
@@ -184,6 +185,9 @@ async def _from_secondary(
 
 
 async def _verify_jwt(deps: Deps, token: str, organization_id: str | None) -> UserContext:
+    if not deps.config.auth_schema.has_jwt_keys:
+        # No `jwt()` plugin on the platform: no key could have signed it (and no `jwks` to ask).
+        raise invalid_token()
     parsed = parse_jwt(token)
     if parsed is None or parsed.subject is None:
         raise invalid_token()
