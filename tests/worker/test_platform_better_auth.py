@@ -179,8 +179,12 @@ def test_without_the_jwt_plugin_session_tokens_work_and_every_jwt_is_an_invalid_
     values = platform.values
     assert values["jwt"] is None
     assert platform.schema.has_jwt_keys is False
-    db = platform.copy_to(tmp_path)  # the migrations rendered for it applied: no jwks needed
+    db = platform.copy_to(tmp_path, migrate=False)  # as Better Auth left it
     assert not any("jwk" in name for name in tables(db))
+    (tmp_path / "committed").mkdir()
+    committed = platform.copy_to(tmp_path / "committed", migrate=False)
+    with pytest.raises(sqlite3.IntegrityError, match="no Better Auth table jwks here"):
+        apply_migrations(committed)  # Better Auth's defaults' rendering wants jwt()'s table
     # A real JWT, signed by a real Better Auth with jwt() (another platform's key).
     real_jwt = platform_auth("default").values["jwt"]
     forged = real_jwt.rsplit(".", 1)[0] + "." + "A" * 86
@@ -211,3 +215,7 @@ def test_without_the_jwt_plugin_session_tokens_work_and_every_jwt_is_an_invalid_
             assert error.pop("request_id")
             assert (refused.status_code, {"error": error}) == (401, expected)
         assert client.get("/api/internal/health").json() == {"ok": True}
+    # The host applied the migrations rendered for the description (no jwks in them), all of them.
+    with closing(sqlite3.connect(db)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
+    assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
