@@ -124,6 +124,36 @@ def test_the_command_writes_wrangler_toml_and_renders_the_migrations(tmp_path: P
     assert '"organization"' not in connect
 
 
+def test_the_command_for_a_config_without_jwt_writes_and_renders_no_jwks(tmp_path: Path) -> None:
+    toml = tmp_path / "wrangler.toml"
+    shutil.copy(WRANGLER, toml)
+    out = tmp_path / "migrations"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "devstack.better_auth_schema"),
+            *("--wrangler", str(toml), "--migrations-out", str(out)),
+        ],
+        input=describe(AUTH_APP / "configs" / "no_jwt.mjs"),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": f"{REPO}:{REPO / 'worker' / 'src'}"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = tomllib.loads(toml.read_text())["vars"]["BETTER_AUTH_SCHEMA"]
+    assert "jwks" not in json.loads(written)["tables"]
+    config = load_config(
+        {
+            "INTERNAL_API_KEYS": "k" * 40,
+            "BETTER_AUTH_SECRET": "s" * 40,
+            "BETTER_AUTH_SCHEMA": written,
+        }
+    )
+    assert not config.auth_schema.has_jwt_keys
+    assert not [p.name for p in out.iterdir() if "jwks" in p.read_text()]
+
+
 @pytest.mark.parametrize(
     "bad",
     ['users"; DROP TABLE x; --', "users name", "", "1users", "a" * 80],
