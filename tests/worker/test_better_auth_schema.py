@@ -91,11 +91,8 @@ def test_sessions_in_secondary_storage_are_described_without_a_session_table() -
     assert [model for model, _ in schema.probes()] == ["user", "organization", "member", "jwks"]
 
 
-def test_the_command_writes_wrangler_toml_and_renders_the_migrations(tmp_path: Path) -> None:
-    toml = tmp_path / "wrangler.toml"
-    shutil.copy(WRANGLER, toml)
-    out = tmp_path / "migrations"
-    description = describe(AUTH_APP / "configs" / "plural_snake.mjs")
+def _render(description: str, toml: Path, out: Path) -> None:
+    """`make better-auth-schema`'s own command: `description` into `toml`, migrations into `out`."""
     done = subprocess.run(
         [
             *(sys.executable, "-m", "devstack.better_auth_schema"),
@@ -109,6 +106,14 @@ def test_the_command_writes_wrangler_toml_and_renders_the_migrations(tmp_path: P
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_command_writes_wrangler_toml_and_renders_the_migrations(tmp_path: Path) -> None:
+    toml = tmp_path / "wrangler.toml"
+    shutil.copy(WRANGLER, toml)
+    out = tmp_path / "migrations"
+    description = describe(AUTH_APP / "configs" / "plural_snake.mjs")
+    _render(description, toml, out)
     written = tomllib.loads(toml.read_text())
     assert json.loads(written["vars"]["BETTER_AUTH_SCHEMA"]) == json.loads(description)
     # Everything else in wrangler.toml is left as it was.
@@ -128,19 +133,7 @@ def test_the_command_for_a_config_without_jwt_writes_and_renders_no_jwks(tmp_pat
     toml = tmp_path / "wrangler.toml"
     shutil.copy(WRANGLER, toml)
     out = tmp_path / "migrations"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "devstack.better_auth_schema"),
-            *("--wrangler", str(toml), "--migrations-out", str(out)),
-        ],
-        input=describe(AUTH_APP / "configs" / "no_jwt.mjs"),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={"PYTHONPATH": f"{REPO}:{REPO / 'worker' / 'src'}"},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    _render(describe(AUTH_APP / "configs" / "no_jwt.mjs"), toml, out)
     written = tomllib.loads(toml.read_text())["vars"]["BETTER_AUTH_SCHEMA"]
     assert "jwks" not in json.loads(written)["tables"]
     config = load_config(
