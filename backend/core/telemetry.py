@@ -65,11 +65,11 @@ RATE_LIMIT_REFUSALS = "connect.rate_limit.refusals"  # connect.limit, error.code
 # owed and what was recovered from later transfers; the difference over time is what is owed.
 MONEY_OWED = "connect.money.owed"  # connect.currency
 MONEY_RECOVERED = "connect.money.recovered"  # connect.currency
+# Requests the backend is serving at the moment a collection reads it.
+ACTIVE_REQUESTS = "connect.server.active_requests"
 # The four durations' buckets, in seconds (the semantic conventions' advice for
 # `http.server.request.duration`). Without them the SDK's default boundaries (0, 5, 10, 25 … 10000)
 # are milliseconds' and would put every call in the first bucket: no latency percentile at all.
-# Requests the backend is serving at the moment a collection reads it.
-ACTIVE_REQUESTS = "connect.server.active_requests"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
@@ -109,6 +109,8 @@ class Telemetry:
         from opentelemetry import context, trace
         from opentelemetry.trace import SpanKind
 
+        from backend.core.trace_ids import ChosenTraceIds
+
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self.tracer = tracer_provider.get_tracer("backend")
@@ -116,8 +118,6 @@ class Telemetry:
         self._attach, self._detach = context.attach, context.detach
         self._in_context, self._current_span = trace.set_span_in_context, trace.get_current_span
         self._remote_parent = _remote_parent_factory()
-        from backend.core.trace_ids import ChosenTraceIds
-
         # The sampler is asked before a request's span is made only when the span can then take
         # the trace id it decided on (`trace_ids`): the provider's ids are ours.
         ids = getattr(tracer_provider, "id_generator", None)
@@ -224,10 +224,7 @@ class Telemetry:
         """A client span under the current one, not made current (nothing nests in a Worker
         call: its client is our own pool), or None inside a trace not sampled (its children
         would not be either; the SDK's sampler would still cost a span's making)."""
-        if _in_unsampled_request():
-            return None
-        parent = self._current_span()
-        if not parent.is_recording() and parent.get_span_context().is_valid:
+        if self._in_unsampled_trace(self._current_span()):
             return None
         return self.tracer.start_span(name, kind=self._client_kind, attributes=attributes)
 
@@ -239,10 +236,7 @@ class Telemetry:
         Stripe SDK's HTTP spans nest in it); an exception is recorded on it and marks it an
         error, as the SDK's `start_as_current_span` does."""
         parent = self._current_span()
-        if _in_unsampled_request() or (
-            not parent.is_recording() and parent.get_span_context().is_valid
-        ):
-            # Inside a trace not sampled: its children would not be either; skip making them.
+        if self._in_unsampled_trace(parent):
             yield parent
             return
         kind = self._internal_kind if internal else self._client_kind
@@ -259,6 +253,17 @@ class Telemetry:
 
     def current_span(self) -> Span:
         return self._current_span()
+
+    @staticmethod
+    def _in_unsampled_trace(parent: Span) -> bool:
+        """Whether spans made now belong to a trace the sampler dropped (their children would not
+        be recorded either, and the SDK's sampler would still cost a span's making): a request's
+        dropped trace has no current span (`RequestTrace`), so its context says it; elsewhere the
+        current span does."""
+        ctx = request_context.CURRENT.get()
+        if ctx is not None and not ctx.sampled:
+            return True
+        return not parent.is_recording() and parent.get_span_context().is_valid
 
     def attach(self, span: Span) -> Token[Context]:
         """Make `span` current (the token is for `detach`)."""
@@ -311,13 +316,6 @@ def new_durations(resource: Resource) -> Durations:
     return Durations(
         "backend", resource, [DurationHistogram(name, "s", DURATION_BUCKETS) for name in names]
     )
-
-
-def _in_unsampled_request() -> bool:
-    """Whether this runs for a request whose trace the sampler dropped (`RequestTrace` does not
-    make such a request's span current, so the current span cannot say it)."""
-    ctx = request_context.CURRENT.get()
-    return ctx is not None and not ctx.sampled
 
 
 def failed(span: Span, exc: BaseException) -> None:
